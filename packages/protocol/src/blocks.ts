@@ -1,0 +1,117 @@
+import { z } from "zod";
+
+/**
+ * Blocks are the typed units an agent's output is parsed into. Every block has
+ * `type`, `id` and `timestamp` (ISO 8601). Blocks stream as
+ * `block_start` → `text_delta`* → `block_update`* → `block_complete`.
+ */
+const blockBase = {
+  id: z.string().min(1),
+  timestamp: z.string(),
+  /** Set when the block belongs to a subagent run (the subagent's id). */
+  subagentId: z.string().optional(),
+};
+
+export const userMessageBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("user_message"),
+  content: z.string(),
+});
+
+export const assistantTextBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("assistant_text"),
+  content: z.string(),
+  model: z.string().optional(),
+});
+
+export const toolUseStatusSchema = z.enum(["pending", "running", "success", "error"]);
+
+export const toolUseBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("tool_use"),
+  toolName: z.string(),
+  /** Tool input as the agent sent it. While streaming it may be `{}` until the input is complete. */
+  input: z.unknown(),
+  /** The agent's own id for this call; `tool_result.toolUseId` refers to it. */
+  toolUseId: z.string(),
+  status: toolUseStatusSchema,
+});
+
+export const toolResultBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("tool_result"),
+  toolUseId: z.string(),
+  content: z.string(),
+  isError: z.boolean().optional(),
+});
+
+export const thinkingBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("thinking"),
+  content: z.string(),
+});
+
+export const systemBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("system"),
+  content: z.string(),
+  subtype: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const subagentStatusSchema = z.enum(["running", "completed", "failed"]);
+
+export const subagentBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("subagent"),
+  /** Equals the `toolUseId` of the tool call that started the subagent. */
+  subagentId: z.string(),
+  name: z.string(),
+  status: subagentStatusSchema,
+  prompt: z.string().optional(),
+  description: z.string().optional(),
+  output: z.string().optional(),
+});
+
+export const errorBlockSchema = z.object({
+  ...blockBase,
+  type: z.literal("error"),
+  message: z.string(),
+  code: z.string().optional(),
+});
+
+export const blockSchema = z.discriminatedUnion("type", [
+  userMessageBlockSchema,
+  assistantTextBlockSchema,
+  toolUseBlockSchema,
+  toolResultBlockSchema,
+  thinkingBlockSchema,
+  systemBlockSchema,
+  subagentBlockSchema,
+  errorBlockSchema,
+]);
+
+export const blockTypes = [
+  "user_message",
+  "assistant_text",
+  "tool_use",
+  "tool_result",
+  "thinking",
+  "system",
+  "subagent",
+  "error",
+] as const;
+
+export type UserMessageBlock = z.infer<typeof userMessageBlockSchema>;
+export type AssistantTextBlock = z.infer<typeof assistantTextBlockSchema>;
+export type ToolUseBlock = z.infer<typeof toolUseBlockSchema>;
+export type ToolUseStatus = z.infer<typeof toolUseStatusSchema>;
+export type ToolResultBlock = z.infer<typeof toolResultBlockSchema>;
+export type ThinkingBlock = z.infer<typeof thinkingBlockSchema>;
+export type SystemBlock = z.infer<typeof systemBlockSchema>;
+export type SubagentBlock = z.infer<typeof subagentBlockSchema>;
+export type SubagentStatus = z.infer<typeof subagentStatusSchema>;
+export type ErrorBlock = z.infer<typeof errorBlockSchema>;
+export type Block = z.infer<typeof blockSchema>;
+export type BlockType = Block["type"];

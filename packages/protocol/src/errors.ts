@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/**
+ * Stable error codes. Transports map them to HTTP status in one place
+ * (`httpStatusForErrorCode`); clients branch on the code, never on the message.
+ */
+export const errorCodes = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  PROFILE_NOT_FOUND: 404,
+  FILE_NOT_FOUND: 404,
+  SUBAGENT_NOT_FOUND: 404,
+  PERMISSION_REQUEST_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  SESSION_BUSY: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_ARCHITECTURE: 400,
+  INVALID_PATH: 400,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SANDBOX_FAILED: 502,
+  AGENT_FAILED: 502,
+  PERSISTENCE_FAILED: 503,
+  SHUTTING_DOWN: 503,
+  UNSUPPORTED: 501,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export const errorCodeSchema = z.enum(Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]]);
+
+export function httpStatusForErrorCode(code: ErrorCode): number {
+  return errorCodes[code];
+}
+
+/** The body of every error response: `{error: {code, message, requestId}}`. */
+export const errorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    requestId: z.string().optional(),
+    details: z.unknown().optional(),
+  }),
+});
+
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;

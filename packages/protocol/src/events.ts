@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { blockSchema } from "./blocks.js";
+import { runtimeStateSchema, subagentSchema, usageSchema, workspaceFileSchema } from "./session.js";
+
+/**
+ * Every session event carries the envelope `{type, sessionId, seq, timestamp}`
+ * plus its own fields. `seq` is per session, starts at 1 and grows by exactly
+ * one per event, so a client that remembers the last `seq` it saw can resume
+ * without gap or duplicate. On the socket the event name equals `type`.
+ */
+const envelope = {
+  sessionId: z.string(),
+  seq: z.number().int().positive(),
+  timestamp: z.string(),
+};
+
+export const turnStopReasonSchema = z.enum(["end_turn", "interrupted", "error", "max_turns"]);
+export type TurnStopReason = z.infer<typeof turnStopReasonSchema>;
+
+export const sessionEventSchema = z.discriminatedUnion("type", [
+  z.object({ ...envelope, type: z.literal("session:block:start"), block: blockSchema }),
+  z.object({ ...envelope, type: z.literal("session:block:delta"), blockId: z.string(), delta: z.string() }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:block:update"),
+    blockId: z.string(),
+    updates: z.record(z.string(), z.unknown()),
+  }),
+  z.object({ ...envelope, type: z.literal("session:block:complete"), blockId: z.string(), block: blockSchema }),
+  z.object({ ...envelope, type: z.literal("session:status"), runtime: runtimeStateSchema }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:metadata:update"),
+    usage: usageSchema,
+    turnUsage: usageSchema.optional(),
+    /** True when figures are the agent's estimates rather than billed amounts. */
+    estimated: z.boolean(),
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:file:created"),
+    file: workspaceFileSchema.extend({ content: z.string().optional() }),
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:file:modified"),
+    file: workspaceFileSchema.extend({ content: z.string().optional() }),
+  }),
+  z.object({ ...envelope, type: z.literal("session:file:deleted"), path: z.string() }),
+  z.object({ ...envelope, type: z.literal("session:subagent:discovered"), subagent: subagentSchema }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:subagent:completed"),
+    subagentId: z.string(),
+    status: subagentSchema.shape.status,
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:turn:started"),
+    turnId: z.string(),
+    content: z.string(),
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:turn:completed"),
+    turnId: z.string(),
+    stopReason: turnStopReasonSchema,
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("error"),
+    code: z.string(),
+    message: z.string(),
+  }),
+]);
+
+export type SessionEvent = z.infer<typeof sessionEventSchema>;
+export type SessionEventType = SessionEvent["type"];
+export type SessionEventOf<T extends SessionEventType> = Extract<SessionEvent, { type: T }>;
+
+/** An event before the session stamps it with its envelope. */
+export type SessionEventInput = SessionEvent extends infer E
+  ? E extends SessionEvent
+    ? Omit<E, "sessionId" | "seq" | "timestamp">
+    : never
+  : never;
+
+export const sessionEventTypes = sessionEventSchema.options.map((o) => o.shape.type.value);
+
+/** Socket: client → server. */
+export const joinRequestSchema = z.object({
+  sessionId: z.string().min(1),
+  /** Last `seq` the client has seen; the server replays everything after it. */
+  afterSeq: z.number().int().nonnegative().optional(),
+});
+export type JoinRequest = z.infer<typeof joinRequestSchema>;
+
+export const leaveRequestSchema = z.object({ sessionId: z.string().min(1) });
+
+/** Socket acknowledgement of `session:join`. */
+export type JoinAck =
+  | { ok: true; sessionId: string; lastSeq: number; replayed: number; snapshot: boolean }
+  | { ok: false; error: { code: string; message: string } };

@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { agentProfileSchema, agentProfileSummarySchema } from "./profile.js";
+import { architectureSchema, sessionOptionsSchema, sessionSummarySchema } from "./session.js";
+import { sessionEventSchema } from "./events.js";
+
+/** Request and response bodies of the REST API (v1). */
+
+export const healthResponseSchema = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+  demoModel: z.boolean(),
+  authRequired: z.boolean(),
+});
+
+export const createSessionRequestSchema = z.object({
+  agentProfileRef: z.string().min(1),
+  architecture: architectureSchema.default("claude-agent-sdk"),
+  sessionOptions: sessionOptionsSchema.optional(),
+});
+export type CreateSessionRequest = z.input<typeof createSessionRequestSchema>;
+
+export const createSessionResponseSchema = sessionSummarySchema;
+
+export const listSessionsResponseSchema = z.object({ sessions: z.array(sessionSummarySchema) });
+
+export const listProfilesResponseSchema = z.object({ profiles: z.array(agentProfileSummarySchema) });
+export const getProfileResponseSchema = agentProfileSchema;
+
+/** Upper bound on one message (characters). */
+export const MAX_MESSAGE_LENGTH = 200_000;
+
+export const sendMessageRequestSchema = z.object({
+  content: z.string().min(1).max(MAX_MESSAGE_LENGTH),
+});
+export type SendMessageRequest = z.infer<typeof sendMessageRequestSchema>;
+
+export const sendMessageResponseSchema = z.object({
+  turnId: z.string(),
+  /** True when another turn is running and this message waits its turn. */
+  queued: z.boolean(),
+});
+export type SendMessageResponse = z.infer<typeof sendMessageResponseSchema>;
+
+export const interruptResponseSchema = z.object({ interrupted: z.boolean() });
+
+export const eventsQuerySchema = z.object({
+  after: z.coerce.number().int().nonnegative().default(0),
+});
+
+export const eventsResponseSchema = z.object({
+  events: z.array(sessionEventSchema),
+  lastSeq: z.number().int().nonnegative(),
+});
+
+export const writeFileRequestSchema = z.object({ content: z.string() });
+export const fileContentResponseSchema = z.object({ path: z.string(), content: z.string(), size: z.number() });

@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { architectureSchema } from "./session.js";
+import { mcpServerSchema } from "./profile.js";
+
+/**
+ * The line protocol between the server and the runner inside a sandbox.
+ * Each message is one JSON object on one line: commands on the runner's
+ * stdin, output on its stdout. stderr is free-form diagnostics.
+ */
+
+/** Written by the server to a runtime-owned file; its path is the runner's only argument. */
+export const runnerConfigSchema = z.object({
+  architecture: architectureSchema,
+  /** Absolute path of the workspace inside the sandbox; the agent's working directory. */
+  workspaceDir: z.string(),
+  model: z.string().optional(),
+  /** Appended to the agent's built-in system prompt. */
+  systemPrompt: z.string().optional(),
+  allowedTools: z.array(z.string()).optional(),
+  mcpServers: z.record(z.string(), mcpServerSchema).default({}),
+  /** Native session id to resume (its transcript has been restored beforehand). */
+  resumeSessionId: z.string().optional(),
+  /** Report workspace changes as `file` lines. */
+  watchWorkspace: z.boolean().default(true),
+  /** Paths (relative to the workspace) the watcher ignores. */
+  watchIgnore: z.array(z.string()).default([".git", "node_modules"]),
+});
+export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
+export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
+
+export const runnerCommandSchema = z.discriminatedUnion("type", [
+  /** Start a turn. The server sends the next one only after `turn_end`. */
+  z.object({ type: z.literal("message"), turnId: z.string(), content: z.string() }),
+  /** Stop the running turn. */
+  z.object({ type: z.literal("interrupt") }),
+  /** Close the agent and exit. */
+  z.object({ type: z.literal("shutdown") }),
+]);
+export type RunnerCommand = z.infer<typeof runnerCommandSchema>;
+
+export const runnerOutputSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready"), pid: z.number().int(), agentVersion: z.string().optional() }),
+  /** One native message of the agent, unchanged. Parsing happens server-side. */
+  z.object({ type: z.literal("agent"), message: z.unknown() }),
+  /** The agent finished handling the message of `turnId`. */
+  z.object({
+    type: z.literal("turn_end"),
+    turnId: z.string(),
+    stopReason: z.enum(["end_turn", "interrupted", "error", "max_turns"]),
+    error: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal("file"),
+    event: z.enum(["created", "modified", "deleted"]),
+    path: z.string(),
+    size: z.number().int().nonnegative().optional(),
+    modifiedAt: z.string().optional(),
+  }),
+  z.object({ type: z.literal("log"), level: z.enum(["debug", "info", "warn", "error"]), message: z.string() }),
+  /** The runner cannot go on; it exits after writing this. */
+  z.object({ type: z.literal("fatal"), message: z.string() }),
+]);
+export type RunnerOutput = z.infer<typeof runnerOutputSchema>;

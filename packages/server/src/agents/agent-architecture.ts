@@ -1,0 +1,91 @@
+import type {
+  AgentProfile,
+  Architecture,
+  Block,
+  RunnerConfigInput,
+  SessionOptions,
+  Subagent,
+  TurnStopReason,
+  Usage,
+} from "@agent-runtime/protocol";
+import type { SandboxFile } from "../sandboxes/sandbox-provider.js";
+
+/** What an architecture supports; clients hide what an agent cannot do. */
+export interface ArchitectureCapabilities {
+  readonly thinking: boolean;
+  readonly subagents: boolean;
+  readonly permissions: boolean;
+  /** Resumes from its own transcript after the sandbox is recreated. */
+  readonly nativeResume: boolean;
+}
+
+/** Where the model is reached. The key never enters files; it is passed in the runner's environment. */
+export interface ModelEndpoint {
+  readonly baseUrl?: string;
+  readonly apiKey?: string;
+}
+
+export interface MaterializeInput {
+  readonly profile: AgentProfile;
+  readonly sessionOptions: SessionOptions;
+  readonly workspaceDir: string;
+  readonly homeDir: string;
+}
+
+export interface RunnerInput extends MaterializeInput {
+  readonly endpoint: ModelEndpoint;
+  /** Architecture-native session id to resume, when a transcript was restored. */
+  readonly resumeSessionId?: string;
+}
+
+/**
+ * What a parser makes of native agent output. Block ids are stable: parsing
+ * the same native messages again yields the same ids.
+ */
+export type AgentEvent =
+  | { readonly kind: "block_start"; readonly block: Block }
+  | { readonly kind: "block_delta"; readonly blockId: string; readonly delta: string }
+  | { readonly kind: "block_update"; readonly blockId: string; readonly updates: Partial<Block> }
+  | { readonly kind: "block_complete"; readonly block: Block }
+  | { readonly kind: "subagent_discovered"; readonly subagent: Subagent }
+  | { readonly kind: "subagent_completed"; readonly subagentId: string; readonly status: Subagent["status"] }
+  /** Usage of one finished turn (all of it, subagents included). */
+  | { readonly kind: "usage"; readonly usage: Usage; readonly estimated: boolean }
+  /** The agent's own session id, needed to resume natively. */
+  | { readonly kind: "native_session"; readonly nativeSessionId: string }
+  /** The agent reports the end of the turn (the runner also sends `turn_end`). */
+  | { readonly kind: "turn_result"; readonly stopReason: TurnStopReason; readonly error?: string };
+
+/**
+ * Turns one architecture's native messages (as relayed by the runner) into
+ * agent events. One parser lives as long as one runner process. `parse`
+ * never throws: malformed input yields an `error` block.
+ */
+export interface AgentOutputParser {
+  parse(message: unknown): AgentEvent[];
+  /** Completes every block still open (end of turn, interrupt, process exit). */
+  flush(): AgentEvent[];
+}
+
+export interface ParserContext {
+  /** Clock for block timestamps. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * One agent architecture (Claude Agent SDK, OpenCode, …): how a profile
+ * becomes files in the sandbox, how the runner is configured, how native
+ * output becomes blocks, and where the native transcript lives.
+ */
+export interface AgentArchitecture {
+  readonly id: Architecture;
+  readonly capabilities: ArchitectureCapabilities;
+  /** Files that materialise the profile in the sandbox (memory file, skills, subagents, commands, settings, default files). */
+  materialize(input: MaterializeInput): SandboxFile[];
+  runnerConfig(input: RunnerInput): RunnerConfigInput;
+  /** Environment of the runner process (model endpoint, key, profile env). */
+  runnerEnv(input: RunnerInput): Record<string, string>;
+  createParser(context?: ParserContext): AgentOutputParser;
+  /** Absolute sandbox path of the native transcript of `nativeSessionId`. */
+  transcriptPath(input: { homeDir: string; workspaceDir: string; nativeSessionId: string }): string;
+}

@@ -1,0 +1,101 @@
+import type { Readable, Writable } from "node:stream";
+
+/** What a provider supports; the runtime and UIs act on the declaration, never on guesses. */
+export interface SandboxCapabilities {
+  /** A sandbox can be found again by name from another server process (`attach`). */
+  readonly attach: boolean;
+  /** Processes run as a non-root uid. */
+  readonly nonRootUser: boolean;
+  /** The system outside workspace and home is read-only. */
+  readonly readOnlySystem: boolean;
+  /** Egress is limited by `SandboxSpec.network`. */
+  readonly networkPolicy: boolean;
+}
+
+export interface SandboxSpec {
+  /**
+   * Deterministic name derived from the session id, unique per session.
+   * Providers that can `attach` use it to find the sandbox again.
+   */
+  readonly name: string;
+  /** Environment of every process started in the sandbox (merged under `exec`'s own `env`). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface SandboxFile {
+  /** Absolute path inside the sandbox, under `workspaceDir` or `homeDir`. */
+  readonly path: string;
+  readonly content: string | Uint8Array;
+  /** Make the file read-only for the agent (runtime-owned configuration). */
+  readonly readOnly?: boolean;
+}
+
+export interface ExecOptions {
+  /** Working directory inside the sandbox. @default the sandbox's workspaceDir */
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface ExitStatus {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A process running inside a sandbox. Streams are raw bytes. */
+export interface SandboxProcess {
+  /** Process id as seen inside the sandbox, when the provider knows it. */
+  readonly pid?: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves once the process has exited and its streams are closed. Never rejects. */
+  readonly exited: Promise<ExitStatus>;
+  /** Sends a signal; a no-op after exit. */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface WorkspaceEntry {
+  /** Path relative to the workspace, `/`-separated. */
+  readonly path: string;
+  readonly size: number;
+  readonly modifiedAt: string;
+}
+
+export interface Sandbox {
+  readonly id: string;
+  readonly name: string;
+  /** Absolute path of the workspace inside the sandbox. */
+  readonly workspaceDir: string;
+  /** Absolute path of the agent user's home inside the sandbox. */
+  readonly homeDir: string;
+  /** The command that starts the runner inside this sandbox, before the config path argument. */
+  readonly runnerCommand: readonly string[];
+
+  exec(command: readonly string[], options?: ExecOptions): SandboxProcess;
+  /** Writes many files in one operation; parent folders are created. */
+  writeFiles(files: readonly SandboxFile[]): Promise<void>;
+  /** Reads a file by absolute sandbox path. Throws `FILE_NOT_FOUND` when missing. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** All regular files under the workspace, recursively. */
+  listWorkspace(): Promise<WorkspaceEntry[]>;
+  /** Deletes a file by absolute sandbox path; missing files are ignored. */
+  deleteFile(path: string): Promise<void>;
+  /** Stops every process and releases the sandbox. Idempotent. */
+  terminate(): Promise<void>;
+  /** Resolves when the sandbox stops, whether by `terminate()` or externally. */
+  readonly terminated: Promise<void>;
+}
+
+/**
+ * Creates isolated environments, one per session. A provider is a plain
+ * object: no I/O at construction; `check()` verifies it can work.
+ */
+export interface SandboxProvider {
+  readonly id: string;
+  readonly capabilities: SandboxCapabilities;
+  /** Throws a `SANDBOX_FAILED` RuntimeError explaining what is missing (e.g. how to install bubblewrap). */
+  check(): Promise<void>;
+  create(spec: SandboxSpec): Promise<Sandbox>;
+  /** Finds a live sandbox by name (only when `capabilities.attach`). */
+  attach?(name: string): Promise<Sandbox | null>;
+}
