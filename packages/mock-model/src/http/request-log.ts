@@ -1,0 +1,45 @@
+/** One request as the server saw it. Model fields are empty for routes that are not model calls. */
+export interface RecordedRequest {
+  /** Sequence number, unique per server, starting at 1. */
+  id: number;
+  /** Arrival time (before the body was parsed), see `preciseNow`. */
+  timestamp: number;
+  method: string;
+  /** The URL path with its query string, e.g. `/v1/messages?beta=true`. */
+  path: string;
+  api: "anthropic" | "openai" | "other";
+  model: string | undefined;
+  /** All system text (system prompt and system-role messages). */
+  system: string;
+  /** Names of the tools offered. */
+  tools: string[];
+  /** The request's messages as sent. */
+  messages: unknown[];
+  stream: boolean;
+  maxTokens: number | undefined;
+  /** How it was answered: `script`, `demo`, `side` (side request), `fallback`, or undefined when no model reply was produced. */
+  source: "script" | "demo" | "side" | "fallback" | undefined;
+  /** The rule name, side-request kind, or `fallback`. */
+  matched: string | undefined;
+}
+
+/** Keeps the latest requests, oldest first, dropping the oldest beyond `limit`. */
+export class RequestLog {
+  readonly entries: RecordedRequest[] = [];
+  #nextId = 1;
+
+  constructor(private readonly limit: number) {}
+
+  /** Assigns the next id, stores the request and returns it. */
+  add(request: Omit<RecordedRequest, "id">): RecordedRequest {
+    const entry = { id: this.#nextId++, ...request };
+    this.entries.push(entry);
+    if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit);
+    return entry;
+  }
+
+  /** Empties the log in place; ids keep counting. */
+  clear(): void {
+    this.entries.length = 0;
+  }
+}
