@@ -1,0 +1,35 @@
+import type { RunnerConfig, RunnerOutput } from "@agent-runtime/protocol";
+
+export type TurnEnd = Extract<RunnerOutput, { type: "turn_end" }>;
+
+/** What a host reports; the runner turns it into protocol lines. */
+export interface AgentHostEvents {
+  /** One native agent message, relayed unchanged as an `agent` line. */
+  message(message: unknown): void;
+  /** A turn finished; called exactly once per `send`, in send order, unless the host fails first. */
+  turnEnd(end: TurnEnd): void;
+  /** Free-form diagnostics of the agent process (its stderr). */
+  diagnostics(text: string): void;
+  /**
+   * The agent process is gone while it was expected to live. Called at most
+   * once; the host has already ended the running turn with `error`.
+   */
+  failed(error: Error): void;
+}
+
+/**
+ * One long-lived agent process inside the sandbox. Turns run one at a time:
+ * a message sent while a turn runs waits until that turn has ended.
+ */
+export interface AgentHost {
+  /** Starts the agent process and resolves once it accepts messages. Rejects if it cannot start. */
+  start(): Promise<{ agentVersion?: string }>;
+  /** Queues a user message; `turnEnd` reports its end under `turnId`. */
+  send(turnId: string, content: string): void;
+  /** Stops the running turn (it ends with `interrupted`); a no-op when idle. */
+  interrupt(): Promise<void>;
+  /** Ends the agent process. Idempotent; resolves once it has exited (or was killed after a grace period). */
+  close(): Promise<void>;
+}
+
+export type AgentHostFactory = (config: RunnerConfig, events: AgentHostEvents) => AgentHost;

@@ -1,0 +1,164 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunnerConfig } from "@agent-runtime/protocol";
+import {
+  type McpServerConfig,
+  type Options,
+  type Query,
+  query,
+  type SDKResultMessage,
+  type SDKUserMessage,
+} from "@anthropic-ai/claude-agent-sdk";
+import { AsyncQueue } from "../async-queue.js";
+import type { AgentHost, AgentHostEvents, TurnEnd } from "./agent-host.js";
+
+/** How long `close` waits for Claude Code to exit on its own before killing it. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Hosts Claude Code through the Agent SDK with streaming input: one
+ * `query()` for the life of the runner, fed one user message per turn, so
+ * the Claude Code process stays warm between turns.
+ *
+ * Claude Code refuses `bypassPermissions` as root: the runner must run as a
+ * non-root uid (the sandbox's agent user).
+ */
+export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
+  const input = new AsyncQueue<SDKUserMessage>();
+  const waiting: { turnId: string; content: string }[] = [];
+  let current: { turnId: string; interrupted: boolean } | undefined;
+  let session: Query | undefined;
+  let consuming: Promise<void> | undefined;
+  let closing = false;
+
+  const nextTurn = (): void => {
+    if (current || closing) return;
+    const next = waiting.shift();
+    if (!next) return;
+    current = { turnId: next.turnId, interrupted: false };
+    input.push({
+      type: "user",
+      message: { role: "user", content: next.content },
+      parent_tool_use_id: null,
+    });
+  };
+
+  const endTurn = (end: Omit<TurnEnd, "type" | "turnId">): void => {
+    if (!current) return;
+    const turnId = current.turnId;
+    current = undefined;
+    events.turnEnd({ type: "turn_end", turnId, ...end });
+    nextTurn();
+  };
+
+  const consume = async (q: Query): Promise<void> => {
+    try {
+      for await (const message of q) {
+        events.message(message);
+        if (message.type === "result" && answersUser(message)) {
+          endTurn(turnEndOf(message, current?.interrupted ?? false));
+        }
+      }
+      if (!closing) throw new Error("Claude Code exited unexpectedly");
+    } catch (error) {
+      if (closing) return;
+      const failure = error instanceof Error ? error : new Error(String(error));
+      endTurn({ stopReason: "error", error: failure.message });
+      events.failed(failure);
+    }
+  };
+
+  return {
+    async start() {
+      const q = query({ prompt: input, options: claudeOptions(config, events) });
+      session = q;
+      consuming = consume(q);
+      await q.initializationResult();
+      return { agentVersion: claudeCodeVersion() };
+    },
+
+    send(turnId, content) {
+      waiting.push({ turnId, content });
+      nextTurn();
+    },
+
+    async interrupt() {
+      if (!current || !session) return;
+      current.interrupted = true;
+      await session.interrupt();
+    },
+
+    async close() {
+      if (closing) return consuming;
+      closing = true;
+      input.end();
+      if (!session || !consuming) return;
+      if (current) session.close();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          session?.close();
+          resolve();
+        }, CLOSE_GRACE_MS);
+      });
+      await Promise.race([consuming, grace]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+function claudeOptions(config: RunnerConfig, events: AgentHostEvents): Options {
+  return {
+    cwd: config.workspaceDir,
+    includePartialMessages: true,
+    forwardSubagentText: true,
+    ...(config.model ? { model: config.model } : {}),
+    systemPrompt: {
+      type: "preset",
+      preset: "claude_code",
+      ...(config.systemPrompt ? { append: config.systemPrompt } : {}),
+    },
+    ...(config.allowedTools ? { allowedTools: config.allowedTools } : {}),
+    mcpServers: config.mcpServers as Record<string, McpServerConfig>,
+    ...(config.resumeSessionId ? { resume: config.resumeSessionId } : {}),
+    settingSources: ["project"],
+    permissionMode: "bypassPermissions",
+    allowDangerouslySkipPermissions: true,
+    // Foreground subagents keep a turn self-contained: a background task would end the turn early and
+    // start an unsolicited one when it settles. The environment may still override it.
+    env: { CLAUDE_CODE_DISABLE_BACKGROUND_TASKS: "1", ...process.env },
+    stderr: (text) => events.diagnostics(text),
+  };
+}
+
+/**
+ * Whether a result ends a turn the runner started. Claude Code runs turns of its own too (e.g. on a
+ * background task's notification, `origin.kind: "task-notification"`); their results end nothing.
+ */
+function answersUser(result: SDKResultMessage): boolean {
+  const origin = (result as { origin?: { kind?: unknown } }).origin;
+  return origin === undefined || origin.kind === "human";
+}
+
+function turnEndOf(result: SDKResultMessage, interrupted: boolean): Omit<TurnEnd, "type" | "turnId"> {
+  if (interrupted) return { stopReason: "interrupted" };
+  if (result.subtype === "success") {
+    return result.is_error ? { stopReason: "error", error: result.result } : { stopReason: "end_turn" };
+  }
+  if (result.subtype === "error_max_turns") return { stopReason: "max_turns" };
+  return { stopReason: "error", error: result.errors.join("\n") || result.subtype };
+}
+
+/** The Claude Code version bundled with the installed SDK, when its package.json says so. */
+function claudeCodeVersion(): string | undefined {
+  try {
+    const sdkEntry = fileURLToPath(import.meta.resolve("@anthropic-ai/claude-agent-sdk"));
+    const manifest = JSON.parse(readFileSync(join(dirname(sdkEntry), "package.json"), "utf8")) as {
+      claudeCodeVersion?: unknown;
+    };
+    return typeof manifest.claudeCodeVersion === "string" ? manifest.claudeCodeVersion : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,119 @@
+import { createInterface } from "node:readline";
+import { type RunnerConfig, runnerCommandSchema } from "@agent-runtime/protocol";
+import type { FSWatcher } from "chokidar";
+import type { AgentHostFactory } from "./agents/agent-host.js";
+import { createClaudeHost } from "./agents/claude.js";
+import type { OutputWriter } from "./output.js";
+import { watchWorkspace } from "./workspace-watcher.js";
+
+const hosts: Partial<Record<RunnerConfig["architecture"], AgentHostFactory>> = {
+  "claude-agent-sdk": createClaudeHost,
+};
+
+export interface RunnerIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly output: OutputWriter;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/**
+ * Runs the agent of `config` until `shutdown`, stdin EOF or a failure.
+ * Writes `ready` once the agent accepts messages and the watcher runs.
+ * Resolves with the process exit code: 0 after an orderly shutdown, 1 after
+ * a failure (a `fatal` line has been written then). Never rejects.
+ */
+export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<number> {
+  const factory = hosts[config.architecture];
+  if (!factory) {
+    io.output.write({
+      type: "fatal",
+      message: `architecture ${config.architecture} is not supported by this runner`,
+    });
+    return 1;
+  }
+  let settle: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => {
+    settle = resolve;
+  });
+  let watcher: FSWatcher | undefined;
+  let stopping = false;
+
+  const host = factory(config, {
+    message: (message) => io.output.write({ type: "agent", message }),
+    turnEnd: (end) => io.output.write(end),
+    diagnostics: (text) => io.stderr.write(text),
+    failed: (error) => {
+      if (stopping) return;
+      stopping = true;
+      io.output.write({ type: "fatal", message: `agent failed: ${error.message}` });
+      void watcher?.close().finally(() => settle(1));
+    },
+  });
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await host.close();
+    await watcher?.close();
+    settle(0);
+  };
+
+  try {
+    const { agentVersion } = await host.start();
+    if (config.watchWorkspace) {
+      watcher = await watchWorkspace({
+        workspaceDir: config.workspaceDir,
+        ignore: config.watchIgnore,
+        onFile: (line) => {
+          if (!stopping) io.output.write(line);
+        },
+        onError: (error) =>
+          io.output.write({ type: "log", level: "warn", message: `workspace watcher: ${String(error)}` }),
+      });
+    }
+    io.output.write({ type: "ready", pid: process.pid, ...(agentVersion ? { agentVersion } : {}) });
+  } catch (error) {
+    if (!stopping) {
+      stopping = true;
+      io.output.write({ type: "fatal", message: `agent failed to start: ${String(error)}` });
+      await host.close().catch(() => {});
+      await watcher?.close();
+      return 1;
+    }
+  }
+
+  const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  lines.on("line", (text) => {
+    if (text.trim() === "" || stopping) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      io.output.write({ type: "log", level: "error", message: "ignored a command that is not JSON" });
+      return;
+    }
+    const parsed = runnerCommandSchema.safeParse(json);
+    if (!parsed.success) {
+      io.output.write({
+        type: "log",
+        level: "error",
+        message: `ignored an invalid command: ${parsed.error.message}`,
+      });
+      return;
+    }
+    const command = parsed.data;
+    if (command.type === "message") host.send(command.turnId, command.content);
+    else if (command.type === "interrupt") {
+      host
+        .interrupt()
+        .catch((error: unknown) =>
+          io.output.write({ type: "log", level: "warn", message: `interrupt failed: ${String(error)}` }),
+        );
+    } else void stop();
+  });
+  lines.on("close", () => void stop());
+
+  const code = await finished;
+  lines.close();
+  return code;
+}

@@ -1,0 +1,1 @@
+export { createClaudeAgentSdkArchitecture } from "./claude-agent-sdk-architecture.js";
