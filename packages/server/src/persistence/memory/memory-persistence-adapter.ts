@@ -1,0 +1,155 @@
+import {
+  type AgentProfile,
+  type AgentProfileInput,
+  agentProfileSchema,
+  type Block,
+  type FileEntry,
+  type SessionRecord,
+} from "@agent-runtime/protocol";
+import { validateInput } from "../../profiles/validate-input.js";
+import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
+import { conflictingSessionError, sessionNotFoundError } from "../persistence-errors.js";
+
+export interface MemoryPersistenceAdapterOptions {
+  /**
+   * Profiles the adapter starts with, validated at creation (throws `VALIDATION_FAILED`).
+   * @default []
+   */
+  profiles?: AgentProfileInput[];
+}
+
+interface StoredSession {
+  record: SessionRecord;
+  blocks: Map<string, { order: number; block: Block }>;
+  transcript: string | null;
+  files: Map<string, FileEntry>;
+}
+
+/**
+ * Keeps everything in process memory; nothing survives the process. Meant for
+ * tests, demos and apps that persist elsewhere. Values are deep-copied on the
+ * way in and out. Ordering matches the SQL adapters: sessions by `updatedAt`
+ * (string order, ISO 8601) descending then id, blocks by order then id, files
+ * and profiles by path / id.
+ */
+export function createMemoryPersistenceAdapter(
+  options: MemoryPersistenceAdapterOptions = {},
+): BuiltInPersistenceAdapter {
+  const sessions = new Map<string, StoredSession>();
+  const profiles = new Map<string, AgentProfile>();
+  for (const [index, input] of (options.profiles ?? []).entries()) {
+    const profile = validateInput(
+      agentProfileSchema,
+      input,
+      `memory persistence options: profiles[${index}]`,
+    );
+    profiles.set(profile.id, profile);
+  }
+
+  function existing(sessionId: string): StoredSession {
+    const stored = sessions.get(sessionId);
+    if (!stored) throw sessionNotFoundError(sessionId);
+    return stored;
+  }
+
+  return {
+    async init() {},
+    async close() {},
+
+    async listSessions() {
+      return [...sessions.values()]
+        .map((stored) => stored.record)
+        .sort((a, b) => compareText(b.updatedAt, a.updatedAt) || compareText(a.sessionId, b.sessionId))
+        .map((record) => structuredClone(record));
+    },
+
+    async loadSession(sessionId) {
+      const stored = sessions.get(sessionId);
+      return stored ? structuredClone(stored.record) : null;
+    },
+
+    async createSession(record) {
+      const stored = sessions.get(record.sessionId);
+      if (stored) {
+        if (JSON.stringify(stored.record) !== JSON.stringify(record)) {
+          throw conflictingSessionError(record.sessionId);
+        }
+        return;
+      }
+      sessions.set(record.sessionId, {
+        record: structuredClone(record),
+        blocks: new Map(),
+        transcript: null,
+        files: new Map(),
+      });
+    },
+
+    async updateSession(record) {
+      existing(record.sessionId).record = structuredClone(record);
+    },
+
+    async deleteSession(sessionId) {
+      sessions.delete(sessionId);
+    },
+
+    async saveBlocks(sessionId, blocks) {
+      const stored = existing(sessionId);
+      for (const { order, block } of structuredClone(blocks)) {
+        stored.blocks.set(block.id, { order, block });
+      }
+    },
+
+    async loadBlocks(sessionId) {
+      const stored = sessions.get(sessionId);
+      if (!stored) return [];
+      return [...stored.blocks.values()]
+        .sort((a, b) => a.order - b.order || compareText(a.block.id, b.block.id))
+        .map(({ block }) => structuredClone(block));
+    },
+
+    async saveTranscript(sessionId, transcript) {
+      existing(sessionId).transcript = transcript;
+    },
+
+    async loadTranscript(sessionId) {
+      return sessions.get(sessionId)?.transcript ?? null;
+    },
+
+    async saveWorkspaceFile(sessionId, file) {
+      existing(sessionId).files.set(file.path, { path: file.path, content: file.content });
+    },
+
+    async deleteWorkspaceFile(sessionId, path) {
+      sessions.get(sessionId)?.files.delete(path);
+    },
+
+    async listWorkspaceFiles(sessionId) {
+      const stored = sessions.get(sessionId);
+      if (!stored) return [];
+      return [...stored.files.values()]
+        .sort((a, b) => compareText(a.path, b.path))
+        .map((file) => ({ ...file }));
+    },
+
+    async listAgentProfiles() {
+      return [...profiles.values()]
+        .sort((a, b) => compareText(a.id, b.id))
+        .map((profile) => structuredClone(profile));
+    },
+
+    async loadAgentProfile(id) {
+      const profile = profiles.get(id);
+      return profile ? structuredClone(profile) : null;
+    },
+
+    async saveAgentProfile(input) {
+      const profile = validateInput(agentProfileSchema, input, "agent profile");
+      profiles.set(profile.id, profile);
+      return structuredClone(profile);
+    },
+  };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

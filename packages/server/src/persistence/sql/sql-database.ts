@@ -1,0 +1,49 @@
+/**
+ * Table shapes shared by the SQLite and PostgreSQL adapters (created by
+ * `sql-migrations.ts`). JSON is stored as text; timestamps are the ISO 8601
+ * strings of the records, so text order is time order.
+ */
+export interface SqlDatabase {
+  sessions: SessionsTable;
+  blocks: BlocksTable;
+  transcripts: TranscriptsTable;
+  workspace_files: WorkspaceFilesTable;
+  agent_profiles: AgentProfilesTable;
+}
+
+export interface SessionsTable {
+  id: string;
+  /** `SessionRecord` as JSON. */
+  record: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Primary key (session_id, block_id); rows cascade-delete with their session. */
+export interface BlocksTable {
+  session_id: string;
+  block_id: string;
+  /** The block's position in the session. */
+  ord: number;
+  /** `Block` as JSON. */
+  json: string;
+}
+
+/** Primary key session_id; cascade-deletes with its session. */
+export interface TranscriptsTable {
+  session_id: string;
+  text: string;
+}
+
+/** Primary key (session_id, path); cascade-deletes with its session. */
+export interface WorkspaceFilesTable {
+  session_id: string;
+  path: string;
+  content: string;
+}
+
+export interface AgentProfilesTable {
+  id: string;
+  /** `AgentProfile` (defaults applied) as JSON. */
+  json: string;
+}

@@ -1,0 +1,309 @@
+import {
+  type AgentProfile,
+  agentProfileSchema,
+  type Block,
+  blockSchema,
+  fileEntrySchema,
+  type SessionRecord,
+  sessionRecordSchema,
+} from "@agent-runtime/protocol";
+import type { Kysely, Transaction } from "kysely";
+import { errorMessage, RuntimeError } from "../../errors.js";
+import { validateInput } from "../../profiles/validate-input.js";
+import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
+import { conflictingSessionError, sessionNotFoundError } from "../persistence-errors.js";
+import { parseStoredJson, validateStoredValue } from "./parse-stored-json.js";
+import type { SqlDatabase } from "./sql-database.js";
+
+/** Rows per multi-row INSERT: far below SQLite's and PostgreSQL's bound-parameter limits. */
+const insertChunkSize = 200;
+
+export interface SqlPersistenceAdapterOptions {
+  /** Names the backend in error messages, e.g. `sqlite`. */
+  label: string;
+  /** Built without I/O; the first query connects. */
+  db: Kysely<SqlDatabase>;
+  /** Creates or upgrades the schema; called by `init()` (again only if the previous attempt failed). */
+  migrate: () => Promise<void>;
+}
+
+/**
+ * The query code of the SQLite and PostgreSQL adapters (kysely query builder
+ * only: no SQL text is built from input). Each write is one statement or one
+ * transaction, so a failed call leaves nothing half-written. Every failure
+ * surfaces as a `RuntimeError`: the semantic ones of `BuiltInPersistenceAdapter`
+ * or `PERSISTENCE_FAILED` wrapping the driver's error.
+ */
+export function createSqlPersistenceAdapter(
+  options: SqlPersistenceAdapterOptions,
+): BuiltInPersistenceAdapter {
+  const { label, db } = options;
+  let initialised: Promise<void> | undefined;
+
+  async function run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (RuntimeError.is(error)) throw error;
+      throw new RuntimeError("PERSISTENCE_FAILED", `${label}: ${operation} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async function assertSessionExists(trx: Transaction<SqlDatabase>, sessionId: string): Promise<void> {
+    const row = await trx.selectFrom("sessions").select("id").where("id", "=", sessionId).executeTakeFirst();
+    if (!row) throw sessionNotFoundError(sessionId);
+  }
+
+  function toSession(row: { id: string; record: string }): SessionRecord {
+    return parseStoredJson(sessionRecordSchema, row.record, `${label}: stored session "${row.id}"`);
+  }
+
+  function toProfile(row: { id: string; json: string }): AgentProfile {
+    return parseStoredJson(agentProfileSchema, row.json, `${label}: stored agent profile "${row.id}"`);
+  }
+
+  return {
+    init() {
+      initialised ??= run("migration", options.migrate).catch((error: unknown) => {
+        initialised = undefined;
+        throw error;
+      });
+      return initialised;
+    },
+
+    close() {
+      return run("close", () => db.destroy());
+    },
+
+    listSessions() {
+      return run("listSessions", async () => {
+        const rows = await db
+          .selectFrom("sessions")
+          .select(["id", "record"])
+          .orderBy("updated_at", "desc")
+          .orderBy("id", "asc")
+          .execute();
+        return rows.map(toSession);
+      });
+    },
+
+    loadSession(sessionId) {
+      return run("loadSession", async () => {
+        const row = await db
+          .selectFrom("sessions")
+          .select(["id", "record"])
+          .where("id", "=", sessionId)
+          .executeTakeFirst();
+        return row ? toSession(row) : null;
+      });
+    },
+
+    createSession(record) {
+      return run("createSession", async () => {
+        const json = JSON.stringify(record);
+        const inserted = await db
+          .insertInto("sessions")
+          .values({
+            id: record.sessionId,
+            record: json,
+            created_at: record.createdAt,
+            updated_at: record.updatedAt,
+          })
+          .onConflict((conflict) => conflict.column("id").doNothing())
+          .executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return;
+        const existing = await db
+          .selectFrom("sessions")
+          .select("record")
+          .where("id", "=", record.sessionId)
+          .executeTakeFirst();
+        if (existing?.record !== json) throw conflictingSessionError(record.sessionId);
+      });
+    },
+
+    updateSession(record) {
+      return run("updateSession", async () => {
+        const updated = await db
+          .updateTable("sessions")
+          .set({ record: JSON.stringify(record), updated_at: record.updatedAt })
+          .where("id", "=", record.sessionId)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) throw sessionNotFoundError(record.sessionId);
+      });
+    },
+
+    deleteSession(sessionId) {
+      return run("deleteSession", async () => {
+        await db.deleteFrom("sessions").where("id", "=", sessionId).execute();
+      });
+    },
+
+    saveBlocks(sessionId, blocks) {
+      return run("saveBlocks", async () => {
+        if (blocks.length === 0) return;
+        const rows = lastWriteWins(
+          blocks.map(({ order, block }) => ({
+            session_id: sessionId,
+            block_id: block.id,
+            ord: order,
+            json: JSON.stringify(block),
+          })),
+          (row) => row.block_id,
+        );
+        await db.transaction().execute(async (trx) => {
+          await assertSessionExists(trx, sessionId);
+          for (let start = 0; start < rows.length; start += insertChunkSize) {
+            await trx
+              .insertInto("blocks")
+              .values(rows.slice(start, start + insertChunkSize))
+              .onConflict((conflict) =>
+                conflict.columns(["session_id", "block_id"]).doUpdateSet((eb) => ({
+                  ord: eb.ref("excluded.ord"),
+                  json: eb.ref("excluded.json"),
+                })),
+              )
+              .execute();
+          }
+        });
+      });
+    },
+
+    loadBlocks(sessionId) {
+      return run("loadBlocks", async () => {
+        const rows = await db
+          .selectFrom("blocks")
+          .select(["block_id", "json"])
+          .where("session_id", "=", sessionId)
+          .orderBy("ord", "asc")
+          .orderBy("block_id", "asc")
+          .execute();
+        return rows.map(
+          (row): Block =>
+            parseStoredJson(
+              blockSchema,
+              row.json,
+              `${label}: stored block "${row.block_id}" of session "${sessionId}"`,
+            ),
+        );
+      });
+    },
+
+    saveTranscript(sessionId, transcript) {
+      return run("saveTranscript", () =>
+        db.transaction().execute(async (trx) => {
+          await assertSessionExists(trx, sessionId);
+          await trx
+            .insertInto("transcripts")
+            .values({ session_id: sessionId, text: transcript })
+            .onConflict((conflict) =>
+              conflict.column("session_id").doUpdateSet((eb) => ({ text: eb.ref("excluded.text") })),
+            )
+            .execute();
+        }),
+      );
+    },
+
+    loadTranscript(sessionId) {
+      return run("loadTranscript", async () => {
+        const row = await db
+          .selectFrom("transcripts")
+          .select("text")
+          .where("session_id", "=", sessionId)
+          .executeTakeFirst();
+        return row?.text ?? null;
+      });
+    },
+
+    saveWorkspaceFile(sessionId, file) {
+      return run("saveWorkspaceFile", () =>
+        db.transaction().execute(async (trx) => {
+          await assertSessionExists(trx, sessionId);
+          await trx
+            .insertInto("workspace_files")
+            .values({ session_id: sessionId, path: file.path, content: file.content })
+            .onConflict((conflict) =>
+              conflict
+                .columns(["session_id", "path"])
+                .doUpdateSet((eb) => ({ content: eb.ref("excluded.content") })),
+            )
+            .execute();
+        }),
+      );
+    },
+
+    deleteWorkspaceFile(sessionId, path) {
+      return run("deleteWorkspaceFile", async () => {
+        await db
+          .deleteFrom("workspace_files")
+          .where("session_id", "=", sessionId)
+          .where("path", "=", path)
+          .execute();
+      });
+    },
+
+    listWorkspaceFiles(sessionId) {
+      return run("listWorkspaceFiles", async () => {
+        const rows = await db
+          .selectFrom("workspace_files")
+          .select(["path", "content"])
+          .where("session_id", "=", sessionId)
+          .orderBy("path", "asc")
+          .execute();
+        return rows.map((row) =>
+          validateStoredValue(
+            fileEntrySchema,
+            row,
+            `${label}: stored file "${row.path}" of session "${sessionId}"`,
+          ),
+        );
+      });
+    },
+
+    listAgentProfiles() {
+      return run("listAgentProfiles", async () => {
+        const rows = await db
+          .selectFrom("agent_profiles")
+          .select(["id", "json"])
+          .orderBy("id", "asc")
+          .execute();
+        return rows.map(toProfile);
+      });
+    },
+
+    loadAgentProfile(id) {
+      return run("loadAgentProfile", async () => {
+        const row = await db
+          .selectFrom("agent_profiles")
+          .select(["id", "json"])
+          .where("id", "=", id)
+          .executeTakeFirst();
+        return row ? toProfile(row) : null;
+      });
+    },
+
+    async saveAgentProfile(input) {
+      const profile = validateInput(agentProfileSchema, input, "agent profile");
+      return await run("saveAgentProfile", async () => {
+        await db
+          .insertInto("agent_profiles")
+          .values({ id: profile.id, json: JSON.stringify(profile) })
+          .onConflict((conflict) =>
+            conflict.column("id").doUpdateSet((eb) => ({ json: eb.ref("excluded.json") })),
+          )
+          .execute();
+        return profile;
+      });
+    },
+  };
+}
+
+/**
+ * One upsert statement may not touch the same key twice (PostgreSQL rejects
+ * it), so within a call the last entry for a key wins, as it would with
+ * separate statements.
+ */
+function lastWriteWins<T>(rows: T[], key: (row: T) => string): T[] {
+  return [...new Map(rows.map((row) => [key(row), row])).values()];
+}

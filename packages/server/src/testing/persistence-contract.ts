@@ -1,0 +1,518 @@
+import { randomUUID } from "node:crypto";
+import type { AgentProfile, Block, FileEntry, SessionRecord } from "@agent-runtime/protocol";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+
+export interface PersistenceAdapterContractOptions<A extends PersistenceAdapter> {
+  /** Names the `describe` block. */
+  name: string;
+  /**
+   * Called once per test. The suite calls `init()` on the result and `close()`
+   * after the test. Adapters may share storage between tests: the suite uses
+   * fresh ids and never assumes an empty store.
+   */
+  createAdapter: () => Promise<A>;
+  /**
+   * Stores profiles so that `listAgentProfiles` / `loadAgentProfile` return
+   * them (saving profiles is not part of `PersistenceAdapter`). Without it the
+   * profile round-trip tests are skipped, saying why.
+   */
+  seedProfiles?: (adapter: A, profiles: AgentProfile[]) => Promise<void>;
+  /** Called once after the last test (e.g. to drop a database schema). */
+  cleanup?: () => Promise<void>;
+}
+
+/**
+ * The behaviour every `PersistenceAdapter` must have, as a vitest suite. Call
+ * it at the top level of a test file:
+ *
+ * ```ts
+ * runPersistenceAdapterContract({ name: "my adapter", createAdapter: async () => createMyAdapter() });
+ * ```
+ *
+ * It checks only what the interface documents; built-in adapters promise more
+ * (see `BuiltInPersistenceAdapter`) and test that separately.
+ */
+export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
+  options: PersistenceAdapterContractOptions<A>,
+): void {
+  describe(`PersistenceAdapter contract: ${options.name}`, () => {
+    const open: A[] = [];
+
+    async function adapter(): Promise<A> {
+      const created = await options.createAdapter();
+      open.push(created);
+      await created.init?.();
+      return created;
+    }
+
+    afterEach(async () => {
+      for (const created of open.splice(0)) await created.close?.();
+    });
+
+    afterAll(async () => {
+      await options.cleanup?.();
+    });
+
+    describe("sessions", () => {
+      it("round-trips a record with every optional field", async () => {
+        const store = await adapter();
+        const record = sessionRecordFixture({
+          nativeSessionId: "native-1",
+          title: "A title",
+          sessionOptions: { model: "claude-test", custom: { nested: [1, 2] } },
+        });
+        await store.createSession(record);
+        expect(await store.loadSession(record.sessionId)).toEqual(record);
+      });
+
+      it("treats a repeated createSession with the same record as a no-op", async () => {
+        const store = await adapter();
+        const record = sessionRecordFixture();
+        await store.createSession(record);
+        await store.createSession(record);
+        expect(await store.loadSession(record.sessionId)).toEqual(record);
+        expect(ownSessions(await store.listSessions(), [record])).toHaveLength(1);
+      });
+
+      it("lists sessions newest updatedAt first", async () => {
+        const store = await adapter();
+        const older = sessionRecordFixture({ updatedAt: "2024-01-01T00:00:00.000Z" });
+        const newest = sessionRecordFixture({ updatedAt: "2024-03-01T00:00:00.000Z" });
+        const middle = sessionRecordFixture({ updatedAt: "2024-02-01T00:00:00.000Z" });
+        for (const record of [older, newest, middle]) await store.createSession(record);
+        const mine = [older, newest, middle];
+        expect(ownSessions(await store.listSessions(), mine)).toEqual([newest, middle, older]);
+
+        const touched = { ...older, updatedAt: "2024-04-01T00:00:00.000Z" };
+        await store.updateSession(touched);
+        expect(ownSessions(await store.listSessions(), mine)).toEqual([touched, newest, middle]);
+      });
+
+      it("replaces the whole record on updateSession", async () => {
+        const store = await adapter();
+        const record = sessionRecordFixture({ title: "before", nativeSessionId: "native" });
+        await store.createSession(record);
+        const { title: _title, ...withoutTitle } = record;
+        const updated: SessionRecord = {
+          ...withoutTitle,
+          updatedAt: "2030-01-01T00:00:00.000Z",
+          lastSeq: 42,
+          usage: {
+            inputTokens: 10,
+            outputTokens: 20,
+            cacheReadTokens: 3,
+            cacheCreationTokens: 4,
+            costUsd: 0.5,
+          },
+        };
+        await store.updateSession(updated);
+        const loaded = await store.loadSession(record.sessionId);
+        expect(loaded).toEqual(updated);
+        expect(loaded).not.toHaveProperty("title");
+      });
+
+      it("returns copies: mutating inputs or results leaves stored state unchanged", async () => {
+        const store = await adapter();
+        const record = sessionRecordFixture({ title: "original" });
+        const snapshot = structuredClone(record);
+        await store.createSession(record);
+        record.title = "mutated input";
+        const loaded = await store.loadSession(record.sessionId);
+        loaded!.title = "mutated result";
+        loaded!.usage.inputTokens = 999;
+        expect(await store.loadSession(record.sessionId)).toEqual(snapshot);
+
+        const block = textBlock("b1", "original");
+        await store.saveBlocks(record.sessionId, [{ order: 0, block }]);
+        block.content = "mutated input";
+        const [loadedBlock] = await store.loadBlocks(record.sessionId);
+        (loadedBlock as { content: string }).content = "mutated result";
+        expect(await store.loadBlocks(record.sessionId)).toEqual([textBlock("b1", "original")]);
+      });
+    });
+
+    describe("unknown ids", () => {
+      it("reads as null or empty, never throws", async () => {
+        const store = await adapter();
+        const missing = `missing-${randomUUID()}`;
+        expect(await store.loadSession(missing)).toBeNull();
+        expect(await store.loadBlocks(missing)).toEqual([]);
+        expect(await store.loadTranscript(missing)).toBeNull();
+        expect(await store.listWorkspaceFiles(missing)).toEqual([]);
+        expect(await store.loadAgentProfile(missing)).toBeNull();
+      });
+
+      it("treats deleting an unknown session or file as a no-op", async () => {
+        const store = await adapter();
+        await store.deleteSession(`missing-${randomUUID()}`);
+        const record = await createdSession(store);
+        await store.deleteWorkspaceFile(record.sessionId, "never-written.txt");
+        await store.deleteWorkspaceFile(`missing-${randomUUID()}`, "never-written.txt");
+      });
+    });
+
+    describe("blocks", () => {
+      it("round-trips every block type, sorted by order rather than save order", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const blocks = allBlockTypes();
+        const shuffled = blocks.map((block, order) => ({ order, block })).reverse();
+        await store.saveBlocks(sessionId, shuffled);
+        expect(await store.loadBlocks(sessionId)).toEqual(blocks);
+      });
+
+      it("adds incremental saves to earlier ones", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        await store.saveBlocks(sessionId, [
+          { order: 0, block: textBlock("b0", "zero") },
+          { order: 1, block: textBlock("b1", "one") },
+        ]);
+        await store.saveBlocks(sessionId, [{ order: 2, block: textBlock("b2", "two") }]);
+        await store.saveBlocks(sessionId, []);
+        expect(await store.loadBlocks(sessionId)).toEqual([
+          textBlock("b0", "zero"),
+          textBlock("b1", "one"),
+          textBlock("b2", "two"),
+        ]);
+      });
+
+      it("replaces a re-saved block (content and order) by id", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        await store.saveBlocks(sessionId, [
+          { order: 0, block: textBlock("a", "first") },
+          { order: 1, block: toolUseBlock("t", "running") },
+          { order: 2, block: textBlock("c", "third") },
+        ]);
+        await store.saveBlocks(sessionId, [
+          { order: 1, block: toolUseBlock("t", "success") },
+          { order: 3, block: textBlock("a", "moved last") },
+        ]);
+        expect(await store.loadBlocks(sessionId)).toEqual([
+          toolUseBlock("t", "success"),
+          textBlock("c", "third"),
+          textBlock("a", "moved last"),
+        ]);
+      });
+
+      it("is idempotent when the same sync is retried", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const batch = allBlockTypes().map((block, order) => ({ order, block }));
+        await store.saveBlocks(sessionId, batch);
+        await store.saveBlocks(sessionId, batch);
+        await store.saveTranscript(sessionId, "transcript");
+        await store.saveTranscript(sessionId, "transcript");
+        await store.saveWorkspaceFile(sessionId, { path: "a.txt", content: "a" });
+        await store.saveWorkspaceFile(sessionId, { path: "a.txt", content: "a" });
+        expect(await store.loadBlocks(sessionId)).toEqual(batch.map(({ block }) => block));
+        expect(await store.loadTranscript(sessionId)).toBe("transcript");
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([{ path: "a.txt", content: "a" }]);
+      });
+
+      it("keeps blocks of different sessions apart", async () => {
+        const store = await adapter();
+        const first = await createdSession(store);
+        const second = await createdSession(store);
+        await store.saveBlocks(first.sessionId, [{ order: 0, block: textBlock("same-id", "first") }]);
+        await store.saveBlocks(second.sessionId, [{ order: 0, block: textBlock("same-id", "second") }]);
+        expect(await store.loadBlocks(first.sessionId)).toEqual([textBlock("same-id", "first")]);
+        expect(await store.loadBlocks(second.sessionId)).toEqual([textBlock("same-id", "second")]);
+      });
+    });
+
+    describe("text fidelity", () => {
+      it("stores unicode and control characters unchanged everywhere", async () => {
+        const store = await adapter();
+        const record = sessionRecordFixture({ title: tricky });
+        await store.createSession(record);
+        const blocks: Block[] = [
+          textBlock("u1", tricky),
+          { ...toolUseBlock("u2", "success"), input: { [tricky]: [tricky, { deep: tricky }] } },
+        ];
+        await store.saveBlocks(
+          record.sessionId,
+          blocks.map((block, order) => ({ order, block })),
+        );
+        await store.saveTranscript(record.sessionId, tricky);
+        const file = { path: "目录/emoji-😀 file.txt", content: tricky };
+        await store.saveWorkspaceFile(record.sessionId, file);
+
+        expect(await store.loadSession(record.sessionId)).toEqual(record);
+        expect(await store.loadBlocks(record.sessionId)).toEqual(blocks);
+        expect(await store.loadTranscript(record.sessionId)).toBe(tricky);
+        expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([file]);
+      });
+
+      it("stores a 10 MB transcript and replaces it with a shorter one", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const line = `${JSON.stringify({ type: "assistant", text: "déjà vu 🚀 数据" })}\n`;
+        const large = line.repeat(Math.ceil((10 * 1024 * 1024) / line.length));
+        await store.saveTranscript(sessionId, large);
+        const loaded = await store.loadTranscript(sessionId);
+        expect(loaded?.length).toBe(large.length);
+        expect(loaded === large).toBe(true);
+        await store.saveTranscript(sessionId, "short");
+        expect(await store.loadTranscript(sessionId)).toBe("short");
+      }, 60_000);
+    });
+
+    describe("concurrency", () => {
+      it("handles many sessions written at the same time", async () => {
+        const store = await adapter();
+        const records = Array.from({ length: 30 }, (_, index) =>
+          sessionRecordFixture({
+            title: `session ${index}`,
+            updatedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, index)).toISOString(),
+          }),
+        );
+        await Promise.all(
+          records.map(async (record, index) => {
+            // Calls for one session stay in order, as the runtime makes them; sessions overlap.
+            await store.createSession(record);
+            await store.saveBlocks(
+              record.sessionId,
+              Array.from({ length: 5 }, (_, order) => ({
+                order,
+                block: textBlock(`b${order}`, `${index}:${order}`),
+              })),
+            );
+            await store.saveTranscript(record.sessionId, `transcript ${index}`);
+            await store.saveWorkspaceFile(record.sessionId, { path: "index.txt", content: String(index) });
+            await store.updateSession({ ...record, lastSeq: index + 1 });
+          }),
+        );
+        for (const [index, record] of records.entries()) {
+          expect(await store.loadSession(record.sessionId)).toEqual({ ...record, lastSeq: index + 1 });
+          expect(
+            (await store.loadBlocks(record.sessionId)).map((block) => (block as { content: string }).content),
+          ).toEqual(Array.from({ length: 5 }, (_, order) => `${index}:${order}`));
+          expect(await store.loadTranscript(record.sessionId)).toBe(`transcript ${index}`);
+          expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([
+            { path: "index.txt", content: String(index) },
+          ]);
+        }
+        expect(ownSessions(await store.listSessions(), records).map((record) => record.title)).toEqual(
+          records.map((record) => record.title).reverse(),
+        );
+      }, 60_000);
+    });
+
+    describe("deleteSession", () => {
+      it("removes the record, blocks, transcript and files, and only those of that session", async () => {
+        const store = await adapter();
+        const doomed = await createdSession(store);
+        const kept = await createdSession(store);
+        for (const { sessionId } of [doomed, kept]) {
+          await store.saveBlocks(sessionId, [{ order: 0, block: textBlock("b", sessionId) }]);
+          await store.saveTranscript(sessionId, sessionId);
+          await store.saveWorkspaceFile(sessionId, { path: "f.txt", content: sessionId });
+        }
+        await store.deleteSession(doomed.sessionId);
+
+        expect(await store.loadSession(doomed.sessionId)).toBeNull();
+        expect(await store.loadBlocks(doomed.sessionId)).toEqual([]);
+        expect(await store.loadTranscript(doomed.sessionId)).toBeNull();
+        expect(await store.listWorkspaceFiles(doomed.sessionId)).toEqual([]);
+        expect(ownSessions(await store.listSessions(), [doomed, kept])).toEqual([kept]);
+
+        expect(await store.loadSession(kept.sessionId)).toEqual(kept);
+        expect(await store.loadBlocks(kept.sessionId)).toEqual([textBlock("b", kept.sessionId)]);
+        expect(await store.loadTranscript(kept.sessionId)).toBe(kept.sessionId);
+        expect(await store.listWorkspaceFiles(kept.sessionId)).toHaveLength(1);
+      });
+
+      it("is idempotent, and a re-created session starts empty", async () => {
+        const store = await adapter();
+        const record = await createdSession(store);
+        await store.saveBlocks(record.sessionId, [{ order: 0, block: textBlock("b", "old") }]);
+        await store.saveTranscript(record.sessionId, "old");
+        await store.deleteSession(record.sessionId);
+        await store.deleteSession(record.sessionId);
+
+        await store.createSession(record);
+        expect(await store.loadSession(record.sessionId)).toEqual(record);
+        expect(await store.loadBlocks(record.sessionId)).toEqual([]);
+        expect(await store.loadTranscript(record.sessionId)).toBeNull();
+      });
+    });
+
+    describe("workspace files", () => {
+      it("upserts by path, deletes, and lists one entry per path", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        await store.saveWorkspaceFile(sessionId, { path: "src/index.ts", content: "v1" });
+        await store.saveWorkspaceFile(sessionId, { path: "README.md", content: "# readme" });
+        await store.saveWorkspaceFile(sessionId, { path: "empty.txt", content: "" });
+        await store.saveWorkspaceFile(sessionId, { path: "src/index.ts", content: "v2" });
+        expect(byPath(await store.listWorkspaceFiles(sessionId))).toEqual([
+          { path: "README.md", content: "# readme" },
+          { path: "empty.txt", content: "" },
+          { path: "src/index.ts", content: "v2" },
+        ]);
+
+        await store.deleteWorkspaceFile(sessionId, "README.md");
+        await store.deleteWorkspaceFile(sessionId, "README.md");
+        expect(byPath(await store.listWorkspaceFiles(sessionId))).toEqual([
+          { path: "empty.txt", content: "" },
+          { path: "src/index.ts", content: "v2" },
+        ]);
+      });
+    });
+
+    describe("agent profiles", () => {
+      const seed = options.seedProfiles;
+      const withSeed = seed ? it : it.skip;
+      const reason = seed ? "" : " (skipped: no seedProfiles hook given)";
+
+      withSeed(`lists and loads seeded profiles${reason}`, async () => {
+        const store = await adapter();
+        const suffix = randomUUID();
+        const minimal = agentProfile({ id: `minimal-${suffix}`, name: "Minimal" });
+        const full = agentProfile({
+          id: `full-${suffix}`,
+          name: "Full 全部 🧪",
+          description: "Uses every field",
+          systemPrompt: "Be precise.",
+          agentMDFile: "# Memory\n",
+          tools: ["Read", "Write"],
+          skills: [
+            {
+              name: "review",
+              description: "Reviews code",
+              content: "Look for bugs.",
+              files: [{ path: "checklist.md", content: "- tests" }],
+            },
+          ],
+          subagents: [
+            { name: "tester", description: "Writes tests", prompt: "Write tests.", tools: ["Write"] },
+          ],
+          commands: [{ name: "explain", description: "Explains", prompt: "Explain $ARGUMENTS" }],
+          mcpServers: {
+            local: { type: "stdio", command: "node", args: ["server.js"], env: { A: "1" } },
+            remote: { type: "http", url: "https://example.com/mcp", headers: {} },
+          },
+          dependencies: { npm: ["left-pad"], pip: ["requests"] },
+          env: { MODE: "test" },
+          defaultFiles: [{ path: "notes/todo.md", content: "- [ ] ship" }],
+          model: "claude-test",
+        });
+        await seed!(store, [minimal, full]);
+
+        const listed = (await store.listAgentProfiles()).filter((profile) => profile.id.endsWith(suffix));
+        expect(listed.sort((a, b) => a.id.localeCompare(b.id))).toEqual([full, minimal]);
+        expect(await store.loadAgentProfile(full.id)).toEqual(full);
+        expect(await store.loadAgentProfile(minimal.id)).toEqual(minimal);
+        expect(await store.loadAgentProfile(`missing-${suffix}`)).toBeNull();
+      });
+    });
+  });
+}
+
+/** Code points that trip naive encoders: astral emoji, CJK, RTL, combining marks, control characters (no NUL). */
+const tricky =
+  "emoji 😀👩‍👩‍👧‍👦🏳️‍🌈 · CJK 中文字符 日本語 한국어 · RTL مرحبا שלום · combining é ñ · " +
+  'controls \u0001\u0007\b\t\n\u000b\f\r\u001b\u001f\u007f\u0085 · quotes \' " ` \\ · json {"a":[1]} · \u2028\u2029 · \uFEFF';
+
+/** A valid `SessionRecord` with a fresh id; `overrides` replace its fields. For adapter tests. */
+export function sessionRecordFixture(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    sessionId: `session-${randomUUID()}`,
+    agentProfileRef: "default",
+    architecture: "claude-agent-sdk",
+    sessionOptions: {},
+    createdAt: "2024-01-01T00:00:00.000Z",
+    updatedAt: "2024-01-01T00:00:00.000Z",
+    lastSeq: 0,
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0 },
+    ...overrides,
+  };
+}
+
+async function createdSession(store: PersistenceAdapter): Promise<SessionRecord> {
+  const record = sessionRecordFixture();
+  await store.createSession(record);
+  return record;
+}
+
+/** The sessions of `mine`, in the order the adapter listed them (storage may hold others). */
+function ownSessions(listed: SessionRecord[], mine: SessionRecord[]): SessionRecord[] {
+  const ids = new Set(mine.map((record) => record.sessionId));
+  return listed.filter((record) => ids.has(record.sessionId));
+}
+
+function byPath(files: FileEntry[]): FileEntry[] {
+  return [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+const timestamp = "2024-05-06T07:08:09.010Z";
+
+function textBlock(id: string, content: string): Extract<Block, { type: "assistant_text" }> {
+  return { type: "assistant_text", id, timestamp, content };
+}
+
+function toolUseBlock(id: string, status: "running" | "success"): Extract<Block, { type: "tool_use" }> {
+  return {
+    type: "tool_use",
+    id,
+    timestamp,
+    toolName: "Write",
+    toolUseId: `toolu_${id}`,
+    input: { file_path: "a.txt", content: "hello", nested: { list: [1, null, true] } },
+    status,
+  };
+}
+
+function allBlockTypes(): Block[] {
+  return [
+    { type: "user_message", id: "k-user", timestamp, content: "Hello" },
+    { type: "thinking", id: "k-think", timestamp, content: "Let me think" },
+    { ...textBlock("k-text", "Hi there"), model: "claude-test" },
+    toolUseBlock("k-tool", "success"),
+    {
+      type: "tool_result",
+      id: "k-result",
+      timestamp,
+      toolUseId: "toolu_k-tool",
+      content: "ok",
+      isError: false,
+    },
+    {
+      type: "system",
+      id: "k-system",
+      timestamp,
+      content: "init",
+      subtype: "init",
+      metadata: { tools: ["Read"], n: 1 },
+    },
+    {
+      type: "subagent",
+      id: "k-sub",
+      timestamp,
+      subagentId: "toolu_task",
+      name: "tester",
+      status: "completed",
+      prompt: "Write tests",
+      description: "Writes tests",
+      output: "Done",
+    },
+    { type: "assistant_text", id: "k-sub-text", timestamp, content: "inside", subagentId: "toolu_task" },
+    { type: "error", id: "k-error", timestamp, message: "Boom", code: "AGENT_FAILED" },
+  ];
+}
+
+function agentProfile(fields: Partial<AgentProfile> & Pick<AgentProfile, "id" | "name">): AgentProfile {
+  return {
+    skills: [],
+    subagents: [],
+    commands: [],
+    mcpServers: {},
+    dependencies: { npm: [], pip: [] },
+    env: {},
+    defaultFiles: [],
+    ...fields,
+  };
+}
