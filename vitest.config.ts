@@ -7,13 +7,17 @@ import { defineConfig } from "vitest/config";
  * which is why `npm test` builds first.
  */
 const resolve = { conditions: ["@agent-runtime/source"] };
+/** Node-side tests run in Vite's SSR environment, which has its own resolve conditions. */
+const ssr = { resolve: { conditions: ["@agent-runtime/source"], externalConditions: ["@agent-runtime/source"] } };
 
 export default defineConfig({
   resolve,
+  ssr,
   test: {
     projects: [
       {
         resolve,
+        ssr,
         test: {
           name: "unit",
           include: ["packages/*/src/**/*.test.ts"],
@@ -22,6 +26,7 @@ export default defineConfig({
       },
       {
         resolve,
+        ssr,
         test: {
           name: "e2e",
           include: ["packages/*/test/**/*.test.ts"],

@@ -8,7 +8,11 @@ import { z } from "zod";
 const blockBase = {
   id: z.string().min(1),
   timestamp: z.string(),
-  /** Set when the block belongs to a subagent run (the subagent's id). */
+  /**
+   * Set when the block belongs to a subagent run (the subagent's id). On a
+   * `subagent` block it is the block's own subagent id instead; nesting is
+   * told by `parentSubagentId` there.
+   */
   subagentId: z.string().optional(),
 };
 
@@ -67,6 +71,8 @@ export const subagentBlockSchema = z.object({
   type: z.literal("subagent"),
   /** Equals the `toolUseId` of the tool call that started the subagent. */
   subagentId: z.string(),
+  /** Set when this subagent was started by another subagent. */
+  parentSubagentId: z.string().optional(),
   name: z.string(),
   status: subagentStatusSchema,
   prompt: z.string().optional(),

@@ -1,1 +1,42 @@
-export {};
+/**
+ * @agent-runtime/server: the runtime core, its built-in pluggable parts and
+ * the REST + WebSocket server. Contract suites for your own adapters live in
+ * `@agent-runtime/server/testing`.
+ */
+export type {
+  AgentArchitecture,
+  AgentEvent,
+  AgentOutputParser,
+  ArchitectureCapabilities,
+  MaterializeInput,
+  ModelEndpoint,
+  ParserContext,
+  RunnerInput,
+} from "./agents/agent-architecture.js";
+export { createClaudeAgentSdkArchitecture } from "./agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+export { type AgentRuntime, type AgentRuntimeOptions, createAgentRuntime } from "./core/agent-runtime.js";
+export { AgentSession } from "./core/agent-session.js";
+export type { SessionEventListener } from "./core/event-log.js";
+export { SessionManager } from "./core/session-manager.js";
+export { errorMessage, RuntimeError } from "./errors.js";
+export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";
+export { createMemoryPersistenceAdapter } from "./persistence/memory/memory-persistence-adapter.js";
+export type { PersistenceAdapter } from "./persistence/persistence-adapter.js";
+export { createPostgresPersistenceAdapter } from "./persistence/postgres/postgres-persistence-adapter.js";
+export { createSqlitePersistenceAdapter } from "./persistence/sqlite/sqlite-persistence-adapter.js";
+export { loadProfilesFromFolder } from "./profiles/load-profiles-from-folder.js";
+export { ProfileRegistry } from "./profiles/profile-registry.js";
+export { createLocalSandboxProvider } from "./sandboxes/local/local-sandbox-provider.js";
+export type {
+  ExecOptions,
+  ExitStatus,
+  Sandbox,
+  SandboxCapabilities,
+  SandboxFile,
+  SandboxProcess,
+  SandboxProvider,
+  SandboxSpec,
+  WorkspaceEntry,
+} from "./sandboxes/sandbox-provider.js";
+export { type AgentServer, type AgentServerOptions, createAgentServer } from "./server.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { VERSION } from "../version.js";
+import { runServe } from "./serve.js";
+
+const program = new Command()
+  .name("agent-runtime")
+  .description("Run AI coding agents in isolated sandboxes and stream what they do.")
+  .version(VERSION);
+
+program
+  .command("serve", { isDefault: true })
+  .description("Start the server (REST + WebSocket) with the embedded defaults")
+  .addOption(new Option("-p, --port <port>", "port to listen on").env("PORT").default("3000"))
+  .addOption(new Option("--host <host>", "address to bind").env("HOST").default("127.0.0.1"))
+  .addOption(
+    new Option("--data-dir <dir>", "where the SQLite file and local sandboxes live")
+      .env("AGENT_RUNTIME_DATA_DIR")
+      .default(".data"),
+  )
+  .addOption(
+    new Option("--database <url>", "postgres://… for PostgreSQL; default: SQLite in the data dir").env(
+      "DATABASE_URL",
+    ),
+  )
+  .addOption(
+    new Option("--profiles-dir <dir...>", "folders of agent profiles").env("AGENT_RUNTIME_PROFILES_DIR"),
+  )
+  .addOption(
+    new Option("--sandbox <provider>", "sandbox provider")
+      .choices(["local"])
+      .env("AGENT_RUNTIME_SANDBOX")
+      .default("local"),
+  )
+  .addOption(
+    new Option(
+      "--unsafe-no-isolation",
+      "run agents WITHOUT a sandbox, directly on this machine (only for machines without bubblewrap)",
+    ).env("AGENT_RUNTIME_UNSAFE_NO_ISOLATION"),
+  )
+  .addOption(
+    new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env("ANTHROPIC_BASE_URL"),
+  )
+  .addOption(
+    new Option("--api-keys <keys>", "comma-separated keys clients must send as Bearer tokens").env(
+      "AGENT_RUNTIME_API_KEYS",
+    ),
+  )
+  .addOption(
+    new Option("--idle-timeout <seconds>", "tear an idle session's sandbox down after this long")
+      .env("AGENT_RUNTIME_IDLE_TIMEOUT")
+      .default("900"),
+  )
+  .addOption(
+    new Option("--log-level <level>", "log level")
+      .choices(["debug", "info", "warn", "error"])
+      .env("LOG_LEVEL")
+      .default("info"),
+  )
+  .action(async (options) => {
+    await runServe({
+      port: Number(options.port),
+      host: options.host,
+      dataDir: options.dataDir,
+      database: options.database,
+      profileDirs: options.profilesDir,
+      sandbox: options.sandbox,
+      unsafeNoIsolation: Boolean(options.unsafeNoIsolation),
+      modelBaseUrl: options.modelBaseUrl,
+      // The model key is read from the environment only, so it never shows in `ps`.
+      modelApiKey: process.env.ANTHROPIC_API_KEY,
+      apiKeys: options.apiKeys ? String(options.apiKeys).split(",").map((k: string) => k.trim()) : [],
+      idleTimeoutSeconds: Number(options.idleTimeout),
+      logLevel: options.logLevel,
+    });
+  });
+
+program
+  .command("mock-model")
+  .description("Start the scripted mock model server (Anthropic and OpenAI compatible)")
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument("[args...]")
+  .action(async (args: string[]) => {
+    const { runMockModelCli } = await import("@agent-runtime/mock-model");
+    await runMockModelCli(args);
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

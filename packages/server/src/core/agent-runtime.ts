@@ -1,0 +1,92 @@
+import type { AgentProfileInput, Architecture } from "@agent-runtime/protocol";
+import { type Logger, pino } from "pino";
+import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import { loadProfilesFromFolder } from "../profiles/load-profiles-from-folder.js";
+import { ProfileRegistry } from "../profiles/profile-registry.js";
+import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import { SessionManager } from "./session-manager.js";
+
+export interface AgentRuntimeOptions {
+  /** Where sessions, blocks, transcripts, workspace files (and optionally profiles) are stored. */
+  readonly persistence: PersistenceAdapter;
+  /** Creates one sandbox per session, lazily on the first message. */
+  readonly sandbox: SandboxProvider;
+  /** Agent profiles given in code. @default [] */
+  readonly agents?: readonly AgentProfileInput[];
+  /** Folders of profile files (see `loadProfilesFromFolder`), loaded at `start()`. @default [] */
+  readonly profileDirs?: readonly string[];
+  /** Agent architectures sessions may use. @default [Claude Agent SDK] */
+  readonly architectures?: readonly AgentArchitecture[];
+  /** Model endpoint passed to agents (base URL and API key). @default {} (the agent's own defaults) */
+  readonly model?: ModelEndpoint;
+  /** Tear a session's sandbox down after this much inactivity; 0 disables. @default 900_000 (15 min) */
+  readonly idleTimeoutMs?: number;
+  /** How often live sessions write their changes to persistence. @default 5_000 */
+  readonly syncIntervalMs?: number;
+  /** How long an interrupted agent may take to stop before it is killed. @default 5_000 */
+  readonly interruptGraceMs?: number;
+  /** Workspace files larger than this are indexed but not stored. @default 1_048_576 */
+  readonly maxPersistedFileBytes?: number;
+  /** @default a pino logger at level "info" */
+  readonly logger?: Logger;
+}
+
+export interface AgentRuntime {
+  readonly sessions: SessionManager;
+  readonly profiles: ProfileRegistry;
+  readonly logger: Logger;
+  readonly sandboxProvider: SandboxProvider;
+  readonly architectures: ReadonlyMap<Architecture, AgentArchitecture>;
+  /** Initialises persistence, checks the sandbox provider, loads profile folders. Call once. */
+  start(): Promise<void>;
+  /** Closes every session (sync + sandbox teardown), then persistence. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Creates the runtime core. Nothing happens until `start()`. */
+export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
+  const logger = options.logger ?? pino({ level: "info" });
+  const architectures = new Map<Architecture, AgentArchitecture>(
+    (options.architectures ?? [createClaudeAgentSdkArchitecture()]).map((a) => [a.id, a]),
+  );
+  const profileInputs: AgentProfileInput[] = [...(options.agents ?? [])];
+  const profiles = new ProfileRegistry(profileInputs, options.persistence);
+  const sessions = new SessionManager({
+    persistence: options.persistence,
+    sandboxProvider: options.sandbox,
+    architectures,
+    profiles,
+    endpoint: options.model ?? {},
+    logger,
+    idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
+    syncIntervalMs: options.syncIntervalMs ?? 5_000,
+    interruptGraceMs: options.interruptGraceMs ?? 5_000,
+    maxPersistedFileBytes: options.maxPersistedFileBytes ?? 1_048_576,
+  });
+  let stopped: Promise<void> | undefined;
+
+  return {
+    sessions,
+    profiles,
+    logger,
+    sandboxProvider: options.sandbox,
+    architectures,
+    async start() {
+      await options.persistence.init?.();
+      await options.sandbox.check();
+      for (const dir of options.profileDirs ?? []) {
+        for (const profile of await loadProfilesFromFolder(dir)) profiles.add(profile);
+      }
+      sessions.start();
+    },
+    shutdown() {
+      stopped ??= (async () => {
+        await sessions.shutdown();
+        await options.persistence.close?.();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,670 @@
+import { randomUUID } from "node:crypto";
+import type {
+  AgentProfile,
+  Block,
+  RunnerOutput,
+  RuntimeState,
+  SandboxStatus,
+  SessionData,
+  SessionEvent,
+  SessionEventInput,
+  SessionRecord,
+  SessionSummary,
+  TurnStopReason,
+} from "@agent-runtime/protocol";
+import type { Logger } from "pino";
+import type { AgentArchitecture, AgentEvent, AgentOutputParser, ModelEndpoint } from "../agents/agent-architecture.js";
+import { errorMessage, RuntimeError } from "../errors.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { Sandbox, SandboxFile, SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import { EventLog, type SessionEventListener } from "./event-log.js";
+import { RunnerConnection } from "./runner-connection.js";
+import { SessionState } from "./session-state.js";
+import { addUsage } from "./usage.js";
+import { resolveWorkspacePath } from "./workspace-path.js";
+
+export interface AgentSessionDeps {
+  readonly persistence: PersistenceAdapter;
+  readonly sandboxProvider: SandboxProvider;
+  readonly architecture: AgentArchitecture;
+  readonly profile: AgentProfile;
+  readonly endpoint: ModelEndpoint;
+  readonly logger: Logger;
+  /** Tear the sandbox down after this long without activity (0 disables). */
+  readonly idleTimeoutMs: number;
+  /** How long an interrupted turn may take to stop before its runner is killed. */
+  readonly interruptGraceMs: number;
+  /** Files larger than this are indexed but their content is not persisted. */
+  readonly maxPersistedFileBytes: number;
+}
+
+interface Turn {
+  readonly turnId: string;
+  readonly content: string;
+  interruptRequested?: boolean;
+}
+
+/** Sandbox name of a session: deterministic so another process can find it. */
+export function sandboxNameFor(sessionId: string): string {
+  return `session-${sessionId}`;
+}
+
+/**
+ * One agent conversation. Creating it creates no sandbox; the first message
+ * does (lazily), later messages reuse the sandbox and the live agent process.
+ * Messages sent while a turn runs wait in order. Everything the session does
+ * is an event on its `EventLog`; `sync()` writes what changed since the last
+ * sync to persistence.
+ *
+ * Commands (`sendMessage`, `interrupt`, `hibernate`, `close`) may be called
+ * at any time; they never throw for runtime failures of the agent or the
+ * sandbox (those become `error` events and blocks), only for invalid use.
+ */
+export class AgentSession {
+  readonly id: string;
+  readonly log: EventLog;
+  private record: SessionRecord;
+  private runtime: RuntimeState;
+  private readonly state = new SessionState();
+  private readonly queue: Turn[] = [];
+  private current: Turn | undefined;
+  private sandbox: Sandbox | undefined;
+  private runner: RunnerConnection | undefined;
+  private parser: AgentOutputParser | undefined;
+  /** Ids of the blocks the current parser reported. */
+  private readonly runnerBlockIds = new Set<string>();
+  private starting: Promise<void> | undefined;
+  private recordDirty = false;
+  private transcriptDirty = false;
+  private syncChain: Promise<void> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private interruptTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private persistenceFailing = false;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly deps: AgentSessionDeps,
+    record: SessionRecord,
+    restored?: { blocks: Block[]; files: Array<{ path: string; size: number; modifiedAt: string }> },
+  ) {
+    this.id = record.sessionId;
+    this.record = record;
+    this.logger = deps.logger.child({ sessionId: record.sessionId });
+    this.log = new EventLog({ sessionId: record.sessionId, lastSeq: record.lastSeq });
+    this.state.restoreBlocks(restored?.blocks ?? []);
+    for (const file of restored?.files ?? []) this.state.files.set(file.path, file);
+    this.runtime = {
+      sandboxStatus: restored && (record.nativeSessionId || restored.files.length > 0) ? "terminated" : "pending",
+      busy: false,
+      lastActivityAt: record.updatedAt,
+    };
+  }
+
+  get architectureId(): string {
+    return this.deps.architecture.id;
+  }
+
+  get isBusy(): boolean {
+    return this.runtime.busy;
+  }
+
+  get sandboxId(): string | undefined {
+    return this.sandbox?.id;
+  }
+
+  subscribe(listener: SessionEventListener): () => void {
+    return this.log.subscribe(listener);
+  }
+
+  /** Events after `afterSeq`, or `null` when they are no longer held (send `snapshot()` instead). */
+  eventsAfter(afterSeq: number): SessionEvent[] | null {
+    return this.log.eventsAfter(afterSeq);
+  }
+
+  summary(): SessionSummary {
+    return { ...this.record, lastSeq: this.log.lastSeq, runtime: { ...this.runtime } };
+  }
+
+  snapshot(): SessionData {
+    return {
+      ...this.summary(),
+      blocks: this.state.mainBlocks(),
+      files: [...this.state.files.values()].sort((a, b) => a.path.localeCompare(b.path)),
+      subagents: [...this.state.subagents.values()],
+    };
+  }
+
+  subagentBlocks(subagentId: string): Block[] {
+    if (!this.state.subagents.has(subagentId)) {
+      throw new RuntimeError("SUBAGENT_NOT_FOUND", `Subagent ${subagentId} not found in session ${this.id}`);
+    }
+    return this.state.subagentBlocks(subagentId);
+  }
+
+  /**
+   * Queues a user message. Starts a turn at once when none runs; otherwise the
+   * message waits and `queued` is true. Throws `SHUTTING_DOWN` after `close()`.
+   */
+  sendMessage(content: string): { turnId: string; queued: boolean } {
+    if (this.closed) throw new RuntimeError("SHUTTING_DOWN", "The session is closing");
+    const turn: Turn = { turnId: randomUUID(), content };
+    const queued = this.runtime.busy || this.queue.length > 0;
+    this.queue.push(turn);
+    this.clearIdleTimer();
+    if (!this.runtime.busy) void this.runNextTurn();
+    return { turnId: turn.turnId, queued };
+  }
+
+  /**
+   * Stops the running turn: asks the agent, then kills its process when it has
+   * not stopped within the grace period. A `turn:completed` with reason
+   * `interrupted` follows. Returns false when no turn runs.
+   */
+  interrupt(): boolean {
+    const turn = this.current;
+    if (!turn) return false;
+    turn.interruptRequested = true;
+    if (this.runner?.send({ type: "interrupt" })) {
+      clearTimeout(this.interruptTimer);
+      this.interruptTimer = setTimeout(() => {
+        if (this.current === turn) {
+          this.logger.warn("agent did not stop after interrupt; killing its process");
+          this.runner?.kill();
+        }
+      }, this.deps.interruptGraceMs);
+    }
+    return true;
+  }
+
+  private async runNextTurn(): Promise<void> {
+    const turn = this.queue.shift();
+    if (!turn) return;
+    this.current = turn;
+    this.setRuntime({ busy: true });
+    this.emit({ type: "session:turn:started", turnId: turn.turnId, content: turn.content });
+    const userBlock: Block = {
+      type: "user_message",
+      id: `user-${turn.turnId}`,
+      timestamp: new Date().toISOString(),
+      content: turn.content,
+    };
+    this.startBlock(userBlock);
+    this.completeBlock(userBlock);
+    if (!this.record.title) {
+      this.record = { ...this.record, title: turn.content.slice(0, 80) };
+      this.recordDirty = true;
+    }
+    try {
+      await this.ensureAgent();
+    } catch (error) {
+      this.reportError(RuntimeError.is(error) ? error.code : "SANDBOX_FAILED", errorMessage(error));
+      this.finishTurn(turn, "error");
+      return;
+    }
+    if (turn.interruptRequested) {
+      this.finishTurn(turn, "interrupted");
+      return;
+    }
+    if (!this.runner?.send({ type: "message", turnId: turn.turnId, content: turn.content })) {
+      this.reportError("AGENT_FAILED", "The agent process is not running");
+      this.finishTurn(turn, "error");
+    }
+  }
+
+  private finishTurn(turn: Turn, stopReason: TurnStopReason): void {
+    if (this.current !== turn) return;
+    clearTimeout(this.interruptTimer);
+    for (const event of this.parser?.flush() ?? []) this.applyAgentEvent(event);
+    this.current = undefined;
+    this.emit({ type: "session:turn:completed", turnId: turn.turnId, stopReason });
+    this.setRuntime({ busy: false });
+    void this.sync().catch(() => undefined);
+    if (this.queue.length > 0) void this.runNextTurn();
+    else this.armIdleTimer();
+  }
+
+  /** Creates the sandbox and starts the agent unless they already run. */
+  private ensureAgent(): Promise<void> {
+    if (this.runner && !this.runner.exited) return Promise.resolve();
+    this.starting ??= this.startAgent().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async startAgent(): Promise<void> {
+    const { architecture, sandboxProvider, profile, persistence } = this.deps;
+    this.setRuntime({ sandboxStatus: "creating", error: undefined });
+    try {
+      const sandbox = this.sandbox ?? (await sandboxProvider.create({ name: sandboxNameFor(this.id) }));
+      this.sandbox = sandbox;
+      const dirs = { workspaceDir: sandbox.workspaceDir, homeDir: sandbox.homeDir };
+      const files: SandboxFile[] = architecture.materialize({
+        profile,
+        sessionOptions: this.record.sessionOptions,
+        ...dirs,
+      });
+      for (const file of await persistence.listWorkspaceFiles(this.id)) {
+        files.push({ path: resolveWorkspacePath(sandbox.workspaceDir, file.path), content: file.content });
+      }
+      let resumeSessionId: string | undefined;
+      if (this.record.nativeSessionId) {
+        const transcript = await persistence.loadTranscript(this.id);
+        if (transcript !== null) {
+          resumeSessionId = this.record.nativeSessionId;
+          files.push({
+            path: architecture.transcriptPath({ ...dirs, nativeSessionId: resumeSessionId }),
+            content: transcript,
+          });
+        }
+      }
+      await sandbox.writeFiles(files);
+      const runnerInput = {
+        profile,
+        sessionOptions: this.record.sessionOptions,
+        ...dirs,
+        endpoint: this.deps.endpoint,
+        ...(resumeSessionId ? { resumeSessionId } : {}),
+      };
+      const runner = new RunnerConnection(sandbox, {
+        onOutput: (output) => this.onRunnerOutput(runner, output),
+        onInvalidLine: (line) => this.logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
+        onStderr: (text) => this.logger.debug({ stderr: text.slice(0, 2000) }, "runner stderr"),
+        onExit: (status) => this.onRunnerExit(runner, status),
+      });
+      this.parser = architecture.createParser();
+      this.runnerBlockIds.clear();
+      this.runner = runner;
+      await runner.start(architecture.runnerConfig(runnerInput), architecture.runnerEnv(runnerInput));
+      this.setRuntime({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
+      this.logger.info({ sandboxId: sandbox.id, pid: runner.pid }, "agent started");
+    } catch (error) {
+      this.runner = undefined;
+      const failed = this.sandbox;
+      this.sandbox = undefined;
+      await failed?.terminate().catch(() => undefined);
+      this.setRuntime({
+        sandboxStatus: "error",
+        sandboxId: undefined,
+        agentPid: undefined,
+        error: { code: RuntimeError.is(error) ? error.code : "SANDBOX_FAILED", message: errorMessage(error) },
+      });
+      throw error;
+    }
+  }
+
+  private onRunnerOutput(runner: RunnerConnection, output: RunnerOutput): void {
+    if (runner !== this.runner) return;
+    this.touch();
+    switch (output.type) {
+      case "agent":
+        this.transcriptDirty = true;
+        for (const event of this.parser?.parse(output.message) ?? []) this.applyAgentEvent(event);
+        return;
+      case "turn_end":
+        if (this.current?.turnId === output.turnId) {
+          if (output.error) this.reportError("AGENT_FAILED", output.error);
+          this.finishTurn(
+            this.current,
+            this.current.interruptRequested && output.stopReason !== "error" ? "interrupted" : output.stopReason,
+          );
+        }
+        return;
+      case "file":
+        this.applyFileEvent(output);
+        return;
+      case "log":
+        this.logger[output.level]({ source: "runner" }, output.message);
+        return;
+      case "fatal":
+        this.reportError("AGENT_FAILED", output.message);
+        return;
+      case "ready":
+        return;
+    }
+  }
+
+  private onRunnerExit(runner: RunnerConnection, status: { code: number | null; signal: string | null }): void {
+    if (runner !== this.runner) return;
+    this.runner = undefined;
+    const turn = this.current;
+    if (turn) {
+      if (!turn.interruptRequested) {
+        this.reportError("AGENT_FAILED", `The agent process exited (code ${status.code}, signal ${status.signal})`);
+      }
+      this.finishTurn(turn, turn.interruptRequested ? "interrupted" : "error");
+    }
+    const sandbox = this.sandbox;
+    this.sandbox = undefined;
+    if (!this.closed) {
+      this.setRuntime({ sandboxStatus: "terminated", agentPid: undefined, sandboxId: undefined });
+    }
+    void sandbox?.terminate().catch(() => undefined);
+  }
+
+  private applyAgentEvent(event: AgentEvent): void {
+    // Block ids are stable, so a resumed agent that reports a block again
+    // (e.g. its init message) must not replace what the session already holds.
+    if (event.kind === "block_start" || event.kind === "block_complete") {
+      if (this.isSettled(event.block.id)) return;
+      this.runnerBlockIds.add(event.block.id);
+    }
+    switch (event.kind) {
+      case "block_start":
+        this.startBlock(event.block);
+        return;
+      case "block_delta":
+        if (this.state.appendDelta(event.blockId, event.delta)) {
+          this.emit({ type: "session:block:delta", blockId: event.blockId, delta: event.delta });
+        }
+        return;
+      case "block_update":
+        if (this.state.update(event.blockId, event.updates)) {
+          this.emit({ type: "session:block:update", blockId: event.blockId, updates: event.updates });
+        }
+        return;
+      case "block_complete":
+        if (!this.state.has(event.block.id)) this.startBlock(event.block);
+        this.completeBlock(event.block);
+        if (event.block.type === "subagent") this.trackSubagent(event.block);
+        return;
+      case "subagent_discovered":
+        this.state.subagents.set(event.subagent.id, event.subagent);
+        this.emit({ type: "session:subagent:discovered", subagent: event.subagent });
+        return;
+      case "subagent_completed": {
+        const subagent = this.state.subagents.get(event.subagentId);
+        if (subagent) {
+          this.state.subagents.set(event.subagentId, {
+            ...subagent,
+            status: event.status,
+            completedAt: new Date().toISOString(),
+          });
+        }
+        this.emit({ type: "session:subagent:completed", subagentId: event.subagentId, status: event.status });
+        return;
+      }
+      case "usage":
+        this.record = { ...this.record, usage: addUsage(this.record.usage, event.usage) };
+        this.recordDirty = true;
+        this.emit({
+          type: "session:metadata:update",
+          usage: this.record.usage,
+          turnUsage: event.usage,
+          estimated: event.estimated,
+        });
+        return;
+      case "native_session":
+        if (this.record.nativeSessionId !== event.nativeSessionId) {
+          this.record = { ...this.record, nativeSessionId: event.nativeSessionId };
+          this.recordDirty = true;
+        }
+        return;
+      case "turn_result":
+        if (event.stopReason === "error" && event.error) this.reportError("AGENT_FAILED", event.error);
+        return;
+    }
+  }
+
+  /** True for a block completed before the current runner started (its ids are in `runnerBlockIds`). */
+  private isSettled(blockId: string): boolean {
+    return this.state.has(blockId) && !this.state.isInflight(blockId) && !this.runnerBlockIds.has(blockId);
+  }
+
+  private trackSubagent(block: Extract<Block, { type: "subagent" }>): void {
+    const known = this.state.subagents.get(block.subagentId);
+    if (known && known.status !== block.status) {
+      this.state.subagents.set(block.subagentId, { ...known, status: block.status });
+    }
+  }
+
+  private startBlock(block: Block): void {
+    this.state.start(block);
+    this.emit({ type: "session:block:start", block });
+  }
+
+  private completeBlock(block: Block): void {
+    this.state.complete(block);
+    this.emit({ type: "session:block:complete", blockId: block.id, block });
+  }
+
+  private applyFileEvent(output: Extract<RunnerOutput, { type: "file" }>): void {
+    const { path } = output;
+    if (output.event === "deleted") {
+      if (!this.state.files.delete(path)) return;
+      this.state.changedFiles.delete(path);
+      this.state.deletedFiles.add(path);
+      this.emit({ type: "session:file:deleted", path });
+      return;
+    }
+    const file = {
+      path,
+      size: output.size ?? 0,
+      modifiedAt: output.modifiedAt ?? new Date().toISOString(),
+    };
+    const known = this.state.files.has(path);
+    this.state.files.set(path, file);
+    this.state.deletedFiles.delete(path);
+    this.state.changedFiles.add(path);
+    this.emit({ type: known ? "session:file:modified" : "session:file:created", file });
+  }
+
+  /** Reads a workspace file: from the live sandbox, else from persistence. */
+  async readFile(path: string): Promise<Uint8Array> {
+    if (this.sandbox) {
+      return this.sandbox.readFile(resolveWorkspacePath(this.sandbox.workspaceDir, path));
+    }
+    resolveWorkspacePath("/workspace", path);
+    const stored = (await this.deps.persistence.listWorkspaceFiles(this.id)).find((f) => f.path === path);
+    if (!stored) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
+    return Buffer.from(stored.content, "utf8");
+  }
+
+  /**
+   * Writes a workspace file: into the live sandbox (its watcher reports the
+   * change), or into persistence while no sandbox runs (restored on the next
+   * start). Throws `INVALID_PATH`.
+   */
+  async writeFile(path: string, content: string): Promise<void> {
+    const absolute = resolveWorkspacePath(this.sandbox?.workspaceDir ?? "/workspace", path);
+    if (this.sandbox) {
+      await this.sandbox.writeFiles([{ path: absolute, content }]);
+      return;
+    }
+    await this.deps.persistence.saveWorkspaceFile(this.id, { path, content });
+    this.applyFileEvent({
+      type: "file",
+      event: this.state.files.has(path) ? "modified" : "created",
+      path,
+      size: Buffer.byteLength(content),
+    });
+    this.state.changedFiles.delete(path);
+  }
+
+  /** Deletes a workspace file (sandbox or persistence). Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
+  async deleteFile(path: string): Promise<void> {
+    const absolute = resolveWorkspacePath(this.sandbox?.workspaceDir ?? "/workspace", path);
+    if (!this.state.files.has(path)) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
+    if (this.sandbox) {
+      await this.sandbox.deleteFile(absolute);
+      return;
+    }
+    await this.deps.persistence.deleteWorkspaceFile(this.id, path);
+    this.applyFileEvent({ type: "file", event: "deleted", path });
+    this.state.deletedFiles.delete(path);
+  }
+
+  /**
+   * Answers a tool-permission request. Sessions run their agents with
+   * permissions bypassed, so no request is ever pending: always throws
+   * `PERMISSION_REQUEST_NOT_FOUND`.
+   */
+  answerPermission(requestId: string, _decision: "allow" | "deny"): { resolved: true } {
+    throw new RuntimeError("PERMISSION_REQUEST_NOT_FOUND", `Permission request ${requestId} not found`);
+  }
+
+  /** Flushes what changed since the last sync to persistence. Serialised; retried by the manager on failure. */
+  sync(): Promise<void> {
+    const run = this.syncChain.then(() => this.syncOnce());
+    this.syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const { persistence } = this.deps;
+    try {
+      if (this.sandbox && this.transcriptDirty && this.record.nativeSessionId) {
+        this.transcriptDirty = false;
+        const path = this.deps.architecture.transcriptPath({
+          workspaceDir: this.sandbox.workspaceDir,
+          homeDir: this.sandbox.homeDir,
+          nativeSessionId: this.record.nativeSessionId,
+        });
+        try {
+          const transcript = Buffer.from(await this.sandbox.readFile(path)).toString("utf8");
+          await persistence.saveTranscript(this.id, transcript);
+        } catch (error) {
+          if (!(RuntimeError.is(error) && error.code === "FILE_NOT_FOUND")) {
+            this.transcriptDirty = true;
+            throw error;
+          }
+        }
+      }
+      await this.syncFiles();
+      const blocks = this.state.pendingBlocks();
+      if (blocks.length > 0) {
+        await persistence.saveBlocks(this.id, blocks);
+        this.state.markBlocksSynced(blocks);
+      }
+      const lastSeq = this.log.lastSeq;
+      if (this.recordDirty || lastSeq !== this.record.lastSeq) {
+        this.recordDirty = false;
+        this.record = { ...this.record, lastSeq, updatedAt: new Date().toISOString() };
+        await persistence.updateSession(this.record).catch((error: unknown) => {
+          this.recordDirty = true;
+          throw error;
+        });
+      }
+      if (this.persistenceFailing) {
+        this.persistenceFailing = false;
+        this.logger.info("persistence recovered");
+      }
+    } catch (error) {
+      if (!this.persistenceFailing) {
+        this.persistenceFailing = true;
+        this.logger.error({ err: errorMessage(error) }, "sync to persistence failed");
+        this.emit({ type: "error", code: "PERSISTENCE_FAILED", message: "Saving the session failed; retrying" });
+      }
+      throw new RuntimeError("PERSISTENCE_FAILED", "Saving the session failed", { cause: error });
+    }
+  }
+
+  private async syncFiles(): Promise<void> {
+    const { persistence } = this.deps;
+    for (const path of [...this.state.deletedFiles]) {
+      await persistence.deleteWorkspaceFile(this.id, path);
+      this.state.deletedFiles.delete(path);
+    }
+    if (!this.sandbox) return;
+    for (const path of [...this.state.changedFiles]) {
+      const file = this.state.files.get(path);
+      this.state.changedFiles.delete(path);
+      if (!file || file.size > this.deps.maxPersistedFileBytes) continue;
+      let content: Uint8Array;
+      try {
+        content = await this.sandbox.readFile(resolveWorkspacePath(this.sandbox.workspaceDir, path));
+      } catch {
+        continue;
+      }
+      try {
+        await persistence.saveWorkspaceFile(this.id, { path, content: Buffer.from(content).toString("utf8") });
+      } catch (error) {
+        this.state.changedFiles.add(path);
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Syncs, stops the agent and terminates the sandbox; the next message brings
+   * it back with the workspace and transcript restored. No-op while a turn runs.
+   */
+  async hibernate(): Promise<void> {
+    if (this.runtime.busy || !this.sandbox) return;
+    this.clearIdleTimer();
+    await this.sync().catch(() => undefined);
+    await this.stopAgent();
+    if (!this.closed) this.setRuntime({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
+  }
+
+  private async stopAgent(): Promise<void> {
+    const runner = this.runner;
+    const sandbox = this.sandbox;
+    this.runner = undefined;
+    this.sandbox = undefined;
+    await runner?.stop().catch(() => undefined);
+    await sandbox?.terminate().catch(() => undefined);
+  }
+
+  /**
+   * Ends the session in this process: interrupts a running turn, syncs, and
+   * terminates the sandbox. The session stays in persistence.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearIdleTimer();
+    this.queue.length = 0;
+    if (this.current) {
+      const turn = this.current;
+      turn.interruptRequested = true;
+      this.runner?.send({ type: "interrupt" });
+      this.finishTurn(turn, "interrupted");
+    }
+    await this.sync().catch(() => undefined);
+    await this.stopAgent();
+    this.setRuntime({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
+    await this.sync().catch(() => undefined);
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    if (this.deps.idleTimeoutMs <= 0 || !this.sandbox || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.logger.info("idle timeout: tearing down the sandbox");
+      void this.hibernate();
+    }, this.deps.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private reportError(code: string, message: string): void {
+    this.logger.warn({ code, message }, "session error");
+    this.emit({ type: "error", code, message });
+    const block: Block = { type: "error", id: `error-${randomUUID()}`, timestamp: new Date().toISOString(), message, code };
+    this.startBlock(block);
+    this.completeBlock(block);
+  }
+
+  private touch(): void {
+    this.runtime = { ...this.runtime, lastActivityAt: new Date().toISOString() };
+  }
+
+  private setRuntime(patch: Partial<RuntimeState> & { sandboxStatus?: SandboxStatus }): void {
+    const next: RuntimeState = { ...this.runtime, ...patch, lastActivityAt: new Date().toISOString() };
+    for (const key of Object.keys(next) as Array<keyof RuntimeState>) {
+      if (next[key] === undefined) delete next[key];
+    }
+    this.runtime = next;
+    this.emit({ type: "session:status", runtime: { ...next } });
+  }
+
+  private emit(event: SessionEventInput): void {
+    this.log.emit(event);
+  }
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from "node:crypto";
+import {
+  type Architecture,
+  type CreateSessionRequest,
+  createSessionRequestSchema,
+  type SessionRecord,
+  type SessionSummary,
+} from "@agent-runtime/protocol";
+import type { Logger } from "pino";
+import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import { RuntimeError } from "../errors.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { ProfileRegistry } from "../profiles/profile-registry.js";
+import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import { AgentSession } from "./agent-session.js";
+import type { SessionEventListener } from "./event-log.js";
+import { emptyUsage } from "./usage.js";
+
+export interface SessionManagerOptions {
+  readonly persistence: PersistenceAdapter;
+  readonly sandboxProvider: SandboxProvider;
+  readonly architectures: ReadonlyMap<Architecture, AgentArchitecture>;
+  readonly profiles: ProfileRegistry;
+  readonly endpoint: ModelEndpoint;
+  readonly logger: Logger;
+  readonly idleTimeoutMs: number;
+  readonly syncIntervalMs: number;
+  readonly interruptGraceMs: number;
+  readonly maxPersistedFileBytes: number;
+}
+
+/**
+ * Owns the live `AgentSession`s of this process. Sessions are loaded from
+ * persistence on first use, synced periodically, and closed on shutdown.
+ */
+export class SessionManager {
+  private readonly live = new Map<string, AgentSession>();
+  private readonly loading = new Map<string, Promise<AgentSession | null>>();
+  private readonly globalListeners = new Set<SessionEventListener>();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(private readonly options: SessionManagerOptions) {}
+
+  /** Starts the periodic sync. Called by `runtime.start()`. */
+  start(): void {
+    if (this.options.syncIntervalMs <= 0) return;
+    this.syncTimer = setInterval(() => void this.syncAll(), this.options.syncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  /** Listens to the events of every session of this process (transports fan them out). */
+  subscribeAll(listener: SessionEventListener): () => void {
+    this.globalListeners.add(listener);
+    return () => this.globalListeners.delete(listener);
+  }
+
+  /** Creates a session (no sandbox yet). Throws `PROFILE_NOT_FOUND`, `UNSUPPORTED_ARCHITECTURE`, `VALIDATION_FAILED`. */
+  async create(request: CreateSessionRequest): Promise<AgentSession> {
+    this.assertOpen();
+    const parsed = createSessionRequestSchema.safeParse(request);
+    if (!parsed.success) throw new RuntimeError("VALIDATION_FAILED", parsed.error.message);
+    const { agentProfileRef, architecture, sessionOptions } = parsed.data;
+    const profile = await this.options.profiles.get(agentProfileRef);
+    this.architectureFor(architecture);
+    const now = new Date().toISOString();
+    const record: SessionRecord = {
+      sessionId: randomUUID(),
+      agentProfileRef: profile.id,
+      architecture,
+      sessionOptions: { ...(profile.model ? { model: profile.model } : {}), ...sessionOptions },
+      createdAt: now,
+      updatedAt: now,
+      lastSeq: 0,
+      usage: emptyUsage(),
+    };
+    await this.options.persistence.createSession(record);
+    const session = await this.instantiate(record);
+    this.live.set(record.sessionId, session);
+    return session;
+  }
+
+  /** The live session, loading it from persistence when needed. Throws `SESSION_NOT_FOUND`. */
+  async get(sessionId: string): Promise<AgentSession> {
+    const session = this.live.get(sessionId) ?? (await this.load(sessionId));
+    if (!session) throw new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
+    return session;
+  }
+
+  /** Persisted sessions with live runtime state where the session is loaded. */
+  async list(): Promise<SessionSummary[]> {
+    const records = await this.options.persistence.listSessions();
+    return records.map((record) => {
+      const session = this.live.get(record.sessionId);
+      if (session) return session.summary();
+      return {
+        ...record,
+        runtime: {
+          sandboxStatus: record.nativeSessionId ? "terminated" : "pending",
+          busy: false,
+          lastActivityAt: record.updatedAt,
+        },
+      };
+    });
+  }
+
+  /** Closes the session, terminates its sandbox and deletes it from persistence. */
+  async destroy(sessionId: string): Promise<void> {
+    const session = await this.get(sessionId);
+    await session.close();
+    this.live.delete(sessionId);
+    await this.options.persistence.deleteSession(sessionId);
+  }
+
+  /** Syncs every live session; failures are retried on the next tick. */
+  async syncAll(): Promise<void> {
+    await Promise.all([...this.live.values()].map((session) => session.sync().catch(() => undefined)));
+  }
+
+  /** Closes every live session (sync + sandbox teardown). */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.syncTimer);
+    await Promise.all([...this.live.values()].map((session) => session.close()));
+    this.live.clear();
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  private load(sessionId: string): Promise<AgentSession | null> {
+    let pending = this.loading.get(sessionId);
+    if (!pending) {
+      pending = this.loadFromPersistence(sessionId).finally(() => this.loading.delete(sessionId));
+      this.loading.set(sessionId, pending);
+    }
+    return pending;
+  }
+
+  private async loadFromPersistence(sessionId: string): Promise<AgentSession | null> {
+    const { persistence } = this.options;
+    const record = await persistence.loadSession(sessionId);
+    if (!record) return null;
+    const [blocks, files] = await Promise.all([
+      persistence.loadBlocks(sessionId),
+      persistence.listWorkspaceFiles(sessionId),
+    ]);
+    const session = await this.instantiate(record, {
+      blocks,
+      files: files.map((file) => ({
+        path: file.path,
+        size: Buffer.byteLength(file.content),
+        modifiedAt: record.updatedAt,
+      })),
+    });
+    const raced = this.live.get(sessionId);
+    if (raced) return raced;
+    this.live.set(sessionId, session);
+    return session;
+  }
+
+  private async instantiate(
+    record: SessionRecord,
+    restored?: ConstructorParameters<typeof AgentSession>[2],
+  ): Promise<AgentSession> {
+    const o = this.options;
+    const session = new AgentSession(
+      {
+        persistence: o.persistence,
+        sandboxProvider: o.sandboxProvider,
+        architecture: this.architectureFor(record.architecture),
+        profile: await o.profiles.get(record.agentProfileRef),
+        endpoint: o.endpoint,
+        logger: o.logger,
+        idleTimeoutMs: o.idleTimeoutMs,
+        interruptGraceMs: o.interruptGraceMs,
+        maxPersistedFileBytes: o.maxPersistedFileBytes,
+      },
+      record,
+      restored,
+    );
+    session.subscribe((event) => {
+      for (const listener of this.globalListeners) listener(event);
+    });
+    return session;
+  }
+
+  private architectureFor(id: Architecture): AgentArchitecture {
+    const architecture = this.options.architectures.get(id);
+    if (!architecture) {
+      throw new RuntimeError("UNSUPPORTED_ARCHITECTURE", `Architecture "${id}" is not available on this server`);
+    }
+    return architecture;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new RuntimeError("SHUTTING_DOWN", "The server is shutting down");
+  }
+}

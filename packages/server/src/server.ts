@@ -1,0 +1,78 @@
+import type { AddressInfo } from "node:net";
+import type { Server as SocketServer } from "socket.io";
+import type { AgentRuntime } from "./core/agent-runtime.js";
+import { ApiKeyChecker } from "./transport/api-keys.js";
+import { sendError } from "./transport/http/error-handler.js";
+import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
+import { attachSocketTransport } from "./transport/socket/socket-transport.js";
+import { VERSION } from "./version.js";
+
+export interface AgentServerOptions {
+  /** A runtime from `createAgentRuntime`; the server starts and stops it. */
+  readonly runtime: AgentRuntime;
+  /** Accepted bearer keys; empty means no auth. @default [] */
+  readonly apiKeys?: readonly string[];
+  /** Shown by `/health` so clients can label the demo model. @default false */
+  readonly demoModel?: boolean;
+  /** Largest request body in bytes. @default 10_485_760 */
+  readonly bodyLimit?: number;
+  /** Allowed CORS origins for the socket. @default true (any) */
+  readonly corsOrigin?: string | string[] | boolean;
+}
+
+export interface AgentServer {
+  readonly app: HttpApp;
+  readonly io: SocketServer;
+  readonly runtime: AgentRuntime;
+  /** Starts the runtime and listens. Resolves with the bound URL. */
+  listen(options?: { port?: number; host?: string }): Promise<string>;
+  /**
+   * Graceful shutdown: new requests get 503 `SHUTTING_DOWN`, sockets are
+   * closed, sessions are synced and their sandboxes terminated. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** REST + WebSocket server over a runtime. */
+export async function createAgentServer(options: AgentServerOptions): Promise<AgentServer> {
+  const { runtime } = options;
+  const apiKeys = new ApiKeyChecker(options.apiKeys ?? []);
+  let closing: Promise<void> | undefined;
+  const app = await createHttpApp({
+    runtime,
+    apiKeys,
+    logger: runtime.logger,
+    info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    if (closing) return sendError(reply, request, "SHUTTING_DOWN", "The server is shutting down");
+  });
+  const io = attachSocketTransport(app.server, {
+    runtime,
+    apiKeys,
+    ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
+  });
+
+  return {
+    app,
+    io,
+    runtime,
+    async listen({ port = 0, host = "127.0.0.1" } = {}) {
+      await runtime.start();
+      await app.listen({ port, host });
+      const address = app.server.address() as AddressInfo;
+      const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      return `http://${shownHost}:${address.port}`;
+    },
+    close() {
+      closing ??= (async () => {
+        io.disconnectSockets(true);
+        await runtime.shutdown();
+        await app.close();
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import fastifySwagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import type { AgentRuntime } from "../../core/agent-runtime.js";
+import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+import { installErrorHandlers, sendError } from "./error-handler.js";
+import { type HealthInfo, healthRoutes } from "./health.js";
+import { eventRoutes } from "./routes/events.js";
+import { fileRoutes } from "./routes/files.js";
+import { profileRoutes } from "./routes/profiles.js";
+import { sessionRoutes } from "./routes/sessions.js";
+
+/** The REST app: fastify with zod validation. */
+export type HttpApp = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export interface HttpAppOptions {
+  readonly runtime: AgentRuntime;
+  readonly apiKeys: ApiKeyChecker;
+  readonly info: HealthInfo;
+  readonly logger: Logger;
+  /** Largest accepted request body in bytes. @default 10_485_760 */
+  readonly bodyLimit?: number;
+  /** Paths served without a key (besides `/health` and `/openapi.json`), e.g. the Studio's assets. */
+  readonly publicPathPrefixes?: readonly string[];
+}
+
+/** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
+export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 10_485_760,
+    genReqId: () => crypto.randomUUID(),
+    forceCloseConnections: true,
+    disableRequestLogging: true,
+    routerOptions: { maxParamLength: 1100 },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: "Agent Runtime API", version: options.info.version },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: options.apiKeys.required ? [{ bearer: [] }] : [],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const publicPaths = new Set(["/health", "/openapi.json"]);
+  app.addHook("onRequest", async (request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    if (publicPaths.has(path) || options.publicPathPrefixes?.some((prefix) => path.startsWith(prefix))) return;
+    if (!options.apiKeys.accepts(bearerToken(request.headers.authorization))) {
+      return sendError(reply, request, "UNAUTHORIZED", "A valid API key is required (Authorization: Bearer <key>)");
+    }
+  });
+
+  await app.register(healthRoutes, { info: options.info });
+  await app.register(profileRoutes, { runtime: options.runtime });
+  await app.register(sessionRoutes, { runtime: options.runtime });
+  await app.register(eventRoutes, { runtime: options.runtime });
+  await app.register(fileRoutes, { runtime: options.runtime });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,80 @@
+import {
+  errorResponseSchema,
+  eventsQuerySchema,
+  eventsResponseSchema,
+  type SessionEvent,
+} from "@agent-runtime/protocol";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { AgentRuntime } from "../../../core/agent-runtime.js";
+
+/**
+ * `GET /sessions/:id/events?after=SEQ`: JSON replay of the events after a
+ * cursor, or with `Accept: text/event-stream` a live SSE stream (replay, then
+ * live events; `Last-Event-ID` works as the cursor). When the cursor is too
+ * old, JSON answers 409 `CONFLICT` hint-free; SSE sends a `session:snapshot`.
+ */
+export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
+  app.get(
+    "/sessions/:id/events",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Replay events after a cursor (JSON), or stream them (SSE)",
+        params: z.object({ id: z.string().min(1).max(200) }),
+        querystring: eventsQuerySchema,
+        response: { 200: eventsResponseSchema, 409: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const session = await runtime.sessions.get(request.params.id);
+      const lastEventId = Number.parseInt(String(request.headers["last-event-id"] ?? ""), 10);
+      const after = Number.isFinite(lastEventId) ? lastEventId : request.query.after;
+      const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
+
+      if (!wantsStream) {
+        const events = session.eventsAfter(after);
+        if (events === null) {
+          const snapshot = session.snapshot();
+          return reply
+            .status(409)
+            .send({
+              error: {
+                code: "CONFLICT",
+                message: `Events after ${after} are no longer held; load GET /sessions/${session.id} instead`,
+                requestId: request.id,
+                details: { lastSeq: snapshot.lastSeq },
+              },
+            });
+        }
+        return { events, lastSeq: session.log.lastSeq };
+      }
+
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+      });
+      const write = (event: SessionEvent) =>
+        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      const replay = session.eventsAfter(after);
+      if (replay === null) {
+        const snapshot = session.snapshot();
+        raw.write(
+          `id: ${snapshot.lastSeq}\nevent: session:snapshot\ndata: ${JSON.stringify({ sessionId: session.id, seq: snapshot.lastSeq, session: snapshot })}\n\n`,
+        );
+      } else {
+        for (const event of replay) write(event);
+      }
+      const unsubscribe = session.subscribe(write);
+      const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), 15_000);
+      request.raw.on("close", () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+    },
+  );
+};

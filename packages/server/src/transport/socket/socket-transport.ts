@@ -1,0 +1,94 @@
+import type { Server as HttpServer } from "node:http";
+import {
+  type JoinAck,
+  joinRequestSchema,
+  leaveRequestSchema,
+  type SessionEvent,
+} from "@agent-runtime/protocol";
+import { Server, type Socket } from "socket.io";
+import type { AgentRuntime } from "../../core/agent-runtime.js";
+import { errorMessage, RuntimeError } from "../../errors.js";
+import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+
+export interface SocketTransportOptions {
+  readonly runtime: AgentRuntime;
+  readonly apiKeys: ApiKeyChecker;
+  /** Largest accepted socket frame; bigger ones close the socket. @default 1_048_576 */
+  readonly maxFrameBytes?: number;
+  readonly corsOrigin?: string | string[] | boolean;
+}
+
+export function roomFor(sessionId: string): string {
+  return `session:${sessionId}`;
+}
+
+/**
+ * socket.io on the HTTP server. `session:join {sessionId, afterSeq?}` replays
+ * the missed events (or a `session:snapshot` when they are no longer held)
+ * and then delivers live events; replay and room join happen in the same
+ * tick, so nothing falls in between.
+ */
+export function attachSocketTransport(httpServer: HttpServer, options: SocketTransportOptions): Server {
+  const { runtime, apiKeys } = options;
+  const io = new Server(httpServer, {
+    maxHttpBufferSize: options.maxFrameBytes ?? 1_048_576,
+    cors: { origin: options.corsOrigin ?? true },
+    serveClient: false,
+  });
+
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const token =
+      (typeof auth?.token === "string" ? auth.token : undefined) ?? bearerToken(socket.handshake.headers.authorization);
+    if (apiKeys.accepts(token)) return next();
+    const error = new Error("Unauthorized") as Error & { data?: unknown };
+    error.data = { code: "UNAUTHORIZED", message: "A valid API key is required" };
+    next(error);
+  });
+
+  const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
+    io.to(roomFor(event.sessionId)).emit(event.type, event);
+  });
+  httpServer.on("close", unsubscribe);
+
+  io.on("connection", (socket: Socket) => {
+    socket.on("session:join", async (payload: unknown, ack?: (answer: JoinAck) => void) => {
+      const reply = typeof ack === "function" ? ack : () => undefined;
+      const parsed = joinRequestSchema.safeParse(payload);
+      if (!parsed.success) {
+        reply({ ok: false, error: { code: "VALIDATION_FAILED", message: parsed.error.message } });
+        return;
+      }
+      const { sessionId, afterSeq } = parsed.data;
+      try {
+        const session = await runtime.sessions.get(sessionId);
+        let replayed = 0;
+        let snapshot = false;
+        if (afterSeq !== undefined) {
+          const events = session.eventsAfter(afterSeq);
+          if (events === null) {
+            snapshot = true;
+            const data = session.snapshot();
+            socket.emit("session:snapshot", { sessionId, seq: data.lastSeq, session: data });
+          } else {
+            for (const event of events) socket.emit(event.type, event);
+            replayed = events.length;
+          }
+        }
+        socket.join(roomFor(sessionId));
+        reply({ ok: true, sessionId, lastSeq: session.log.lastSeq, replayed, snapshot });
+      } catch (error) {
+        const code = RuntimeError.is(error) ? error.code : "INTERNAL";
+        reply({ ok: false, error: { code, message: RuntimeError.is(error) ? error.message : errorMessage(error) } });
+      }
+    });
+
+    socket.on("session:leave", (payload: unknown, ack?: (answer: { ok: boolean }) => void) => {
+      const parsed = leaveRequestSchema.safeParse(payload);
+      if (parsed.success) socket.leave(roomFor(parsed.data.sessionId));
+      if (typeof ack === "function") ack({ ok: parsed.success });
+    });
+  });
+
+  return io;
+}

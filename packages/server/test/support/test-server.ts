@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type MockModel, type ScriptInput, startMockModel } from "@agent-runtime/mock-model";
+import type { AgentProfileInput } from "@agent-runtime/protocol";
+import { pino } from "pino";
+import {
+  type AgentServer,
+  createAgentRuntime,
+  createAgentServer,
+  createLocalSandboxProvider,
+  createSqlitePersistenceAdapter,
+} from "../../src/index.js";
+
+export interface TestServerOptions {
+  readonly script?: ScriptInput;
+  /** Reuse a data folder (restart tests). @default a new temp folder */
+  readonly dataDir?: string;
+  /** Reuse a running mock model. */
+  readonly mock?: MockModel;
+  readonly apiKeys?: readonly string[];
+  readonly idleTimeoutMs?: number;
+  readonly agents?: readonly AgentProfileInput[];
+}
+
+export interface TestServer {
+  readonly url: string;
+  readonly server: AgentServer;
+  readonly mock: MockModel;
+  readonly dataDir: string;
+  /** Stops the server (and the mock model when this server started it). Keeps the data folder. */
+  stop(): Promise<void>;
+  /** Stops and deletes the data folder. */
+  dispose(): Promise<void>;
+}
+
+export const TEST_PROFILE: AgentProfileInput = {
+  id: "test",
+  name: "Test agent",
+  systemPrompt: "You are the test agent.",
+  agentMDFile: "# Test workspace\n",
+};
+
+/** A real server: SQLite in a temp folder, real bubblewrap sandboxes, the real Claude Code against the mock model. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "agent-runtime-test-")));
+  const ownMock = options.mock === undefined;
+  const mock = options.mock ?? (await startMockModel({ script: options.script ?? { rules: [] } }));
+  const runtime = createAgentRuntime({
+    persistence: createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") }),
+    sandbox: createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") }),
+    agents: options.agents ?? [TEST_PROFILE],
+    model: { baseUrl: mock.url, apiKey: "test-model-key" },
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "warn" }),
+    idleTimeoutMs: options.idleTimeoutMs ?? 0,
+    syncIntervalMs: 500,
+  });
+  const server = await createAgentServer({ runtime, apiKeys: options.apiKeys ?? [] });
+  const url = await server.listen({ port: 0 });
+  const stop = async () => {
+    await server.close();
+    if (ownMock) await mock.close();
+  };
+  return {
+    url,
+    server,
+    mock,
+    dataDir,
+    stop,
+    async dispose() {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One-time setup on a fresh machine: system packages the local sandbox needs,
+# then the npm workspaces and a build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: please install: ${need[*]} (e.g. 'sudo apt-get install ${need[*]}')" >&2
+    exit 1
+  fi
+fi
+
+npm ci --no-audit --no-fund
+npm run build
