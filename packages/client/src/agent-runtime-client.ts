@@ -1,0 +1,209 @@
+import type {
+  Block,
+  CreateSessionRequest,
+  SendMessageResponse,
+  SessionOptions,
+  SessionSummary,
+} from "@agent-runtime/protocol";
+import { AgentRuntimeError } from "./agent-runtime-error.js";
+import { type PermissionDecision, RestClient } from "./rest-client.js";
+import { SessionListStore } from "./session-list-store.js";
+import type { SessionSnapshot } from "./session-snapshot.js";
+import { SessionStore } from "./session-store.js";
+import { SocketConnection, type SocketConnectionOptions } from "./socket-connection.js";
+
+export interface AgentRuntimeClientOptions {
+  /** REST base URL, e.g. `http://localhost:3000`. */
+  readonly apiUrl: string;
+  /** socket.io URL. @default apiUrl */
+  readonly wsUrl?: string;
+  /** Bearer key for REST and the socket handshake; omit when the server requires none. */
+  readonly apiKey?: string;
+  /** Logs socket activity through `console.debug`. @default false */
+  readonly debug?: boolean;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Reconnection and socket.io tuning. */
+  readonly socket?: Omit<SocketConnectionOptions, "wsUrl" | "apiKey" | "log">;
+}
+
+/** A session kept live by `openSession`. */
+export interface OpenSession {
+  readonly store: SessionStore;
+  /** Settles when the session's data is loaded (rejects with an `AgentRuntimeError` when it could not be). */
+  readonly ready: Promise<SessionSnapshot>;
+  /** Ends this opening; the session stops receiving events when no opening is left. Idempotent. */
+  release(): void;
+}
+
+/**
+ * The framework-agnostic client: REST calls, one socket connection, and one
+ * `SessionStore` per session id. Sessions are opened with reference
+ * counting: the first `openSession` loads the data (`GET /sessions/:id`) and
+ * joins with `afterSeq = lastSeq`; the last `release` leaves. A store keeps
+ * its data after release, so reopening resumes from its `lastSeq` without a
+ * refetch.
+ */
+export class AgentRuntimeClient {
+  readonly rest: RestClient;
+  readonly connection: SocketConnection;
+  readonly sessionList: SessionListStore;
+  private readonly stores = new Map<string, SessionStore>();
+  private readonly openCounts = new Map<string, number>();
+  private readonly loads = new Map<string, Promise<SessionSnapshot>>();
+
+  constructor(options: AgentRuntimeClientOptions) {
+    const log = options.debug
+      ? (message: string, details?: unknown) => console.debug(`[agent-runtime] ${message}`, details ?? "")
+      : undefined;
+    this.rest = new RestClient({
+      apiUrl: options.apiUrl,
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    this.connection = new SocketConnection({
+      ...options.socket,
+      wsUrl: options.wsUrl ?? options.apiUrl,
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      ...(log ? { log } : {}),
+    });
+    this.sessionList = new SessionListStore(this.rest);
+  }
+
+  /** The store of a session (created empty on first use; no I/O). */
+  session(sessionId: string): SessionStore {
+    let store = this.stores.get(sessionId);
+    if (!store) {
+      store = new SessionStore(sessionId);
+      this.stores.set(sessionId, store);
+    }
+    return store;
+  }
+
+  /** Keeps a session loaded and live until `release()`; see the class comment. */
+  openSession(sessionId: string): OpenSession {
+    const store = this.session(sessionId);
+    const count = (this.openCounts.get(sessionId) ?? 0) + 1;
+    this.openCounts.set(sessionId, count);
+    let ready: Promise<SessionSnapshot>;
+    if (store.getSnapshot().loadState === "ready" && !this.loads.has(sessionId)) {
+      if (count === 1) this.join(store);
+      ready = Promise.resolve(store.getSnapshot());
+    } else {
+      ready = this.load(store);
+    }
+    let released = false;
+    return {
+      store,
+      ready,
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.openCounts.get(sessionId) ?? 1) - 1;
+        if (left > 0) {
+          this.openCounts.set(sessionId, left);
+          return;
+        }
+        this.openCounts.delete(sessionId);
+        this.connection.leave(sessionId);
+      },
+    };
+  }
+
+  /**
+   * Refetches the session over REST and replaces its state; an open session
+   * then resumes its event stream from the fetched `lastSeq`.
+   */
+  syncSession(sessionId: string): Promise<SessionSnapshot> {
+    return this.load(this.session(sessionId), true);
+  }
+
+  async createSession(request: CreateSessionRequest): Promise<SessionSummary> {
+    const session = await this.rest.createSession(request);
+    this.sessionList.put(session);
+    return session;
+  }
+
+  /** Destroys the session on the server and stops following it. */
+  async destroySession(sessionId: string): Promise<void> {
+    await this.rest.destroySession(sessionId);
+    this.openCounts.delete(sessionId);
+    this.connection.leave(sessionId);
+    this.sessionList.remove(sessionId);
+  }
+
+  /** Sends a user message; a queued one shows in the store's `queuedMessages` until its turn starts. */
+  async sendMessage(sessionId: string, content: string): Promise<SendMessageResponse> {
+    const response = await this.rest.sendMessage(sessionId, content);
+    this.session(sessionId).trackSentMessage(content, response);
+    return response;
+  }
+
+  /** Stops the running turn; false when none was running. */
+  async interrupt(sessionId: string): Promise<boolean> {
+    return (await this.rest.interrupt(sessionId)).interrupted;
+  }
+
+  async respondToPermission(
+    sessionId: string,
+    requestId: string,
+    decision: PermissionDecision,
+    options: { always?: boolean } = {},
+  ): Promise<void> {
+    await this.rest.answerPermission(sessionId, requestId, { decision, ...options });
+  }
+
+  /** Fetches a subagent's transcript into the store (blocks the store already holds win). */
+  async loadSubagentBlocks(sessionId: string, subagentId: string): Promise<readonly Block[]> {
+    const blocks = await this.rest.getSubagentBlocks(sessionId, subagentId);
+    const store = this.session(sessionId);
+    store.mergeSubagentBlocks(subagentId, blocks);
+    return store.getSnapshot().subagentBlocks[subagentId] ?? [];
+  }
+
+  /** Always rejects with `UNSUPPORTED`: the v1 API has no route to change options after creation. */
+  updateSessionOptions(sessionId: string, options: SessionOptions): Promise<never> {
+    return this.rest.updateSessionOptions(sessionId, options);
+  }
+
+  /** Closes the socket and ends every opening; stores keep their state, and a later `openSession` reconnects. */
+  close(): void {
+    this.openCounts.clear();
+    this.connection.close();
+  }
+
+  private load(store: SessionStore, force = false): Promise<SessionSnapshot> {
+    const { sessionId } = store;
+    const running = this.loads.get(sessionId);
+    if (running && !force) return running;
+    const load = this.fetchInto(store).finally(() => {
+      if (this.loads.get(sessionId) === load) this.loads.delete(sessionId);
+    });
+    this.loads.set(sessionId, load);
+    return load;
+  }
+
+  private async fetchInto(store: SessionStore): Promise<SessionSnapshot> {
+    store.markLoading();
+    try {
+      store.replace(await this.rest.getSession(store.sessionId));
+    } catch (error) {
+      const failure = AgentRuntimeError.is(error)
+        ? error
+        : new AgentRuntimeError("INVALID_RESPONSE", String(error), { cause: error });
+      store.markFailed(failure);
+      throw failure;
+    }
+    if (this.openCounts.has(store.sessionId)) this.join(store);
+    return store.getSnapshot();
+  }
+
+  private join(store: SessionStore): void {
+    this.connection.join(store.sessionId, {
+      cursor: () => store.getSnapshot().lastSeq,
+      onEvent: (event) => store.receive(event),
+      onSnapshot: (data) => store.replace(data),
+      onJoinFailed: (error) => store.markFailed(error),
+    });
+  }
+}

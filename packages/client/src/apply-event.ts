@@ -1,0 +1,148 @@
+import type { Block, SessionEvent, SessionEventOf, WorkspaceFile } from "@agent-runtime/protocol";
+import { putBlock } from "./block-list.js";
+import type { PermissionRequest } from "./permission-request.js";
+import { MAX_KEPT_ERRORS, type SessionSnapshot } from "./session-snapshot.js";
+
+/**
+ * A sequenced session event whose type the protocol (v1) does not define
+ * (e.g. `session:permission:requested`). It still takes a `seq`, so the
+ * store must account for it to keep the sequence contiguous.
+ */
+export interface ExtensionEvent {
+  readonly type: string;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly timestamp: string;
+  readonly [field: string]: unknown;
+}
+
+/** Any sequenced event a session emits. */
+export type WireEvent = SessionEvent | ExtensionEvent;
+
+/**
+ * Applies one event to a snapshot and returns the next one; pure. The caller
+ * (`SessionStore`) guarantees `event.seq === state.lastSeq + 1`. Deltas and
+ * updates for unknown blocks only advance `lastSeq`.
+ */
+export function applySessionEvent(state: SessionSnapshot, event: SessionEvent): SessionSnapshot {
+  const next = reduce(state, event);
+  return { ...next, lastSeq: event.seq };
+}
+
+/** Applies an event of a type outside the protocol (v1); unknown types only advance `lastSeq`. */
+export function applyExtensionEvent(state: SessionSnapshot, event: ExtensionEvent): SessionSnapshot {
+  switch (event.type) {
+    case "session:permission:requested": {
+      if (typeof event.requestId !== "string") break;
+      const request = event as unknown as PermissionRequest;
+      const pendingPermissions = [
+        ...state.pendingPermissions.filter((p) => p.requestId !== request.requestId),
+        request,
+      ];
+      return { ...state, pendingPermissions, lastSeq: event.seq };
+    }
+    case "session:permission:resolved": {
+      const pendingPermissions = state.pendingPermissions.filter((p) => p.requestId !== event.requestId);
+      if (pendingPermissions.length === state.pendingPermissions.length) break;
+      return { ...state, pendingPermissions, lastSeq: event.seq };
+    }
+  }
+  return { ...state, lastSeq: event.seq };
+}
+
+function reduce(state: SessionSnapshot, event: SessionEvent): SessionSnapshot {
+  switch (event.type) {
+    case "session:block:start":
+      return {
+        ...state,
+        ...putBlock(state, event.block),
+        inflightBlockIds: withId(state.inflightBlockIds, event.block.id),
+      };
+    case "session:block:delta":
+      return applyDelta(state, event);
+    case "session:block:update": {
+      const block = state.blocksById[event.blockId];
+      if (!block) return state;
+      const updated = { ...block, ...event.updates, id: block.id, type: block.type } as Block;
+      return { ...state, ...putBlock(state, updated) };
+    }
+    case "session:block:complete":
+      return completeBlock(state, event.block);
+    case "session:status":
+      return { ...state, runtime: event.runtime };
+    case "session:metadata:update":
+      if (!state.metadata) return state;
+      return {
+        ...state,
+        metadata: { ...state.metadata, usage: event.usage },
+        usageEstimated: event.estimated,
+      };
+    case "session:file:created":
+    case "session:file:modified": {
+      const { path, size, modifiedAt } = event.file;
+      return { ...state, files: putFile(state.files, { path, size, modifiedAt }) };
+    }
+    case "session:file:deleted": {
+      const files = state.files.filter((file) => file.path !== event.path);
+      return files.length === state.files.length ? state : { ...state, files };
+    }
+    case "session:subagent:discovered": {
+      const others = state.subagents.filter((s) => s.id !== event.subagent.id);
+      return { ...state, subagents: [...others, event.subagent] };
+    }
+    case "session:subagent:completed":
+      return {
+        ...state,
+        subagents: state.subagents.map((s) =>
+          s.id === event.subagentId ? { ...s, status: event.status, completedAt: event.timestamp } : s,
+        ),
+      };
+    case "session:turn:started":
+      return {
+        ...state,
+        turn: { running: true, turnId: event.turnId, lastStopReason: state.turn.lastStopReason },
+        queuedMessages: state.queuedMessages.filter((m) => m.turnId !== event.turnId),
+      };
+    case "session:turn:completed":
+      return { ...state, turn: { running: false, turnId: undefined, lastStopReason: event.stopReason } };
+    case "error": {
+      const entry = { code: event.code, message: event.message, seq: event.seq, timestamp: event.timestamp };
+      return { ...state, errors: [...state.errors, entry].slice(-MAX_KEPT_ERRORS) };
+    }
+  }
+}
+
+function applyDelta(state: SessionSnapshot, event: SessionEventOf<"session:block:delta">): SessionSnapshot {
+  const block = state.blocksById[event.blockId];
+  if (!block || !("content" in block) || typeof block.content !== "string") return state;
+  const updated = { ...block, content: block.content + event.delta } as Block;
+  return {
+    ...state,
+    ...putBlock(state, updated),
+    inflightBlockIds: withId(state.inflightBlockIds, block.id),
+  };
+}
+
+function completeBlock(state: SessionSnapshot, block: Block): SessionSnapshot {
+  const inflightBlockIds = state.inflightBlockIds.includes(block.id)
+    ? state.inflightBlockIds.filter((id) => id !== block.id)
+    : state.inflightBlockIds;
+  let subagents = state.subagents;
+  if (block.type === "subagent") {
+    const known = subagents.find((s) => s.id === block.subagentId);
+    if (known && known.status !== block.status) {
+      subagents = subagents.map((s) => (s === known ? { ...s, status: block.status } : s));
+    }
+  }
+  return { ...state, ...putBlock(state, block), inflightBlockIds, subagents };
+}
+
+function withId(ids: readonly string[], id: string): readonly string[] {
+  return ids.includes(id) ? ids : [...ids, id];
+}
+
+function putFile(files: readonly WorkspaceFile[], file: WorkspaceFile): readonly WorkspaceFile[] {
+  const next = files.filter((f) => f.path !== file.path);
+  next.push(file);
+  return next.sort((a, b) => a.path.localeCompare(b.path));
+}

@@ -1,0 +1,34 @@
+export {
+  AgentRuntimeClient,
+  type AgentRuntimeClientOptions,
+  type OpenSession,
+} from "./agent-runtime-client.js";
+export { AgentRuntimeError, type ClientErrorCode } from "./agent-runtime-error.js";
+export type { ExtensionEvent, WireEvent } from "./apply-event.js";
+export { blockOwner } from "./block-owner.js";
+export type { PermissionRequest } from "./permission-request.js";
+export {
+  type EventsResponse,
+  type HealthResponse,
+  type PermissionDecision,
+  RestClient,
+  type RestClientOptions,
+} from "./rest-client.js";
+export { type SessionListSnapshot, SessionListStore } from "./session-list-store.js";
+export {
+  emptySessionSnapshot,
+  type LoadState,
+  type QueuedMessage,
+  type SessionErrorEntry,
+  type SessionMetadata,
+  type SessionSnapshot,
+  type TurnState,
+} from "./session-snapshot.js";
+export { type ReceiveOutcome, type SessionEventListener, SessionStore } from "./session-store.js";
+export {
+  type ConnectionState,
+  type ConnectionStatus,
+  type SessionSubscriber,
+  SocketConnection,
+  type SocketConnectionOptions,
+} from "./socket-connection.js";

@@ -1,0 +1,201 @@
+import type {
+  AgentProfile,
+  AgentProfileSummary,
+  Block,
+  CreateSessionRequest,
+  eventsResponseSchema,
+  healthResponseSchema,
+  SendMessageResponse,
+  SessionData,
+  SessionOptions,
+  SessionSummary,
+  WorkspaceFile,
+} from "@agent-runtime/protocol";
+import type { z } from "zod";
+import { AgentRuntimeError } from "./agent-runtime-error.js";
+
+export type HealthResponse = z.infer<typeof healthResponseSchema>;
+export type EventsResponse = z.infer<typeof eventsResponseSchema>;
+export type PermissionDecision = "allow" | "deny";
+
+export interface RestClientOptions {
+  /** Base URL of the server, e.g. `http://localhost:3000` (a path prefix is kept). */
+  readonly apiUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>` when set. */
+  readonly apiKey?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+interface RequestOptions {
+  readonly body?: unknown;
+  readonly query?: Record<string, string | number>;
+  readonly raw?: boolean;
+}
+
+/**
+ * Typed calls for every REST route of the wire contract (v1). Each method
+ * resolves with the route's response body and rejects with an
+ * `AgentRuntimeError`: the server's `{error: {code, message, requestId}}`
+ * for non-2xx answers, `NETWORK_ERROR` when no answer came. Stateless; safe
+ * to share.
+ */
+export class RestClient {
+  private readonly baseUrl: string;
+  private readonly apiKey: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: RestClientOptions) {
+    this.baseUrl = options.apiUrl.replace(/\/+$/, "");
+    this.apiKey = options.apiKey;
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  health(): Promise<HealthResponse> {
+    return this.request("GET", "/health");
+  }
+
+  async listProfiles(): Promise<AgentProfileSummary[]> {
+    return (await this.request<{ profiles: AgentProfileSummary[] }>("GET", "/agent-profiles")).profiles;
+  }
+
+  getProfile(profileId: string): Promise<AgentProfile> {
+    return this.request("GET", `/agent-profiles/${enc(profileId)}`);
+  }
+
+  /** Creates a session; no sandbox starts until the first message. */
+  createSession(request: CreateSessionRequest): Promise<SessionSummary> {
+    return this.request("POST", "/sessions", { body: request });
+  }
+
+  async listSessions(): Promise<SessionSummary[]> {
+    return (await this.request<{ sessions: SessionSummary[] }>("GET", "/sessions")).sessions;
+  }
+
+  /** Metadata, runtime state, main-conversation blocks, files and subagents, consistent with `lastSeq`. */
+  getSession(sessionId: string): Promise<SessionData> {
+    return this.request("GET", `/sessions/${enc(sessionId)}`);
+  }
+
+  /** Syncs the session, terminates its sandbox and deletes it. */
+  async destroySession(sessionId: string): Promise<void> {
+    await this.request("DELETE", `/sessions/${enc(sessionId)}`);
+  }
+
+  /** Sends a user message; `queued` is true when another turn is running and this one waits. */
+  sendMessage(sessionId: string, content: string): Promise<SendMessageResponse> {
+    return this.request("POST", `/sessions/${enc(sessionId)}/messages`, { body: { content } });
+  }
+
+  /** Stops the running turn; `interrupted` is false when none was running. */
+  interrupt(sessionId: string): Promise<{ interrupted: boolean }> {
+    return this.request("POST", `/sessions/${enc(sessionId)}/interrupt`);
+  }
+
+  /** Events after the cursor. Rejects with `CONFLICT` (409) when the server no longer holds them. */
+  getEvents(sessionId: string, after = 0): Promise<EventsResponse> {
+    return this.request("GET", `/sessions/${enc(sessionId)}/events`, { query: { after } });
+  }
+
+  async listFiles(sessionId: string): Promise<WorkspaceFile[]> {
+    return (await this.request<{ files: WorkspaceFile[] }>("GET", `/sessions/${enc(sessionId)}/files`)).files;
+  }
+
+  /** A workspace file's bytes. */
+  async readFileBytes(sessionId: string, path: string): Promise<Uint8Array> {
+    const response = await this.request<Response>("GET", filePath(sessionId, path), { raw: true });
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** A workspace file decoded as UTF-8. */
+  async readFile(sessionId: string, path: string): Promise<string> {
+    return new TextDecoder().decode(await this.readFileBytes(sessionId, path));
+  }
+
+  /** Writes a workspace file (into the live sandbox, or into storage while none runs). */
+  async writeFile(sessionId: string, path: string, content: string): Promise<void> {
+    await this.request("PUT", filePath(sessionId, path), { body: { content } });
+  }
+
+  async deleteFile(sessionId: string, path: string): Promise<void> {
+    await this.request("DELETE", filePath(sessionId, path));
+  }
+
+  /** The blocks of one subagent's run, in start order (completed and in flight). */
+  async getSubagentBlocks(sessionId: string, subagentId: string): Promise<Block[]> {
+    const path = `/sessions/${enc(sessionId)}/subagents/${enc(subagentId)}`;
+    return (await this.request<{ blocks: Block[] }>("GET", path)).blocks;
+  }
+
+  /** Answers a tool-permission request. */
+  answerPermission(
+    sessionId: string,
+    requestId: string,
+    answer: { decision: PermissionDecision; always?: boolean },
+  ): Promise<unknown> {
+    return this.request("POST", `/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, {
+      body: answer,
+    });
+  }
+
+  /**
+   * Changing a session's options after creation has no route in the wire
+   * contract (v1): always rejects with `UNSUPPORTED`, without a request.
+   */
+  async updateSessionOptions(_sessionId: string, _options: SessionOptions): Promise<never> {
+    throw AgentRuntimeError.unsupported("Updating session options (no such route in the v1 API)");
+  }
+
+  private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    const init: RequestInit = { method, headers };
+    if (options.body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(options.body);
+    }
+
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, init);
+    } catch (cause) {
+      throw new AgentRuntimeError("NETWORK_ERROR", `${method} ${path} failed: ${messageOf(cause)}`, {
+        cause,
+      });
+    }
+    if (!response.ok) throw AgentRuntimeError.fromResponse(response.status, await readJson(response));
+    if (options.raw) return response as T;
+    if (response.status === 204) return undefined as T;
+    const body = await readJson(response);
+    if (body === undefined) {
+      throw new AgentRuntimeError("INVALID_RESPONSE", `${method} ${path} answered without a JSON body`, {
+        status: response.status,
+      });
+    }
+    return body as T;
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function filePath(sessionId: string, path: string): string {
+  return `/sessions/${enc(sessionId)}/files/${path.split("/").map(enc).join("/")}`;
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text().catch(() => "");
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

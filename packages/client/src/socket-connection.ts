@@ -1,0 +1,206 @@
+import type { JoinAck, SessionData } from "@agent-runtime/protocol";
+import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import { AgentRuntimeError } from "./agent-runtime-error.js";
+import type { WireEvent } from "./apply-event.js";
+import type { ReceiveOutcome } from "./session-store.js";
+
+/** How a joined session takes what the socket delivers. */
+export interface SessionSubscriber {
+  /** The last `seq` the session holds; every (re)join asks for the events after it. */
+  cursor(): number;
+  /** A live or replayed event; `"gap"` makes the connection resume the session from `cursor()`. */
+  onEvent(event: WireEvent): ReceiveOutcome;
+  /** Full data, sent instead of a replay when the server no longer holds the missed events. */
+  onSnapshot(data: SessionData): void;
+  /** The server refused the join (e.g. `SESSION_NOT_FOUND`). */
+  onJoinFailed(error: AgentRuntimeError): void;
+}
+
+export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecting" | "disconnected";
+
+export interface ConnectionState {
+  readonly status: ConnectionStatus;
+  /** Why the last connection attempt failed (`UNAUTHORIZED`, `NETWORK_ERROR`, …); cleared on connect. */
+  readonly error: AgentRuntimeError | undefined;
+}
+
+export interface SocketConnectionOptions {
+  /** socket.io server URL (usually the REST base URL). */
+  readonly wsUrl: string;
+  /** Sent on the handshake as `auth: {token}`. */
+  readonly apiKey?: string;
+  /** First reconnection delay in ms; doubles per attempt, with ±50 % jitter. @default 500 */
+  readonly reconnectionDelayMs?: number;
+  /** @default 5000 */
+  readonly reconnectionDelayMaxMs?: number;
+  /** How long to wait for a join acknowledgement before asking again. @default 10000 */
+  readonly joinTimeoutMs?: number;
+  /** Extra socket.io-client options (e.g. `transports`, `path`). */
+  readonly socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  readonly log?: (message: string, details?: unknown) => void;
+}
+
+/**
+ * One socket.io connection shared by every session of a client. It connects
+ * on the first `join` and reconnects with exponential backoff (also after a
+ * server-side disconnect), and on every (re)connect joins each subscribed
+ * session again with `afterSeq = cursor()`: the server replays exactly the
+ * missed events (or sends a snapshot), so nothing is lost, and the
+ * subscriber drops anything it already holds, so nothing is doubled. A gap
+ * in the sequence triggers the same resume.
+ */
+export class SocketConnection {
+  /** The underlying socket (e.g. to drop the transport in tests: `socket.io.engine.close()`). */
+  readonly socket: Socket;
+  private readonly subscribers = new Map<string, SessionSubscriber>();
+  /** Per session, the generation of the join in flight (absent: none in flight). */
+  private readonly joining = new Map<string, number>();
+  private generation = 0;
+  private state: ConnectionState = { status: "idle", error: undefined };
+  private readonly listeners = new Set<() => void>();
+  private readonly joinTimeoutMs: number;
+  private readonly log: (message: string, details?: unknown) => void;
+
+  constructor(options: SocketConnectionOptions) {
+    this.joinTimeoutMs = options.joinTimeoutMs ?? 10_000;
+    this.log = options.log ?? (() => undefined);
+    this.socket = io(options.wsUrl, {
+      autoConnect: false,
+      forceNew: true,
+      reconnectionDelay: options.reconnectionDelayMs ?? 500,
+      reconnectionDelayMax: options.reconnectionDelayMaxMs ?? 5000,
+      randomizationFactor: 0.5,
+      ...(options.apiKey ? { auth: { token: options.apiKey } } : {}),
+      ...options.socketOptions,
+    });
+    this.socket.on("connect", () => this.onConnect());
+    this.socket.on("disconnect", (reason) => this.onDisconnect(reason));
+    this.socket.on("connect_error", (error) => this.onConnectError(error));
+    this.socket.onAny((name: string, payload: unknown) => this.route(name, payload));
+  }
+
+  readonly getSnapshot = (): ConnectionState => this.state;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  };
+
+  /** Opens the connection unless it is open or opening. */
+  connect(): void {
+    if (this.socket.connected || this.socket.active) return;
+    this.setState({ status: "connecting", error: this.state.error });
+    this.socket.connect();
+  }
+
+  /**
+   * Subscribes a session (replacing an earlier subscriber) and joins it now
+   * when connected, else on connect. Calling it again for a joined session
+   * re-joins from the subscriber's cursor (used after a resync).
+   */
+  join(sessionId: string, subscriber: SessionSubscriber): void {
+    this.subscribers.set(sessionId, subscriber);
+    this.connect();
+    if (this.socket.connected) this.sendJoin(sessionId);
+  }
+
+  /** Stops delivering the session's events. Idempotent. */
+  leave(sessionId: string): void {
+    if (!this.subscribers.delete(sessionId)) return;
+    this.joining.delete(sessionId);
+    if (this.socket.connected) this.socket.emit("session:leave", { sessionId });
+  }
+
+  /** Disconnects and drops every subscriber; a later `join` connects again. Idempotent. */
+  close(): void {
+    this.subscribers.clear();
+    this.joining.clear();
+    this.socket.disconnect();
+    this.setState({ status: "disconnected", error: undefined });
+  }
+
+  private sendJoin(sessionId: string): void {
+    const subscriber = this.subscribers.get(sessionId);
+    if (!subscriber) return;
+    const generation = ++this.generation;
+    this.joining.set(sessionId, generation);
+    const afterSeq = subscriber.cursor();
+    this.log("join", { sessionId, afterSeq });
+    this.socket
+      .timeout(this.joinTimeoutMs)
+      .emit("session:join", { sessionId, afterSeq }, (error: Error | null, ack: JoinAck) => {
+        if (this.joining.get(sessionId) !== generation) return;
+        this.joining.delete(sessionId);
+        if (error) {
+          // Timed out or disconnected: a reconnect joins again; a live socket asks again.
+          if (this.socket.connected) this.sendJoin(sessionId);
+          return;
+        }
+        this.log("joined", ack);
+        if (!ack.ok) subscriber.onJoinFailed(new AgentRuntimeError(ack.error.code, ack.error.message));
+      });
+  }
+
+  private route(name: string, payload: unknown): void {
+    if (!isRecord(payload) || typeof payload.sessionId !== "string") return;
+    const subscriber = this.subscribers.get(payload.sessionId);
+    if (!subscriber) return;
+    if (name === "session:snapshot") {
+      if (isRecord(payload.session)) subscriber.onSnapshot(payload.session as unknown as SessionData);
+      return;
+    }
+    if (typeof payload.seq !== "number" || payload.type !== name) return;
+    const outcome = subscriber.onEvent(payload as unknown as WireEvent);
+    if (outcome === "gap" && !this.joining.has(payload.sessionId)) {
+      this.log("gap; resuming", {
+        sessionId: payload.sessionId,
+        seq: payload.seq,
+        cursor: subscriber.cursor(),
+      });
+      this.sendJoin(payload.sessionId);
+    }
+  }
+
+  private onConnect(): void {
+    this.log("connected", { id: this.socket.id });
+    this.setState({ status: "connected", error: undefined });
+    this.joining.clear();
+    for (const sessionId of this.subscribers.keys()) this.sendJoin(sessionId);
+  }
+
+  private onDisconnect(reason: Socket.DisconnectReason): void {
+    this.log("disconnected", { reason });
+    this.joining.clear();
+    if (reason === "io client disconnect") {
+      this.setState({ status: "disconnected", error: undefined });
+      return;
+    }
+    if (reason === "io server disconnect") {
+      // socket.io does not retry after a server-side disconnect; we do (the manager backs off if it is down).
+      this.socket.connect();
+    }
+    this.setState({ status: "reconnecting", error: this.state.error });
+  }
+
+  private onConnectError(error: Error & { data?: unknown }): void {
+    const data = isRecord(error.data) ? error.data : {};
+    const code = typeof data.code === "string" ? data.code : "NETWORK_ERROR";
+    const message = typeof data.message === "string" ? data.message : error.message;
+    const failure = new AgentRuntimeError(code, `Socket connection failed: ${message}`, { cause: error });
+    this.log("connect_error", { code, message });
+    // An inactive socket was refused by the server (e.g. auth) and will not retry on its own.
+    this.setState({ status: this.socket.active ? "reconnecting" : "disconnected", error: failure });
+  }
+
+  private setState(next: ConnectionState): void {
+    if (next.status === this.state.status && next.error === this.state.error) return;
+    this.state = next;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
