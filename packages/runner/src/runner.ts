@@ -3,11 +3,13 @@ import { type RunnerConfig, runnerCommandSchema } from "@agent-runtime/protocol"
 import type { FSWatcher } from "chokidar";
 import type { AgentHostFactory } from "./agents/agent-host.js";
 import { createClaudeHost } from "./agents/claude.js";
+import { createOpenCodeHost } from "./agents/opencode.js";
 import type { OutputWriter } from "./output.js";
 import { watchWorkspace } from "./workspace-watcher.js";
 
-const hosts: Partial<Record<RunnerConfig["architecture"], AgentHostFactory>> = {
+const hosts: Record<RunnerConfig["architecture"], AgentHostFactory> = {
   "claude-agent-sdk": createClaudeHost,
+  opencode: createOpenCodeHost,
 };
 
 export interface RunnerIo {

@@ -1,0 +1,1 @@
+export { createOpenCodeArchitecture } from "./opencode-architecture.js";

@@ -1,0 +1,163 @@
+import { posix } from "node:path";
+import type { AgentProfile, McpServer, SessionOptions } from "@agent-runtime/protocol";
+import { stringify } from "yaml";
+import { RuntimeError } from "../../errors.js";
+import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
+import type { MaterializeInput } from "../agent-architecture.js";
+
+/** The provider `opencode.json` declares for the configured OpenAI-compatible endpoint. */
+export const OPENCODE_PROVIDER_ID = "agent-runtime";
+/** Environment variables the provider's base URL and key are read from (`{env:…}`); the key never enters files. */
+export const OPENCODE_BASE_URL_ENV = "AGENT_RUNTIME_OPENAI_BASE_URL";
+export const OPENCODE_API_KEY_ENV = "AGENT_RUNTIME_OPENAI_API_KEY";
+/** The model used when neither the session nor the profile names one (the mock model's demo name). */
+export const DEFAULT_OPENCODE_MODEL = "mock-model";
+
+/**
+ * The files that make a profile visible to OpenCode:
+ * - `AGENTS.md` (the profile's agentMDFile) at the workspace root;
+ * - `opencode.json`, runtime-owned and read-only: the `agent-runtime` provider
+ *   (`@ai-sdk/openai-compatible`, base URL and key from the environment) with
+ *   every model the profile names, `model`/`small_model`, MCP servers
+ *   (stdio → `local`, http/sse → `remote`);
+ * - `.opencode/skills/<name>/SKILL.md` with `name`/`description` front matter, plus the skill's files;
+ * - `.opencode/agents/<name>.md` subagents (`mode: subagent`), `.opencode/commands/<name>.md` commands;
+ * - the profile's default files, relative to the workspace.
+ * The system prompt is not a file: the runner sends it with every prompt.
+ *
+ * Throws `INVALID_PATH` when a relative path would leave its folder (`..`,
+ * absolute paths, backslashes, NUL): nothing is written outside the workspace.
+ */
+export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile[] {
+  const { profile, workspaceDir } = input;
+  const at = (...relative: string[]) => posix.join(workspaceDir, ...relative);
+  const files: SandboxFile[] = [];
+
+  for (const file of profile.defaultFiles)
+    files.push({ path: at(safeRelative(file.path)), content: file.content });
+  if (profile.agentMDFile !== undefined) files.push({ path: at("AGENTS.md"), content: profile.agentMDFile });
+
+  for (const skill of profile.skills) {
+    const dir = at(".opencode", "skills", safeName(skill.name));
+    files.push({
+      path: posix.join(dir, "SKILL.md"),
+      content: withFrontMatter({ name: skill.name, description: skill.description }, skill.content),
+    });
+    for (const file of skill.files) {
+      const relative = safeRelative(file.path);
+      if (relative === "SKILL.md") throw invalidPath(file.path, "SKILL.md is written by the runtime");
+      files.push({ path: posix.join(dir, relative), content: file.content });
+    }
+  }
+
+  for (const agent of profile.subagents) {
+    files.push({
+      path: at(".opencode", "agents", `${safeName(agent.name)}.md`),
+      content: withFrontMatter(
+        {
+          description: agent.description,
+          mode: "subagent",
+          ...(agent.model ? { model: opencodeModel(agent.model) } : {}),
+          ...(agent.tools ? { tools: toolSwitches(agent.tools) } : {}),
+        },
+        agent.prompt,
+      ),
+    });
+  }
+
+  for (const command of profile.commands) {
+    files.push({
+      path: at(".opencode", "commands", `${safeName(command.name)}.md`),
+      content: withFrontMatter(
+        command.description ? { description: command.description } : {},
+        command.prompt,
+      ),
+    });
+  }
+
+  files.push({
+    path: at("opencode.json"),
+    content: `${JSON.stringify(opencodeConfig(profile, input.sessionOptions), null, 2)}\n`,
+    readOnly: true,
+  });
+  return files;
+}
+
+/** `provider/model` for OpenCode; a bare name is served by the runtime's provider. */
+export function opencodeModel(model: string): string {
+  return model.includes("/") ? model : `${OPENCODE_PROVIDER_ID}/${model}`;
+}
+
+function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): Record<string, unknown> {
+  const model = sessionOptions.model ?? profile.model ?? DEFAULT_OPENCODE_MODEL;
+  const ownModels = new Set(
+    [model, ...profile.subagents.map((a) => a.model)].filter(
+      (m): m is string => m !== undefined && !m.includes("/"),
+    ),
+  );
+  return {
+    $schema: "https://opencode.ai/config.json",
+    provider: {
+      [OPENCODE_PROVIDER_ID]: {
+        npm: "@ai-sdk/openai-compatible",
+        name: "Agent Runtime",
+        options: { baseURL: `{env:${OPENCODE_BASE_URL_ENV}}`, apiKey: `{env:${OPENCODE_API_KEY_ENV}}` },
+        models: Object.fromEntries([...ownModels].map((m) => [m, { name: m }])),
+      },
+    },
+    model: opencodeModel(model),
+    small_model: opencodeModel(model),
+    ...(Object.keys(profile.mcpServers).length > 0
+      ? {
+          mcp: Object.fromEntries(Object.entries(profile.mcpServers).map(([name, s]) => [name, mcpEntry(s)])),
+        }
+      : {}),
+    ...(profile.tools ? { tools: toolSwitches(profile.tools) } : {}),
+  };
+}
+
+function mcpEntry(server: McpServer): Record<string, unknown> {
+  if (server.type === "stdio") {
+    return {
+      type: "local",
+      command: [server.command, ...server.args],
+      environment: server.env,
+      enabled: true,
+    };
+  }
+  return { type: "remote", url: server.url, headers: server.headers, enabled: true };
+}
+
+/**
+ * OpenCode's tool switches for an allow-list: everything off but the listed
+ * tools. Profiles name tools as Claude Code does (`Read`, `Bash`, `WebFetch`);
+ * OpenCode's names are their lower-case forms.
+ */
+function toolSwitches(tools: readonly string[]): Record<string, boolean> {
+  return { "*": false, ...Object.fromEntries(tools.map((t) => [t.toLowerCase(), true])) };
+}
+
+function withFrontMatter(fields: Record<string, unknown>, body: string): string {
+  const header = Object.keys(fields).length > 0 ? stringify(fields, { lineWidth: 0 }) : "";
+  return `---\n${header}---\n\n${body.endsWith("\n") ? body : `${body}\n`}`;
+}
+
+/** A single path segment usable as a file or folder name. */
+function safeName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes(".."))
+    throw invalidPath(name, "not a safe name");
+  return name;
+}
+
+/** A `/`-separated relative path that stays inside its folder, normalised. */
+function safeRelative(path: string): string {
+  if (path.includes("\0") || path.includes("\\")) throw invalidPath(path, "contains NUL or a backslash");
+  if (path.startsWith("/")) throw invalidPath(path, "is absolute");
+  const segments = path.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.length === 0 || segments.some((s) => s === "..")) throw invalidPath(path, "leaves its folder");
+  return segments.join("/");
+}
+
+function invalidPath(path: string, reason: string): RuntimeError {
+  return new RuntimeError("INVALID_PATH", `profile path ${JSON.stringify(path)} ${reason}`);
+}

@@ -1,0 +1,116 @@
+import { agentProfileSchema, runnerConfigSchema } from "@agent-runtime/protocol";
+import { describe, expect, it } from "vitest";
+import { createOpenCodeArchitecture } from "./opencode-architecture.js";
+
+const architecture = createOpenCodeArchitecture();
+const profile = agentProfileSchema.parse({
+  id: "p",
+  name: "P",
+  systemPrompt: "Be brief.",
+  agentMDFile: "# Rules\n",
+  model: "profile-model",
+  env: { FOO: "bar", AGENT_RUNTIME_OPENAI_API_KEY: "profile-must-not-win", HOME: "/nope" },
+  skills: [
+    { name: "greet", description: "Greets", content: "Say hi.", files: [{ path: "ref/a.md", content: "A" }] },
+  ],
+  subagents: [
+    { name: "scout", description: "Looks around", prompt: "Look.", tools: ["Read", "Bash"], model: "small" },
+  ],
+  commands: [{ name: "hello", description: "Say hello", prompt: "Say hello to $ARGUMENTS" }],
+  mcpServers: {
+    local: { type: "stdio", command: "node", args: ["srv.js"], env: { A: "1" } },
+    remote: { type: "http", url: "https://mcp.example.com/mcp", headers: { Authorization: "Bearer x" } },
+  },
+  defaultFiles: [{ path: "src/index.ts", content: "export {};\n" }],
+});
+const input = {
+  profile,
+  sessionOptions: { model: "session-model" },
+  workspaceDir: "/workspace",
+  homeDir: "/home/agent",
+  endpoint: { baseUrl: "http://127.0.0.1:9999", apiKey: "sk-endpoint" },
+  resumeSessionId: "ses_1",
+};
+
+describe("opencode architecture", () => {
+  it("declares its capabilities", () => {
+    expect(architecture.id).toBe("opencode");
+    expect(architecture.capabilities).toEqual({
+      thinking: true,
+      subagents: true,
+      permissions: false,
+      nativeResume: true,
+    });
+  });
+
+  it("configures the runner with the runtime provider's model and the resume id", () => {
+    expect(runnerConfigSchema.parse(architecture.runnerConfig(input))).toMatchObject({
+      architecture: "opencode",
+      model: "agent-runtime/session-model",
+      systemPrompt: "Be brief.",
+      resumeSessionId: "ses_1",
+    });
+  });
+
+  it("passes the endpoint as an OpenAI base URL and the key only in the environment", () => {
+    const env = architecture.runnerEnv(input);
+    expect(env).toMatchObject({
+      FOO: "bar",
+      HOME: "/home/agent",
+      AGENT_RUNTIME_OPENAI_BASE_URL: "http://127.0.0.1:9999/v1",
+      AGENT_RUNTIME_OPENAI_API_KEY: "sk-endpoint",
+      AGENT_RUNTIME_OPENCODE_TRANSCRIPT_DIR: "/home/agent/.local/share/agent-runtime/opencode",
+    });
+    const files = architecture.materialize(input);
+    expect(files.some((f) => String(f.content).includes("sk-endpoint"))).toBe(false);
+  });
+
+  it("materialises AGENTS.md, opencode.json, skills, subagents, commands and default files", () => {
+    const files = Object.fromEntries(architecture.materialize(input).map((f) => [f.path, String(f.content)]));
+    expect(files["/workspace/AGENTS.md"]).toBe("# Rules\n");
+    expect(files["/workspace/src/index.ts"]).toBe("export {};\n");
+    expect(files["/workspace/.opencode/skills/greet/SKILL.md"]).toContain("name: greet");
+    expect(files["/workspace/.opencode/skills/greet/ref/a.md"]).toBe("A");
+    expect(files["/workspace/.opencode/agents/scout.md"]).toContain("mode: subagent");
+    expect(files["/workspace/.opencode/agents/scout.md"]).toContain("model: agent-runtime/small");
+    expect(files["/workspace/.opencode/commands/hello.md"]).toContain("Say hello to $ARGUMENTS");
+    const config = JSON.parse(files["/workspace/opencode.json"] as string);
+    expect(config.model).toBe("agent-runtime/session-model");
+    expect(config.provider["agent-runtime"]).toMatchObject({
+      npm: "@ai-sdk/openai-compatible",
+      options: {
+        baseURL: "{env:AGENT_RUNTIME_OPENAI_BASE_URL}",
+        apiKey: "{env:AGENT_RUNTIME_OPENAI_API_KEY}",
+      },
+    });
+    expect(Object.keys(config.provider["agent-runtime"].models).sort()).toEqual(["session-model", "small"]);
+    expect(config.mcp).toEqual({
+      local: { type: "local", command: ["node", "srv.js"], environment: { A: "1" }, enabled: true },
+      remote: {
+        type: "remote",
+        url: "https://mcp.example.com/mcp",
+        headers: { Authorization: "Bearer x" },
+        enabled: true,
+      },
+    });
+  });
+
+  it("refuses paths that leave the workspace", () => {
+    const hostile = agentProfileSchema.parse({
+      id: "h",
+      name: "H",
+      defaultFiles: [{ path: "../etc/passwd", content: "" }],
+    });
+    expect(() => architecture.materialize({ ...input, profile: hostile })).toThrow(/leaves its folder/);
+  });
+
+  it("locates the exported transcript under HOME", () => {
+    expect(
+      architecture.transcriptPath({
+        homeDir: "/home/agent",
+        workspaceDir: "/workspace",
+        nativeSessionId: "ses_1",
+      }),
+    ).toBe("/home/agent/.local/share/agent-runtime/opencode/ses_1.json");
+  });
+});
