@@ -8,7 +8,9 @@ import { defineConfig } from "vitest/config";
  */
 const resolve = { conditions: ["@agent-runtime/source"] };
 /** Node-side tests run in Vite's SSR environment, which has its own resolve conditions. */
-const ssr = { resolve: { conditions: ["@agent-runtime/source"], externalConditions: ["@agent-runtime/source"] } };
+const ssr = {
+  resolve: { conditions: ["@agent-runtime/source"], externalConditions: ["@agent-runtime/source"] },
+};
 
 export default defineConfig({
   resolve,

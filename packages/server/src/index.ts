@@ -14,6 +14,7 @@ export type {
   RunnerInput,
 } from "./agents/agent-architecture.js";
 export { createClaudeAgentSdkArchitecture } from "./agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+export { createOpenCodeArchitecture } from "./agents/opencode/opencode-architecture.js";
 export { type AgentRuntime, type AgentRuntimeOptions, createAgentRuntime } from "./core/agent-runtime.js";
 export { AgentSession } from "./core/agent-session.js";
 export type { SessionEventListener } from "./core/event-log.js";

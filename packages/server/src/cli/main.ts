@@ -39,7 +39,9 @@ program
     ).env("AGENT_RUNTIME_UNSAFE_NO_ISOLATION"),
   )
   .addOption(
-    new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env("ANTHROPIC_BASE_URL"),
+    new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env(
+      "ANTHROPIC_BASE_URL",
+    ),
   )
   .addOption(
     new Option("--api-keys <keys>", "comma-separated keys clients must send as Bearer tokens").env(
@@ -69,7 +71,11 @@ program
       modelBaseUrl: options.modelBaseUrl,
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,
-      apiKeys: options.apiKeys ? String(options.apiKeys).split(",").map((k: string) => k.trim()) : [],
+      apiKeys: options.apiKeys
+        ? String(options.apiKeys)
+            .split(",")
+            .map((k: string) => k.trim())
+        : [],
       idleTimeoutSeconds: Number(options.idleTimeout),
       logLevel: options.logLevel,
     });

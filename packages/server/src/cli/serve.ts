@@ -46,7 +46,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
   let model: ModelEndpoint;
   let demo: Awaited<ReturnType<typeof startMockModel>> | undefined;
   if (options.modelApiKey) {
-    model = { apiKey: options.modelApiKey, ...(options.modelBaseUrl ? { baseUrl: options.modelBaseUrl } : {}) };
+    model = {
+      apiKey: options.modelApiKey,
+      ...(options.modelBaseUrl ? { baseUrl: options.modelBaseUrl } : {}),
+    };
   } else {
     demo = await startMockModel({ demo: true, port: 0 });
     model = { baseUrl: demo.url, apiKey: "demo-model-key" };

@@ -2,6 +2,7 @@ import type { AgentProfileInput, Architecture } from "@agent-runtime/protocol";
 import { type Logger, pino } from "pino";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { loadProfilesFromFolder } from "../profiles/load-profiles-from-folder.js";
 import { ProfileRegistry } from "../profiles/profile-registry.js";
@@ -17,7 +18,7 @@ export interface AgentRuntimeOptions {
   readonly agents?: readonly AgentProfileInput[];
   /** Folders of profile files (see `loadProfilesFromFolder`), loaded at `start()`. @default [] */
   readonly profileDirs?: readonly string[];
-  /** Agent architectures sessions may use. @default [Claude Agent SDK] */
+  /** Agent architectures sessions may use. @default [Claude Agent SDK, OpenCode] */
   readonly architectures?: readonly AgentArchitecture[];
   /** Model endpoint passed to agents (base URL and API key). @default {} (the agent's own defaults) */
   readonly model?: ModelEndpoint;
@@ -49,7 +50,10 @@ export interface AgentRuntime {
 export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   const logger = options.logger ?? pino({ level: "info" });
   const architectures = new Map<Architecture, AgentArchitecture>(
-    (options.architectures ?? [createClaudeAgentSdkArchitecture()]).map((a) => [a.id, a]),
+    (options.architectures ?? [createClaudeAgentSdkArchitecture(), createOpenCodeArchitecture()]).map((a) => [
+      a.id,
+      a,
+    ]),
   );
   const profileInputs: AgentProfileInput[] = [...(options.agents ?? [])];
   const profiles = new ProfileRegistry(profileInputs, options.persistence);

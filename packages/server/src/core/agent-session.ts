@@ -13,7 +13,12 @@ import type {
   TurnStopReason,
 } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
-import type { AgentArchitecture, AgentEvent, AgentOutputParser, ModelEndpoint } from "../agents/agent-architecture.js";
+import type {
+  AgentArchitecture,
+  AgentEvent,
+  AgentOutputParser,
+  ModelEndpoint,
+} from "../agents/agent-architecture.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { Sandbox, SandboxFile, SandboxProvider } from "../sandboxes/sandbox-provider.js";
@@ -95,7 +100,8 @@ export class AgentSession {
     this.state.restoreBlocks(restored?.blocks ?? []);
     for (const file of restored?.files ?? []) this.state.files.set(file.path, file);
     this.runtime = {
-      sandboxStatus: restored && (record.nativeSessionId || restored.files.length > 0) ? "terminated" : "pending",
+      sandboxStatus:
+        restored && (record.nativeSessionId || restored.files.length > 0) ? "terminated" : "pending",
       busy: false,
       lastActivityAt: record.updatedAt,
     };
@@ -307,7 +313,9 @@ export class AgentSession {
           if (output.error) this.reportError("AGENT_FAILED", output.error);
           this.finishTurn(
             this.current,
-            this.current.interruptRequested && output.stopReason !== "error" ? "interrupted" : output.stopReason,
+            this.current.interruptRequested && output.stopReason !== "error"
+              ? "interrupted"
+              : output.stopReason,
           );
         }
         return;
@@ -325,13 +333,19 @@ export class AgentSession {
     }
   }
 
-  private onRunnerExit(runner: RunnerConnection, status: { code: number | null; signal: string | null }): void {
+  private onRunnerExit(
+    runner: RunnerConnection,
+    status: { code: number | null; signal: string | null },
+  ): void {
     if (runner !== this.runner) return;
     this.runner = undefined;
     const turn = this.current;
     if (turn) {
       if (!turn.interruptRequested) {
-        this.reportError("AGENT_FAILED", `The agent process exited (code ${status.code}, signal ${status.signal})`);
+        this.reportError(
+          "AGENT_FAILED",
+          `The agent process exited (code ${status.code}, signal ${status.signal})`,
+        );
       }
       this.finishTurn(turn, turn.interruptRequested ? "interrupted" : "error");
     }
@@ -554,7 +568,11 @@ export class AgentSession {
       if (!this.persistenceFailing) {
         this.persistenceFailing = true;
         this.logger.error({ err: errorMessage(error) }, "sync to persistence failed");
-        this.emit({ type: "error", code: "PERSISTENCE_FAILED", message: "Saving the session failed; retrying" });
+        this.emit({
+          type: "error",
+          code: "PERSISTENCE_FAILED",
+          message: "Saving the session failed; retrying",
+        });
       }
       throw new RuntimeError("PERSISTENCE_FAILED", "Saving the session failed", { cause: error });
     }
@@ -578,7 +596,10 @@ export class AgentSession {
         continue;
       }
       try {
-        await persistence.saveWorkspaceFile(this.id, { path, content: Buffer.from(content).toString("utf8") });
+        await persistence.saveWorkspaceFile(this.id, {
+          path,
+          content: Buffer.from(content).toString("utf8"),
+        });
       } catch (error) {
         this.state.changedFiles.add(path);
         throw error;
@@ -595,7 +616,8 @@ export class AgentSession {
     this.clearIdleTimer();
     await this.sync().catch(() => undefined);
     await this.stopAgent();
-    if (!this.closed) this.setRuntime({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
+    if (!this.closed)
+      this.setRuntime({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
   }
 
   private async stopAgent(): Promise<void> {
@@ -646,7 +668,13 @@ export class AgentSession {
   private reportError(code: string, message: string): void {
     this.logger.warn({ code, message }, "session error");
     this.emit({ type: "error", code, message });
-    const block: Block = { type: "error", id: `error-${randomUUID()}`, timestamp: new Date().toISOString(), message, code };
+    const block: Block = {
+      type: "error",
+      id: `error-${randomUUID()}`,
+      timestamp: new Date().toISOString(),
+      message,
+      code,
+    };
     this.startBlock(block);
     this.completeBlock(block);
   }

@@ -189,7 +189,10 @@ export class SessionManager {
   private architectureFor(id: Architecture): AgentArchitecture {
     const architecture = this.options.architectures.get(id);
     if (!architecture) {
-      throw new RuntimeError("UNSUPPORTED_ARCHITECTURE", `Architecture "${id}" is not available on this server`);
+      throw new RuntimeError(
+        "UNSUPPORTED_ARCHITECTURE",
+        `Architecture "${id}" is not available on this server`,
+      );
     }
     return architecture;
   }

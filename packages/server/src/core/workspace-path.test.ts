@@ -18,6 +18,8 @@ describe("resolveWorkspacePath", () => {
     ".",
     "x".repeat(2000),
   ])("rejects %j", (path) => {
-    expect(() => resolveWorkspacePath("/workspace", path)).toThrow(expect.objectContaining({ code: "INVALID_PATH" }));
+    expect(() => resolveWorkspacePath("/workspace", path)).toThrow(
+      expect.objectContaining({ code: "INVALID_PATH" }),
+    );
   });
 });

@@ -18,7 +18,8 @@ export function resolveWorkspacePath(workspaceDir: string, relativePath: string)
   if (relativePath.includes("\0") || relativePath.includes("\\")) {
     throw new RuntimeError("INVALID_PATH", "Path contains forbidden characters");
   }
-  if (relativePath.startsWith("/")) throw new RuntimeError("INVALID_PATH", "Path must be relative to the workspace");
+  if (relativePath.startsWith("/"))
+    throw new RuntimeError("INVALID_PATH", "Path must be relative to the workspace");
   const segments = relativePath.split("/");
   if (segments.some((segment) => segment === "..")) {
     throw new RuntimeError("INVALID_PATH", "Path must not contain '..'");

@@ -51,16 +51,28 @@ describe("bad input gets a clear JSON error and the server keeps serving", () =>
   });
 
   it("unknown profile → 404 PROFILE_NOT_FOUND", async () => {
-    await expectError(await post("/sessions", JSON.stringify({ agentProfileRef: "missing" })), 404, "PROFILE_NOT_FOUND");
+    await expectError(
+      await post("/sessions", JSON.stringify({ agentProfileRef: "missing" })),
+      404,
+      "PROFILE_NOT_FOUND",
+    );
   });
 
   it("unknown session id → 404 SESSION_NOT_FOUND on every session route", async () => {
     const id = "00000000-0000-0000-0000-000000000000";
     await expectError(await fetch(`${server.url}/sessions/${id}`), 404, "SESSION_NOT_FOUND");
-    await expectError(await post(`/sessions/${id}/messages`, JSON.stringify({ content: "hi" })), 404, "SESSION_NOT_FOUND");
+    await expectError(
+      await post(`/sessions/${id}/messages`, JSON.stringify({ content: "hi" })),
+      404,
+      "SESSION_NOT_FOUND",
+    );
     await expectError(await post(`/sessions/${id}/interrupt`, "{}"), 404, "SESSION_NOT_FOUND");
     await expectError(await fetch(`${server.url}/sessions/${id}/files`), 404, "SESSION_NOT_FOUND");
-    await expectError(await fetch(`${server.url}/sessions/${id}`, { method: "DELETE" }), 404, "SESSION_NOT_FOUND");
+    await expectError(
+      await fetch(`${server.url}/sessions/${id}`, { method: "DELETE" }),
+      404,
+      "SESSION_NOT_FOUND",
+    );
   });
 
   it("empty message and hostile file paths → 400", async () => {
@@ -103,7 +115,9 @@ describe("bad input gets a clear JSON error and the server keeps serving", () =>
   });
 
   it("serves an OpenAPI document listing every route", async () => {
-    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
     for (const path of [
       "/health",
       "/agent-profiles",

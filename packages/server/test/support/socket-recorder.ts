@@ -48,7 +48,10 @@ export class SocketRecorder {
 
   /** Waits for the n-th `session:turn:completed` (1-based). */
   async waitForTurns(count: number, timeoutMs = 90_000): Promise<void> {
-    await this.waitFor(() => this.events.filter((e) => e.type === "session:turn:completed").length >= count, timeoutMs);
+    await this.waitFor(
+      () => this.events.filter((e) => e.type === "session:turn:completed").length >= count,
+      timeoutMs,
+    );
   }
 
   close(): void {

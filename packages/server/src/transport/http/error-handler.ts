@@ -1,4 +1,9 @@
-import { type ErrorCode, type ErrorResponse, errorCodes, httpStatusForErrorCode } from "@agent-runtime/protocol";
+import {
+  type ErrorCode,
+  type ErrorResponse,
+  errorCodes,
+  httpStatusForErrorCode,
+} from "@agent-runtime/protocol";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { RuntimeError } from "../../errors.js";

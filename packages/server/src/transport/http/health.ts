@@ -12,7 +12,11 @@ export const healthRoutes: FastifyPluginAsyncZod<{ info: HealthInfo }> = async (
   app.get(
     "/health",
     {
-      schema: { tags: ["health"], summary: "Liveness and version (public)", response: { 200: healthResponseSchema } },
+      schema: {
+        tags: ["health"],
+        summary: "Liveness and version (public)",
+        response: { 200: healthResponseSchema },
+      },
     },
     async () => ({ status: "ok" as const, ...info }),
   );

@@ -63,9 +63,15 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   const publicPaths = new Set(["/health", "/openapi.json"]);
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
-    if (publicPaths.has(path) || options.publicPathPrefixes?.some((prefix) => path.startsWith(prefix))) return;
+    if (publicPaths.has(path) || options.publicPathPrefixes?.some((prefix) => path.startsWith(prefix)))
+      return;
     if (!options.apiKeys.accepts(bearerToken(request.headers.authorization))) {
-      return sendError(reply, request, "UNAUTHORIZED", "A valid API key is required (Authorization: Bearer <key>)");
+      return sendError(
+        reply,
+        request,
+        "UNAUTHORIZED",
+        "A valid API key is required (Authorization: Bearer <key>)",
+      );
     }
   });
 

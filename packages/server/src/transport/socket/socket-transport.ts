@@ -39,7 +39,8 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   io.use((socket, next) => {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token =
-      (typeof auth?.token === "string" ? auth.token : undefined) ?? bearerToken(socket.handshake.headers.authorization);
+      (typeof auth?.token === "string" ? auth.token : undefined) ??
+      bearerToken(socket.handshake.headers.authorization);
     if (apiKeys.accepts(token)) return next();
     const error = new Error("Unauthorized") as Error & { data?: unknown };
     error.data = { code: "UNAUTHORIZED", message: "A valid API key is required" };
@@ -79,7 +80,10 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         reply({ ok: true, sessionId, lastSeq: session.log.lastSeq, replayed, snapshot });
       } catch (error) {
         const code = RuntimeError.is(error) ? error.code : "INTERNAL";
-        reply({ ok: false, error: { code, message: RuntimeError.is(error) ? error.message : errorMessage(error) } });
+        reply({
+          ok: false,
+          error: { code, message: RuntimeError.is(error) ? error.message : errorMessage(error) },
+        });
       }
     });
 

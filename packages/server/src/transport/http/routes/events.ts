@@ -36,16 +36,14 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asy
         const events = session.eventsAfter(after);
         if (events === null) {
           const snapshot = session.snapshot();
-          return reply
-            .status(409)
-            .send({
-              error: {
-                code: "CONFLICT",
-                message: `Events after ${after} are no longer held; load GET /sessions/${session.id} instead`,
-                requestId: request.id,
-                details: { lastSeq: snapshot.lastSeq },
-              },
-            });
+          return reply.status(409).send({
+            error: {
+              code: "CONFLICT",
+              message: `Events after ${after} are no longer held; load GET /sessions/${session.id} instead`,
+              requestId: request.id,
+              details: { lastSeq: snapshot.lastSeq },
+            },
+          });
         }
         return { events, lastSeq: session.log.lastSeq };
       }

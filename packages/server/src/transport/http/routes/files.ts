@@ -28,7 +28,10 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asyn
     async (request, reply) => {
       const session = await sessions.get(request.params.id);
       const content = await session.readFile(request.params["*"]);
-      return reply.type("application/octet-stream").header("x-content-type-options", "nosniff").send(Buffer.from(content));
+      return reply
+        .type("application/octet-stream")
+        .header("x-content-type-options", "nosniff")
+        .send(Buffer.from(content));
     },
   );
 

@@ -6,7 +6,13 @@ import type { AgentRuntime } from "../../../core/agent-runtime.js";
 export const profileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
   app.get(
     "/agent-profiles",
-    { schema: { tags: ["profiles"], summary: "List agent profiles", response: { 200: listProfilesResponseSchema } } },
+    {
+      schema: {
+        tags: ["profiles"],
+        summary: "List agent profiles",
+        response: { 200: listProfilesResponseSchema },
+      },
+    },
     async () => ({
       profiles: (await runtime.profiles.list()).map(({ id, name, description }) => ({
         id,

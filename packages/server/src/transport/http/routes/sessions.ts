@@ -38,7 +38,9 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = a
 
   app.get(
     "/sessions",
-    { schema: { tags: ["sessions"], summary: "List sessions", response: { 200: listSessionsResponseSchema } } },
+    {
+      schema: { tags: ["sessions"], summary: "List sessions", response: { 200: listSessionsResponseSchema } },
+    },
     async () => ({ sessions: await sessions.list() }),
   );
 
@@ -114,7 +116,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = a
     },
     async (request) => {
       const session = await sessions.get(request.params.id);
-      return { subagentId: request.params.subagentId, blocks: session.subagentBlocks(request.params.subagentId) };
+      return {
+        subagentId: request.params.subagentId,
+        blocks: session.subagentBlocks(request.params.subagentId),
+      };
     },
   );
 

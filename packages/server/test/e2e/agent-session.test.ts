@@ -5,39 +5,75 @@ import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /**
- * The walking skeleton end to end: the real server, SQLite, a real
- * bubblewrap sandbox, the real Claude Code (through the runner) against the
- * scripted mock model, and a real socket.io client.
+ * One scenario table, run against every architecture: the real server,
+ * SQLite, a real bubblewrap sandbox, the real agent binary (Claude Code or
+ * OpenCode, through the runner) against the scripted mock model, and a real
+ * socket.io client. Parity is checked, not assumed.
  */
-const script: ScriptInput = {
-  defaults: { chunkSize: 6 },
-  rules: [
-    {
-      name: "hello-file",
-      match: { prompt: "Create hello.txt" },
-      replies: [
-        [
-          "I will create the file and then show it to you.",
-          { tool: "Write", input: { file_path: "{{cwd}}/hello.txt", content: "Hello from the sandbox\n" } },
+interface ArchitectureCase {
+  readonly architecture: "claude-agent-sdk" | "opencode";
+  readonly write: (path: string, content: string) => { tool: string; input: Record<string, unknown> };
+  readonly bash: (command: string) => { tool: string; input: Record<string, unknown> };
+  /** A tool only this architecture offers, so each rule answers only its own agent. */
+  readonly marker: string;
+}
+
+const cases: ArchitectureCase[] = [
+  {
+    architecture: "claude-agent-sdk",
+    write: (path, content) => ({ tool: "Write", input: { file_path: `{{cwd}}/${path}`, content } }),
+    bash: (command) => ({ tool: "Bash", input: { command, description: "Run it" } }),
+    marker: "Write",
+  },
+  {
+    architecture: "opencode",
+    write: (path, content) => ({ tool: "write", input: { filePath: `{{cwd}}/${path}`, content } }),
+    bash: (command) => ({ tool: "bash", input: { command, description: "Run it" } }),
+    marker: "write",
+  },
+];
+
+function scriptFor(c: ArchitectureCase): ScriptInput {
+  return {
+    defaults: { chunkSize: 6 },
+    rules: [
+      {
+        name: "hello-file",
+        match: { prompt: "Create hello.txt", toolOffered: c.marker },
+        replies: [
+          [
+            "I will create the file and then show it to you.",
+            c.write("hello.txt", "Hello from the sandbox\n"),
+          ],
+          c.bash("cat hello.txt"),
+          "Done. The file hello.txt says: Hello from the sandbox.",
         ],
-        { tool: "Bash", input: { command: "cat hello.txt", description: "Show hello.txt" } },
-        "Done. The file hello.txt says: Hello from the sandbox.",
-      ],
-    },
-    {
-      name: "recall",
-      match: { prompt: "What did I ask you before?" },
-      reply: "You asked me to create hello.txt.",
-    },
-  ],
-};
+      },
+      {
+        name: "recall",
+        match: { prompt: "What did I ask you before?", toolOffered: c.marker },
+        reply: "You asked me to create hello.txt.",
+      },
+      {
+        name: "long-story",
+        match: { prompt: "Tell me a long story", toolOffered: c.marker },
+        reply: {
+          steps: [`Once upon a time ${"and then ".repeat(400)}the end.`],
+          chunkDelayMs: 20,
+          chunkSize: 4,
+        },
+      },
+    ],
+  };
+}
 
 async function json<T>(response: Response): Promise<T> {
   const body = (await response.json()) as T;
   return body;
 }
 
-describe("a Claude session end to end", () => {
+describe.each(cases)("$architecture session end to end", (c) => {
+  const script = scriptFor(c);
   let server: TestServer;
   let sessionId: string;
   let recorder: SocketRecorder;
@@ -55,7 +91,7 @@ describe("a Claude session end to end", () => {
     const response = await fetch(`${server.url}/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ agentProfileRef: "test", architecture: "claude-agent-sdk" }),
+      body: JSON.stringify({ agentProfileRef: "test", architecture: c.architecture }),
     });
     expect(response.status).toBe(201);
     const created = await json<SessionData>(response);
@@ -90,18 +126,22 @@ describe("a Claude session end to end", () => {
     const completed = events.flatMap((e) => (e.type === "session:block:complete" ? [e.block] : []));
     const kinds = completed.filter((b) => b.subagentId === undefined).map((b) => b.type);
     expect(kinds[0]).toBe("user_message");
-    const writeUse = completed.find((b) => b.type === "tool_use" && b.toolName === "Write");
-    const bashUse = completed.find((b) => b.type === "tool_use" && b.toolName === "Bash");
+    const writeUse = completed.find((b) => b.type === "tool_use" && b.toolName === c.write("", "").tool);
+    const bashUse = completed.find((b) => b.type === "tool_use" && b.toolName === c.bash("").tool);
     expect(writeUse).toBeDefined();
     expect(bashUse).toBeDefined();
-    const results = completed.filter((b): b is Extract<Block, { type: "tool_result" }> => b.type === "tool_result");
+    const results = completed.filter(
+      (b): b is Extract<Block, { type: "tool_result" }> => b.type === "tool_result",
+    );
     const bashResult = results.find((r) => bashUse?.type === "tool_use" && r.toolUseId === bashUse.toolUseId);
     expect(bashResult?.content).toContain("Hello from the sandbox");
     expect(bashResult?.isError).toBeFalsy();
 
     // Order: the Write call completes before its result, which precedes the Bash call.
     const indexOf = (id: string | undefined) => completed.findIndex((b) => b.id === id);
-    const writeResult = results.find((r) => writeUse?.type === "tool_use" && r.toolUseId === writeUse.toolUseId);
+    const writeResult = results.find(
+      (r) => writeUse?.type === "tool_use" && r.toolUseId === writeUse.toolUseId,
+    );
     expect(indexOf(writeResult?.id)).toBeGreaterThan(-1);
     expect(indexOf(bashUse?.id)).toBeGreaterThan(indexOf(writeResult?.id));
 
@@ -115,8 +155,10 @@ describe("a Claude session end to end", () => {
     );
     expect(deltas.length).toBeGreaterThan(2);
     expect(deltas.map((d) => d.delta).join("")).toBe(final?.type === "assistant_text" ? final.content : "");
-    const startSeq = events.find((e) => e.type === "session:block:start" && e.block.id === final?.id)?.seq ?? 0;
-    const completeSeq = events.find((e) => e.type === "session:block:complete" && e.blockId === final?.id)?.seq ?? 0;
+    const startSeq =
+      events.find((e) => e.type === "session:block:start" && e.block.id === final?.id)?.seq ?? 0;
+    const completeSeq =
+      events.find((e) => e.type === "session:block:complete" && e.blockId === final?.id)?.seq ?? 0;
     expect(startSeq).toBeLessThan(deltas[0]?.seq ?? 0);
     expect(completeSeq).toBeGreaterThan(deltas.at(-1)?.seq ?? Number.POSITIVE_INFINITY);
 
@@ -158,6 +200,41 @@ describe("a Claude session end to end", () => {
     expect(laterStatuses).toEqual([]);
   });
 
+  it("interrupts a running turn, which ends as interrupted, and takes the next message", async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.url}/sessions/${sessionId}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const from = recorder.events.length;
+    await post("/messages", { content: "Tell me a long story" });
+    await recorder.waitFor(
+      (e) => e.seq > from && e.type === "session:block:delta" && e.delta.length > 0,
+      60_000,
+    );
+    const interrupt = await post("/interrupt", {});
+    expect(await interrupt.json()).toEqual({ interrupted: true });
+    const completed = await recorder.waitFor(
+      (e) => e.seq > from && e.type === "session:turn:completed",
+      30_000,
+    );
+    expect(completed.type === "session:turn:completed" && completed.stopReason).toBe("interrupted");
+    const story = recorder.events
+      .slice(from)
+      .flatMap((e) =>
+        e.type === "session:block:complete" && e.block.type === "assistant_text" ? [e.block] : [],
+      )
+      .at(-1);
+    if (story?.type === "assistant_text") expect(story.content).not.toContain("the end.");
+
+    const next = recorder.events.length;
+    await post("/messages", { content: "What did I ask you before?" });
+    const after = await recorder.waitFor((e) => e.seq > next && e.type === "session:turn:completed", 60_000);
+    expect(after.type === "session:turn:completed" && after.stopReason).toBe("end_turn");
+    expect((await (await fetch(`${server.url}/sessions/${sessionId}`)).json()).runtime.busy).toBe(false);
+  });
+
   it("loads the session and its blocks back after a restart on the same SQLite file", async () => {
     const before = await json<SessionData>(await fetch(`${server.url}/sessions/${sessionId}`));
     recorder.close();
@@ -171,7 +248,9 @@ describe("a Claude session end to end", () => {
       expect(after.files.map((f) => f.path)).toContain("hello.txt");
       const file = await fetch(`${restarted.url}/sessions/${sessionId}/files/hello.txt`);
       expect(await file.text()).toBe("Hello from the sandbox\n");
-      const list = await json<{ sessions: Array<{ sessionId: string }> }>(await fetch(`${restarted.url}/sessions`));
+      const list = await json<{ sessions: Array<{ sessionId: string }> }>(
+        await fetch(`${restarted.url}/sessions`),
+      );
       expect(list.sessions.map((s) => s.sessionId)).toContain(sessionId);
 
       // The next message recreates the sandbox and the agent resumes its own transcript.

@@ -1,1 +1,0 @@
-export { createClaudeAgentSdkArchitecture } from "./claude-agent-sdk-architecture.js";

@@ -1,1 +1,0 @@
-export { createOpenCodeArchitecture } from "./opencode-architecture.js";
