@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifySwagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  LogController,
+  type RawServerDefault,
+} from "fastify";
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -35,6 +40,8 @@ export interface HttpAppOptions {
   readonly bodyLimit?: number;
   /** Paths served without a key (besides `/health` and `/openapi.json`), e.g. the Studio's assets. */
   readonly publicPathPrefixes?: readonly string[];
+  /** Exact paths served without a key, e.g. the Studio's `/` (which no prefix can express). */
+  readonly publicPaths?: readonly string[];
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -44,7 +51,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     bodyLimit: options.bodyLimit ?? 10_485_760,
     genReqId: () => crypto.randomUUID(),
     forceCloseConnections: true,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 1100 },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -60,7 +67,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     transform: jsonSchemaTransform,
   });
 
-  const publicPaths = new Set(["/health", "/openapi.json"]);
+  const publicPaths = new Set(["/health", "/openapi.json", ...(options.publicPaths ?? [])]);
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     if (publicPaths.has(path) || options.publicPathPrefixes?.some((prefix) => path.startsWith(prefix)))
