@@ -26,7 +26,12 @@ export const sessionEventSchema = z.discriminatedUnion("type", [
     blockId: z.string(),
     updates: z.record(z.string(), z.unknown()),
   }),
-  z.object({ ...envelope, type: z.literal("session:block:complete"), blockId: z.string(), block: blockSchema }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:block:complete"),
+    blockId: z.string(),
+    block: blockSchema,
+  }),
   z.object({ ...envelope, type: z.literal("session:status"), runtime: runtimeStateSchema }),
   z.object({
     ...envelope,

@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { sessionEventSchema } from "./events.js";
 import { agentProfileSchema, agentProfileSummarySchema } from "./profile.js";
 import { architectureSchema, sessionOptionsSchema, sessionSummarySchema } from "./session.js";
-import { sessionEventSchema } from "./events.js";
 
 /** Request and response bodies of the REST API (v1). */
 
@@ -53,4 +53,8 @@ export const eventsResponseSchema = z.object({
 });
 
 export const writeFileRequestSchema = z.object({ content: z.string() });
-export const fileContentResponseSchema = z.object({ path: z.string(), content: z.string(), size: z.number() });
+export const fileContentResponseSchema = z.object({
+  path: z.string(),
+  content: z.string(),
+  size: z.number(),
+});

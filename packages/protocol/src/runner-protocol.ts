@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { architectureSchema } from "./session.js";
 import { mcpServerSchema } from "./profile.js";
+import { architectureSchema } from "./session.js";
 
 /**
  * The line protocol between the server and the runner inside a sandbox.
@@ -56,7 +56,11 @@ export const runnerOutputSchema = z.discriminatedUnion("type", [
     size: z.number().int().nonnegative().optional(),
     modifiedAt: z.string().optional(),
   }),
-  z.object({ type: z.literal("log"), level: z.enum(["debug", "info", "warn", "error"]), message: z.string() }),
+  z.object({
+    type: z.literal("log"),
+    level: z.enum(["debug", "info", "warn", "error"]),
+    message: z.string(),
+  }),
   /** The runner cannot go on; it exits after writing this. */
   z.object({ type: z.literal("fatal"), message: z.string() }),
 ]);
