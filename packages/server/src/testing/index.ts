@@ -4,3 +4,4 @@
  * vitest test file.
  */
 export * from "./persistence-contract.js";
+export * from "../sandboxes/sandbox-contract.js";

@@ -1,0 +1,185 @@
+import { randomUUID } from "node:crypto";
+import { constants } from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, unlink } from "node:fs/promises";
+import { RuntimeError } from "../../errors.js";
+import { invalidPath } from "../area-path.js";
+import type { WorkspaceEntry } from "../sandbox-provider.js";
+import { isWithin, type SandboxPath } from "./sandbox-paths.js";
+
+/*
+ * Host-side access to a sandbox's folders while the agent may be changing
+ * them. Every step goes through an open directory handle whose real path was
+ * checked to be inside the area (`/proc/self/fd/N/name` works like `openat`),
+ * so a symlink, or a folder swapped for one between two calls, can never make
+ * the runtime (which runs as root here) read, write or delete outside it.
+ */
+
+interface Area {
+  /** Real host path of the area folder (`<sandbox>/workspace` or `<sandbox>/home`). */
+  readonly root: string;
+}
+
+/** Writes `content` at `target`, creating parent folders. A symlink at `target` is replaced, never followed. */
+export async function writeAreaFile(
+  area: Area,
+  target: SandboxPath,
+  content: string | Uint8Array,
+  mode = 0o644,
+): Promise<void> {
+  const parent = await openParent(area, target, { create: true });
+  const name = basename(target);
+  const temp = `.${name}.${randomUUID()}.tmp`;
+  try {
+    const file = await open(
+      at(parent, temp),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+      mode,
+    );
+    try {
+      await file.writeFile(content);
+    } finally {
+      await file.close();
+    }
+    await rename(at(parent, temp), at(parent, name)).catch(async (error: unknown) => {
+      await unlink(at(parent, temp)).catch(() => undefined);
+      throw isCode(error, "EISDIR", "ENOTEMPTY", "EEXIST")
+        ? invalidPath(target.inside, "is a folder")
+        : error;
+    });
+  } finally {
+    await parent.close();
+  }
+}
+
+/** Reads a regular file; symlinks are followed only while they stay inside the area. */
+export async function readAreaFile(area: Area, target: SandboxPath): Promise<Uint8Array> {
+  const parent = await openParent(area, target, { create: false }).catch(notFoundAs(target));
+  try {
+    const file = await open(at(parent, basename(target)), constants.O_RDONLY | constants.O_NONBLOCK).catch(
+      notFoundAs(target),
+    );
+    try {
+      await assertInside(area, file, target);
+      if (!(await file.stat()).isFile()) throw invalidPath(target.inside, "is not a regular file");
+      return new Uint8Array(await file.readFile());
+    } finally {
+      await file.close();
+    }
+  } finally {
+    await parent.close();
+  }
+}
+
+/** Deletes a file or symlink (never what it points to); missing files are ignored. */
+export async function deleteAreaFile(area: Area, target: SandboxPath): Promise<void> {
+  let parent: FileHandle;
+  try {
+    parent = await openParent(area, target, { create: false });
+  } catch (error) {
+    if (isCode(error, "ENOENT", "ENOTDIR")) return;
+    throw error;
+  }
+  try {
+    const path = at(parent, basename(target));
+    const stats = await lstat(path).catch((error: unknown) => {
+      if (isCode(error, "ENOENT")) return undefined;
+      throw error;
+    });
+    if (stats === undefined) return;
+    if (stats.isDirectory()) throw invalidPath(target.inside, "is a folder");
+    await unlink(path).catch((error: unknown) => {
+      if (!isCode(error, "ENOENT")) throw error;
+    });
+  } finally {
+    await parent.close();
+  }
+}
+
+/** Every regular file below the area, depth first; symlinks and other special files are skipped. */
+export async function listAreaFiles(area: Area): Promise<WorkspaceEntry[]> {
+  const entries: WorkspaceEntry[] = [];
+  const visit = async (dir: FileHandle, prefix: string): Promise<void> => {
+    for (const entry of await readdir(at(dir))) {
+      const stats = await lstat(at(dir, entry)).catch(() => undefined);
+      const path = prefix ? `${prefix}/${entry}` : entry;
+      if (stats?.isFile()) {
+        entries.push({ path, size: stats.size, modifiedAt: stats.mtime.toISOString() });
+      } else if (stats?.isDirectory()) {
+        const child = await openVerifiedDir(area, at(dir, entry), path).catch(() => undefined);
+        if (child) await visit(child, path).finally(() => child.close());
+      }
+    }
+  };
+  const root = await openVerifiedDir(area, area.root, "/");
+  await visit(root, "").finally(() => root.close());
+  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+async function openParent(
+  area: Area,
+  target: SandboxPath,
+  options: { create: boolean },
+): Promise<FileHandle> {
+  const segments = target.relative.split("/").slice(0, -1);
+  let dir = await openVerifiedDir(area, area.root, target.inside);
+  try {
+    for (const segment of segments) {
+      if (options.create) {
+        await mkdir(at(dir, segment)).catch((error: unknown) => {
+          if (!isCode(error, "EEXIST")) throw error;
+        });
+      }
+      const next = await openVerifiedDir(area, at(dir, segment), target.inside);
+      await dir.close();
+      dir = next;
+    }
+    return dir;
+  } catch (error) {
+    await dir.close();
+    throw isCode(error, "ENOTDIR") && options.create
+      ? invalidPath(target.inside, "a parent is a file")
+      : error;
+  }
+}
+
+async function openVerifiedDir(area: Area, path: string, shownPath: string): Promise<FileHandle> {
+  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await assertInside(area, dir, shownPath);
+    return dir;
+  } catch (error) {
+    await dir.close();
+    throw error;
+  }
+}
+
+async function assertInside(area: Area, handle: FileHandle, shown: SandboxPath | string): Promise<void> {
+  const real = await readlink(`/proc/self/fd/${handle.fd}`);
+  if (!isWithin(area.root, real)) {
+    throw invalidPath(typeof shown === "string" ? shown : shown.inside, "resolves outside the sandbox");
+  }
+}
+
+/** A path that resolves through the open directory, like `openat(dir, name)`. */
+function at(dir: FileHandle, name?: string): string {
+  return name === undefined ? `/proc/self/fd/${dir.fd}` : `/proc/self/fd/${dir.fd}/${name}`;
+}
+
+function basename(target: SandboxPath): string {
+  return target.relative.slice(target.relative.lastIndexOf("/") + 1);
+}
+
+function notFoundAs(target: SandboxPath): (error: unknown) => never {
+  return (error) => {
+    if (isCode(error, "ENOENT", "ENOTDIR", "ELOOP")) {
+      throw new RuntimeError("FILE_NOT_FOUND", `No file at ${target.inside}`);
+    }
+    throw error;
+  };
+}
+
+export function isCode(error: unknown, ...codes: string[]): boolean {
+  return (
+    typeof error === "object" && error !== null && codes.includes((error as { code?: string }).code ?? "")
+  );
+}

@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+const absolutePath = z.string().refine((value) => value.startsWith("/"), "must be an absolute path");
+
+export const localSandboxOptionsSchema = z.object({
+  /** Folder that holds one sub-folder per sandbox (e.g. `<dataDir>/sandboxes`). Created when missing. */
+  rootDir: absolutePath,
+  /** User id of every process inside the sandbox. @default 1000 */
+  uid: z.number().int().min(1).max(65_533).default(1000),
+  /** Group id of every process inside the sandbox. @default 1000 */
+  gid: z.number().int().min(1).max(65_533).default(1000),
+  /**
+   * Runs commands directly on the host, as the server's own user, without
+   * bubblewrap: no isolation at all, read-only files are only chmod'ed. For
+   * machines where bubblewrap cannot run; never for untrusted agents.
+   * @default false
+   */
+  unsafeNoIsolation: z.boolean().default(false),
+  /** The bubblewrap executable. @default "/usr/bin/bwrap" */
+  bwrapPath: absolutePath.default("/usr/bin/bwrap"),
+  /**
+   * Host paths bound read-only at the same path inside every sandbox (extra
+   * toolchains, e.g. `/opt/python`). They must exist. Everything visible
+   * inside must be free of secrets: the agent's uid is mapped to the server's
+   * uid, so it can read files the server's user owns even with mode 0600.
+   * @default []
+   */
+  extraReadOnlyPaths: z.array(absolutePath).default([]),
+});
+
+/** Options of `createLocalSandboxProvider`, as the caller writes them. */
+export type LocalSandboxOptions = z.input<typeof localSandboxOptionsSchema>;
+/** Options with defaults applied. */
+export type ResolvedLocalSandboxOptions = z.output<typeof localSandboxOptionsSchema>;

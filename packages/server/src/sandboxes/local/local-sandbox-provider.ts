@@ -1,0 +1,207 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, realpath, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { z } from "zod";
+import { errorMessage, RuntimeError } from "../../errors.js";
+import type { Sandbox, SandboxCapabilities, SandboxProvider, SandboxSpec } from "../sandbox-provider.js";
+import { type HostMounts, hostMounts } from "./host-mounts.js";
+import { LocalSandbox } from "./local-sandbox.js";
+import {
+  type LocalSandboxOptions,
+  localSandboxOptionsSchema,
+  type ResolvedLocalSandboxOptions,
+} from "./local-sandbox-options.js";
+import { ReadOnlyFiles } from "./read-only-files.js";
+import { locateRunner, type RunnerLocation } from "./runner-location.js";
+import { sandboxLayout } from "./sandbox-paths.js";
+
+const execFileAsync = promisify(execFile);
+
+/** The local provider: `SandboxProvider` plus folder housekeeping. */
+export interface LocalSandboxProvider extends SandboxProvider {
+  /**
+   * Deletes a sandbox's folder (workspace, home, runtime files), terminating
+   * the sandbox first if it runs. For session deletion; missing folders are
+   * ignored. Idempotent.
+   */
+  remove(name: string): Promise<void>;
+}
+
+/** What the provider learns about the host on first use (never at construction). */
+interface HostFacts {
+  readonly realRootDir: string;
+  readonly runner: RunnerLocation | undefined;
+  readonly mounts: HostMounts;
+}
+
+/**
+ * Sandboxes as folders on this machine, `<rootDir>/<name>/{workspace,home}`,
+ * with every command run under bubblewrap: own user, pid, ipc and uts
+ * namespaces, uid `options.uid` without capabilities, a read-only system, and
+ * only the sandbox's workspace (`/workspace`) and home (`/home/agent`)
+ * writable. The folder outlives the sandbox: creating a sandbox with the same
+ * name again reuses its workspace and home.
+ *
+ * Files the agent creates belong to the server's user on the host (the user
+ * namespace maps the agent's uid to it), and the agent can read anything the
+ * server's user owns that is mounted inside; that is why only a curated part
+ * of `/etc` is visible.
+ */
+export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalSandboxProvider {
+  const parsed = localSandboxOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new RuntimeError(
+      "VALIDATION_FAILED",
+      `Invalid local sandbox options: ${z.prettifyError(parsed.error)}`,
+    );
+  }
+  const config = parsed.data;
+  const isolated = !config.unsafeNoIsolation;
+  const live = new Map<string, LocalSandbox>();
+  let facts: Promise<HostFacts> | undefined;
+  let warned = false;
+
+  const hostFacts = () => {
+    facts ??= (async () => {
+      await mkdir(config.rootDir, { recursive: true });
+      const realRootDir = await realpath(config.rootDir);
+      const runner = locateRunner();
+      const mounts = hostMounts({ realRootDir, runner, extraReadOnlyPaths: config.extraReadOnlyPaths });
+      return { realRootDir, runner, mounts };
+    })();
+    facts.catch(() => {
+      facts = undefined;
+    });
+    return facts;
+  };
+
+  return {
+    id: "local",
+    capabilities: {
+      attach: false,
+      nonRootUser: isolated,
+      readOnlySystem: isolated,
+      networkPolicy: false,
+    } satisfies SandboxCapabilities,
+
+    async check() {
+      if (!isolated && !warned) {
+        warned = true;
+        process.emitWarning(
+          "Local sandboxes run WITHOUT isolation (unsafeNoIsolation): agents act directly on this machine as the server's user.",
+          { code: "AGENT_RUNTIME_UNSAFE_NO_ISOLATION" },
+        );
+      }
+      if (isolated) await checkBubblewrap(config);
+      const { runner } = await hostFacts();
+      if (!runner || !existsSync(runner.mainPath)) {
+        throw new RuntimeError(
+          "SANDBOX_FAILED",
+          runner
+            ? `The sandbox runner is not built (${runner.mainPath} is missing): run \`npm run build\`.`
+            : "Cannot find the @agent-runtime/runner package next to @agent-runtime/server: install it.",
+        );
+      }
+      const missing = config.extraReadOnlyPaths.filter((path) => !existsSync(path));
+      if (missing.length > 0) {
+        throw new RuntimeError("SANDBOX_FAILED", `extraReadOnlyPaths do not exist: ${missing.join(", ")}`);
+      }
+    },
+
+    async create(spec: SandboxSpec): Promise<Sandbox> {
+      const { realRootDir, runner, mounts } = await hostFacts();
+      const layout = sandboxLayout(realRootDir, spec.name, isolated);
+      if (live.has(spec.name)) {
+        throw new RuntimeError("CONFLICT", `Sandbox ${spec.name} is already running; terminate it first`);
+      }
+      const etcDir = join(layout.runtimeDir, "etc");
+      await Promise.all(
+        [layout.areas.workspace.host, layout.areas.home.host, etcDir].map((dir) =>
+          mkdir(dir, { recursive: true }),
+        ),
+      );
+      const passwdFile = join(etcDir, "passwd");
+      const groupFile = join(etcDir, "group");
+      if (isolated) {
+        await writeFile(passwdFile, passwd(config, layout.areas.home.inside));
+        await writeFile(groupFile, group(config));
+      }
+      const readOnlyFiles = new ReadOnlyFiles(layout);
+      await readOnlyFiles.load();
+      const sandbox = new LocalSandbox({
+        id: `local-${spec.name}-${randomUUID().slice(0, 8)}`,
+        name: spec.name,
+        layout,
+        readOnlyFiles,
+        runnerCommand: [process.execPath, runner?.mainPath ?? "@agent-runtime/runner is not installed"],
+        env: {
+          PATH: mounts.path,
+          HOME: layout.areas.home.inside,
+          LANG: "C.UTF-8",
+          ...spec.env,
+        },
+        isolation: isolated
+          ? {
+              bwrapPath: config.bwrapPath,
+              uid: config.uid,
+              gid: config.gid,
+              hostMounts: mounts.args,
+              passwdFile,
+              groupFile,
+            }
+          : undefined,
+        onTerminated: () => {
+          if (live.get(spec.name) === sandbox) live.delete(spec.name);
+        },
+      });
+      live.set(spec.name, sandbox);
+      return sandbox;
+    },
+
+    async remove(name: string) {
+      const { realRootDir } = await hostFacts();
+      const layout = sandboxLayout(realRootDir, name, isolated);
+      await live.get(name)?.terminate();
+      await rm(layout.sandboxDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a minimal sandbox with the configured uid; throws `SANDBOX_FAILED` saying how to fix it. */
+async function checkBubblewrap(config: ResolvedLocalSandboxOptions): Promise<void> {
+  const args = ["--unshare-user", "--unshare-pid", "--uid", String(config.uid), "--gid", String(config.gid)];
+  try {
+    await execFileAsync(
+      config.bwrapPath,
+      [...args, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+      {
+        timeout: 10_000,
+      },
+    );
+  } catch (error) {
+    const reason = (error as { stderr?: string }).stderr?.trim() || errorMessage(error);
+    throw new RuntimeError(
+      "SANDBOX_FAILED",
+      `bubblewrap does not work at ${config.bwrapPath} (${reason}). Install it (Debian/Ubuntu: \`apt-get install bubblewrap\`; ` +
+        "it needs unprivileged user namespaces or root), or set `bwrapPath`. To run agents without any isolation, " +
+        "at your own risk, set `unsafeNoIsolation: true` (CLI: --unsafe-no-isolation).",
+      { cause: error },
+    );
+  }
+}
+
+function passwd(config: ResolvedLocalSandboxOptions, home: string): string {
+  return [
+    "root:x:0:0:root:/root:/usr/sbin/nologin",
+    `agent:x:${config.uid}:${config.gid}:Agent:${home}:/bin/bash`,
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+    "",
+  ].join("\n");
+}
+
+function group(config: ResolvedLocalSandboxOptions): string {
+  return ["root:x:0:", `agent:x:${config.gid}:`, "nogroup:x:65534:", ""].join("\n");
+}

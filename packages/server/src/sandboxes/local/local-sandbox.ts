@@ -1,0 +1,177 @@
+import { spawn } from "node:child_process";
+import { closeSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
+import { RuntimeError } from "../../errors.js";
+import type {
+  ExecOptions,
+  Sandbox,
+  SandboxFile,
+  SandboxProcess,
+  WorkspaceEntry,
+} from "../sandbox-provider.js";
+import { bwrapArgs } from "./bwrap-args.js";
+import { deleteAreaFile, listAreaFiles, readAreaFile, writeAreaFile } from "./host-file-access.js";
+import type { ReadOnlyFiles } from "./read-only-files.js";
+import { resolveSandboxPath, type SandboxLayout, type SandboxPath } from "./sandbox-paths.js";
+import { readInitPid, sandboxProcess, signalSandbox } from "./sandbox-process.js";
+
+/** How long `terminate()` waits for killed processes to be reaped. */
+const TERMINATE_WAIT_MS = 5000;
+/** bwrap's `--info-fd`; the read-only mounts' folder descriptors follow it. */
+const INFO_FD = 3;
+
+/** How `exec` starts processes: under bwrap (`isolation`) or, in unsafe mode, directly on the host. */
+export interface LocalSandboxConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly layout: SandboxLayout;
+  readonly readOnlyFiles: ReadOnlyFiles;
+  readonly runnerCommand: readonly string[];
+  /** Base environment of every process: PATH, HOME, LANG and the spec's env. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly isolation?: {
+    readonly bwrapPath: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly hostMounts: readonly string[];
+    readonly passwdFile: string;
+    readonly groupFile: string;
+  };
+  /** Called once, when the sandbox has terminated. */
+  readonly onTerminated: () => void;
+}
+
+/** One sandbox folder and the processes started in it. Created by `createLocalSandboxProvider`. */
+export class LocalSandbox implements Sandbox {
+  readonly id: string;
+  readonly name: string;
+  readonly workspaceDir: string;
+  readonly homeDir: string;
+  readonly runnerCommand: readonly string[];
+  readonly terminated: Promise<void>;
+
+  private readonly processes = new Set<SandboxProcess>();
+  private stopping: Promise<void> | undefined;
+  private markTerminated!: () => void;
+
+  constructor(private readonly config: LocalSandboxConfig) {
+    this.id = config.id;
+    this.name = config.name;
+    this.workspaceDir = config.layout.areas.workspace.inside;
+    this.homeDir = config.layout.areas.home.inside;
+    this.runnerCommand = config.runnerCommand;
+    this.terminated = new Promise((resolve) => {
+      this.markTerminated = resolve;
+    });
+  }
+
+  /**
+   * Starts a command with exactly the sandbox's environment (`spec.env`, then
+   * `options.env`) over PATH, HOME and LANG. Throws `SANDBOX_FAILED` after
+   * `terminate()` or when a read-only file cannot be restored; a command that
+   * cannot start exits with a non-zero code (bwrap prints why on stderr).
+   */
+  exec(command: readonly string[], options: ExecOptions = {}): SandboxProcess {
+    if (this.stopping) throw new RuntimeError("SANDBOX_FAILED", `Sandbox ${this.name} is terminated`);
+    if (command.length === 0) throw new RuntimeError("VALIDATION_FAILED", "exec needs a command");
+    const env = { ...this.config.env, ...options.env };
+    const cwd = options.cwd ?? this.workspaceDir;
+    const started = this.config.isolation
+      ? this.spawnIsolated(command, cwd, env)
+      : this.spawnOnHost(command, cwd, env);
+    this.processes.add(started);
+    void started.exited.then(() => this.processes.delete(started));
+    return started;
+  }
+
+  async writeFiles(files: readonly SandboxFile[]): Promise<void> {
+    const targets = files.map((file) => ({ file, path: this.resolve(file.path) }));
+    for (const { file, path } of targets) {
+      if (file.readOnly) {
+        await this.config.readOnlyFiles.save(path, file.content);
+      } else {
+        await this.config.readOnlyFiles.forget(path);
+      }
+      await writeAreaFile(this.area(path), path, file.content, file.readOnly ? 0o444 : 0o644);
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const target = this.resolve(path);
+    if (this.config.readOnlyFiles.has(target)) return this.config.readOnlyFiles.read(target);
+    return readAreaFile(this.area(target), target);
+  }
+
+  async listWorkspace(): Promise<WorkspaceEntry[]> {
+    return listAreaFiles({ root: this.config.layout.areas.workspace.host });
+  }
+
+  async deleteFile(path: string): Promise<void> {
+    const target = this.resolve(path);
+    await this.config.readOnlyFiles.forget(target);
+    await deleteAreaFile(this.area(target), target);
+  }
+
+  /** Kills every process of the sandbox and waits (up to 5 s) until they are gone; keeps the folder. Idempotent. */
+  terminate(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const running of this.processes) running.kill("SIGKILL");
+      await Promise.race([
+        Promise.all([...this.processes].map((running) => running.exited)),
+        delay(TERMINATE_WAIT_MS),
+      ]);
+      this.config.onTerminated();
+      this.markTerminated();
+    })();
+    return this.stopping;
+  }
+
+  private spawnIsolated(
+    command: readonly string[],
+    cwd: string,
+    env: Record<string, string>,
+  ): SandboxProcess {
+    const isolation = this.config.isolation!;
+    const mounts = this.config.readOnlyFiles.mounts(INFO_FD + 1);
+    let child: ReturnType<typeof spawn>;
+    try {
+      const args = bwrapArgs({
+        ...isolation,
+        layout: this.config.layout,
+        readOnlyFileMounts: mounts.args,
+        cwd,
+        infoFd: INFO_FD,
+        command,
+      });
+      child = spawn(isolation.bwrapPath, args, {
+        env,
+        stdio: ["pipe", "pipe", "pipe", "pipe", ...mounts.fds],
+      });
+    } finally {
+      for (const fd of mounts.fds) closeSync(fd);
+    }
+    const initPid = readInitPid(child.stdio[INFO_FD] as Readable);
+    return sandboxProcess(child, (signal) => void signalSandbox(child, initPid, signal));
+  }
+
+  /** Unsafe mode: the command runs on the host in its own process group, which `kill` signals. */
+  private spawnOnHost(command: readonly string[], cwd: string, env: Record<string, string>): SandboxProcess {
+    const child = spawn(command[0]!, command.slice(1), { cwd, env, detached: true, stdio: "pipe" });
+    return sandboxProcess(child, (signal) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal);
+      }
+    });
+  }
+
+  private resolve(path: string): SandboxPath {
+    return resolveSandboxPath(this.config.layout, path);
+  }
+
+  private area(path: SandboxPath): { root: string } {
+    return { root: this.config.layout.areas[path.area].host };
+  }
+}

@@ -1,0 +1,284 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RuntimeError } from "../../src/errors.js";
+import {
+  createLocalSandboxProvider,
+  type LocalSandboxProvider,
+} from "../../src/sandboxes/local/local-sandbox-provider.js";
+import { runInSandbox, runSandboxProviderContract } from "../../src/sandboxes/sandbox-contract.js";
+import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
+
+const testRoot = await mkdtemp(join(tmpdir(), "local-sandbox-test-"));
+
+runSandboxProviderContract({
+  name: "local (bubblewrap)",
+  createProvider: () => createLocalSandboxProvider({ rootDir: join(testRoot, "contract") }),
+});
+
+/** Host pids whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("local sandbox provider", () => {
+  const rootDir = join(testRoot, "local");
+  let provider: LocalSandboxProvider;
+  const created: Sandbox[] = [];
+  const create = async (name = `local-${randomUUID().slice(0, 8)}`) => {
+    const sandbox = await provider.create({ name });
+    created.push(sandbox);
+    return sandbox;
+  };
+  const sh = (sandbox: Sandbox, script: string) => runInSandbox(sandbox, ["sh", "-c", script]);
+
+  beforeAll(async () => {
+    provider = createLocalSandboxProvider({ rootDir });
+    await provider.check();
+  });
+  afterEach(async () => {
+    await Promise.all(created.splice(0).map((sandbox) => sandbox.terminate()));
+  });
+  afterAll(async () => {
+    await rm(testRoot, { recursive: true, force: true });
+  });
+
+  it("declares its capabilities and maps the sandbox to /workspace and /home/agent", async () => {
+    expect(provider.capabilities).toEqual({
+      attach: false,
+      nonRootUser: true,
+      readOnlySystem: true,
+      networkPolicy: false,
+    });
+    const sandbox = await create();
+    expect(sandbox.workspaceDir).toBe("/workspace");
+    expect(sandbox.homeDir).toBe("/home/agent");
+    expect(sandbox.runnerCommand[0]).toBe(process.execPath);
+  });
+
+  it("runs as uid 1000 without privileges", async () => {
+    const sandbox = await create();
+    const result = await sh(
+      sandbox,
+      "id -u; id -g; grep -E '^(NoNewPrivs|CapEff)' /proc/self/status; whoami",
+    );
+    expect(result.stdout).toBe("1000\n1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nagent\n");
+  });
+
+  it("shows no host secrets from /etc and no other sandbox folder", async () => {
+    const other = await create();
+    await other.writeFiles([{ path: "/workspace/secret.txt", content: "other's" }]);
+    const sandbox = await create();
+    const result = await sh(
+      sandbox,
+      `cat /etc/shadow; ls /etc/ssl/private; ls /root; ls ${rootDir}; cat ${rootDir}/${other.name}/workspace/secret.txt`,
+    );
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("No such file");
+  });
+
+  it("Node.js and the runner are available at their host paths", async () => {
+    const sandbox = await create();
+    const [node, main] = sandbox.runnerCommand as [string, string];
+    expect((await runInSandbox(sandbox, [node, "--version"])).stdout.trim()).toBe(process.version);
+    expect((await runInSandbox(sandbox, ["node", "--version"])).code).toBe(0);
+    expect(existsSync(main)).toBe(true);
+    expect((await runInSandbox(sandbox, ["test", "-f", main])).code).toBe(0);
+  });
+
+  it("files the agent creates belong to the server's user on the host, and host files are the agent's", async () => {
+    const sandbox = await create();
+    await sandbox.writeFiles([{ path: "/workspace/host.txt", content: "host" }]);
+    const result = await sh(
+      sandbox,
+      "echo agent > agent.txt && stat -c %u host.txt && echo more >> host.txt",
+    );
+    expect(result).toMatchObject({ code: 0, stdout: "1000\n" });
+    const hostPath = join(rootDir, sandbox.name, "workspace");
+    expect((await stat(join(hostPath, "agent.txt"))).uid).toBe(process.getuid?.());
+    expect(await readFile(join(hostPath, "host.txt"), "utf8")).toBe("hostmore\n");
+  });
+
+  it("symlinks to host files outside the sandbox never let host-side file operations escape", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "outside-"));
+    const secret = join(outside, "secret.txt");
+    await writeFile(secret, "host secret");
+    try {
+      const sandbox = await create();
+      // Dangling inside (the host's /tmp is not visible), but resolvable on the host.
+      await sh(
+        sandbox,
+        `ln -s ${secret} file-link; ln -s ${outside} dir-link; mkdir sub; ln -s ../../.. sub/up`,
+      );
+
+      for (const path of [
+        "/workspace/file-link",
+        "/workspace/dir-link/secret.txt",
+        "/workspace/sub/up/etc/passwd",
+      ]) {
+        const error = await sandbox.readFile(path).then(
+          () => undefined,
+          (reason: unknown) => reason,
+        );
+        expect(RuntimeError.is(error), path).toBe(true);
+        expect(String((error as Error).message)).not.toContain("host secret");
+      }
+
+      await sandbox.writeFiles([{ path: "/workspace/file-link", content: "overwritten" }]);
+      expect(await readFile(secret, "utf8")).toBe("host secret");
+      expect((await sh(sandbox, "test -L file-link || cat file-link")).stdout).toBe("overwritten");
+
+      await expect(
+        sandbox.writeFiles([{ path: "/workspace/dir-link/new.txt", content: "x" }]),
+      ).rejects.toMatchObject({ code: "INVALID_PATH" });
+      await expect(
+        sandbox.writeFiles([{ path: "/workspace/sub/up/created-by-test/x.txt", content: "x" }]),
+      ).rejects.toMatchObject({ code: "INVALID_PATH" });
+      await expect(sandbox.deleteFile("/workspace/dir-link/secret.txt")).rejects.toMatchObject({
+        code: "INVALID_PATH",
+      });
+      expect(readdirSync(outside)).toEqual(["secret.txt"]);
+      expect(existsSync(join(rootDir, "created-by-test"))).toBe(false);
+
+      const listed = (await sandbox.listWorkspace()).map((entry) => entry.path);
+      expect(listed.filter((path) => path.startsWith("dir-link/") || path.startsWith("sub/"))).toEqual([]);
+      expect(listed).toContain("file-link");
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("terminate leaves no process of the sandbox behind within 3 s", async () => {
+    const sandbox = await create();
+    const marker = `${1000 + Math.floor(Math.random() * 1000)}.${Date.now() % 1_000_000}`;
+    const running = sandbox.exec([
+      "sh",
+      "-c",
+      `sleep ${marker} & setsid sh -c 'sleep ${marker}; true' & echo started; wait`,
+    ]);
+    await new Promise((resolve) => running.stdout.once("data", resolve));
+    for (let tries = 0; processesWith(marker).length < 3 && tries < 50; tries++) await delay(20);
+    expect(processesWith(marker).length).toBeGreaterThanOrEqual(3);
+
+    await sandbox.terminate();
+    await sandbox.terminated;
+    const deadline = Date.now() + 3000;
+    while (processesWith(marker).length > 0 && Date.now() < deadline) await delay(50);
+    expect(processesWith(marker)).toEqual([]);
+    expect((await running.exited).code).not.toBe(0);
+  });
+
+  it("kill(SIGTERM) reaches the command, which can shut down gracefully", async () => {
+    const sandbox = await create();
+    const running = sandbox.exec([
+      "sh",
+      "-c",
+      'trap "echo bye; exit 5" TERM; echo ready; while :; do sleep 0.05; done',
+    ]);
+    let output = "";
+    running.stdout.on("data", (chunk: Buffer) => {
+      output += chunk;
+    });
+    while (!output.includes("ready")) await delay(10);
+    running.kill("SIGTERM");
+    expect(await running.exited).toEqual({ code: 5, signal: null });
+    expect(output).toBe("ready\nbye\n");
+  });
+
+  it("kill() right after exec, while bwrap is still setting up, always ends the process", async () => {
+    const sandbox = await create();
+    for (let round = 0; round < 40; round++) {
+      const running = sandbox.exec(["sleep", "1000"]);
+      running.kill(round % 2 === 0 ? "SIGTERM" : "SIGKILL");
+      const status = await Promise.race([running.exited, delay(3000, "still running" as const)]);
+      expect(status, `round ${round}`).not.toBe("still running");
+    }
+  });
+
+  it("a recreated sandbox keeps its workspace and its read-only files", async () => {
+    const name = `recreate-${randomUUID().slice(0, 8)}`;
+    const first = await create(name);
+    await first.writeFiles([{ path: "/home/agent/.agent/hooks.json", content: "[]", readOnly: true }]);
+    await sh(first, "echo kept > work.txt");
+    await expect(provider.create({ name })).rejects.toMatchObject({ code: "CONFLICT" });
+    await first.terminate();
+
+    const second = await create(name);
+    expect(new TextDecoder().decode(await second.readFile("/workspace/work.txt"))).toBe("kept\n");
+    const attack = await sh(second, "echo evil > ~/.agent/hooks.json; cat ~/.agent/hooks.json");
+    expect(attack.stdout).toBe("[]");
+  });
+
+  it("restores a read-only file that a process started before it was protected had changed", async () => {
+    const sandbox = await create();
+    const early = sandbox.exec([
+      "sh",
+      "-c",
+      "read line; echo evil > /workspace/CONFIG; mv /workspace/dir /workspace/dir2",
+    ]);
+    await sandbox.writeFiles([
+      { path: "/workspace/CONFIG", content: "good", readOnly: true },
+      { path: "/workspace/dir/nested.json", content: "{}", readOnly: true },
+    ]);
+    early.stdin.end("go\n");
+    await early.exited;
+    const seen = await sh(sandbox, "cat /workspace/CONFIG; cat /workspace/dir/nested.json");
+    expect(seen.stdout).toBe("good{}");
+    expect(new TextDecoder().decode(await sandbox.readFile("/workspace/CONFIG"))).toBe("good");
+  });
+
+  it("remove deletes the sandbox folder", async () => {
+    const sandbox = await create();
+    await sandbox.writeFiles([{ path: "/workspace/a.txt", content: "a" }]);
+    await provider.remove(sandbox.name);
+    expect(existsSync(join(rootDir, sandbox.name))).toBe(false);
+    await sandbox.terminated;
+    await provider.remove(sandbox.name);
+  });
+
+  it("rejects invalid options and names", async () => {
+    expect(() => createLocalSandboxProvider({ rootDir: "relative/dir" })).toThrow(
+      expect.objectContaining({ code: "VALIDATION_FAILED" }),
+    );
+    await expect(provider.create({ name: "../escape" })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  it("check() explains how to install bubblewrap when it is missing", async () => {
+    const broken = createLocalSandboxProvider({ rootDir, bwrapPath: "/nonexistent/bwrap" });
+    const error = await broken.check().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(RuntimeError.is(error) && error.code).toBe("SANDBOX_FAILED");
+    expect((error as Error).message).toContain("apt-get install bubblewrap");
+    expect((error as Error).message).toContain("unsafeNoIsolation");
+  });
+
+  it("without isolation, runs on the host and says so in its capabilities", async () => {
+    const unsafeRoot = join(testRoot, "unsafe");
+    await mkdir(unsafeRoot, { recursive: true });
+    const unsafe = createLocalSandboxProvider({ rootDir: unsafeRoot, unsafeNoIsolation: true });
+    expect(unsafe.capabilities).toMatchObject({ nonRootUser: false, readOnlySystem: false });
+    const sandbox = await unsafe.create({ name: "unsafe" });
+    try {
+      expect(sandbox.workspaceDir).toBe(join(unsafeRoot, "unsafe", "workspace"));
+      const result = await runInSandbox(sandbox, ["sh", "-c", "pwd; echo $HOME"]);
+      expect(result.stdout).toBe(`${sandbox.workspaceDir}\n${sandbox.homeDir}\n`);
+    } finally {
+      await sandbox.terminate();
+    }
+  });
+});
