@@ -1,0 +1,35 @@
+import { errorMessage, RuntimeError } from "../../errors.js";
+
+/** gRPC status codes the mapping treats specially (nice-grpc's `ClientError.code`). */
+const GRPC_ALREADY_EXISTS = 6;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
+
+export const MISSING_CREDENTIALS_MESSAGE =
+  "Modal credentials are missing: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET (create a token at https://modal.com/settings/tokens)";
+
+/**
+ * Maps anything the Modal SDK throws to a `SANDBOX_FAILED` RuntimeError whose
+ * message names the operation and, for rejected credentials or name clashes,
+ * what to do. RuntimeErrors pass through unchanged. The SDK's message is kept
+ * (it never contains the token secret); the original is the `cause`.
+ */
+export function modalFailure(operation: string, error: unknown): RuntimeError {
+  if (RuntimeError.is(error)) return error;
+  const code = grpcCode(error);
+  const name = error instanceof Error ? error.name : "";
+  let hint = "";
+  if (code === GRPC_UNAUTHENTICATED || code === GRPC_PERMISSION_DENIED) {
+    hint = "; Modal rejected the credentials: check MODAL_TOKEN_ID and MODAL_TOKEN_SECRET";
+  } else if (code === GRPC_ALREADY_EXISTS || name === "AlreadyExistsError") {
+    hint = "; a sandbox with this name is already running: attach to it or terminate it first";
+  }
+  return new RuntimeError("SANDBOX_FAILED", `Modal ${operation} failed: ${errorMessage(error)}${hint}`, {
+    cause: error,
+  });
+}
+
+function grpcCode(error: unknown): number | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  return typeof error.code === "number" ? error.code : undefined;
+}

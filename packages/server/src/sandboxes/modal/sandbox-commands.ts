@@ -1,0 +1,161 @@
+/*
+ * The argv of every command the provider runs inside a Modal sandbox. Modal
+ * runs execs as root; everything done on the agent's behalf, and every file
+ * access, goes through `setpriv` to the agent's uid with `NoNewPrivs`, so a
+ * symlink the agent planted can never make the runtime touch more than the
+ * agent itself could. Root does only what needs root: record a pid, signal
+ * it, stage a batch of files, and take over the runtime's read-only files.
+ * Paths travel as arguments or on stdin, never inside script text. The image
+ * needs bash, GNU tar and coreutils, findutils and util-linux.
+ */
+
+/** Root-only folder of the pid files `kill` reads and of batches being written. */
+const PID_DIR = "/run/agent-runtime";
+
+/** Exit code of `readFileCommand` when the path is not a regular file. */
+export const NOT_A_FILE_EXIT_CODE = 66;
+
+export interface AgentIdentity {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** Prefix that runs the rest of an argv as the agent user. */
+export function asAgent(agent: AgentIdentity): string[] {
+  return [
+    "setpriv",
+    `--reuid=${agent.uid}`,
+    `--regid=${agent.gid}`,
+    "--clear-groups",
+    "--no-new-privs",
+    "--",
+  ];
+}
+
+export function pidFileFor(execId: string): string {
+  return `${PID_DIR}/exec-${execId}.pid`;
+}
+
+/**
+ * A caller's command: in a new session (so `kill` reaches its process group),
+ * recording the session's pid, then as the agent user. `setsid -w` passes the
+ * exit code through.
+ */
+export function userCommand(agent: AgentIdentity, pidFile: string, command: readonly string[]): string[] {
+  return [
+    "setsid",
+    "-w",
+    "sh",
+    "-c",
+    `p="$1"; shift; mkdir -p -m 700 ${PID_DIR} && echo $$ > "$p" && exec "$@"`,
+    "agent-runtime-exec",
+    pidFile,
+    ...asAgent(agent),
+    ...command,
+  ];
+}
+
+/**
+ * Signals the process group of a `userCommand`; `signal` without the `SIG`
+ * prefix (e.g. "TERM"). Waits up to 5 s for the pid file, since a kill may
+ * follow the start of the command closely.
+ */
+export function killCommand(pidFile: string, signal: string): string[] {
+  return [
+    "sh",
+    "-c",
+    'i=0; while [ ! -s "$2" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; kill -s "$1" -- "-$(cat "$2")"',
+    "agent-runtime-kill",
+    signal,
+    pidFile,
+  ];
+}
+
+/**
+ * Writes a batch from stdin: a list of every file of the batch
+ * (`listLength` bytes, NUL-separated area root, folder below it and name per
+ * file), then a tar of the files. Root first removes root-owned files at the
+ * batch's paths (the runtime's earlier read-only copies, which the agent could
+ * not replace); the agent user extracts the tar, so nothing lands where the
+ * agent could not write itself; then root takes ownership of each read-only
+ * file (0444) and of every folder from its area root down to it, which become
+ * root-owned with the sticky bit (1777): the agent may still add files
+ * anywhere, but can neither change, delete or rename the runtime's file nor
+ * rename a folder above it to put another in its place. Root steps enter one
+ * folder at a time and check its real path before and after taking it over,
+ * so a symlink or a folder swapped in meanwhile is refused.
+ * Arguments: `listLength`, then the read-only files in threes (root, folder, name).
+ */
+export function writeFilesCommand(
+  agent: AgentIdentity,
+  listLength: number,
+  readOnly: readonly FileTarget[],
+): string[] {
+  const script = [
+    'at() { [ "$(pwd -P)" = "$1" ]; }',
+    "# enter ROOT FOLDER [seal]: cd into ROOT/FOLDER one folder at a time, sealing each when asked",
+    "enter() {",
+    '  cd -P -- "$1" 2>/dev/null && at "$1" || return 1',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    "  local path=$1 rest=$2 seal=${3:-} segment",
+    '  [ -z "$seal" ] || { chown 0:0 . && chmod 1777 . && at "$path"; } || return 1',
+    '  while [ -n "$rest" ]; do',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    '    segment=${rest%%/*}; if [ "$segment" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi',
+    "    path=$path/$segment",
+    '    cd -P -- "./$segment" 2>/dev/null && at "$path" || return 1',
+    '    [ -z "$seal" ] || { chown 0:0 . && chmod 1777 . && at "$path"; } || return 1',
+    "  done",
+    "}",
+    `mkdir -p -m 700 ${PID_DIR} && batch=$(mktemp ${PID_DIR}/write-XXXXXX) || exit 1`,
+    "trap 'rm -f \"$batch\"' EXIT",
+    'cat > "$batch" || exit 1',
+    "list=$1; shift",
+    'while IFS= read -r -d "" root && IFS= read -r -d "" dir && IFS= read -r -d "" name; do',
+    '  (enter "$root" "$dir" && if [ -O "./$name" ] && [ ! -L "./$name" ]; then rm -f -- "./$name"; fi) || :',
+    'done < <(head -c "$list" "$batch")',
+    `tail -c +$((list + 1)) "$batch" | (cd / && ${asAgent(agent).join(" ")} tar -x -f - -C /) || exit 1`,
+    "while [ $# -gt 0 ]; do",
+    '  (enter "$1" "$2" seal && chown -h 0:0 "./$3" && [ -f "./$3" ] && [ ! -L "./$3" ] && chmod 0444 "./$3") ||',
+    '    { echo "cannot make $1/$2/$3 read-only" >&2; exit 1; }',
+    "  shift 3",
+    "done",
+  ].join("\n");
+  return [
+    "bash",
+    "-c",
+    script,
+    "agent-runtime-write-files",
+    String(listLength),
+    ...readOnly.flatMap(({ root, dir, name }) => [root, dir, name]),
+  ];
+}
+
+/** A file of a batch: its area root, its folder below the root ("" for the root) and its name. */
+export interface FileTarget {
+  readonly root: string;
+  readonly dir: string;
+  readonly name: string;
+}
+
+/** Prints a regular file; exits with `NOT_A_FILE_EXIT_CODE` when the path is not one. */
+export function readFileCommand(agent: AgentIdentity, path: string): string[] {
+  return [
+    ...asAgent(agent),
+    "sh",
+    "-c",
+    `[ -f "$1" ] || exit ${NOT_A_FILE_EXIT_CODE}; exec cat -- "$1"`,
+    "agent-runtime-read",
+    path,
+  ];
+}
+
+/** Lists regular files below `dir` as NUL-terminated `size mtime relative-path` records. */
+export function listFilesCommand(agent: AgentIdentity, dir: string): string[] {
+  return [...asAgent(agent), "find", dir, "-type", "f", "-printf", "%s %T@ %P\\0"];
+}
+
+/** Deletes a file or symlink (never its target); a missing file is not an error. */
+export function deleteFileCommand(agent: AgentIdentity, path: string): string[] {
+  return [...asAgent(agent), "rm", "-f", "--", path];
+}

@@ -1,0 +1,239 @@
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { Readable, Writable } from "node:stream";
+import type { ReadableStream, WritableStream } from "node:stream/web";
+import type {
+  ModalClientFactory,
+  ModalClientSeam,
+  ModalCredentials,
+  ModalExecParams,
+  ModalProcessHandle,
+  ModalSandboxHandle,
+  ModalSandboxRequest,
+} from "../../src/sandboxes/modal/modal-client.js";
+
+/*
+ * The only fake in the Modal tests: Modal's cloud cannot be reached here, so
+ * this stands in for the SDK seam. It records every request the provider
+ * builds. Execs either answer from a script (`onExec`) or, with `runLocally`,
+ * really run their argv on this machine, so the shell commands the provider
+ * sends into sandboxes are tested against real tar, setpriv and find.
+ */
+
+export interface ExecCall {
+  readonly sandboxId: string;
+  readonly argv: readonly string[];
+  readonly params: ModalExecParams;
+  /** Everything written to the process's stdin, once it is closed. */
+  readonly stdin: Promise<Uint8Array>;
+}
+
+export interface ScriptedResult {
+  readonly code?: number;
+  readonly stdout?: string | Uint8Array;
+  readonly stderr?: string;
+}
+
+export interface FakeModalOptions {
+  /** Answers scripted execs; the default answers exit code 0 and no output. */
+  readonly onExec?: (call: ExecCall) => ScriptedResult | Promise<ScriptedResult>;
+  /** Runs every exec for real on this machine (the test must run as root). */
+  readonly runLocally?: boolean;
+}
+
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export class FakeModal {
+  readonly credentials: ModalCredentials[] = [];
+  readonly ensureAppCalls: string[] = [];
+  readonly createRequests: ModalSandboxRequest[] = [];
+  readonly findCalls: { appName: string; name: string }[] = [];
+  readonly execCalls: ExecCall[] = [];
+  readonly terminateCalls: string[] = [];
+  /** Sandboxes by Modal name, as `findSandbox` sees them. */
+  readonly running = new Map<string, FakeSandbox>();
+  /** The next call of that method rejects with this error. */
+  readonly failNext: Partial<
+    Record<"ensureApp" | "createSandbox" | "findSandbox" | "exec" | "terminate", unknown>
+  > = {};
+  private count = 0;
+
+  constructor(private readonly options: FakeModalOptions = {}) {}
+
+  readonly factory: ModalClientFactory = (credentials) => {
+    this.credentials.push(credentials);
+    return this.seam;
+  };
+
+  private readonly seam: ModalClientSeam = {
+    ensureApp: async (appName) => {
+      this.throwIfFailing("ensureApp");
+      this.ensureAppCalls.push(appName);
+    },
+    createSandbox: async (request) => {
+      this.throwIfFailing("createSandbox");
+      this.createRequests.push(request);
+      const sandbox = new FakeSandbox(this, `sb-fake-${++this.count}`, request.params.name ?? "");
+      this.running.set(sandbox.name, sandbox);
+      return sandbox;
+    },
+    findSandbox: async (appName, name) => {
+      this.throwIfFailing("findSandbox");
+      this.findCalls.push({ appName, name });
+      return this.running.get(name) ?? null;
+    },
+  };
+
+  throwIfFailing(method: keyof FakeModal["failNext"]): void {
+    if (!(method in this.failNext)) return;
+    const error = this.failNext[method];
+    delete this.failNext[method];
+    throw error;
+  }
+
+  async startExec(
+    sandbox: FakeSandbox,
+    argv: readonly string[],
+    params: ModalExecParams,
+  ): Promise<ModalProcessHandle> {
+    this.throwIfFailing("exec");
+    let received!: (bytes: Uint8Array) => void;
+    const call: ExecCall = {
+      sandboxId: sandbox.sandboxId,
+      argv,
+      params,
+      stdin: new Promise((resolve) => {
+        received = resolve;
+      }),
+    };
+    this.execCalls.push(call);
+    return this.options.runLocally
+      ? runLocally(sandbox, call, received)
+      : scripted(call, received, this.options);
+  }
+}
+
+class FakeSandbox implements ModalSandboxHandle {
+  private stop!: (code: number) => void;
+  private readonly stopped = new Promise<number>((resolve) => {
+    this.stop = resolve;
+  });
+  readonly processes = new Set<number>();
+
+  constructor(
+    private readonly modal: FakeModal,
+    readonly sandboxId: string,
+    readonly name: string,
+  ) {}
+
+  private stoppedAlready = false;
+
+  async exec(argv: readonly string[], params: ModalExecParams): Promise<ModalProcessHandle> {
+    if (this.stoppedAlready) throw new Error(`Sandbox ${this.sandboxId} has already shut down`);
+    return this.modal.startExec(this, argv, params);
+  }
+
+  async terminate(): Promise<void> {
+    this.modal.throwIfFailing("terminate");
+    this.modal.terminateCalls.push(this.sandboxId);
+    this.stopExternally(137);
+  }
+
+  /** What Modal does when the sandbox times out or is stopped from elsewhere. */
+  stopExternally(code = 0): void {
+    // Commands wrapped in `setsid` lead their own process group; the others are killed alone.
+    for (const pid of this.processes) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, "SIGKILL");
+        } catch {
+          // Not a group leader, or already gone.
+        }
+      }
+    }
+    this.stoppedAlready = true;
+    this.modal.running.delete(this.name);
+    this.stop(code);
+  }
+
+  wait(): Promise<number> {
+    return this.stopped;
+  }
+}
+
+async function scripted(
+  call: ExecCall,
+  received: (bytes: Uint8Array) => void,
+  options: FakeModalOptions,
+): Promise<ModalProcessHandle> {
+  const chunks: Uint8Array[] = [];
+  const stdin = new Writable({
+    write(chunk, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+    final(done) {
+      received(Buffer.concat(chunks));
+      done();
+    },
+  });
+  const result = (async () => {
+    await call.stdin;
+    return (await options.onExec?.(call)) ?? {};
+  })();
+  const output = (pick: (r: ScriptedResult) => string | Uint8Array | undefined) =>
+    Readable.toWeb(
+      Readable.from(
+        (async function* () {
+          const value = pick(await result);
+          if (value !== undefined && value.length > 0) yield Buffer.from(value);
+        })(),
+      ),
+    ) as ReadableStream<Uint8Array>;
+  return {
+    stdin: Writable.toWeb(stdin) as WritableStream<Uint8Array>,
+    stdout: output((r) => r.stdout),
+    stderr: output((r) => r.stderr),
+    wait: async () => (await result).code ?? 0,
+  };
+}
+
+async function runLocally(
+  sandbox: FakeSandbox,
+  call: ExecCall,
+  received: (bytes: Uint8Array) => void,
+): Promise<ModalProcessHandle> {
+  const [command, ...args] = call.argv;
+  const child = spawn(command!, args, {
+    cwd: call.params.workdir ?? "/",
+    env: { PATH, ...call.params.env },
+  });
+  if (child.pid !== undefined) sandbox.processes.add(child.pid);
+  const chunks: Buffer[] = [];
+  child.stdin.on("error", () => undefined);
+  const recorder = new Writable({
+    write(chunk, _encoding, done) {
+      chunks.push(chunk);
+      if (child.stdin.writable) child.stdin.write(chunk, () => done());
+      else done();
+    },
+    final(done) {
+      received(Buffer.concat(chunks));
+      child.stdin.end();
+      done();
+    },
+  });
+  const exit = new Promise<number>((resolve) => {
+    child.on("close", (code, signal) => {
+      if (child.pid !== undefined) sandbox.processes.delete(child.pid);
+      // Like Modal: a signal `n` is reported as 128 + n.
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+  return {
+    stdin: Writable.toWeb(recorder) as WritableStream<Uint8Array>,
+    stdout: Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>,
+    stderr: Readable.toWeb(child.stderr) as ReadableStream<Uint8Array>,
+    wait: () => exit,
+  };
+}
