@@ -73,6 +73,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     runtime,
     apiKeys: options.apiKeys,
     demoModel: demo !== undefined,
+    studio: true,
   });
   const url = await server.listen({ port: options.port, host: options.host });
   logger.info(
