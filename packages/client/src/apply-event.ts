@@ -1,12 +1,11 @@
 import type { Block, SessionEvent, SessionEventOf, WorkspaceFile } from "@agent-runtime/protocol";
 import { putBlock } from "./block-list.js";
-import type { PermissionRequest } from "./permission-request.js";
 import { MAX_KEPT_ERRORS, type SessionSnapshot } from "./session-snapshot.js";
 
 /**
- * A sequenced session event whose type the protocol (v1) does not define
- * (e.g. `session:permission:requested`). It still takes a `seq`, so the
- * store must account for it to keep the sequence contiguous.
+ * A sequenced session event whose type this client's protocol version does
+ * not define (a newer server's). It still takes a `seq`, so the store must
+ * account for it to keep the sequence contiguous.
  */
 export interface ExtensionEvent {
   readonly type: string;
@@ -29,24 +28,8 @@ export function applySessionEvent(state: SessionSnapshot, event: SessionEvent): 
   return { ...next, lastSeq: event.seq };
 }
 
-/** Applies an event of a type outside the protocol (v1); unknown types only advance `lastSeq`. */
+/** Applies an event of a type this client does not know (a newer server's): it only advances `lastSeq`. */
 export function applyExtensionEvent(state: SessionSnapshot, event: ExtensionEvent): SessionSnapshot {
-  switch (event.type) {
-    case "session:permission:requested": {
-      if (typeof event.requestId !== "string") break;
-      const request = event as unknown as PermissionRequest;
-      const pendingPermissions = [
-        ...state.pendingPermissions.filter((p) => p.requestId !== request.requestId),
-        request,
-      ];
-      return { ...state, pendingPermissions, lastSeq: event.seq };
-    }
-    case "session:permission:resolved": {
-      const pendingPermissions = state.pendingPermissions.filter((p) => p.requestId !== event.requestId);
-      if (pendingPermissions.length === state.pendingPermissions.length) break;
-      return { ...state, pendingPermissions, lastSeq: event.seq };
-    }
-  }
   return { ...state, lastSeq: event.seq };
 }
 
@@ -97,6 +80,20 @@ function reduce(state: SessionSnapshot, event: SessionEvent): SessionSnapshot {
           s.id === event.subagentId ? { ...s, status: event.status, completedAt: event.timestamp } : s,
         ),
       };
+    case "session:permission:requested":
+      return {
+        ...state,
+        pendingPermissions: [
+          ...state.pendingPermissions.filter((p) => p.requestId !== event.request.requestId),
+          event.request,
+        ],
+      };
+    case "session:permission:resolved": {
+      const pendingPermissions = state.pendingPermissions.filter((p) => p.requestId !== event.requestId);
+      return pendingPermissions.length === state.pendingPermissions.length
+        ? state
+        : { ...state, pendingPermissions };
+    }
     case "session:turn:started":
       return {
         ...state,

@@ -25,7 +25,7 @@ export function applySessionData(state: SessionSnapshot, data: SessionData): Ses
     inflightBlockIds: [],
     files,
     subagents,
-    pendingPermissions: [],
+    pendingPermissions: data.pendingPermissions,
     turn: { running: runtime.busy, turnId: undefined, lastStopReason: state.turn.lastStopReason },
     lastSeq,
   };

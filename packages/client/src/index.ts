@@ -6,7 +6,6 @@ export {
 export { AgentRuntimeError, type ClientErrorCode } from "./agent-runtime-error.js";
 export type { ExtensionEvent, WireEvent } from "./apply-event.js";
 export { blockOwner } from "./block-owner.js";
-export type { PermissionRequest } from "./permission-request.js";
 export {
   type EventsResponse,
   type HealthResponse,

@@ -5,6 +5,7 @@ import type {
   CreateSessionRequest,
   eventsResponseSchema,
   healthResponseSchema,
+  PermissionAnswerRequest,
   SendMessageResponse,
   SessionData,
   SessionOptions,
@@ -16,7 +17,7 @@ import { AgentRuntimeError } from "./agent-runtime-error.js";
 
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
 export type EventsResponse = z.infer<typeof eventsResponseSchema>;
-export type PermissionDecision = "allow" | "deny";
+export type PermissionDecision = PermissionAnswerRequest["decision"];
 
 export interface RestClientOptions {
   /** Base URL of the server, e.g. `http://localhost:3000` (a path prefix is kept). */
@@ -127,12 +128,12 @@ export class RestClient {
     return (await this.request<{ blocks: Block[] }>("GET", path)).blocks;
   }
 
-  /** Answers a tool-permission request. */
+  /** Answers an open tool-permission request. Rejects with `PERMISSION_REQUEST_NOT_FOUND` once it is closed. */
   answerPermission(
     sessionId: string,
     requestId: string,
-    answer: { decision: PermissionDecision; always?: boolean },
-  ): Promise<unknown> {
+    answer: PermissionAnswerRequest,
+  ): Promise<{ requestId: string; decision: PermissionDecision }> {
     return this.request("POST", `/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, {
       body: answer,
     });

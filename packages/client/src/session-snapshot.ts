@@ -1,5 +1,6 @@
 import type {
   Block,
+  PermissionRequest,
   RuntimeState,
   SessionRecord,
   Subagent,
@@ -7,7 +8,6 @@ import type {
   WorkspaceFile,
 } from "@agent-runtime/protocol";
 import type { AgentRuntimeError } from "./agent-runtime-error.js";
-import type { PermissionRequest } from "./permission-request.js";
 
 /** The session's persistent facts; `lastSeq` lives on the snapshot itself. `usage` follows `session:metadata:update`. */
 export type SessionMetadata = Omit<SessionRecord, "lastSeq">;

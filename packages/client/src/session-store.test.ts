@@ -253,18 +253,24 @@ describe("SessionStore", () => {
   it("tracks permission requests and advances over event types it does not know", () => {
     const { store } = loadedStore();
     const base = { sessionId: SID, timestamp: T };
-    store.receive({
-      ...base,
-      seq: 1,
-      type: "session:permission:requested",
+    const request = {
       requestId: "r1",
       toolName: "Bash",
-    });
-    expect(store.getSnapshot().pendingPermissions).toEqual([
-      { ...base, seq: 1, type: "session:permission:requested", requestId: "r1", toolName: "Bash" },
-    ]);
+      input: { command: "ls" },
+      requestedAt: T,
+      expiresAt: T,
+    };
+    store.receive({ ...base, seq: 1, type: "session:permission:requested", request });
+    expect(store.getSnapshot().pendingPermissions).toEqual([request]);
     expect(store.receive({ ...base, seq: 2, type: "session:something:new" })).toBe("applied");
-    store.receive({ ...base, seq: 3, type: "session:permission:resolved", requestId: "r1" });
+    store.receive({
+      ...base,
+      seq: 3,
+      type: "session:permission:resolved",
+      requestId: "r1",
+      decision: "deny",
+      reason: "expired",
+    });
     expect(store.getSnapshot().pendingPermissions).toEqual([]);
     expect(store.getSnapshot().lastSeq).toBe(3);
   });

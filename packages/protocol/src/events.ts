@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { blockSchema } from "./blocks.js";
-import { runtimeStateSchema, subagentSchema, usageSchema, workspaceFileSchema } from "./session.js";
+import {
+  permissionRequestSchema,
+  runtimeStateSchema,
+  subagentSchema,
+  usageSchema,
+  workspaceFileSchema,
+} from "./session.js";
 
 /**
  * Every session event carries the envelope `{type, sessionId, seq, timestamp}`
@@ -16,6 +22,19 @@ const envelope = {
 
 export const turnStopReasonSchema = z.enum(["end_turn", "interrupted", "error", "max_turns"]);
 export type TurnStopReason = z.infer<typeof turnStopReasonSchema>;
+
+/** Why a permission request was resolved. */
+export const permissionResolutionSchema = z.enum([
+  /** A person answered. */
+  "answered",
+  /** Allowed by an earlier "always" answer for the same tool. */
+  "always",
+  /** Nobody answered in time: denied. */
+  "expired",
+  /** The turn ended (interrupt, agent exit, shutdown) first: denied. */
+  "cancelled",
+]);
+export type PermissionResolution = z.infer<typeof permissionResolutionSchema>;
 
 export const sessionEventSchema = z.discriminatedUnion("type", [
   z.object({ ...envelope, type: z.literal("session:block:start"), block: blockSchema }),
@@ -58,6 +77,18 @@ export const sessionEventSchema = z.discriminatedUnion("type", [
     type: z.literal("session:subagent:completed"),
     subagentId: z.string(),
     status: subagentSchema.shape.status,
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:permission:requested"),
+    request: permissionRequestSchema,
+  }),
+  z.object({
+    ...envelope,
+    type: z.literal("session:permission:resolved"),
+    requestId: z.string(),
+    decision: z.enum(["allow", "deny"]),
+    reason: permissionResolutionSchema,
   }),
   z.object({
     ...envelope,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { permissionPolicySchema } from "./session.js";
 
 /** A file with a path relative to its owner (workspace, skill folder, …) and UTF-8 content. */
 export const fileEntrySchema = z.object({
@@ -73,6 +74,8 @@ export const agentProfileSchema = z.object({
   defaultFiles: z.array(fileEntrySchema).default([]),
   /** Default model for sessions of this profile. */
   model: z.string().optional(),
+  /** Default permission policy of its sessions. @default {mode: "bypass"} */
+  permissions: permissionPolicySchema.optional(),
 });
 
 export type FileEntry = z.infer<typeof fileEntrySchema>;

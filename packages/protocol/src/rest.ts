@@ -52,6 +52,20 @@ export const eventsResponseSchema = z.object({
   lastSeq: z.number().int().nonnegative(),
 });
 
+export const permissionAnswerRequestSchema = z.object({
+  decision: z.enum(["allow", "deny"]),
+  /** With `allow`: allow this tool for the rest of the session without asking. */
+  always: z.boolean().optional(),
+  /** With `deny`: told to the agent. */
+  message: z.string().max(2000).optional(),
+});
+export type PermissionAnswerRequest = z.infer<typeof permissionAnswerRequestSchema>;
+
+export const permissionAnswerResponseSchema = z.object({
+  requestId: z.string(),
+  decision: z.enum(["allow", "deny"]),
+});
+
 export const writeFileRequestSchema = z.object({ content: z.string() });
 export const fileContentResponseSchema = z.object({
   path: z.string(),

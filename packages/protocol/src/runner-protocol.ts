@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { mcpServerSchema } from "./profile.js";
-import { architectureSchema } from "./session.js";
+import { architectureSchema, permissionPolicySchema } from "./session.js";
 
 /**
  * The line protocol between the server and the runner inside a sandbox.
@@ -18,6 +18,8 @@ export const runnerConfigSchema = z.object({
   systemPrompt: z.string().optional(),
   allowedTools: z.array(z.string()).optional(),
   mcpServers: z.record(z.string(), mcpServerSchema).default({}),
+  /** Which tool calls wait for a decision (`permission_request` lines). @default bypass */
+  permissions: permissionPolicySchema.default({ mode: "bypass" }),
   /** Native session id to resume (its transcript has been restored beforehand). */
   resumeSessionId: z.string().optional(),
   /** Report workspace changes as `file` lines. */
@@ -33,6 +35,13 @@ export const runnerCommandSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message"), turnId: z.string(), content: z.string() }),
   /** Stop the running turn. */
   z.object({ type: z.literal("interrupt") }),
+  /** The decision on a `permission_request`. */
+  z.object({
+    type: z.literal("permission_response"),
+    requestId: z.string(),
+    decision: z.enum(["allow", "deny"]),
+    message: z.string().optional(),
+  }),
   /** Close the agent and exit. */
   z.object({ type: z.literal("shutdown") }),
 ]);
@@ -42,6 +51,15 @@ export const runnerOutputSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready"), pid: z.number().int(), agentVersion: z.string().optional() }),
   /** One native message of the agent, unchanged. Parsing happens server-side. */
   z.object({ type: z.literal("agent"), message: z.unknown() }),
+  /** A tool call waits for a `permission_response` with the same `requestId`. */
+  z.object({
+    type: z.literal("permission_request"),
+    requestId: z.string(),
+    toolName: z.string(),
+    input: z.unknown(),
+    toolUseId: z.string().optional(),
+    title: z.string().optional(),
+  }),
   /** The agent finished handling the message of `turnId`. */
   z.object({
     type: z.literal("turn_end"),

@@ -4,9 +4,23 @@ import { blockSchema } from "./blocks.js";
 export const architectureSchema = z.enum(["claude-agent-sdk", "opencode"]);
 export type Architecture = z.infer<typeof architectureSchema>;
 
+/**
+ * How tool calls are approved. `bypass`: the agent runs every tool without
+ * asking. `ask`: each call of the listed tools (all tools when `tools` is
+ * omitted) waits for a person's answer (`session:permission:requested`);
+ * unanswered requests expire and are denied.
+ */
+export const permissionPolicySchema = z.object({
+  mode: z.enum(["bypass", "ask"]),
+  tools: z.array(z.string().min(1)).optional(),
+});
+export type PermissionPolicy = z.infer<typeof permissionPolicySchema>;
+
 export const sessionOptionsSchema = z
   .object({
     model: z.string().min(1).optional(),
+    /** Overrides the profile's permission policy. */
+    permissions: permissionPolicySchema.optional(),
   })
   .catchall(z.unknown());
 export type SessionOptions = z.infer<typeof sessionOptionsSchema>;
@@ -19,13 +33,22 @@ export type SessionOptions = z.infer<typeof sessionOptionsSchema>;
 export const sandboxStatusSchema = z.enum(["pending", "creating", "running", "terminated", "error"]);
 export type SandboxStatus = z.infer<typeof sandboxStatusSchema>;
 
+export const queuedMessageSchema = z.object({ turnId: z.string(), content: z.string() });
+export type QueuedMessage = z.infer<typeof queuedMessageSchema>;
+
 export const runtimeStateSchema = z.object({
+  /** True while the session is loaded in a server process (false in listings of sessions at rest). */
+  isLoaded: z.boolean(),
   sandboxStatus: sandboxStatusSchema,
   sandboxId: z.string().optional(),
   /** Process id of the runner inside the sandbox; stays the same while the agent process is reused. */
   agentPid: z.number().int().optional(),
   /** True while a turn runs. */
   busy: z.boolean(),
+  /** The running turn. */
+  currentTurnId: z.string().optional(),
+  /** Messages waiting for the running turn to end, in order. */
+  queuedMessages: z.array(queuedMessageSchema),
   lastActivityAt: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
@@ -57,6 +80,21 @@ export const subagentSchema = z.object({
 });
 export type Subagent = z.infer<typeof subagentSchema>;
 
+/** A tool call waiting for a person's decision. */
+export const permissionRequestSchema = z.object({
+  requestId: z.string(),
+  toolName: z.string(),
+  input: z.unknown(),
+  /** The agent's id of the tool call, when it gives one. */
+  toolUseId: z.string().optional(),
+  /** A sentence describing the call, when the agent gives one. */
+  title: z.string().optional(),
+  requestedAt: z.string(),
+  /** After this instant the request is denied. */
+  expiresAt: z.string(),
+});
+export type PermissionRequest = z.infer<typeof permissionRequestSchema>;
+
 /** Persistent facts about a session (what an adapter stores in its session row). */
 export const sessionRecordSchema = z.object({
   sessionId: z.string(),
@@ -71,6 +109,11 @@ export const sessionRecordSchema = z.object({
   nativeSessionId: z.string().optional(),
   usage: usageSchema,
   title: z.string().optional(),
+  /**
+   * Permission requests open at the last sync. A server that loads the
+   * session finds no agent waiting for them and resolves them as expired.
+   */
+  pendingPermissions: z.array(permissionRequestSchema).optional(),
 });
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;
 
@@ -84,5 +127,6 @@ export const sessionDataSchema = sessionSummarySchema.extend({
   blocks: z.array(blockSchema),
   files: z.array(workspaceFileSchema),
   subagents: z.array(subagentSchema),
+  pendingPermissions: z.array(permissionRequestSchema),
 });
 export type SessionData = z.infer<typeof sessionDataSchema>;

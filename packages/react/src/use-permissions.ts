@@ -1,4 +1,5 @@
-import type { PermissionDecision, PermissionRequest } from "@agent-runtime/client";
+import type { PermissionDecision } from "@agent-runtime/client";
+import type { PermissionRequest } from "@agent-runtime/protocol";
 import { useCallback } from "react";
 import { useAgentClient } from "./agent-service-provider.js";
 import { useSessionSelector } from "./use-session-store.js";
@@ -10,9 +11,9 @@ export interface UsePermissionsResult {
 }
 
 /**
- * Pending tool-permission requests. Servers that run agents with
- * permissions bypassed (the v1 default) never raise any, so `pending` stays
- * empty there.
+ * Pending tool-permission requests of a session whose permission policy is
+ * `ask` (sessions in `bypass` mode never raise any). Unanswered requests
+ * expire on the server and are denied.
  */
 export function usePermissions(sessionId: string): UsePermissionsResult {
   const client = useAgentClient();

@@ -43,6 +43,7 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
   const host = factory(config, {
     message: (message) => io.output.write({ type: "agent", message }),
     turnEnd: (end) => io.output.write(end),
+    permissionRequest: (request) => io.output.write(request),
     diagnostics: (text) => io.stderr.write(text),
     failed: (error) => {
       if (stopping) return;
@@ -105,7 +106,9 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
     }
     const command = parsed.data;
     if (command.type === "message") host.send(command.turnId, command.content);
-    else if (command.type === "interrupt") {
+    else if (command.type === "permission_response") {
+      host.respondPermission(command.requestId, command.decision, command.message);
+    } else if (command.type === "interrupt") {
       host
         .interrupt()
         .catch((error: unknown) =>

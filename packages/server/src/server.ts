@@ -4,6 +4,12 @@ import type { AgentRuntime } from "./core/agent-runtime.js";
 import { ApiKeyChecker } from "./transport/api-keys.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
+import {
+  DEFAULT_STUDIO_DIR,
+  hasStudioBuild,
+  studioPublicPaths,
+  studioRoutes,
+} from "./transport/http/studio.js";
 import { attachSocketTransport } from "./transport/socket/socket-transport.js";
 import { VERSION } from "./version.js";
 
@@ -18,6 +24,14 @@ export interface AgentServerOptions {
   readonly bodyLimit?: number;
   /** Allowed CORS origins for the socket. @default true (any) */
   readonly corsOrigin?: string | string[] | boolean;
+  /**
+   * Serves the Studio web app at `/` (its files and client-side routes are
+   * public; the API stays protected). `true` serves this monorepo's build
+   * (`apps/studio/dist`); `{distDir}` serves another build. A missing build
+   * is logged as a warning and the API runs without the Studio.
+   * @default false
+   */
+  readonly studio?: boolean | { readonly distDir: string };
 }
 
 export interface AgentServer {
@@ -38,13 +52,17 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   const { runtime } = options;
   const apiKeys = new ApiKeyChecker(options.apiKeys ?? []);
   let closing: Promise<void> | undefined;
+  const studioDir = resolveStudioDir(options.studio, runtime.logger);
+  const studioPaths = studioDir ? studioPublicPaths(studioDir) : undefined;
   const app = await createHttpApp({
     runtime,
     apiKeys,
     logger: runtime.logger,
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(studioPaths ? { publicPaths: studioPaths.paths, publicPathPrefixes: studioPaths.prefixes } : {}),
   });
+  if (studioDir) await app.register(studioRoutes, { distDir: studioDir });
   app.addHook("onRequest", async (request, reply) => {
     if (closing) return sendError(reply, request, "SHUTTING_DOWN", "The server is shutting down");
   });
@@ -67,12 +85,26 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     },
     close() {
       closing ??= (async () => {
-        io.disconnectSockets(true);
+        // Sessions end first (interrupting turns, denying open permission requests, syncing), so
+        // connected clients still receive those final events before their sockets close.
         await runtime.shutdown();
+        io.disconnectSockets(true);
         await app.close();
         await new Promise<void>((resolve) => io.close(() => resolve()));
       })();
       return closing;
     },
   };
+}
+
+/** The Studio build folder to serve, or undefined (not wanted, or not built: then a warning). */
+function resolveStudioDir(
+  studio: AgentServerOptions["studio"],
+  logger: AgentRuntime["logger"],
+): string | undefined {
+  if (!studio) return undefined;
+  const distDir = studio === true ? DEFAULT_STUDIO_DIR : studio.distDir;
+  if (hasStudioBuild(distDir)) return distDir;
+  logger.warn(`Studio not served: no build in ${distDir} (run \`npm run build\`)`);
+  return undefined;
 }

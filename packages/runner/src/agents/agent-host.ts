@@ -1,6 +1,7 @@
 import type { RunnerConfig, RunnerOutput } from "@agent-runtime/protocol";
 
 export type TurnEnd = Extract<RunnerOutput, { type: "turn_end" }>;
+export type PermissionRequestLine = Extract<RunnerOutput, { type: "permission_request" }>;
 
 /** What a host reports; the runner turns it into protocol lines. */
 export interface AgentHostEvents {
@@ -8,6 +9,8 @@ export interface AgentHostEvents {
   message(message: unknown): void;
   /** A turn finished; called exactly once per `send`, in send order, unless the host fails first. */
   turnEnd(end: TurnEnd): void;
+  /** A tool call waits for `respondPermission` (only under `permissions.mode: "ask"`). */
+  permissionRequest(request: PermissionRequestLine): void;
   /** Free-form diagnostics of the agent process (its stderr). */
   diagnostics(text: string): void;
   /**
@@ -26,6 +29,8 @@ export interface AgentHost {
   start(): Promise<{ agentVersion?: string }>;
   /** Queues a user message; `turnEnd` reports its end under `turnId`. */
   send(turnId: string, content: string): void;
+  /** Answers a `permissionRequest`; unknown or already answered ids are ignored. */
+  respondPermission(requestId: string, decision: "allow" | "deny", message?: string): void;
   /** Stops the running turn (it ends with `interrupted`); a no-op when idle. */
   interrupt(): Promise<void>;
   /** Ends the agent process. Idempotent; resolves once it has exited (or was killed after a grace period). */

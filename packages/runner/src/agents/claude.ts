@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunnerConfig } from "@agent-runtime/protocol";
 import {
+  type CanUseTool,
   type McpServerConfig,
   type Options,
   type Query,
@@ -12,6 +13,7 @@ import {
 } from "@anthropic-ai/claude-agent-sdk";
 import { AsyncQueue } from "../async-queue.js";
 import type { AgentHost, AgentHostEvents, TurnEnd } from "./agent-host.js";
+import { PermissionGate } from "./permission-gate.js";
 
 /** How long `close` waits for Claude Code to exit on its own before killing it. */
 const CLOSE_GRACE_MS = 5_000;
@@ -31,6 +33,7 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
   let session: Query | undefined;
   let consuming: Promise<void> | undefined;
   let closing = false;
+  const gate = new PermissionGate(config.permissions, events);
 
   const nextTurn = (): void => {
     if (current || closing) return;
@@ -46,6 +49,7 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
 
   const endTurn = (end: Omit<TurnEnd, "type" | "turnId">): void => {
     if (!current) return;
+    gate.denyAll("The turn ended before the request was answered");
     const turnId = current.turnId;
     current = undefined;
     events.turnEnd({ type: "turn_end", turnId, ...end });
@@ -71,7 +75,7 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
 
   return {
     async start() {
-      const q = query({ prompt: input, options: claudeOptions(config, events) });
+      const q = query({ prompt: input, options: claudeOptions(config, events, gate) });
       session = q;
       consuming = consume(q);
       await q.initializationResult();
@@ -83,9 +87,14 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
       nextTurn();
     },
 
+    respondPermission(requestId, decision, message) {
+      gate.respond(requestId, decision, message);
+    },
+
     async interrupt() {
       if (!current || !session) return;
       current.interrupted = true;
+      gate.denyAll("The turn was interrupted");
       await session.interrupt();
     },
 
@@ -108,7 +117,14 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
   };
 }
 
-function claudeOptions(config: RunnerConfig, events: AgentHostEvents): Options {
+function claudeOptions(config: RunnerConfig, events: AgentHostEvents, gate: PermissionGate): Options {
+  const permissions: Partial<Options> =
+    config.permissions.mode === "ask"
+      ? {
+          permissionMode: "default",
+          canUseTool: ((toolName, input, options) => gate.ask(toolName, input, options)) as CanUseTool,
+        }
+      : { permissionMode: "bypassPermissions", allowDangerouslySkipPermissions: true };
   return {
     cwd: config.workspaceDir,
     includePartialMessages: true,
@@ -123,8 +139,7 @@ function claudeOptions(config: RunnerConfig, events: AgentHostEvents): Options {
     mcpServers: config.mcpServers as Record<string, McpServerConfig>,
     ...(config.resumeSessionId ? { resume: config.resumeSessionId } : {}),
     settingSources: ["project"],
-    permissionMode: "bypassPermissions",
-    allowDangerouslySkipPermissions: true,
+    ...permissions,
     // Foreground subagents keep a turn self-contained: a background task would end the turn early and
     // start an unsolicited one when it settles. The environment may still override it.
     env: { CLAUDE_CODE_DISABLE_BACKGROUND_TASKS: "1", ...process.env },

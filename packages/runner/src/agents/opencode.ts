@@ -231,6 +231,10 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       nextTurn();
     },
 
+    // OpenCode runs with `permission: "allow"`; the server accepts ask-mode sessions only for
+    // architectures that declare the `permissions` capability, so no request is ever open here.
+    respondPermission() {},
+
     async interrupt() {
       if (!current || !client || !sessionId) return;
       current.interrupted = true;

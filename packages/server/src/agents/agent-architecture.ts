@@ -2,6 +2,7 @@ import type {
   AgentProfile,
   Architecture,
   Block,
+  PermissionPolicy,
   RunnerConfigInput,
   SessionOptions,
   Subagent,
@@ -34,6 +35,8 @@ export interface MaterializeInput {
 
 export interface RunnerInput extends MaterializeInput {
   readonly endpoint: ModelEndpoint;
+  /** The session's effective permission policy (session option, else profile, else bypass). */
+  readonly permissions: PermissionPolicy;
   /** Architecture-native session id to resume, when a transcript was restored. */
   readonly resumeSessionId?: string;
 }

@@ -24,10 +24,12 @@ export interface AgentRuntimeOptions {
   readonly model?: ModelEndpoint;
   /** Tear a session's sandbox down after this much inactivity; 0 disables. @default 900_000 (15 min) */
   readonly idleTimeoutMs?: number;
-  /** How often live sessions write their changes to persistence. @default 5_000 */
+  /** How often live sessions write their changes to persistence (each turn end syncs too). @default 30_000 */
   readonly syncIntervalMs?: number;
   /** How long an interrupted agent may take to stop before it is killed. @default 5_000 */
   readonly interruptGraceMs?: number;
+  /** How long a tool-permission request waits for an answer before it is denied. @default 300_000 (5 min) */
+  readonly permissionTimeoutMs?: number;
   /** Workspace files larger than this are indexed but not stored. @default 1_048_576 */
   readonly maxPersistedFileBytes?: number;
   /** @default a pino logger at level "info" */
@@ -65,9 +67,10 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     endpoint: options.model ?? {},
     logger,
     idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
-    syncIntervalMs: options.syncIntervalMs ?? 5_000,
+    syncIntervalMs: options.syncIntervalMs ?? 30_000,
     interruptGraceMs: options.interruptGraceMs ?? 5_000,
     maxPersistedFileBytes: options.maxPersistedFileBytes ?? 1_048_576,
+    permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
   });
   let stopped: Promise<void> | undefined;
 

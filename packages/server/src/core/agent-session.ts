@@ -2,6 +2,9 @@ import { randomUUID } from "node:crypto";
 import type {
   AgentProfile,
   Block,
+  PermissionPolicy,
+  PermissionRequest,
+  PermissionResolution,
   RunnerOutput,
   RuntimeState,
   SandboxStatus,
@@ -41,6 +44,21 @@ export interface AgentSessionDeps {
   readonly interruptGraceMs: number;
   /** Files larger than this are indexed but their content is not persisted. */
   readonly maxPersistedFileBytes: number;
+  /** How long a permission request waits for an answer before it is denied. */
+  readonly permissionTimeoutMs: number;
+}
+
+/** The permission policy of a session: its own option, else its profile's, else bypass. */
+export function effectivePermissions(
+  profile: AgentProfile,
+  options: SessionRecord["sessionOptions"],
+): PermissionPolicy {
+  return options.permissions ?? profile.permissions ?? { mode: "bypass" };
+}
+
+interface OpenPermission {
+  readonly request: PermissionRequest;
+  readonly timer: NodeJS.Timeout;
 }
 
 interface Turn {
@@ -87,6 +105,9 @@ export class AgentSession {
   private closed = false;
   private persistenceFailing = false;
   private readonly logger: Logger;
+  private readonly permissions = new Map<string, OpenPermission>();
+  /** Tools a person allowed "always" in this session. */
+  private readonly alwaysAllowed = new Set<string>();
 
   constructor(
     private readonly deps: AgentSessionDeps,
@@ -100,11 +121,26 @@ export class AgentSession {
     this.state.restoreBlocks(restored?.blocks ?? []);
     for (const file of restored?.files ?? []) this.state.files.set(file.path, file);
     this.runtime = {
+      isLoaded: true,
       sandboxStatus:
         restored && (record.nativeSessionId || restored.files.length > 0) ? "terminated" : "pending",
       busy: false,
+      queuedMessages: [],
       lastActivityAt: record.updatedAt,
     };
+    // Requests open when the session was last saved have no agent waiting any more.
+    for (const request of record.pendingPermissions ?? []) {
+      this.emit({
+        type: "session:permission:resolved",
+        requestId: request.requestId,
+        decision: "deny",
+        reason: "expired",
+      });
+    }
+    if (record.pendingPermissions?.length) {
+      this.record = { ...this.record, pendingPermissions: [] };
+      this.recordDirty = true;
+    }
   }
 
   get architectureId(): string {
@@ -138,6 +174,7 @@ export class AgentSession {
       blocks: this.state.mainBlocks(),
       files: [...this.state.files.values()].sort((a, b) => a.path.localeCompare(b.path)),
       subagents: [...this.state.subagents.values()],
+      pendingPermissions: [...this.permissions.values()].map((open) => open.request),
     };
   }
 
@@ -158,7 +195,8 @@ export class AgentSession {
     const queued = this.runtime.busy || this.queue.length > 0;
     this.queue.push(turn);
     this.clearIdleTimer();
-    if (!this.runtime.busy) void this.runNextTurn();
+    if (this.runtime.busy) this.setRuntime({ queuedMessages: this.queuedMessages() });
+    else void this.runNextTurn();
     return { turnId: turn.turnId, queued };
   }
 
@@ -187,7 +225,7 @@ export class AgentSession {
     const turn = this.queue.shift();
     if (!turn) return;
     this.current = turn;
-    this.setRuntime({ busy: true });
+    this.setRuntime({ busy: true, currentTurnId: turn.turnId, queuedMessages: this.queuedMessages() });
     this.emit({ type: "session:turn:started", turnId: turn.turnId, content: turn.content });
     const userBlock: Block = {
       type: "user_message",
@@ -221,10 +259,11 @@ export class AgentSession {
   private finishTurn(turn: Turn, stopReason: TurnStopReason): void {
     if (this.current !== turn) return;
     clearTimeout(this.interruptTimer);
+    this.cancelPermissions();
     for (const event of this.parser?.flush() ?? []) this.applyAgentEvent(event);
     this.current = undefined;
     this.emit({ type: "session:turn:completed", turnId: turn.turnId, stopReason });
-    this.setRuntime({ busy: false });
+    this.setRuntime({ busy: false, currentTurnId: undefined });
     void this.sync().catch(() => undefined);
     if (this.queue.length > 0) void this.runNextTurn();
     else this.armIdleTimer();
@@ -271,6 +310,7 @@ export class AgentSession {
         sessionOptions: this.record.sessionOptions,
         ...dirs,
         endpoint: this.deps.endpoint,
+        permissions: effectivePermissions(profile, this.record.sessionOptions),
         ...(resumeSessionId ? { resumeSessionId } : {}),
       };
       const runner = new RunnerConnection(sandbox, {
@@ -321,6 +361,9 @@ export class AgentSession {
         return;
       case "file":
         this.applyFileEvent(output);
+        return;
+      case "permission_request":
+        this.openPermission(output);
         return;
       case "log":
         this.logger[output.level]({ source: "runner" }, output.message);
@@ -510,12 +553,88 @@ export class AgentSession {
   }
 
   /**
-   * Answers a tool-permission request. Sessions run their agents with
-   * permissions bypassed, so no request is ever pending: always throws
-   * `PERMISSION_REQUEST_NOT_FOUND`.
+   * Answers an open permission request. `always` with `allow` also allows
+   * later calls of the same tool in this session without asking. Throws
+   * `PERMISSION_REQUEST_NOT_FOUND` for unknown, answered or expired requests.
    */
-  answerPermission(requestId: string, _decision: "allow" | "deny"): { resolved: true } {
-    throw new RuntimeError("PERMISSION_REQUEST_NOT_FOUND", `Permission request ${requestId} not found`);
+  answerPermission(
+    requestId: string,
+    answer: { decision: "allow" | "deny"; always?: boolean; message?: string },
+  ): { requestId: string; decision: "allow" | "deny" } {
+    const open = this.permissions.get(requestId);
+    if (!open) {
+      throw new RuntimeError("PERMISSION_REQUEST_NOT_FOUND", `Permission request ${requestId} is not open`);
+    }
+    if (answer.decision === "allow" && answer.always) this.alwaysAllowed.add(open.request.toolName);
+    this.resolvePermission(requestId, answer.decision, "answered", answer.message);
+    return { requestId, decision: answer.decision };
+  }
+
+  private openPermission(line: Extract<RunnerOutput, { type: "permission_request" }>): void {
+    if (this.alwaysAllowed.has(line.toolName)) {
+      this.runner?.send({ type: "permission_response", requestId: line.requestId, decision: "allow" });
+      return;
+    }
+    const requestedAt = new Date();
+    const request: PermissionRequest = {
+      requestId: line.requestId,
+      toolName: line.toolName,
+      input: line.input,
+      ...(line.toolUseId ? { toolUseId: line.toolUseId } : {}),
+      ...(line.title ? { title: line.title } : {}),
+      requestedAt: requestedAt.toISOString(),
+      expiresAt: new Date(requestedAt.getTime() + this.deps.permissionTimeoutMs).toISOString(),
+    };
+    const timer = setTimeout(
+      () =>
+        this.resolvePermission(
+          request.requestId,
+          "deny",
+          "expired",
+          "Nobody answered the permission request in time",
+        ),
+      this.deps.permissionTimeoutMs,
+    );
+    timer.unref();
+    this.permissions.set(request.requestId, { request, timer });
+    this.recordDirty = true;
+    this.emit({ type: "session:permission:requested", request });
+  }
+
+  private resolvePermission(
+    requestId: string,
+    decision: "allow" | "deny",
+    reason: PermissionResolution,
+    message?: string,
+  ): void {
+    const open = this.permissions.get(requestId);
+    if (!open) return;
+    clearTimeout(open.timer);
+    this.permissions.delete(requestId);
+    this.recordDirty = true;
+    this.runner?.send({
+      type: "permission_response",
+      requestId,
+      decision,
+      ...(message === undefined ? {} : { message }),
+    });
+    this.emit({ type: "session:permission:resolved", requestId, decision, reason });
+  }
+
+  /** Denies every open request (the turn or the agent is gone). */
+  private cancelPermissions(): void {
+    for (const requestId of [...this.permissions.keys()]) {
+      this.resolvePermission(
+        requestId,
+        "deny",
+        "cancelled",
+        "The turn ended before the request was answered",
+      );
+    }
+  }
+
+  private queuedMessages(): Array<{ turnId: string; content: string }> {
+    return this.queue.map(({ turnId, content }) => ({ turnId, content }));
   }
 
   /** Flushes what changed since the last sync to persistence. Serialised; retried by the manager on failure. */
@@ -554,7 +673,12 @@ export class AgentSession {
       const lastSeq = this.log.lastSeq;
       if (this.recordDirty || lastSeq !== this.record.lastSeq) {
         this.recordDirty = false;
-        this.record = { ...this.record, lastSeq, updatedAt: new Date().toISOString() };
+        this.record = {
+          ...this.record,
+          lastSeq,
+          updatedAt: new Date().toISOString(),
+          pendingPermissions: [...this.permissions.values()].map((open) => open.request),
+        };
         await persistence.updateSession(this.record).catch((error: unknown) => {
           this.recordDirty = true;
           throw error;
@@ -638,6 +762,7 @@ export class AgentSession {
     this.closed = true;
     this.clearIdleTimer();
     this.queue.length = 0;
+    this.cancelPermissions();
     if (this.current) {
       const turn = this.current;
       turn.interruptRequested = true;

@@ -27,6 +27,7 @@ export interface SessionManagerOptions {
   readonly syncIntervalMs: number;
   readonly interruptGraceMs: number;
   readonly maxPersistedFileBytes: number;
+  readonly permissionTimeoutMs: number;
 }
 
 /**
@@ -62,7 +63,14 @@ export class SessionManager {
     if (!parsed.success) throw new RuntimeError("VALIDATION_FAILED", parsed.error.message);
     const { agentProfileRef, architecture, sessionOptions } = parsed.data;
     const profile = await this.options.profiles.get(agentProfileRef);
-    this.architectureFor(architecture);
+    const agent = this.architectureFor(architecture);
+    const policy = sessionOptions?.permissions ?? profile.permissions;
+    if (policy?.mode === "ask" && !agent.capabilities.permissions) {
+      throw new RuntimeError(
+        "UNSUPPORTED",
+        `Architecture "${architecture}" cannot ask for tool permissions; use permissions mode "bypass"`,
+      );
+    }
     const now = new Date().toISOString();
     const record: SessionRecord = {
       sessionId: randomUUID(),
@@ -96,8 +104,10 @@ export class SessionManager {
       return {
         ...record,
         runtime: {
+          isLoaded: false,
           sandboxStatus: record.nativeSessionId ? "terminated" : "pending",
           busy: false,
+          queuedMessages: [],
           lastActivityAt: record.updatedAt,
         },
       };
@@ -176,6 +186,7 @@ export class SessionManager {
         idleTimeoutMs: o.idleTimeoutMs,
         interruptGraceMs: o.interruptGraceMs,
         maxPersistedFileBytes: o.maxPersistedFileBytes,
+        permissionTimeoutMs: o.permissionTimeoutMs,
       },
       record,
       restored,

@@ -21,6 +21,9 @@ export interface TestServerOptions {
   readonly apiKeys?: readonly string[];
   readonly idleTimeoutMs?: number;
   readonly agents?: readonly AgentProfileInput[];
+  readonly permissionTimeoutMs?: number;
+  /** Serve the Studio build (see `AgentServerOptions.studio`). @default false */
+  readonly studio?: boolean;
 }
 
 export interface TestServer {
@@ -54,8 +57,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "warn" }),
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     syncIntervalMs: 500,
+    ...(options.permissionTimeoutMs === undefined
+      ? {}
+      : { permissionTimeoutMs: options.permissionTimeoutMs }),
   });
-  const server = await createAgentServer({ runtime, apiKeys: options.apiKeys ?? [] });
+  const server = await createAgentServer({
+    runtime,
+    apiKeys: options.apiKeys ?? [],
+    studio: options.studio ?? false,
+  });
   const url = await server.listen({ port: 0 });
   const stop = async () => {
     await server.close();

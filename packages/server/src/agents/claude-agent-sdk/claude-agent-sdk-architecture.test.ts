@@ -18,6 +18,7 @@ const input = {
   workspaceDir: "/workspace",
   homeDir: "/home/agent",
   endpoint: { baseUrl: "http://127.0.0.1:9999", apiKey: "sk-endpoint" },
+  permissions: { mode: "ask" as const, tools: ["Bash"] },
   resumeSessionId: "abc",
 };
 
@@ -30,6 +31,7 @@ describe("claude-agent-sdk architecture", () => {
       model: "session-model",
       systemPrompt: "Be brief.",
       allowedTools: ["Read"],
+      permissions: { mode: "ask", tools: ["Bash"] },
       resumeSessionId: "abc",
     });
   });

@@ -22,7 +22,7 @@ const QUIET_ENV: Readonly<Record<string, string>> = {
 
 const claudeAgentSdkArchitecture: AgentArchitecture = {
   id: "claude-agent-sdk",
-  capabilities: { thinking: true, subagents: true, permissions: false, nativeResume: true },
+  capabilities: { thinking: true, subagents: true, permissions: true, nativeResume: true },
 
   materialize: materializeClaudeProfile,
 
@@ -36,6 +36,7 @@ const claudeAgentSdkArchitecture: AgentArchitecture = {
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
       ...(profile.tools ? { allowedTools: profile.tools } : {}),
       mcpServers: profile.mcpServers,
+      permissions: input.permissions,
       ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
     };
   },

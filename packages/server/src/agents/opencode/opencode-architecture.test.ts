@@ -29,6 +29,7 @@ const input = {
   workspaceDir: "/workspace",
   homeDir: "/home/agent",
   endpoint: { baseUrl: "http://127.0.0.1:9999", apiKey: "sk-endpoint" },
+  permissions: { mode: "ask" as const, tools: ["Bash"] },
   resumeSessionId: "ses_1",
 };
 

@@ -4,6 +4,8 @@ import {
   createSessionResponseSchema,
   interruptResponseSchema,
   listSessionsResponseSchema,
+  permissionAnswerRequestSchema,
+  permissionAnswerResponseSchema,
   sendMessageRequestSchema,
   sendMessageResponseSchema,
   sessionDataSchema,
@@ -130,12 +132,13 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = a
         tags: ["sessions"],
         summary: "Answer a tool-permission request",
         params: sessionParams.extend({ requestId: z.string().min(1).max(200) }),
-        body: z.object({ decision: z.enum(["allow", "deny"]), always: z.boolean().optional() }),
+        body: permissionAnswerRequestSchema,
+        response: { 200: permissionAnswerResponseSchema },
       },
     },
     async (request) => {
       const session = await sessions.get(request.params.id);
-      return session.answerPermission(request.params.requestId, request.body.decision);
+      return session.answerPermission(request.params.requestId, request.body);
     },
   );
 };

@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SessionRecord } from "@agent-runtime/protocol";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createMemoryPersistenceAdapter } from "../persistence/memory/memory-persistence-adapter.js";
+import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-provider.js";
+import { type AgentRuntime, createAgentRuntime } from "./agent-runtime.js";
+import { emptyUsage } from "./usage.js";
+
+describe("SessionManager without an agent", () => {
+  let dir: string;
+  let runtime: AgentRuntime;
+  const persistence = createMemoryPersistenceAdapter();
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "session-manager-"));
+    runtime = createAgentRuntime({
+      persistence,
+      sandbox: createLocalSandboxProvider({ rootDir: join(dir, "sandboxes") }),
+      agents: [{ id: "p", name: "Profile" }],
+      logger: pino({ level: "silent" }),
+    });
+    await runtime.start();
+  });
+  afterEach(async () => {
+    await runtime.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("creates sessions without a sandbox and lists them", async () => {
+    const session = await runtime.sessions.create({ agentProfileRef: "p" });
+    expect(session.summary().runtime).toMatchObject({ isLoaded: true, sandboxStatus: "pending", busy: false });
+    const listed = await runtime.sessions.list();
+    expect(listed.map((s) => s.sessionId)).toContain(session.id);
+  });
+
+  it("resolves permission requests left open by a crashed server as expired, denied", async () => {
+    const now = new Date().toISOString();
+    const record: SessionRecord = {
+      sessionId: "crashed",
+      agentProfileRef: "p",
+      architecture: "claude-agent-sdk",
+      sessionOptions: {},
+      createdAt: now,
+      updatedAt: now,
+      lastSeq: 41,
+      usage: emptyUsage(),
+      nativeSessionId: "native",
+      pendingPermissions: [
+        { requestId: "r1", toolName: "Bash", input: { command: "rm -rf /" }, requestedAt: now, expiresAt: now },
+      ],
+    };
+    await persistence.createSession(record);
+    const session = await runtime.sessions.get("crashed");
+    expect(session.snapshot().pendingPermissions).toEqual([]);
+    expect(session.eventsAfter(41)).toEqual([
+      expect.objectContaining({
+        type: "session:permission:resolved",
+        seq: 42,
+        requestId: "r1",
+        decision: "deny",
+        reason: "expired",
+      }),
+    ]);
+    await session.sync();
+    expect((await persistence.loadSession("crashed"))?.pendingPermissions).toEqual([]);
+    expect(() => session.answerPermission("r1", { decision: "allow" })).toThrow(
+      expect.objectContaining({ code: "PERMISSION_REQUEST_NOT_FOUND" }),
+    );
+  });
+
+  it("rejects unknown profiles and architectures with stable codes", async () => {
+    await expect(runtime.sessions.create({ agentProfileRef: "nope" })).rejects.toMatchObject({
+      code: "PROFILE_NOT_FOUND",
+    });
+    await expect(runtime.sessions.get("missing")).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+  });
+});
