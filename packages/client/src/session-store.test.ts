@@ -15,10 +15,11 @@ function sessionData(overrides: Partial<SessionData> = {}): SessionData {
     updatedAt: T,
     lastSeq: 0,
     usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0 },
-    runtime: { sandboxStatus: "pending", busy: false, lastActivityAt: T },
+    runtime: { isLoaded: true, sandboxStatus: "pending", busy: false, queuedMessages: [], lastActivityAt: T },
     blocks: [],
     files: [],
     subagents: [],
+    pendingPermissions: [],
     ...overrides,
   };
 }

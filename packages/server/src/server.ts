@@ -5,7 +5,7 @@ import { ApiKeyChecker } from "./transport/api-keys.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
 import {
-  DEFAULT_STUDIO_DIR,
+  defaultStudioDir,
   hasStudioBuild,
   studioPublicPaths,
   studioRoutes,
@@ -103,7 +103,7 @@ function resolveStudioDir(
   logger: AgentRuntime["logger"],
 ): string | undefined {
   if (!studio) return undefined;
-  const distDir = studio === true ? DEFAULT_STUDIO_DIR : studio.distDir;
+  const distDir = studio === true ? defaultStudioDir() : studio.distDir;
   if (hasStudioBuild(distDir)) return distDir;
   logger.warn(`Studio not served: no build in ${distDir} (run \`npm run build\`)`);
   return undefined;

@@ -31,7 +31,11 @@ describe("SessionManager without an agent", () => {
 
   it("creates sessions without a sandbox and lists them", async () => {
     const session = await runtime.sessions.create({ agentProfileRef: "p" });
-    expect(session.summary().runtime).toMatchObject({ isLoaded: true, sandboxStatus: "pending", busy: false });
+    expect(session.summary().runtime).toMatchObject({
+      isLoaded: true,
+      sandboxStatus: "pending",
+      busy: false,
+    });
     const listed = await runtime.sessions.list();
     expect(listed.map((s) => s.sessionId)).toContain(session.id);
   });
@@ -49,7 +53,13 @@ describe("SessionManager without an agent", () => {
       usage: emptyUsage(),
       nativeSessionId: "native",
       pendingPermissions: [
-        { requestId: "r1", toolName: "Bash", input: { command: "rm -rf /" }, requestedAt: now, expiresAt: now },
+        {
+          requestId: "r1",
+          toolName: "Bash",
+          input: { command: "rm -rf /" },
+          requestedAt: now,
+          expiresAt: now,
+        },
       ],
     };
     await persistence.createSession(record);

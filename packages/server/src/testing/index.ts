@@ -3,5 +3,6 @@
  * interfaces. They use vitest's `describe`/`it`/`expect`; call them from a
  * vitest test file.
  */
-export * from "./persistence-contract.js";
+
 export * from "../sandboxes/sandbox-contract.js";
+export * from "./persistence-contract.js";

@@ -9,7 +9,9 @@ import { sendError } from "./error-handler.js";
  * The Studio's production build inside this monorepo (`apps/studio/dist`),
  * found relative to this module in both `src/` and `dist/`.
  */
-export const DEFAULT_STUDIO_DIR = fileURLToPath(new URL("../../../../../apps/studio/dist/", import.meta.url));
+export function defaultStudioDir(): string {
+  return fileURLToPath(new URL("../../../../../apps/studio/dist/", import.meta.url));
+}
 
 /** Client-side routes of the Studio (`/s/<sessionId>`): answered with `index.html` for browsers. */
 const STUDIO_ROUTE_PREFIX = "/s/";
