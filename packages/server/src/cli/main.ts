@@ -28,7 +28,7 @@ program
   )
   .addOption(
     new Option("--sandbox <provider>", "sandbox provider")
-      .choices(["local"])
+      .choices(["local", "modal"])
       .env("AGENT_RUNTIME_SANDBOX")
       .default("local"),
   )
@@ -71,6 +71,8 @@ program
       modelBaseUrl: options.modelBaseUrl,
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,
+      modalTokenId: process.env.MODAL_TOKEN_ID,
+      modalTokenSecret: process.env.MODAL_TOKEN_SECRET,
       apiKeys: options.apiKeys
         ? String(options.apiKeys)
             .split(",")

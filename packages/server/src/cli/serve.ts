@@ -8,6 +8,8 @@ import { createAgentRuntime } from "../core/agent-runtime.js";
 import { createPostgresPersistenceAdapter } from "../persistence/postgres/postgres-persistence-adapter.js";
 import { createSqlitePersistenceAdapter } from "../persistence/sqlite/sqlite-persistence-adapter.js";
 import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-provider.js";
+import { createModalSandboxProvider } from "../sandboxes/modal/modal-sandbox-provider.js";
+import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { createAgentServer } from "../server.js";
 
 export interface ServeOptions {
@@ -16,7 +18,9 @@ export interface ServeOptions {
   readonly dataDir: string;
   readonly database?: string;
   readonly profileDirs?: readonly string[];
-  readonly sandbox: string;
+  readonly sandbox: "local" | "modal";
+  readonly modalTokenId?: string;
+  readonly modalTokenSecret?: string;
   readonly unsafeNoIsolation: boolean;
   readonly modelBaseUrl?: string;
   readonly modelApiKey?: string;
@@ -35,10 +39,16 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const persistence = options.database?.startsWith("postgres")
     ? createPostgresPersistenceAdapter({ connectionString: options.database })
     : createSqlitePersistenceAdapter({ filename: options.database ?? join(dataDir, "agent-runtime.sqlite") });
-  const sandbox = createLocalSandboxProvider({
-    rootDir: join(dataDir, "sandboxes"),
-    unsafeNoIsolation: options.unsafeNoIsolation,
-  });
+  const sandbox: SandboxProvider =
+    options.sandbox === "modal"
+      ? createModalSandboxProvider({
+          ...(options.modalTokenId ? { tokenId: options.modalTokenId } : {}),
+          ...(options.modalTokenSecret ? { tokenSecret: options.modalTokenSecret } : {}),
+        })
+      : createLocalSandboxProvider({
+          rootDir: join(dataDir, "sandboxes"),
+          unsafeNoIsolation: options.unsafeNoIsolation,
+        });
   if (options.unsafeNoIsolation) {
     logger.warn("UNSAFE: agents run WITHOUT isolation, directly on this machine (--unsafe-no-isolation)");
   }
