@@ -19,5 +19,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
-npm ci --no-audit --no-fund
+# `npm install` honours package-lock.json. (`npm ci` rejects this lock because it
+# leaves out other platforms' optional binaries, e.g. biome's.)
+npm install --no-audit --no-fund
 npm run build
