@@ -19,6 +19,8 @@ export interface CommandResult {
   readonly stderr: string;
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** The resource limit the sandbox hit while the command ran (`ExitStatus.limit`). */
+  readonly limit?: "memory" | "pids";
 }
 
 /** Runs a command to completion, feeding `input` (or nothing) to its stdin. */
@@ -38,8 +40,8 @@ export async function runInSandbox(
   });
   child.stdin.on("error", () => undefined);
   child.stdin.end(options.input);
-  const { code, signal } = await child.exited;
-  return { stdout, stderr, code, signal };
+  const { code, signal, limit } = await child.exited;
+  return { stdout, stderr, code, signal, ...(limit ? { limit } : {}) };
 }
 
 /**

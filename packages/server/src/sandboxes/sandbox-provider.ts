@@ -10,6 +10,47 @@ export interface SandboxCapabilities {
   readonly readOnlySystem: boolean;
   /** Egress is limited by `SandboxSpec.network`. */
   readonly networkPolicy: boolean;
+  /**
+   * Which resource limits the provider enforces (added after v1; absent
+   * means none is promised). A limit hit is reported in `ExitStatus.limit`.
+   */
+  readonly resourceLimits?: {
+    /** Number of processes and threads. */
+    readonly pids: boolean;
+    /** Memory: a process over it is killed. */
+    readonly memory: boolean;
+    /** Bytes written to workspace, home and temporary folders. */
+    readonly disk: boolean;
+  };
+}
+
+/**
+ * A secret that must never enter the sandbox: the sandbox holds a
+ * placeholder, and the provider's egress proxy sets `header` to `value` on
+ * every plain-HTTP request to `endpoint`.
+ */
+export interface SandboxSecret {
+  /** `host:port`, one of `SandboxNetworkPolicy.allow`. */
+  readonly endpoint: string;
+  /** e.g. `x-api-key` or `authorization` (then `value` is `Bearer …`). */
+  readonly header: string;
+  readonly value: string;
+  /**
+   * The endpoint speaks HTTPS: processes inside send plain HTTP to
+   * `http://<endpoint>` and the proxy forwards it over TLS. @default false
+   */
+  readonly tls?: boolean;
+}
+
+/**
+ * Egress allowed from a sandbox (added after v1): everything not listed is
+ * refused. Each endpoint is reachable inside at the same `host:port`
+ * (a host name resolves to a loopback address inside).
+ */
+export interface SandboxNetworkPolicy {
+  /** `host:port` endpoints, e.g. `["127.0.0.1:4100", "api.anthropic.com:443"]`. Empty: no egress at all. */
+  readonly allow: readonly string[];
+  readonly secrets?: readonly SandboxSecret[];
 }
 
 export interface SandboxSpec {
@@ -20,6 +61,12 @@ export interface SandboxSpec {
   readonly name: string;
   /** Environment of every process started in the sandbox (merged under `exec`'s own `env`). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Egress policy; only honoured when `capabilities.networkPolicy`, and a
+   * provider that cannot honour it must fail `create` rather than ignore it.
+   * @default unrestricted egress
+   */
+  readonly network?: SandboxNetworkPolicy;
 }
 
 export interface SandboxFile {
@@ -39,6 +86,12 @@ export interface ExecOptions {
 export interface ExitStatus {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /**
+   * Set when the sandbox hit a resource limit while the process ran
+   * (`memory`: a process was killed for it; `pids`: a fork failed). Added
+   * after v1; only providers declaring `capabilities.resourceLimits` set it.
+   */
+  readonly limit?: "memory" | "pids";
 }
 
 /** A process running inside a sandbox. Streams are raw bytes. */

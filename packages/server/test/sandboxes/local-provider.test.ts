@@ -57,11 +57,11 @@ describe("local sandbox provider", () => {
   });
 
   it("declares its capabilities and maps the sandbox to /workspace and /home/agent", async () => {
-    expect(provider.capabilities).toEqual({
+    expect(provider.capabilities).toMatchObject({
       attach: false,
       nonRootUser: true,
       readOnlySystem: true,
-      networkPolicy: false,
+      networkPolicy: true,
     });
     const sandbox = await create();
     expect(sandbox.workspaceDir).toBe("/workspace");

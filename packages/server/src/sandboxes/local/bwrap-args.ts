@@ -1,5 +1,8 @@
 import type { SandboxLayout } from "./sandbox-paths.js";
 
+/** Where the egress proxy's socket folder appears inside a sandbox with a network policy. */
+export const NETWORK_DIR_INSIDE = "/run/agent-runtime";
+
 export interface BwrapArgsInput {
   readonly uid: number;
   readonly gid: number;
@@ -15,6 +18,16 @@ export interface BwrapArgsInput {
   readonly cwd: string;
   /** Descriptor on which bwrap reports the sandbox's init pid as JSON (`child-pid`). */
   readonly infoFd: number;
+  /** Descriptor bwrap reads one byte from before running anything (set once the init is in its cgroups). */
+  readonly blockFd?: number;
+  /** Size limit of the sandbox's `/tmp` (a tmpfs). */
+  readonly tmpSizeBytes?: number;
+  /**
+   * Own network namespace (only loopback), the egress proxy's socket folder
+   * at `NETWORK_DIR_INSIDE`, and `/etc/hosts` mapping allowed host names to
+   * loopback addresses. Absent: the host's network.
+   */
+  readonly network?: { readonly socketDir: string; readonly hostsFile: string };
   readonly command: readonly string[];
 }
 
@@ -28,9 +41,9 @@ export interface BwrapArgsInput {
  * the caller sets to exactly the sandbox's), so that values such as API keys
  * never appear in the host's world-readable `/proc/<pid>/cmdline`.
  *
- * Network: the host's network namespace is shared for now, because the model
- * endpoint may be on the host's loopback. Egress policy (a network namespace
- * with a proxy to the allowed endpoints) is a later step.
+ * Network: with a policy (`network`), the sandbox has its own network
+ * namespace and reaches the allowed endpoints only through the egress proxy's
+ * socket (see `sandbox-network.ts`); without one, the host's network.
  */
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const { workspace, home } = input.layout.areas;
@@ -43,6 +56,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--unshare-ipc",
     "--unshare-uts",
     "--unshare-cgroup-try",
+    ...(input.network ? ["--unshare-net"] : []),
     "--uid",
     String(input.uid),
     "--gid",
@@ -55,6 +69,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "/proc",
     "--dev",
     "/dev",
+    ...(input.tmpSizeBytes === undefined ? [] : ["--size", String(input.tmpSizeBytes)]),
     "--tmpfs",
     "/tmp",
     ...input.hostMounts,
@@ -64,6 +79,16 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--ro-bind",
     input.groupFile,
     "/etc/group",
+    ...(input.network
+      ? [
+          "--ro-bind",
+          input.network.hostsFile,
+          "/etc/hosts",
+          "--ro-bind",
+          input.network.socketDir,
+          NETWORK_DIR_INSIDE,
+        ]
+      : []),
     "--bind",
     workspace.host,
     workspace.inside,
@@ -77,6 +102,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     input.cwd,
     "--info-fd",
     String(input.infoFd),
+    ...(input.blockFd === undefined ? [] : ["--block-fd", String(input.blockFd)]),
     "--",
     ...input.command,
   ];

@@ -26,6 +26,21 @@ export const localSandboxOptionsSchema = z.object({
    * @default []
    */
   extraReadOnlyPaths: z.array(absolutePath).default([]),
+  /**
+   * Per-sandbox resource limits. `pids` and `memoryMiB` are enforced with
+   * cgroups (v2 in a delegated cgroup, or v1 as root) and are not enforced
+   * where the host allows neither: `capabilities.resourceLimits` says which.
+   * `diskMiB` limits the sandbox's `/tmp` (a tmpfs, charged to the memory
+   * limit too); workspace and home are host folders without a quota.
+   * @default { pids: 1024, memoryMiB: 4096, diskMiB: 1024 }
+   */
+  limits: z
+    .object({
+      pids: z.number().int().min(16).default(1024),
+      memoryMiB: z.number().int().min(64).default(4096),
+      diskMiB: z.number().int().min(1).default(1024),
+    })
+    .prefault({}),
 });
 
 /** Options of `createLocalSandboxProvider`, as the caller writes them. */

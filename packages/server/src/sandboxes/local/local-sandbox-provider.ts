@@ -1,12 +1,15 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, realpath, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import type { Sandbox, SandboxCapabilities, SandboxProvider, SandboxSpec } from "../sandbox-provider.js";
+import { type CgroupFactory, detectCgroups } from "./cgroup-limits.js";
+import { startEgressProxy } from "./egress-proxy.js";
 import { type HostMounts, hostMounts } from "./host-mounts.js";
 import { LocalSandbox } from "./local-sandbox.js";
 import {
@@ -16,9 +19,16 @@ import {
 } from "./local-sandbox-options.js";
 import { ReadOnlyFiles } from "./read-only-files.js";
 import { locateRunner, type RunnerLocation } from "./runner-location.js";
+import { checkSocketPath, PROXY_SOCKET_NAME, planSandboxNetwork } from "./sandbox-network.js";
 import { sandboxLayout } from "./sandbox-paths.js";
 
 const execFileAsync = promisify(execFile);
+const MIB = 1024 * 1024;
+
+/** The runner's `net-bridge` program, next to its main entry point. */
+function bridgePath(runner: RunnerLocation): string {
+  return join(dirname(runner.mainPath), "net-bridge.js");
+}
 
 /** The local provider: `SandboxProvider` plus folder housekeeping. */
 export interface LocalSandboxProvider extends SandboxProvider {
@@ -63,6 +73,12 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
   const live = new Map<string, LocalSandbox>();
   let facts: Promise<HostFacts> | undefined;
   let warned = false;
+  // Detected on first use (capabilities or create), never at construction.
+  let cgroups: { factory: CgroupFactory | undefined } | undefined;
+  const cgroupFactory = () => {
+    cgroups ??= { factory: isolated ? detectCgroups() : undefined };
+    return cgroups.factory;
+  };
 
   const hostFacts = () => {
     facts ??= (async () => {
@@ -78,13 +94,59 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
     return facts;
   };
 
+  /** Creates the sandbox's cgroups and, with a network policy, starts its egress proxy. */
+  const confine = async (
+    id: string,
+    spec: SandboxSpec,
+    runtimeDir: string,
+    runner: RunnerLocation | undefined,
+  ) => {
+    const factory = cgroupFactory();
+    const cgroup = await factory?.create(id, {
+      pids: config.limits.pids,
+      memoryBytes: config.limits.memoryMiB * MIB,
+    });
+    if (!spec.network) return { cgroup };
+    try {
+      const plan = planSandboxNetwork(spec.network, process.execPath, runner ? bridgePath(runner) : "");
+      if (!runner || !existsSync(bridgePath(runner))) {
+        throw new RuntimeError(
+          "SANDBOX_FAILED",
+          "The runner's net-bridge is not built: run `npm run build`.",
+        );
+      }
+      // Unix socket paths are short (108 bytes), so the socket lives in the
+      // host's temp folder rather than the (deep) sandbox folder.
+      const socketDir = await mkdtemp(join(tmpdir(), "agent-runtime-net-"));
+      const hostsFile = join(runtimeDir, "etc", "hosts");
+      const socketPath = join(socketDir, PROXY_SOCKET_NAME);
+      try {
+        checkSocketPath(socketPath);
+        await writeFile(hostsFile, plan.hostsFile);
+        const proxy = await startEgressProxy(socketPath, spec.network);
+        return { cgroup, network: { socketDir, hostsFile, commandPrefix: plan.commandPrefix, proxy } };
+      } catch (error) {
+        await rm(socketDir, { recursive: true, force: true });
+        throw error;
+      }
+    } catch (error) {
+      await cgroup?.destroy();
+      throw error;
+    }
+  };
+
   return {
     id: "local",
     capabilities: {
       attach: false,
       nonRootUser: isolated,
       readOnlySystem: isolated,
-      networkPolicy: false,
+      networkPolicy: isolated,
+      /** Probes the host's cgroups on first read. */
+      get resourceLimits() {
+        const enforced = cgroupFactory() !== undefined;
+        return { pids: enforced, memory: enforced, disk: false };
+      },
     } satisfies SandboxCapabilities,
 
     async check() {
@@ -112,6 +174,12 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
     },
 
     async create(spec: SandboxSpec): Promise<Sandbox> {
+      if (spec.network && !isolated) {
+        throw new RuntimeError(
+          "SANDBOX_FAILED",
+          "A network policy needs isolation (unsafeNoIsolation is set)",
+        );
+      }
       const { realRootDir, runner, mounts } = await hostFacts();
       const layout = sandboxLayout(realRootDir, spec.name, isolated);
       if (live.has(spec.name)) {
@@ -131,8 +199,10 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       }
       const readOnlyFiles = new ReadOnlyFiles(layout);
       await readOnlyFiles.load();
+      const id = `local-${spec.name}-${randomUUID().slice(0, 8)}`;
+      const confinement = isolated ? await confine(id, spec, layout.runtimeDir, runner) : {};
       const sandbox = new LocalSandbox({
-        id: `local-${spec.name}-${randomUUID().slice(0, 8)}`,
+        id,
         name: spec.name,
         layout,
         readOnlyFiles,
@@ -151,6 +221,8 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
               hostMounts: mounts.args,
               passwdFile,
               groupFile,
+              tmpSizeBytes: config.limits.diskMiB * MIB,
+              ...confinement,
             }
           : undefined,
         onTerminated: () => {

@@ -1,16 +1,19 @@
 import { spawn } from "node:child_process";
 import { closeSync } from "node:fs";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { RuntimeError } from "../../errors.js";
 import type {
   ExecOptions,
+  ExitStatus,
   Sandbox,
   SandboxFile,
   SandboxProcess,
   WorkspaceEntry,
 } from "../sandbox-provider.js";
 import { bwrapArgs } from "./bwrap-args.js";
+import type { SandboxCgroup } from "./cgroup-limits.js";
+import type { EgressProxy } from "./egress-proxy.js";
 import { deleteAreaFile, listAreaFiles, readAreaFile, writeAreaFile } from "./host-file-access.js";
 import type { ReadOnlyFiles } from "./read-only-files.js";
 import { resolveSandboxPath, type SandboxLayout, type SandboxPath } from "./sandbox-paths.js";
@@ -18,8 +21,9 @@ import { readInitPid, sandboxProcess, signalSandbox } from "./sandbox-process.js
 
 /** How long `terminate()` waits for killed processes to be reaped. */
 const TERMINATE_WAIT_MS = 5000;
-/** bwrap's `--info-fd`; the read-only mounts' folder descriptors follow it. */
+/** bwrap's `--info-fd`, then its `--block-fd`; the read-only mounts' folder descriptors follow them. */
 const INFO_FD = 3;
+const BLOCK_FD = 4;
 
 /** How `exec` starts processes: under bwrap (`isolation`) or, in unsafe mode, directly on the host. */
 export interface LocalSandboxConfig {
@@ -37,6 +41,17 @@ export interface LocalSandboxConfig {
     readonly hostMounts: readonly string[];
     readonly passwdFile: string;
     readonly groupFile: string;
+    /** Size limit of `/tmp`. */
+    readonly tmpSizeBytes: number;
+    /** Every process of the sandbox runs in these cgroups (pids and memory limits). */
+    readonly cgroup?: SandboxCgroup;
+    /** Network policy: own namespace, the proxy's socket folder, and the `net-bridge` command prefix. */
+    readonly network?: {
+      readonly socketDir: string;
+      readonly hostsFile: string;
+      readonly commandPrefix: readonly string[];
+      readonly proxy: EgressProxy;
+    };
   };
   /** Called once, when the sandbox has terminated. */
   readonly onTerminated: () => void;
@@ -113,7 +128,11 @@ export class LocalSandbox implements Sandbox {
     await deleteAreaFile(this.area(target), target);
   }
 
-  /** Kills every process of the sandbox and waits (up to 5 s) until they are gone; keeps the folder. Idempotent. */
+  /**
+   * Kills every process of the sandbox and waits (up to 5 s) until they are
+   * gone, then removes its cgroups (killing anything left in them) and stops
+   * its egress proxy; keeps the folder. Idempotent.
+   */
   terminate(): Promise<void> {
     this.stopping ??= (async () => {
       for (const running of this.processes) running.kill("SIGKILL");
@@ -121,6 +140,8 @@ export class LocalSandbox implements Sandbox {
         Promise.all([...this.processes].map((running) => running.exited)),
         delay(TERMINATE_WAIT_MS),
       ]);
+      await this.config.isolation?.cgroup?.destroy();
+      await this.config.isolation?.network?.proxy.close();
       this.config.onTerminated();
       this.markTerminated();
     })();
@@ -133,7 +154,8 @@ export class LocalSandbox implements Sandbox {
     env: Record<string, string>,
   ): SandboxProcess {
     const isolation = this.config.isolation!;
-    const mounts = this.config.readOnlyFiles.mounts(INFO_FD + 1);
+    const { cgroup, network } = isolation;
+    const mounts = this.config.readOnlyFiles.mounts(BLOCK_FD + 1);
     let child: ReturnType<typeof spawn>;
     try {
       const args = bwrapArgs({
@@ -142,17 +164,37 @@ export class LocalSandbox implements Sandbox {
         readOnlyFileMounts: mounts.args,
         cwd,
         infoFd: INFO_FD,
-        command,
+        ...(cgroup ? { blockFd: BLOCK_FD } : {}),
+        command: network ? [...network.commandPrefix, ...command] : command,
       });
       child = spawn(isolation.bwrapPath, args, {
         env,
-        stdio: ["pipe", "pipe", "pipe", "pipe", ...mounts.fds],
+        stdio: ["pipe", "pipe", "pipe", "pipe", cgroup ? "pipe" : "ignore", ...mounts.fds],
       });
     } finally {
       for (const fd of mounts.fds) closeSync(fd);
     }
-    const initPid = readInitPid(child.stdio[INFO_FD] as Readable);
-    return sandboxProcess(child, (signal) => void signalSandbox(child, initPid, signal));
+    const reported = readInitPid(child.stdio[INFO_FD] as Readable);
+    if (!cgroup) return sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal));
+
+    // The init waits on the block descriptor until it is in the cgroups, so
+    // nothing in the sandbox ever runs outside them; if that fails, it dies.
+    const gate = child.stdio[BLOCK_FD] as Writable;
+    gate.on("error", () => undefined);
+    const confined = reported.then(async (pid) => {
+      if (pid === undefined) return undefined;
+      try {
+        const before = await cgroup.counters();
+        await cgroup.add(pid);
+        gate.end("go");
+        return before;
+      } catch {
+        killQuietly(pid);
+        return undefined;
+      }
+    });
+    const started = sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal));
+    return { ...started, exited: withLimit(started.exited, confined, cgroup) };
   }
 
   /** Unsafe mode: the command runs on the host in its own process group, which `kill` signals. */
@@ -173,5 +215,28 @@ export class LocalSandbox implements Sandbox {
 
   private area(path: SandboxPath): { root: string } {
     return { root: this.config.layout.areas[path.area].host };
+  }
+}
+
+/** Adds `limit` to an exit status when the cgroup's counters moved while the process ran. */
+async function withLimit(
+  exited: Promise<ExitStatus>,
+  before: Promise<{ oomKills: number; pidsDenied: number } | undefined>,
+  cgroup: SandboxCgroup,
+): Promise<ExitStatus> {
+  const status = await exited;
+  const start = await before;
+  if (!start) return status;
+  const end = await cgroup.counters();
+  if (end.oomKills > start.oomKills) return { ...status, limit: "memory" };
+  if (end.pidsDenied > start.pidsDenied) return { ...status, limit: "pids" };
+  return status;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
   }
 }

@@ -1,0 +1,197 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { readFile, rmdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+
+const CGROUP_ROOT = "/sys/fs/cgroup";
+/** Folder, under the server's own cgroup, that holds one cgroup per sandbox. */
+const PARENT_NAME = "agent-runtime";
+
+export interface CgroupLimitValues {
+  readonly pids: number;
+  readonly memoryBytes: number;
+}
+
+/** The cgroups of one sandbox: every process of the sandbox is in them. */
+export interface SandboxCgroup {
+  /** Moves a host pid (a bwrap sandbox's init, before it runs anything) into the cgroups. */
+  add(pid: number): Promise<void>;
+  /** How often the limits were hit so far (compare two readings to attribute one process). */
+  counters(): Promise<{ readonly oomKills: number; readonly pidsDenied: number }>;
+  /** SIGKILLs every process still in the cgroups and removes them. Idempotent; never throws. */
+  destroy(): Promise<void>;
+}
+
+/** Creates per-sandbox cgroups; absent (`detectCgroups` returns undefined) when the host does not allow it. */
+export interface CgroupFactory {
+  /** "v2" (unified hierarchy) or "v1" (one hierarchy per controller). */
+  readonly version: "v1" | "v2";
+  create(name: string, limits: CgroupLimitValues): Promise<SandboxCgroup>;
+}
+
+/**
+ * Finds where this process may create cgroups with the `pids` and `memory`
+ * controllers: below its own cgroup (`/proc/self/cgroup`), in a folder named
+ * `agent-runtime`. cgroup v2 needs both controllers enabled for that folder,
+ * which the kernel refuses when the server's own cgroup holds processes and
+ * is not the root (run the server in a delegated cgroup, e.g. systemd's
+ * `Delegate=yes`); cgroup v1 needs write access to both hierarchies (root).
+ * Synchronous (a few small sysfs files); returns undefined when neither works.
+ */
+export function detectCgroups(): CgroupFactory | undefined {
+  let own: string;
+  try {
+    own = readFileSync("/proc/self/cgroup", "utf8");
+  } catch {
+    return undefined;
+  }
+  const lines = own
+    .trim()
+    .split("\n")
+    .map((line) => line.split(":"))
+    .map(([, controllers, path]) => ({ controllers: (controllers ?? "").split(","), path: path ?? "/" }));
+  return detectV2(lines) ?? detectV1(lines);
+}
+
+type CgroupLine = { controllers: string[]; path: string };
+
+function detectV2(lines: CgroupLine[]): CgroupFactory | undefined {
+  if (!existsSync(join(CGROUP_ROOT, "cgroup.controllers"))) return undefined;
+  const unified = lines.find((line) => line.controllers.length === 1 && line.controllers[0] === "");
+  if (!unified) return undefined;
+  const ownDir = join(CGROUP_ROOT, unified.path);
+  const parent = join(ownDir, PARENT_NAME);
+  try {
+    enableControllers(ownDir);
+    mkdirSync(parent, { recursive: true });
+    enableControllers(parent);
+  } catch {
+    return undefined;
+  }
+  return {
+    version: "v2",
+    async create(name, limits) {
+      const dir = join(parent, name);
+      await makeFresh(dir);
+      await writeFile(join(dir, "pids.max"), String(limits.pids));
+      await writeFile(join(dir, "memory.max"), String(limits.memoryBytes));
+      await writeFile(join(dir, "memory.swap.max"), "0").catch(() => undefined);
+      return sandboxCgroup([dir], {
+        oomKills: () => eventCount(join(dir, "memory.events"), "oom_kill"),
+        pidsDenied: () => eventCount(join(dir, "pids.events"), "max"),
+        kill: () => writeFile(join(dir, "cgroup.kill"), "1"),
+      });
+    },
+  };
+}
+
+function enableControllers(dir: string): void {
+  const enabled = readFileSync(join(dir, "cgroup.subtree_control"), "utf8").split(/\s+/);
+  const missing = ["pids", "memory"].filter((controller) => !enabled.includes(controller));
+  if (missing.length > 0)
+    writeFileSync(join(dir, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" "));
+}
+
+function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
+  const parents: Record<"pids" | "memory", string> = { pids: "", memory: "" };
+  for (const controller of ["pids", "memory"] as const) {
+    const line = lines.find((candidate) => candidate.controllers.includes(controller));
+    const mount = join(CGROUP_ROOT, controller);
+    if (!line || !existsSync(join(mount, "cgroup.procs"))) return undefined;
+    parents[controller] = join(mount, line.path, PARENT_NAME);
+    try {
+      mkdirSync(parents[controller], { recursive: true });
+      const probe = join(parents[controller], `probe-${process.pid}`);
+      mkdirSync(probe);
+      rmdirSync(probe);
+    } catch {
+      return undefined;
+    }
+  }
+  return {
+    version: "v1",
+    async create(name, limits) {
+      const pidsDir = join(parents.pids, name);
+      const memoryDir = join(parents.memory, name);
+      await Promise.all([makeFresh(pidsDir), makeFresh(memoryDir)]);
+      await writeFile(join(pidsDir, "pids.max"), String(limits.pids));
+      await writeFile(join(memoryDir, "memory.limit_in_bytes"), String(limits.memoryBytes));
+      // Without swap accounting this file is missing; there is no swap to escape to then.
+      await writeFile(join(memoryDir, "memory.memsw.limit_in_bytes"), String(limits.memoryBytes)).catch(
+        () => undefined,
+      );
+      return sandboxCgroup([pidsDir, memoryDir], {
+        oomKills: () => eventCount(join(memoryDir, "memory.oom_control"), "oom_kill"),
+        pidsDenied: () => eventCount(join(pidsDir, "pids.events"), "max"),
+      });
+    },
+  };
+}
+
+/** Creates `dir`, first emptying and removing a leftover of the same name (e.g. after a crash). */
+async function makeFresh(dir: string): Promise<void> {
+  if (existsSync(dir)) await killAndRemove(dir);
+  mkdirSync(dir);
+}
+
+async function eventCount(file: string, key: string): Promise<number> {
+  try {
+    const match = new RegExp(`^${key} (\\d+)$`, "m").exec(await readFile(file, "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function procsOf(dir: string): Promise<number[]> {
+  try {
+    return (await readFile(join(dir, "cgroup.procs"), "utf8")).split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Kills whatever is left in `dir` (repeatedly: a fork bomb forks while it is being killed) and removes it. */
+async function killAndRemove(dir: string, kill?: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    await kill?.().catch(() => undefined);
+    for (const pid of await procsOf(dir)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    try {
+      await rmdir(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      await delay(20);
+    }
+  }
+}
+
+function sandboxCgroup(
+  dirs: readonly string[],
+  events: {
+    oomKills: () => Promise<number>;
+    pidsDenied: () => Promise<number>;
+    kill?: () => Promise<void>;
+  },
+): SandboxCgroup {
+  let destroying: Promise<void> | undefined;
+  return {
+    async add(pid) {
+      for (const dir of dirs) await writeFile(join(dir, "cgroup.procs"), String(pid));
+    },
+    async counters() {
+      const [oomKills, pidsDenied] = await Promise.all([events.oomKills(), events.pidsDenied()]);
+      return { oomKills, pidsDenied };
+    },
+    destroy() {
+      destroying ??= Promise.all(dirs.map((dir) => killAndRemove(dir, events.kill))).then(() => undefined);
+      return destroying;
+    },
+  };
+}

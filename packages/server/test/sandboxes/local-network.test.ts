@@ -1,0 +1,168 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  createLocalSandboxProvider,
+  type LocalSandboxProvider,
+} from "../../src/sandboxes/local/local-sandbox-provider.js";
+import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
+import type { Sandbox, SandboxNetworkPolicy } from "../../src/sandboxes/sandbox-provider.js";
+
+/**
+ * RELIABILITY cases 4 (egress default-deny with an allowed exception) and 10
+ * (host secrets never inside), on real bubblewrap sandboxes. Every target is
+ * a loopback server this file starts.
+ */
+const testRoot = await mkdtemp(join(tmpdir(), "local-net-"));
+const DENY_WITHIN_MS = 5000;
+
+interface TestServer {
+  readonly server: Server;
+  readonly endpoint: string;
+  readonly port: number;
+  readonly seen: IncomingHttpHeaders[];
+}
+
+async function startServer(reply: string): Promise<TestServer> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    res.end(reply);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, port, endpoint: `127.0.0.1:${port}`, seen };
+}
+
+describe("local sandbox network policy", () => {
+  let provider: LocalSandboxProvider;
+  let allowed: TestServer;
+  let denied: TestServer;
+  const created: Sandbox[] = [];
+  const create = async (network: SandboxNetworkPolicy, env?: Record<string, string>) => {
+    const sandbox = await provider.create({
+      name: `net-${randomUUID().slice(0, 8)}`,
+      network,
+      ...(env ? { env } : {}),
+    });
+    created.push(sandbox);
+    return sandbox;
+  };
+  const sh = (sandbox: Sandbox, script: string) => runInSandbox(sandbox, ["bash", "-c", script]);
+
+  beforeAll(async () => {
+    provider = createLocalSandboxProvider({ rootDir: join(testRoot, "sandboxes") });
+    await provider.check();
+    allowed = await startServer("allowed");
+    denied = await startServer("denied");
+  });
+  afterEach(async () => {
+    await Promise.all(created.splice(0).map((sandbox) => sandbox.terminate()));
+  });
+  afterAll(async () => {
+    allowed.server.close();
+    denied.server.close();
+    await rm(testRoot, { recursive: true, force: true });
+  });
+
+  it("declares the network policy capability", () => {
+    expect(provider.capabilities.networkPolicy).toBe(true);
+  });
+
+  it("reaches an allowed endpoint through the proxy, by curl and by node", async () => {
+    const sandbox = await create({ allow: [allowed.endpoint] });
+    const viaCurl = await sh(sandbox, `curl -sS --max-time 5 http://${allowed.endpoint}/`);
+    expect(viaCurl).toMatchObject({ code: 0, stdout: "allowed" });
+    const viaNode = await runInSandbox(sandbox, [
+      "node",
+      "-e",
+      `fetch("http://${allowed.endpoint}/").then((r) => r.text()).then((t) => process.stdout.write(t))`,
+    ]);
+    expect(viaNode).toMatchObject({ code: 0, stdout: "allowed" });
+  });
+
+  it("refuses every other endpoint within 5 s: curl, nc, bash /dev/tcp, node net.connect", async () => {
+    const sandbox = await create({ allow: [allowed.endpoint] });
+    const { port } = denied;
+    const attempts: Record<string, string> = {
+      curl: `curl -sS --max-time 10 http://127.0.0.1:${port}/`,
+      "bash /dev/tcp": `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 10 cat <&3`,
+      "node net.connect": `node -e 'require("net").connect(${port}, "127.0.0.1").on("data", (d) => process.stdout.write(d)).on("connect", function () { this.write("GET / HTTP/1.0\\r\\n\\r\\n") }).on("error", () => process.exit(3))'`,
+      "curl to a host name": "curl -sS --max-time 10 http://example.com/",
+    };
+    if ((await sh(sandbox, "command -v nc")).code === 0) {
+      attempts.nc = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 nc 127.0.0.1 ${port}`;
+    }
+    for (const [how, script] of Object.entries(attempts)) {
+      const started = performance.now();
+      const result = await sh(sandbox, script);
+      expect(result.stdout, how).not.toContain("denied");
+      expect(result.code, how).not.toBe(0);
+      expect(performance.now() - started, how).toBeLessThan(DENY_WITHIN_MS);
+    }
+    expect(denied.seen).toEqual([]);
+  });
+
+  it("the proxy socket itself refuses endpoints outside the allow-list", async () => {
+    const sandbox = await create({ allow: [allowed.endpoint] });
+    const connectTo = (target: string) =>
+      runInSandbox(sandbox, [
+        "node",
+        "-e",
+        `const s = require("net").connect("/run/agent-runtime/egress.sock");
+         s.on("connect", () => s.write("CONNECT ${target} HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n"));
+         s.on("data", (d) => { process.stdout.write(d.toString().split("\\r\\n")[0]); s.destroy(); });`,
+      ]);
+    expect((await connectTo(denied.endpoint)).stdout).toBe("HTTP/1.1 403 Forbidden");
+    expect((await connectTo("example.com:443")).stdout).toBe("HTTP/1.1 403 Forbidden");
+    expect((await connectTo(allowed.endpoint)).stdout).toBe("HTTP/1.1 200 Connection Established");
+    expect(denied.seen).toEqual([]);
+  });
+
+  it("an empty allow-list means no egress at all", async () => {
+    const sandbox = await create({ allow: [] });
+    const result = await sh(sandbox, `curl -sS --max-time 5 http://${allowed.endpoint}/`);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe("");
+  });
+
+  it("injects the real key at the proxy; the sandbox only ever holds the placeholder", async () => {
+    const realKey = `sk-real-${randomUUID()}`;
+    const canary = `canary-${randomUUID()}`;
+    process.env.AGENT_RUNTIME_NETWORK_CANARY = canary;
+    try {
+      const sandbox = await create(
+        {
+          allow: [allowed.endpoint],
+          secrets: [{ endpoint: allowed.endpoint, header: "x-api-key", value: realKey }],
+        },
+        { ANTHROPIC_API_KEY: "placeholder" },
+      );
+      const before = allowed.seen.length;
+      const result = await sh(
+        sandbox,
+        `curl -sS --max-time 5 -H "x-api-key: $ANTHROPIC_API_KEY" http://${allowed.endpoint}/v1/messages; echo; ` +
+          "env; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'; cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '",
+      );
+      expect(result.stdout.startsWith("allowed\n")).toBe(true);
+      expect(result.stdout).toContain("ANTHROPIC_API_KEY=placeholder");
+      expect(result.stdout).not.toContain(realKey);
+      expect(result.stdout).not.toContain(canary);
+      expect(allowed.seen.slice(before).map((headers) => headers["x-api-key"])).toEqual([realKey]);
+    } finally {
+      delete process.env.AGENT_RUNTIME_NETWORK_CANARY;
+    }
+  });
+
+  it("rejects invalid policies", async () => {
+    await expect(create({ allow: ["no-port"] })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(create({ allow: ["10.0.0.1:80"] })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(
+      create({ allow: [], secrets: [{ endpoint: allowed.endpoint, header: "x-api-key", value: "k" }] }),
+    ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
