@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import type { RunnerOutput } from "@agent-runtime/protocol";
 import { type FSWatcher, watch } from "chokidar";
@@ -31,6 +31,8 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
   const watcher = watch(options.workspaceDir, {
     ignoreInitial: true,
     ignored: isIgnored,
+    // A link to `/` must not make the watcher crawl (and index) the whole filesystem.
+    followSymlinks: false,
     awaitWriteFinish: { stabilityThreshold: STABILITY_MS, pollInterval: 10 },
   });
   const report = (event: FileLine["event"]) => (path: string) => {
@@ -40,7 +42,8 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
     const line: FileLine = { type: "file", event, path: toRelative(path) };
     if (event === "deleted") return line;
     try {
-      const info = await stat(path);
+      // lstat: a symlink is indexed as the link itself, never as what it points at.
+      const info = await lstat(path);
       return { ...line, size: info.size, modifiedAt: info.mtime.toISOString() };
     } catch {
       return line;
