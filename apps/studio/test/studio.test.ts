@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ScriptInput } from "@agent-runtime/mock-model";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { untarGz } from "../../../packages/server/test/http/untar.js";
 import { startTestServer, type TestServer } from "../../../packages/server/test/support/test-server.js";
 
 /**
@@ -196,6 +197,15 @@ describe("Studio in a real browser", () => {
     await expect.poll(() => page.getByTestId("statusbar").textContent()).toMatch(/sandbox running/);
     await shot(page, "desktop-conversation");
 
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download all" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^workspace-[0-9a-f]{8}\.tar\.gz$/);
+    const archive = await readFile((await download.path()) ?? "");
+    const entries = await untarGz(archive);
+    expect(entries.find((entry) => entry.name === "notes.md")?.content.toString()).toBe(NOTES);
+
     await send(page, "Run the broken command");
     const failed = page.locator('[data-tool-name="Bash"]');
     await failed.waitFor({ timeout: 60_000 });
@@ -261,6 +271,39 @@ describe("Studio in a real browser", () => {
     await expect.poll(() => page.getByRole("button", { name: "Stop" }).count(), { timeout: 30_000 }).toBe(0);
     const text = (await lastAssistantText(page).textContent()) ?? "";
     expect(text).not.toContain("400.");
+  });
+
+  it("shows sessions created, worked on and deleted elsewhere without polling or reload", async () => {
+    const page = await desktop.newPage();
+    await page.goto(server.url);
+    await page.getByRole("button", { name: "Create session" }).waitFor();
+    const elsewhere = async (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}${path}`, { headers: { "content-type": "application/json" }, ...init });
+    const created = (await (
+      await elsewhere("/sessions", { method: "POST", body: JSON.stringify({ agentProfileRef: "test" }) })
+    ).json()) as { sessionId: string };
+    const item = page.locator(`.session-item[data-session-id="${created.sessionId}"]`);
+    await item.waitFor({ timeout: 5_000 });
+    expect(await item.locator(".session-title").textContent()).toBe("Untitled session");
+
+    await elsewhere(`/sessions/${created.sessionId}/messages`, {
+      method: "POST",
+      body: JSON.stringify({ content: "Tell me a long story" }),
+    });
+    await expect
+      .poll(() => item.locator(".session-title").textContent(), { timeout: 5_000 })
+      .toBe("Tell me a long story");
+    await expect
+      .poll(() => item.locator(".session-meta").first().textContent(), { timeout: 30_000 })
+      .toContain("working");
+    await shot(page, "desktop-live-list");
+    await expect
+      .poll(() => item.locator(".session-meta").first().textContent(), { timeout: 60_000 })
+      .toContain("running");
+
+    await elsewhere(`/sessions/${created.sessionId}`, { method: "DELETE", headers: {} });
+    await expect.poll(() => item.count(), { timeout: 5_000 }).toBe(0);
+    await page.close();
   });
 
   it("asks before a tool call and runs it once allowed", async () => {

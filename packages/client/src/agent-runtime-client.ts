@@ -67,7 +67,7 @@ export class AgentRuntimeClient {
       ...(options.apiKey ? { apiKey: options.apiKey } : {}),
       ...(log ? { log } : {}),
     });
-    this.sessionList = new SessionListStore(this.rest);
+    this.sessionList = new SessionListStore(this.rest, this.connection);
   }
 
   /** The store of a session (created empty on first use; no I/O). */

@@ -1,4 +1,7 @@
-import { type ErrorCode, errorResponseSchema, httpStatusForErrorCode } from "@agent-runtime/protocol";
+import type { ErrorCode, ErrorResponse, errorCodes } from "@agent-runtime/protocol";
+
+/** The status servers give `UNSUPPORTED` (checked against the protocol's table at compile time). */
+const UNSUPPORTED_STATUS: (typeof errorCodes)["UNSUPPORTED"] = 501;
 
 const marker = Symbol.for("@agent-runtime/client.AgentRuntimeError");
 
@@ -39,23 +42,38 @@ export class AgentRuntimeError extends Error {
 
   /** Builds the error for a non-2xx response from its body (`{error: {code, message, requestId}}`). */
   static fromResponse(status: number, body: unknown): AgentRuntimeError {
-    const parsed = errorResponseSchema.safeParse(body);
-    if (!parsed.success) {
+    if (!isErrorResponse(body)) {
       return new AgentRuntimeError("INVALID_RESPONSE", `HTTP ${status} without an error body`, {
         status,
         details: body,
       });
     }
-    const { code, message, requestId, details } = parsed.data.error;
+    const { code, message, requestId, details } = body.error;
     return new AgentRuntimeError(code, message, { status, details, ...(requestId ? { requestId } : {}) });
   }
 
   /** A typed "this server cannot do that" error, for calls without a route. */
   static unsupported(what: string): AgentRuntimeError {
     return new AgentRuntimeError("UNSUPPORTED", `${what} is not supported by this server`, {
-      status: httpStatusForErrorCode("UNSUPPORTED"),
+      status: UNSUPPORTED_STATUS,
     });
   }
 }
 
 export type ClientErrorCode = "NETWORK_ERROR" | "INVALID_RESPONSE" | "UNSUPPORTED";
+
+/**
+ * The wire contract's error body, `{error: {code, message, requestId?, details?}}`,
+ * checked by hand so the client carries no schema library.
+ */
+function isErrorResponse(body: unknown): body is ErrorResponse {
+  if (typeof body !== "object" || body === null) return false;
+  const error = (body as { error?: unknown }).error;
+  if (typeof error !== "object" || error === null) return false;
+  const { code, message, requestId } = error as Record<string, unknown>;
+  return (
+    typeof code === "string" &&
+    typeof message === "string" &&
+    (requestId === undefined || typeof requestId === "string")
+  );
+}

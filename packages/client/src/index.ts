@@ -7,8 +7,6 @@ export { AgentRuntimeError, type ClientErrorCode } from "./agent-runtime-error.j
 export type { ExtensionEvent, WireEvent } from "./apply-event.js";
 export { blockOwner } from "./block-owner.js";
 export {
-  type EventsResponse,
-  type HealthResponse,
   type PermissionDecision,
   RestClient,
   type RestClientOptions,
@@ -27,6 +25,7 @@ export { type ReceiveOutcome, type SessionEventListener, SessionStore } from "./
 export {
   type ConnectionState,
   type ConnectionStatus,
+  type SessionListSubscriber,
   type SessionSubscriber,
   SocketConnection,
   type SocketConnectionOptions,

@@ -3,8 +3,8 @@ import type {
   AgentProfileSummary,
   Block,
   CreateSessionRequest,
-  eventsResponseSchema,
-  healthResponseSchema,
+  EventsResponse,
+  HealthResponse,
   PermissionAnswerRequest,
   SendMessageResponse,
   SessionData,
@@ -12,11 +12,8 @@ import type {
   SessionSummary,
   WorkspaceFile,
 } from "@agent-runtime/protocol";
-import type { z } from "zod";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
 
-export type HealthResponse = z.infer<typeof healthResponseSchema>;
-export type EventsResponse = z.infer<typeof eventsResponseSchema>;
 export type PermissionDecision = PermissionAnswerRequest["decision"];
 
 export interface RestClientOptions {
@@ -111,6 +108,21 @@ export class RestClient {
   /** A workspace file decoded as UTF-8. */
   async readFile(sessionId: string, path: string): Promise<string> {
     return new TextDecoder().decode(await this.readFileBytes(sessionId, path));
+  }
+
+  /**
+   * The whole workspace as `.tar.gz` bytes (entries named by workspace-relative
+   * path). Rejects with `NETWORK_ERROR` when the transfer breaks off: the
+   * server aborts the response rather than end a partial archive cleanly.
+   */
+  async downloadWorkspace(sessionId: string): Promise<Uint8Array> {
+    const path = `/sessions/${enc(sessionId)}/workspace`;
+    const response = await this.request<Response>("GET", path, { raw: true });
+    try {
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (cause) {
+      throw new AgentRuntimeError("NETWORK_ERROR", `GET ${path} broke off: ${messageOf(cause)}`, { cause });
+    }
   }
 
   /** Writes a workspace file (into the live sandbox, or into storage while none runs). */

@@ -1,10 +1,4 @@
-import {
-  type Block,
-  type SendMessageResponse,
-  type SessionData,
-  type SessionEvent,
-  sessionEventTypes,
-} from "@agent-runtime/protocol";
+import type { Block, SendMessageResponse, SessionData, SessionEvent } from "@agent-runtime/protocol";
 import type { AgentRuntimeError } from "./agent-runtime-error.js";
 import {
   applyExtensionEvent,
@@ -13,6 +7,7 @@ import {
   type WireEvent,
 } from "./apply-event.js";
 import { applySessionData, mergeSubagentBlocks } from "./apply-session-data.js";
+import { isSessionEventType } from "./session-event-types.js";
 import { emptySessionSnapshot, type SessionSnapshot } from "./session-snapshot.js";
 
 /** What `SessionStore.receive` did with an event. */
@@ -26,7 +21,6 @@ export type ReceiveOutcome =
 
 export type SessionEventListener = (event: WireEvent) => void;
 
-const knownEventTypes: ReadonlySet<string> = new Set(sessionEventTypes);
 const RECENT_TURNS_KEPT = 64;
 
 /**
@@ -79,7 +73,7 @@ export class SessionStore {
     if (event.sessionId !== this.sessionId || this.state.loadState !== "ready") return "ignored";
     if (event.seq <= this.state.lastSeq) return "ignored";
     if (event.seq > this.state.lastSeq + 1) return "gap";
-    if (knownEventTypes.has(event.type)) {
+    if (isSessionEventType(event.type)) {
       const known = event as SessionEvent;
       if (known.type === "session:turn:started") this.rememberStartedTurn(known.turnId);
       this.set(applySessionEvent(this.state, known));

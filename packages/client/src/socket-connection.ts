@@ -1,4 +1,10 @@
-import type { JoinAck, SessionData } from "@agent-runtime/protocol";
+import type {
+  JoinAck,
+  SessionData,
+  SessionListAck,
+  SessionsDeletedEvent,
+  SessionsUpdatedEvent,
+} from "@agent-runtime/protocol";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
 import type { WireEvent } from "./apply-event.js";
@@ -14,6 +20,17 @@ export interface SessionSubscriber {
   onSnapshot(data: SessionData): void;
   /** The server refused the join (e.g. `SESSION_NOT_FOUND`). */
   onJoinFailed(error: AgentRuntimeError): void;
+}
+
+/** How the live session list takes what the socket delivers (see `followSessionList`). */
+export interface SessionListSubscriber {
+  /** The full list, on every (re)subscription; changes delivered before it are older than it. */
+  onList(sessions: SessionsUpdatedEvent["session"][]): void;
+  /** A session was created or its summary changed. */
+  onUpdated(session: SessionsUpdatedEvent["session"]): void;
+  onDeleted(sessionId: string): void;
+  /** The subscription or the connection failed (`UNAUTHORIZED`, `NETWORK_ERROR`, …); retried on reconnect. */
+  onFailed(error: AgentRuntimeError): void;
 }
 
 export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecting" | "disconnected";
@@ -42,17 +59,21 @@ export interface SocketConnectionOptions {
 
 /**
  * One socket.io connection shared by every session of a client. It connects
- * on the first `join` and reconnects with exponential backoff (also after a
+ * on the first `join` (or `followSessionList`) and reconnects with exponential backoff (also after a
  * server-side disconnect), and on every (re)connect joins each subscribed
  * session again with `afterSeq = cursor()`: the server replays exactly the
  * missed events (or sends a snapshot), so nothing is lost, and the
  * subscriber drops anything it already holds, so nothing is doubled. A gap
- * in the sequence triggers the same resume.
+ * in the sequence triggers the same resume. The live session list follows
+ * the same pattern: subscribed again, with a fresh full list, on reconnect.
  */
 export class SocketConnection {
   /** The underlying socket (e.g. to drop the transport in tests: `socket.io.engine.close()`). */
   readonly socket: Socket;
   private readonly subscribers = new Map<string, SessionSubscriber>();
+  private listSubscriber: SessionListSubscriber | undefined;
+  /** Generation of the `sessions:subscribe` in flight (undefined: none). */
+  private listJoining: number | undefined;
   /** Per session, the generation of the join in flight (absent: none in flight). */
   private readonly joining = new Map<string, number>();
   private generation = 0;
@@ -106,6 +127,25 @@ export class SocketConnection {
     if (this.socket.connected) this.sendJoin(sessionId);
   }
 
+  /**
+   * Follows the live session list (replacing an earlier subscriber): connects
+   * if needed and sends `sessions:subscribe` now and after every reconnect;
+   * each acknowledgement delivers the full list, then changes follow.
+   */
+  followSessionList(subscriber: SessionListSubscriber): void {
+    this.listSubscriber = subscriber;
+    this.connect();
+    if (this.socket.connected) this.sendListSubscribe();
+  }
+
+  /** Stops following the session list. Idempotent. */
+  unfollowSessionList(): void {
+    if (!this.listSubscriber) return;
+    this.listSubscriber = undefined;
+    this.listJoining = undefined;
+    if (this.socket.connected) this.socket.emit("sessions:unsubscribe");
+  }
+
   /** Stops delivering the session's events. Idempotent. */
   leave(sessionId: string): void {
     if (!this.subscribers.delete(sessionId)) return;
@@ -117,6 +157,8 @@ export class SocketConnection {
   close(): void {
     this.subscribers.clear();
     this.joining.clear();
+    this.listSubscriber = undefined;
+    this.listJoining = undefined;
     this.socket.disconnect();
     this.setState({ status: "disconnected", error: undefined });
   }
@@ -143,7 +185,40 @@ export class SocketConnection {
       });
   }
 
+  private sendListSubscribe(): void {
+    const subscriber = this.listSubscriber;
+    if (!subscriber) return;
+    const generation = ++this.generation;
+    this.listJoining = generation;
+    this.socket
+      .timeout(this.joinTimeoutMs)
+      .emit("sessions:subscribe", (error: Error | null, ack: SessionListAck) => {
+        if (this.listJoining !== generation) return;
+        this.listJoining = undefined;
+        if (error) {
+          if (this.socket.connected) this.sendListSubscribe();
+          return;
+        }
+        if (ack.ok) subscriber.onList(ack.sessions);
+        else subscriber.onFailed(new AgentRuntimeError(ack.error.code, ack.error.message));
+      });
+  }
+
+  private routeList(name: string, payload: unknown): void {
+    const subscriber = this.listSubscriber;
+    if (!subscriber || !isRecord(payload)) return;
+    if (name === "sessions:updated" && isRecord(payload.session)) {
+      subscriber.onUpdated((payload as unknown as SessionsUpdatedEvent).session);
+    } else if (name === "sessions:deleted" && typeof payload.sessionId === "string") {
+      subscriber.onDeleted((payload as SessionsDeletedEvent).sessionId);
+    }
+  }
+
   private route(name: string, payload: unknown): void {
+    if (name.startsWith("sessions:")) {
+      this.routeList(name, payload);
+      return;
+    }
     if (!isRecord(payload) || typeof payload.sessionId !== "string") return;
     const subscriber = this.subscribers.get(payload.sessionId);
     if (!subscriber) return;
@@ -168,11 +243,13 @@ export class SocketConnection {
     this.setState({ status: "connected", error: undefined });
     this.joining.clear();
     for (const sessionId of this.subscribers.keys()) this.sendJoin(sessionId);
+    this.sendListSubscribe();
   }
 
   private onDisconnect(reason: Socket.DisconnectReason): void {
     this.log("disconnected", { reason });
     this.joining.clear();
+    this.listJoining = undefined;
     if (reason === "io client disconnect") {
       this.setState({ status: "disconnected", error: undefined });
       return;
@@ -190,6 +267,7 @@ export class SocketConnection {
     const message = typeof data.message === "string" ? data.message : error.message;
     const failure = new AgentRuntimeError(code, `Socket connection failed: ${message}`, { cause: error });
     this.log("connect_error", { code, message });
+    this.listSubscriber?.onFailed(failure);
     // An inactive socket was refused by the server (e.g. auth) and will not retry on its own.
     this.setState({ status: this.socket.active ? "reconnecting" : "disconnected", error: failure });
   }

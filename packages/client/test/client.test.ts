@@ -1,3 +1,4 @@
+import { gunzipSync } from "node:zlib";
 import type { ScriptInput } from "@agent-runtime/mock-model";
 import type { SessionData } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,11 @@ describe("AgentRuntimeClient against a real server", () => {
     expect(seen.at(-1)).toBe(server.lastSeq);
 
     expect(await a.rest.readFile(created.sessionId, "notes.txt")).toBe("streamed notes\n");
+    // A tar is 512-byte header blocks (name first) followed by the content.
+    const tar = gunzipSync(await a.rest.downloadWorkspace(created.sessionId));
+    const header = tar.indexOf("notes.txt\0");
+    expect(header % 512).toBe(0);
+    expect(tar.subarray(header + 512, header + 512 + 15).toString()).toBe("streamed notes\n");
     sessionA.release();
     sessionB.release();
   });
@@ -160,5 +166,51 @@ describe("AgentRuntimeClient against a real server", () => {
     expect(session.store.getSnapshot().blocks).toEqual(server.blocks);
     expect(server.blocks.at(-1)).toMatchObject({ type: "assistant_text", content: "Then this." });
     session.release();
+  });
+
+  it("keeps a followed session list live across clients and reconnects", async () => {
+    const watcher = new AgentRuntimeClient({ apiUrl: server.url });
+    const release = watcher.sessionList.follow();
+    try {
+      const list = watcher.sessionList;
+      await waitForState(list, (s) => s.loaded && !s.isLoading);
+      const listed = (id: string) => list.getSnapshot().sessions.find((s) => s.sessionId === id);
+
+      // Created, worked on and titled by another client: every change shows without a refresh.
+      const { sessionId } = await b.createSession({
+        agentProfileRef: "test",
+        architecture: "claude-agent-sdk",
+      });
+      await waitForState(list, () => listed(sessionId)?.runtime.sandboxStatus === "pending");
+      await b.sendMessage(sessionId, "And then?");
+      await waitForState(list, () => listed(sessionId)?.title === "And then?");
+      const idle = await waitForState(
+        list,
+        () =>
+          listed(sessionId)?.runtime.sandboxStatus === "running" && listed(sessionId)?.runtime.busy === false,
+      );
+      const fromServer = (await b.rest.listSessions()).find((s) => s.sessionId === sessionId);
+      expect(idle.sessions.find((s) => s.sessionId === sessionId)?.lastSeq).toBe(fromServer?.lastSeq);
+
+      // Changes made while the watcher is disconnected arrive with the fresh list on reconnect.
+      watcher.connection.socket.disconnect();
+      const created = await b.createSession({ agentProfileRef: "test", architecture: "claude-agent-sdk" });
+      await b.destroySession(sessionId);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(listed(created.sessionId)).toBeUndefined();
+      expect(listed(sessionId)).toBeDefined();
+      watcher.connection.socket.connect();
+      await waitForState(
+        list,
+        () => listed(created.sessionId) !== undefined && listed(sessionId) === undefined,
+      );
+      expect(watcher.connection.getSnapshot().status).toBe("connected");
+
+      await b.destroySession(created.sessionId);
+      await waitForState(list, () => listed(created.sessionId) === undefined);
+    } finally {
+      release();
+      watcher.close();
+    }
   });
 });

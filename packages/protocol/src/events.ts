@@ -3,6 +3,7 @@ import { blockSchema } from "./blocks.js";
 import {
   permissionRequestSchema,
   runtimeStateSchema,
+  sessionSummarySchema,
   subagentSchema,
   usageSchema,
   workspaceFileSchema,
@@ -136,4 +137,25 @@ export const leaveRequestSchema = z.object({ sessionId: z.string().min(1) });
 /** Socket acknowledgement of `session:join`. */
 export type JoinAck =
   | { ok: true; sessionId: string; lastSeq: number; replayed: number; snapshot: boolean }
+  | { ok: false; error: { code: string; message: string } };
+
+/**
+ * Socket: the live session list. A client emits `sessions:subscribe` (no
+ * payload) and gets a `SessionListAck` holding the full list; from then on,
+ * until `sessions:unsubscribe` or disconnect, the server emits
+ * `sessions:updated` whenever a session is created or its summary changes
+ * (status, activity, usage, title) and `sessions:deleted` when one is
+ * destroyed. Everything emitted after the list was read arrives after the
+ * acknowledgement, so applying the list and then the events in order is
+ * consistent. Subscribe again after every reconnect.
+ */
+export const sessionsUpdatedEventSchema = z.object({ session: sessionSummarySchema });
+export type SessionsUpdatedEvent = z.infer<typeof sessionsUpdatedEventSchema>;
+
+export const sessionsDeletedEventSchema = z.object({ sessionId: z.string() });
+export type SessionsDeletedEvent = z.infer<typeof sessionsDeletedEventSchema>;
+
+/** Socket acknowledgement of `sessions:subscribe`. */
+export type SessionListAck =
+  | { ok: true; sessions: SessionsUpdatedEvent["session"][] }
   | { ok: false; error: { code: string; message: string } };

@@ -11,6 +11,7 @@ export const healthResponseSchema = z.object({
   demoModel: z.boolean(),
   authRequired: z.boolean(),
 });
+export type HealthResponse = z.infer<typeof healthResponseSchema>;
 
 export const createSessionRequestSchema = z.object({
   agentProfileRef: z.string().min(1),
@@ -51,6 +52,7 @@ export const eventsResponseSchema = z.object({
   events: z.array(sessionEventSchema),
   lastSeq: z.number().int().nonnegative(),
 });
+export type EventsResponse = z.infer<typeof eventsResponseSchema>;
 
 export const permissionAnswerRequestSchema = z.object({
   decision: z.enum(["allow", "deny"]),

@@ -8,16 +8,19 @@ export interface UseSessionListResult {
   readonly sessions: readonly SessionSummary[];
   readonly isLoading: boolean;
   readonly error: AgentRuntimeError | undefined;
-  /** Refetches the list (it is fetched on mount; sessions created or destroyed through this client show at once). */
+  /** Refetches the list over REST (rarely needed: the list is live while the hook is mounted). */
   refresh(): Promise<void>;
 }
 
+/**
+ * The session list, live while mounted: creations, status, activity, usage,
+ * titles and deletions from any client arrive over the socket
+ * (`SessionListStore.follow`), and a reconnect brings a fresh full list.
+ */
 export function useSessionList(): UseSessionListResult {
   const client = useAgentClient();
   const list = useStoreSelector(client.sessionList, (s) => s);
-  useEffect(() => {
-    void client.sessionList.refresh();
-  }, [client]);
+  useEffect(() => client.sessionList.follow(), [client]);
   return {
     sessions: list.sessions,
     isLoading: list.isLoading,

@@ -1,4 +1,5 @@
-import { AgentRuntimeError, type HealthResponse, RestClient } from "@agent-runtime/client";
+import { AgentRuntimeError, RestClient } from "@agent-runtime/client";
+import type { HealthResponse } from "@agent-runtime/protocol";
 import { AgentServiceProvider } from "@agent-runtime/react";
 import { useCallback, useEffect, useState } from "react";
 import { loadApiKey, saveApiKey } from "../api-key.js";

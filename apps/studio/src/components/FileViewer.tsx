@@ -3,6 +3,7 @@ import { useAgentClient } from "@agent-runtime/react";
 import { useEffect, useState } from "react";
 import { bytes } from "../format.js";
 import { languageForPath } from "../markdown.js";
+import { saveBytes } from "../save-bytes.js";
 import { CodeView } from "./CodeView.js";
 
 interface FileViewerProps {
@@ -50,12 +51,7 @@ export function FileViewer({ sessionId, file, onClose }: FileViewerProps) {
 
   const download = async () => {
     const data = await client.rest.readFileBytes(sessionId, file.path);
-    const url = URL.createObjectURL(new Blob([data as BlobPart]));
-    const link = document.createElement("a");
-    link.href = url;
-    link.download = file.path.split("/").pop() ?? "file";
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    saveBytes(data, file.path.split("/").pop() ?? "file");
   };
 
   return (

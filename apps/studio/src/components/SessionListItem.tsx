@@ -1,9 +1,8 @@
 import { AgentRuntimeError } from "@agent-runtime/client";
 import type { SessionSummary } from "@agent-runtime/protocol";
 import { useAgentClient } from "@agent-runtime/react";
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { useEffect, useState } from "react";
 import { timeAgo } from "../format.js";
-import { sessionTitle } from "../session-title.js";
 import { StatusDot } from "./StatusDot.js";
 
 interface SessionListItemProps {
@@ -16,12 +15,8 @@ interface SessionListItemProps {
 /** One session: title, profile and architecture, sandbox status, last activity; delete asks once more. */
 export function SessionListItem({ session, active, onOpen, onDeleted }: SessionListItemProps) {
   const client = useAgentClient();
-  // The list is a periodic fetch; a session this page follows live has fresher facts in its store.
-  const store = client.session(session.sessionId);
-  const live = useSyncExternalStore(store.subscribe, store.getSnapshot);
-  const loaded = live.loadState === "ready";
-  const runtime = (loaded ? live.runtime : undefined) ?? session.runtime;
-  const title = (loaded ? sessionTitle(live) : undefined) ?? session.title;
+  // The list is live (`useSessionList`): status, activity and title arrive as they change.
+  const { runtime, title } = session;
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);

@@ -1,5 +1,4 @@
 import { useSessionList } from "@agent-runtime/react";
-import { useEffect } from "react";
 import { SessionListItem } from "./SessionListItem.js";
 
 interface SessionSidebarProps {
@@ -9,16 +8,9 @@ interface SessionSidebarProps {
   onDeleted(sessionId: string): void;
 }
 
-/** Refetch period of the list: it carries other sessions' status and activity, which no event pushes. */
-const REFRESH_MS = 10_000;
-
-/** Sessions, most recently active first, with a "New session" action. */
+/** Sessions, most recently active first (live: other clients' changes show at once), with a "New session" action. */
 export function SessionSidebar({ activeId, onOpen, onNew, onDeleted }: SessionSidebarProps) {
-  const { sessions, isLoading, error, refresh } = useSessionList();
-  useEffect(() => {
-    const timer = setInterval(() => void refresh(), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [refresh]);
+  const { sessions, isLoading, error } = useSessionList();
   const sorted = [...sessions].sort((a, b) =>
     (b.runtime.lastActivityAt || b.updatedAt).localeCompare(a.runtime.lastActivityAt || a.updatedAt),
   );

@@ -17,10 +17,12 @@ import type { AgentRuntime } from "../../core/agent-runtime.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
 import { installErrorHandlers, sendError } from "./error-handler.js";
 import { type HealthInfo, healthRoutes } from "./health.js";
+import { installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { sessionRoutes } from "./routes/sessions.js";
+import { workspaceRoutes } from "./routes/workspace.js";
 
 /** The REST app: fastify with zod validation. */
 export type HttpApp = FastifyInstance<
@@ -42,6 +44,8 @@ export interface HttpAppOptions {
   readonly publicPathPrefixes?: readonly string[];
   /** Exact paths served without a key, e.g. the Studio's `/` (which no prefix can express). */
   readonly publicPaths?: readonly string[];
+  /** Requests per caller (API key, else IP) and window; `false` turns limiting off. @default {max: 600, windowMs: 60_000} */
+  readonly rateLimit?: RateLimitOptions | false;
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -67,6 +71,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     transform: jsonSchemaTransform,
   });
 
+  if (options.rateLimit !== false) await installRateLimit(app, options.apiKeys, options.rateLimit);
+
   const publicPaths = new Set(["/health", "/openapi.json", ...(options.publicPaths ?? [])]);
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
@@ -87,6 +93,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   await app.register(sessionRoutes, { runtime: options.runtime });
   await app.register(eventRoutes, { runtime: options.runtime });
   await app.register(fileRoutes, { runtime: options.runtime });
+  await app.register(workspaceRoutes, { runtime: options.runtime });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -4,11 +4,13 @@ import {
   joinRequestSchema,
   leaveRequestSchema,
   type SessionEvent,
+  type SessionListAck,
 } from "@agent-runtime/protocol";
 import { Server, type Socket } from "socket.io";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+import { sessionListFeedFor } from "../session-list-feed.js";
 
 export interface SocketTransportOptions {
   readonly runtime: AgentRuntime;
@@ -22,11 +24,16 @@ export function roomFor(sessionId: string): string {
   return `session:${sessionId}`;
 }
 
+/** The room of the live session list (session rooms are `session:<id>`, so it cannot clash). */
+const SESSION_LIST_ROOM = "sessions";
+
 /**
  * socket.io on the HTTP server. `session:join {sessionId, afterSeq?}` replays
  * the missed events (or a `session:snapshot` when they are no longer held)
  * and then delivers live events; replay and room join happen in the same
- * tick, so nothing falls in between.
+ * tick, so nothing falls in between. `sessions:subscribe` joins the live
+ * session list (see `SessionListAck` in the protocol): the room is joined
+ * before the list is read, so no change falls in between.
  */
 export function attachSocketTransport(httpServer: HttpServer, options: SocketTransportOptions): Server {
   const { runtime, apiKeys } = options;
@@ -50,7 +57,15 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
     io.to(roomFor(event.sessionId)).emit(event.type, event);
   });
-  httpServer.on("close", unsubscribe);
+  const unsubscribeList = sessionListFeedFor(runtime).subscribe((change) => {
+    if (change.type === "updated")
+      io.to(SESSION_LIST_ROOM).emit("sessions:updated", { session: change.session });
+    else io.to(SESSION_LIST_ROOM).emit("sessions:deleted", { sessionId: change.sessionId });
+  });
+  httpServer.on("close", () => {
+    unsubscribe();
+    unsubscribeList();
+  });
 
   io.on("connection", (socket: Socket) => {
     socket.on("session:join", async (payload: unknown, ack?: (answer: JoinAck) => void) => {
@@ -85,6 +100,28 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
           error: { code, message: RuntimeError.is(error) ? error.message : errorMessage(error) },
         });
       }
+    });
+
+    socket.on("sessions:subscribe", async (...args: unknown[]) => {
+      const ack = args.find((arg): arg is (answer: SessionListAck) => void => typeof arg === "function");
+      socket.join(SESSION_LIST_ROOM);
+      try {
+        const sessions = await runtime.sessions.list();
+        ack?.({ ok: true, sessions });
+      } catch (error) {
+        socket.leave(SESSION_LIST_ROOM);
+        const code = RuntimeError.is(error) ? error.code : "INTERNAL";
+        ack?.({
+          ok: false,
+          error: { code, message: RuntimeError.is(error) ? error.message : "Listing failed" },
+        });
+      }
+    });
+
+    socket.on("sessions:unsubscribe", (...args: unknown[]) => {
+      socket.leave(SESSION_LIST_ROOM);
+      const ack = args.find((arg): arg is (answer: { ok: boolean }) => void => typeof arg === "function");
+      ack?.({ ok: true });
     });
 
     socket.on("session:leave", (payload: unknown, ack?: (answer: { ok: boolean }) => void) => {

@@ -13,12 +13,14 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
+import { sessionListFeedFor } from "../../session-list-feed.js";
 
 const sessionParams = z.object({ id: z.string().min(1).max(200) });
 
-/** Session lifecycle, messages and interrupts. */
+/** Session lifecycle, messages and interrupts. Creations and deletions go to the runtime's session-list feed. */
 export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
   const { sessions } = runtime;
+  const listFeed = sessionListFeedFor(runtime);
 
   for (const url of ["/sessions", "/sessions/create"]) {
     app.post(
@@ -32,8 +34,9 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = a
         },
       },
       async (request, reply) => {
-        const session = await sessions.create(request.body);
-        return reply.status(201).send(session.summary());
+        const summary = (await sessions.create(request.body)).summary();
+        listFeed.created(summary);
+        return reply.status(201).send(summary);
       },
     );
   }
@@ -69,7 +72,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = a
       },
     },
     async (request, reply) => {
-      await sessions.destroy(request.params.id);
+      await listFeed.deletion(request.params.id, sessions.destroy(request.params.id));
       return reply.status(204).send();
     },
   );

@@ -1,0 +1,46 @@
+import { createHash } from "node:crypto";
+import fastifyRateLimit from "@fastify/rate-limit";
+import { RuntimeError } from "../../errors.js";
+import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+import type { HttpApp } from "./http-app.js";
+
+export interface RateLimitOptions {
+  /** Requests allowed per caller and window. @default 600 */
+  readonly max?: number;
+  /** Window length in ms. @default 60_000 */
+  readonly windowMs?: number;
+}
+
+/**
+ * Limits requests per caller: per API key when the request presents a valid
+ * one (so clients behind one address do not starve each other), else per IP
+ * address (so guessing keys is limited too). Over the limit: 429
+ * `RATE_LIMITED` with `Retry-After` (seconds), before authentication and
+ * before the body is read. Counters live in this process's memory.
+ * Register before the authentication hook.
+ */
+export async function installRateLimit(
+  app: HttpApp,
+  apiKeys: ApiKeyChecker,
+  options: RateLimitOptions = {},
+): Promise<void> {
+  // Not per route (`global: false`): one app-wide hook, so it runs before the authentication hook
+  // and also covers unknown paths and static files.
+  await app.register(fastifyRateLimit, {
+    global: false,
+    max: options.max ?? 600,
+    timeWindow: options.windowMs ?? 60_000,
+    keyGenerator(request) {
+      const token = bearerToken(request.headers.authorization);
+      if (apiKeys.required && token && apiKeys.accepts(token)) {
+        // A digest, so the store never holds a key.
+        return `key:${createHash("sha256").update(token).digest("base64url")}`;
+      }
+      return `ip:${request.ip}`;
+    },
+    errorResponseBuilder(_request, context) {
+      return new RuntimeError("RATE_LIMITED", `Rate limit exceeded; retry in ${context.after}`);
+    },
+  });
+  app.addHook("onRequest", app.rateLimit());
+}

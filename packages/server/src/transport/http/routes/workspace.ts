@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { AgentRuntime } from "../../../core/agent-runtime.js";
+import { workspaceArchive } from "../workspace-archive.js";
+
+/**
+ * `GET /sessions/:id/workspace`: the whole workspace as a `.tar.gz`, entries
+ * named by workspace-relative path (no leading folder), streamed as it is
+ * read. Unknown sessions answer 404 before any byte is sent; a read failure
+ * mid-stream aborts the response, so an incomplete download never looks
+ * complete.
+ */
+export const workspaceRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
+  app.get(
+    "/sessions/:id/workspace",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "Download the whole workspace (.tar.gz)",
+        params: z.object({ id: z.string().min(1).max(200) }),
+        produces: ["application/gzip"],
+        // `any` so the handler may send a stream; the metadata documents the bytes.
+        response: {
+          200: z
+            .any()
+            .meta({ type: "string", format: "binary", description: "A gzipped tar of the workspace" }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await runtime.sessions.get(request.params.id);
+      return reply
+        .type("application/gzip")
+        .header("content-disposition", `attachment; filename="workspace-${safeName(session.id)}.tar.gz"`)
+        .header("cache-control", "no-store")
+        .send(workspaceArchive(session));
+    },
+  );
+};
+
+/** The session id restricted to filename-safe characters (ids are UUIDs; this only guards the header). */
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+}

@@ -1,0 +1,95 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AgentRuntime,
+  createAgentRuntime,
+  createLocalSandboxProvider,
+  createMemoryPersistenceAdapter,
+} from "../../src/index.js";
+import { ApiKeyChecker } from "../../src/transport/api-keys.js";
+import { createHttpApp, type HttpApp } from "../../src/transport/http/http-app.js";
+
+const KEYS = ["rate-key-a", "rate-key-b"];
+const MAX = 5;
+
+/** RELIABILITY case 16: per-caller rate limits on the REST app (a real listening fastify app). */
+describe("rate limits", () => {
+  let dir: string;
+  let runtime: AgentRuntime;
+  let app: HttpApp;
+  let url: string;
+
+  const get = (path: string, key?: string) =>
+    fetch(`${url}${path}`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "agent-runtime-rate-"));
+    runtime = createAgentRuntime({
+      persistence: createMemoryPersistenceAdapter(),
+      sandbox: createLocalSandboxProvider({ rootDir: join(dir, "sandboxes") }),
+      agents: [{ id: "test", name: "Test agent", systemPrompt: "Test." }],
+      model: { baseUrl: "http://127.0.0.1:9", apiKey: "unused" },
+      logger: pino({ level: "warn" }),
+      idleTimeoutMs: 0,
+    });
+    await runtime.start();
+    app = await createHttpApp({
+      runtime,
+      apiKeys: new ApiKeyChecker(KEYS),
+      info: { version: "test", demoModel: false, authRequired: true },
+      logger: pino({ level: "warn" }),
+      rateLimit: { max: MAX, windowMs: 60_000 },
+    });
+    url = await app.listen({ port: 0, host: "127.0.0.1" });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await runtime?.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("answers 429 RATE_LIMITED with Retry-After once a key used up its window", async () => {
+    for (let i = 0; i < MAX; i++) expect((await get("/sessions", KEYS[0])).status).toBe(200);
+    const limited = await get("/sessions", KEYS[0]);
+    expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const body = (await limited.json()) as { error: { code: string; message: string; requestId: string } };
+    expect(body.error.code).toBe("RATE_LIMITED");
+    expect(body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("counts each key on its own", async () => {
+    expect((await get("/sessions", KEYS[1])).status).toBe(200);
+  });
+
+  it("counts callers without a valid key by address, so guessing keys is limited too", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < MAX + 2; i++) statuses.push((await get("/sessions", `guess-${i}`)).status);
+    expect(statuses.slice(0, MAX)).toEqual(Array(MAX).fill(401));
+    expect(statuses.slice(MAX)).toEqual([429, 429]);
+    // A valid key from the same address still has its own budget.
+    expect((await get("/agent-profiles", KEYS[1])).status).toBe(200);
+  });
+
+  it("applies a generous default when not configured", async () => {
+    const defaults = await createHttpApp({
+      runtime,
+      apiKeys: new ApiKeyChecker([]),
+      info: { version: "test", demoModel: false, authRequired: false },
+      logger: pino({ level: "warn" }),
+    });
+    const base = await defaults.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const first = await fetch(`${base}/health`);
+      expect(first.status).toBe(200);
+      expect(first.headers.get("x-ratelimit-limit")).toBe("600");
+    } finally {
+      await defaults.close();
+    }
+  });
+});
