@@ -1,20 +1,42 @@
 import { formatSummary } from "./stats.js";
-import { measureTurnLatency } from "./turn-latency.js";
+import { measureDirectSdkLatency, measureTurnLatency, type TurnLatencyResult } from "./turn-latency.js";
 
 /**
  * `npm run bench`: latency figures of the whole stack on this machine, as
- * medians over several turns. Set BENCH_TURNS to change the sample size.
+ * medians over several turns, and the same figures for the Claude Agent SDK
+ * called directly (the floor the runtime is compared with). Set BENCH_TURNS
+ * to change the sample size.
  */
 const turns = Number(process.env.BENCH_TURNS ?? 20);
 
-for (const architecture of ["claude-agent-sdk", "opencode"] as const) {
-  const result = await measureTurnLatency(architecture, turns);
-  console.log(`\n${architecture}`);
+function print(result: TurnLatencyResult): void {
+  console.log(`\n${result.architecture}`);
   console.log(`  cold start (first message → first model request): ${result.coldStartMs.toFixed(0)} ms`);
   console.log(
-    `  warm-turn overhead (message POST → model request): ${formatSummary(result.warmTurnOverheadMs)}`,
+    `  warm-turn overhead (message sent → model request): ${formatSummary(result.warmTurnOverheadMs)}`,
   );
   console.log(
-    `  per-delta latency (model writes delta → socket client): ${formatSummary(result.perDeltaLatencyMs)}`,
+    `  per-delta latency (model writes delta → consumer): ${formatSummary(result.perDeltaLatencyMs)}`,
   );
+}
+
+const direct = await measureDirectSdkLatency(turns);
+print(direct);
+for (const architecture of ["claude-agent-sdk", "opencode"] as const) {
+  const result = await measureTurnLatency(architecture, turns);
+  print(result);
+  if (architecture !== "claude-agent-sdk") continue;
+  const warm = result.warmTurnOverheadMs.median / direct.warmTurnOverheadMs.median;
+  const deltaP50 = result.perDeltaLatencyMs.median - direct.perDeltaLatencyMs.median;
+  const deltaP99 = result.perDeltaLatencyMs.p99 - direct.perDeltaLatencyMs.p99;
+  const cold = result.coldStartMs - direct.coldStartMs;
+  const verdict = (ok: boolean) => (ok ? "ok" : "OVER TARGET");
+  console.log("\nclaude-agent-sdk: runtime against the direct SDK");
+  console.log(
+    `  warm turn, runtime / direct (medians): ${warm.toFixed(2)}× (target ≤ 1.1×) ${verdict(warm <= 1.1)}`,
+  );
+  console.log(
+    `  per-delta added latency: p50 ${deltaP50.toFixed(2)} ms (target ≤ 2), p99 ${deltaP99.toFixed(2)} ms (target ≤ 10) ${verdict(deltaP50 <= 2 && deltaP99 <= 10)}`,
+  );
+  console.log(`  cold start, runtime − direct: ${cold.toFixed(0)} ms (target ≤ 300) ${verdict(cold <= 300)}`);
 }

@@ -3,6 +3,8 @@ import { type Logger, pino } from "pino";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
+import { errorMessage } from "../errors.js";
+import { guardPersistence } from "../persistence/guarded-persistence.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { loadProfilesFromFolder } from "../profiles/load-profiles-from-folder.js";
 import { ProfileRegistry } from "../profiles/profile-registry.js";
@@ -30,6 +32,22 @@ export interface AgentRuntimeOptions {
   readonly interruptGraceMs?: number;
   /** How long a tool-permission request waits for an answer before it is denied. @default 300_000 (5 min) */
   readonly permissionTimeoutMs?: number;
+  /**
+   * A persistence call that has not settled after this long counts as failed
+   * (`PERSISTENCE_FAILED`) and is retried like any other failure. @default 30_000
+   */
+  readonly persistenceTimeoutMs?: number;
+  /** A failed sync is retried after this delay, doubling on each failure. @default 1_000 */
+  readonly syncRetryMinMs?: number;
+  /** Upper bound of the delay between sync retries. @default 30_000 */
+  readonly syncRetryMaxMs?: number;
+  /** Recent events each session keeps for resume; older cursors get a snapshot. @default 10_000 */
+  readonly eventWindowSize?: number;
+  /**
+   * How long `shutdown()` lets sessions interrupt their turns, sync and stop
+   * their agents; after it, remaining sandboxes are killed. @default 10_000
+   */
+  readonly shutdownGraceMs?: number;
   /** Workspace files larger than this are indexed but not stored. @default 1_048_576 */
   readonly maxPersistedFileBytes?: number;
   /** @default a pino logger at level "info" */
@@ -58,9 +76,12 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     ]),
   );
   const profileInputs: AgentProfileInput[] = [...(options.agents ?? [])];
-  const profiles = new ProfileRegistry(profileInputs, options.persistence);
+  const persistence = guardPersistence(options.persistence, {
+    timeoutMs: options.persistenceTimeoutMs ?? 30_000,
+  });
+  const profiles = new ProfileRegistry(profileInputs, persistence);
   const sessions = new SessionManager({
-    persistence: options.persistence,
+    persistence,
     sandboxProvider: options.sandbox,
     architectures,
     profiles,
@@ -71,6 +92,10 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     interruptGraceMs: options.interruptGraceMs ?? 5_000,
     maxPersistedFileBytes: options.maxPersistedFileBytes ?? 1_048_576,
     permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
+    syncRetryMinMs: options.syncRetryMinMs ?? 1_000,
+    syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
+    eventWindowSize: options.eventWindowSize ?? 10_000,
+    shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
   });
   let stopped: Promise<void> | undefined;
 
@@ -81,7 +106,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     sandboxProvider: options.sandbox,
     architectures,
     async start() {
-      await options.persistence.init?.();
+      await persistence.init?.();
       await options.sandbox.check();
       for (const dir of options.profileDirs ?? []) {
         for (const profile of await loadProfilesFromFolder(dir)) profiles.add(profile);
@@ -91,7 +116,11 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     shutdown() {
       stopped ??= (async () => {
         await sessions.shutdown();
-        await options.persistence.close?.();
+        await persistence
+          .close?.()
+          .catch((error: unknown) =>
+            logger.error({ err: errorMessage(error) }, "closing persistence failed"),
+          );
       })();
       return stopped;
     },

@@ -46,6 +46,12 @@ export interface AgentSessionDeps {
   readonly maxPersistedFileBytes: number;
   /** How long a permission request waits for an answer before it is denied. */
   readonly permissionTimeoutMs: number;
+  /** First delay before a failed sync is retried; it doubles on each further failure. */
+  readonly syncRetryMinMs: number;
+  /** Upper bound of the retry delay. */
+  readonly syncRetryMaxMs: number;
+  /** Recent events kept for resume (see `EventLog`). */
+  readonly eventWindowSize: number;
 }
 
 /** The permission policy of a session: its own option, else its profile's, else bypass. */
@@ -102,6 +108,9 @@ export class AgentSession {
   private syncChain: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private interruptTimer: NodeJS.Timeout | undefined;
+  private syncRetryTimer: NodeJS.Timeout | undefined;
+  /** Consecutive failed syncs; sets the retry delay. */
+  private syncFailures = 0;
   private closed = false;
   private persistenceFailing = false;
   private readonly logger: Logger;
@@ -117,7 +126,11 @@ export class AgentSession {
     this.id = record.sessionId;
     this.record = record;
     this.logger = deps.logger.child({ sessionId: record.sessionId });
-    this.log = new EventLog({ sessionId: record.sessionId, lastSeq: record.lastSeq });
+    this.log = new EventLog({
+      sessionId: record.sessionId,
+      lastSeq: record.lastSeq,
+      windowSize: deps.eventWindowSize,
+    });
     this.state.restoreBlocks(restored?.blocks ?? []);
     for (const file of restored?.files ?? []) this.state.files.set(file.path, file);
     this.runtime = {
@@ -281,6 +294,8 @@ export class AgentSession {
   private async startAgent(): Promise<void> {
     const { architecture, sandboxProvider, profile, persistence } = this.deps;
     this.setRuntime({ sandboxStatus: "creating", error: undefined });
+    // A running sync may still be saving what the previous sandbox left; restore from its result.
+    await this.syncChain;
     try {
       const sandbox = this.sandbox ?? (await sandboxProvider.create({ name: sandboxNameFor(this.id) }));
       this.sandbox = sandbox;
@@ -324,7 +339,7 @@ export class AgentSession {
       this.runner = runner;
       await runner.start(architecture.runnerConfig(runnerInput), architecture.runnerEnv(runnerInput));
       this.setRuntime({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
-      this.logger.info({ sandboxId: sandbox.id, pid: runner.pid }, "agent started");
+      this.logger.info({ sandboxId: sandbox.id, agentPid: runner.pid }, "agent started");
     } catch (error) {
       this.runner = undefined;
       const failed = this.sandbox;
@@ -382,6 +397,22 @@ export class AgentSession {
   ): void {
     if (runner !== this.runner) return;
     this.runner = undefined;
+    const sandbox = this.sandbox;
+    this.sandbox = undefined;
+    // The dead sandbox still holds the transcript and changed files of the last
+    // turn: save them, then terminate it. Queued before anything else (a next
+    // turn's start waits for the sync queue), so the next sandbox restores them.
+    void this.enqueueSync(async () => {
+      try {
+        await this.syncOnce(sandbox);
+      } finally {
+        await sandbox?.terminate().catch(() => undefined);
+      }
+    }).catch(() => undefined);
+    // Before the turn ends: ending it may start the next queued turn, whose status must win.
+    if (!this.closed) {
+      this.setRuntime({ sandboxStatus: "terminated", agentPid: undefined, sandboxId: undefined });
+    }
     const turn = this.current;
     if (turn) {
       if (!turn.interruptRequested) {
@@ -392,12 +423,6 @@ export class AgentSession {
       }
       this.finishTurn(turn, turn.interruptRequested ? "interrupted" : "error");
     }
-    const sandbox = this.sandbox;
-    this.sandbox = undefined;
-    if (!this.closed) {
-      this.setRuntime({ sandboxStatus: "terminated", agentPid: undefined, sandboxId: undefined });
-    }
-    void sandbox?.terminate().catch(() => undefined);
   }
 
   private applyAgentEvent(event: AgentEvent): void {
@@ -637,25 +662,56 @@ export class AgentSession {
     return this.queue.map(({ turnId, content }) => ({ turnId, content }));
   }
 
-  /** Flushes what changed since the last sync to persistence. Serialised; retried by the manager on failure. */
+  /**
+   * Flushes what changed since the last sync to persistence. Syncs never
+   * overlap (each waits for the previous one). Rejects with
+   * `PERSISTENCE_FAILED` when storage fails; the session then reports one
+   * `error` event for the outage and retries by itself with exponential
+   * backoff (`syncRetryMinMs` doubling up to `syncRetryMaxMs`) until a sync
+   * succeeds or the session is closed. What failed to save stays pending.
+   */
   sync(): Promise<void> {
-    const run = this.syncChain.then(() => this.syncOnce());
-    this.syncChain = run.catch(() => undefined);
-    return run;
+    return this.enqueueSync(() => this.syncOnce(this.sandbox));
   }
 
-  private async syncOnce(): Promise<void> {
+  private enqueueSync(run: () => Promise<void>): Promise<void> {
+    const result = this.syncChain.then(run);
+    this.syncChain = result.then(
+      () => {
+        this.syncFailures = 0;
+        clearTimeout(this.syncRetryTimer);
+        this.syncRetryTimer = undefined;
+      },
+      () => this.scheduleSyncRetry(),
+    );
+    return result;
+  }
+
+  private scheduleSyncRetry(): void {
+    this.syncFailures += 1;
+    if (this.closed || this.syncRetryTimer) return;
+    const { syncRetryMinMs, syncRetryMaxMs } = this.deps;
+    const delay = Math.min(syncRetryMaxMs, syncRetryMinMs * 2 ** Math.min(this.syncFailures - 1, 30));
+    this.syncRetryTimer = setTimeout(() => {
+      this.syncRetryTimer = undefined;
+      void this.sync().catch(() => undefined);
+    }, delay);
+    this.syncRetryTimer.unref();
+  }
+
+  /** One sync pass; `sandbox` is where the transcript and changed files are read from (absent: skipped). */
+  private async syncOnce(sandbox: Sandbox | undefined): Promise<void> {
     const { persistence } = this.deps;
     try {
-      if (this.sandbox && this.transcriptDirty && this.record.nativeSessionId) {
+      if (sandbox && this.transcriptDirty && this.record.nativeSessionId) {
         this.transcriptDirty = false;
         const path = this.deps.architecture.transcriptPath({
-          workspaceDir: this.sandbox.workspaceDir,
-          homeDir: this.sandbox.homeDir,
+          workspaceDir: sandbox.workspaceDir,
+          homeDir: sandbox.homeDir,
           nativeSessionId: this.record.nativeSessionId,
         });
         try {
-          const transcript = Buffer.from(await this.sandbox.readFile(path)).toString("utf8");
+          const transcript = Buffer.from(await sandbox.readFile(path)).toString("utf8");
           await persistence.saveTranscript(this.id, transcript);
         } catch (error) {
           if (!(RuntimeError.is(error) && error.code === "FILE_NOT_FOUND")) {
@@ -664,7 +720,7 @@ export class AgentSession {
           }
         }
       }
-      await this.syncFiles();
+      await this.syncFiles(sandbox);
       const blocks = this.state.pendingBlocks();
       if (blocks.length > 0) {
         await persistence.saveBlocks(this.id, blocks);
@@ -702,20 +758,20 @@ export class AgentSession {
     }
   }
 
-  private async syncFiles(): Promise<void> {
+  private async syncFiles(sandbox: Sandbox | undefined): Promise<void> {
     const { persistence } = this.deps;
     for (const path of [...this.state.deletedFiles]) {
       await persistence.deleteWorkspaceFile(this.id, path);
       this.state.deletedFiles.delete(path);
     }
-    if (!this.sandbox) return;
+    if (!sandbox) return;
     for (const path of [...this.state.changedFiles]) {
       const file = this.state.files.get(path);
       this.state.changedFiles.delete(path);
       if (!file || file.size > this.deps.maxPersistedFileBytes) continue;
       let content: Uint8Array;
       try {
-        content = await this.sandbox.readFile(resolveWorkspacePath(this.sandbox.workspaceDir, path));
+        content = await sandbox.readFile(resolveWorkspacePath(sandbox.workspaceDir, path));
       } catch {
         continue;
       }
@@ -761,6 +817,7 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     this.clearIdleTimer();
+    clearTimeout(this.syncRetryTimer);
     this.queue.length = 0;
     this.cancelPermissions();
     if (this.current) {
@@ -773,6 +830,18 @@ export class AgentSession {
     await this.stopAgent();
     this.setRuntime({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
     await this.sync().catch(() => undefined);
+    clearTimeout(this.syncRetryTimer);
+  }
+
+  /**
+   * Kills the agent and terminates the sandbox at once, without syncing: for
+   * a shutdown whose grace period is over. Idempotent.
+   */
+  async kill(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.syncRetryTimer);
+    this.runner?.kill();
+    await this.stopAgent();
   }
 
   private armIdleTimer(): void {

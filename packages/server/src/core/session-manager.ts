@@ -28,6 +28,11 @@ export interface SessionManagerOptions {
   readonly interruptGraceMs: number;
   readonly maxPersistedFileBytes: number;
   readonly permissionTimeoutMs: number;
+  readonly syncRetryMinMs: number;
+  readonly syncRetryMaxMs: number;
+  readonly eventWindowSize: number;
+  /** How long `shutdown()` waits for sessions to close before killing their agents. */
+  readonly shutdownGraceMs: number;
 }
 
 /**
@@ -122,16 +127,33 @@ export class SessionManager {
     await this.options.persistence.deleteSession(sessionId);
   }
 
-  /** Syncs every live session; failures are retried on the next tick. */
+  /** Syncs every live session; a session retries its own failed syncs with backoff. */
   async syncAll(): Promise<void> {
     await Promise.all([...this.live.values()].map((session) => session.sync().catch(() => undefined)));
   }
 
-  /** Closes every live session (sync + sandbox teardown). */
+  /**
+   * Closes every live session (interrupt, sync, sandbox teardown). Sessions
+   * still closing after `shutdownGraceMs` have their agents killed at once;
+   * resolves when that is done. New sessions are refused from the first call.
+   */
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.syncTimer);
-    await Promise.all([...this.live.values()].map((session) => session.close()));
+    const sessions = [...this.live.values()];
+    let timer: NodeJS.Timeout | undefined;
+    const closed = Promise.all(sessions.map((session) => session.close())).then(() => true);
+    const graceOver = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.options.shutdownGraceMs);
+    });
+    const inTime = await Promise.race([closed, graceOver]);
+    clearTimeout(timer);
+    if (!inTime) {
+      this.options.logger.warn(
+        "sessions did not close within the shutdown grace period; killing their agents",
+      );
+      await Promise.all(sessions.map((session) => session.kill()));
+    }
     this.live.clear();
   }
 
@@ -187,6 +209,9 @@ export class SessionManager {
         interruptGraceMs: o.interruptGraceMs,
         maxPersistedFileBytes: o.maxPersistedFileBytes,
         permissionTimeoutMs: o.permissionTimeoutMs,
+        syncRetryMinMs: o.syncRetryMinMs,
+        syncRetryMaxMs: o.syncRetryMaxMs,
+        eventWindowSize: o.eventWindowSize,
       },
       record,
       restored,

@@ -5,11 +5,13 @@ import { type MockModel, type ScriptInput, startMockModel } from "@agent-runtime
 import type { AgentProfileInput } from "@agent-runtime/protocol";
 import { pino } from "pino";
 import {
+  type AgentRuntimeOptions,
   type AgentServer,
   createAgentRuntime,
   createAgentServer,
   createLocalSandboxProvider,
   createSqlitePersistenceAdapter,
+  type PersistenceAdapter,
 } from "../../src/index.js";
 
 export interface TestServerOptions {
@@ -24,6 +26,10 @@ export interface TestServerOptions {
   readonly permissionTimeoutMs?: number;
   /** Serve the Studio build (see `AgentServerOptions.studio`). @default false */
   readonly studio?: boolean;
+  /** Wraps the SQLite adapter (e.g. in a test double of a failing disk). */
+  readonly wrapPersistence?: (sqlite: PersistenceAdapter) => PersistenceAdapter;
+  /** Further runtime options (window size, retry delays, grace periods, …). */
+  readonly runtime?: Partial<Omit<AgentRuntimeOptions, "persistence" | "sandbox" | "model">>;
 }
 
 export interface TestServer {
@@ -49,8 +55,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "agent-runtime-test-")));
   const ownMock = options.mock === undefined;
   const mock = options.mock ?? (await startMockModel({ script: options.script ?? { rules: [] } }));
+  const sqlite = createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
   const runtime = createAgentRuntime({
-    persistence: createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") }),
+    persistence: options.wrapPersistence ? options.wrapPersistence(sqlite) : sqlite,
     sandbox: createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") }),
     agents: options.agents ?? [TEST_PROFILE],
     model: { baseUrl: mock.url, apiKey: "test-model-key" },
@@ -60,6 +67,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.permissionTimeoutMs === undefined
       ? {}
       : { permissionTimeoutMs: options.permissionTimeoutMs }),
+    ...options.runtime,
   });
   const server = await createAgentServer({
     runtime,
