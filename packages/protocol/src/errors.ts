@@ -26,6 +26,8 @@ export const errorCodes = {
   SANDBOX_FAILED: 502,
   AGENT_FAILED: 502,
   PERSISTENCE_FAILED: 503,
+  /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
+  RESOURCE_LIMIT: 503,
   SHUTTING_DOWN: 503,
   UNSUPPORTED: 501,
 } as const;

@@ -86,6 +86,11 @@ export interface AgentArchitecture {
   /** Files that materialise the profile in the sandbox (memory file, skills, subagents, commands, settings, default files). */
   materialize(input: MaterializeInput): SandboxFile[];
   runnerConfig(input: RunnerInput): RunnerConfigInput;
+  /**
+   * The header that carries the model API key in this agent's requests, so a
+   * sandbox proxy can set the real key while the agent holds a placeholder.
+   */
+  credentialHeader(apiKey: string): { header: string; value: string };
   /** Environment of the runner process (model endpoint, key, profile env). */
   runnerEnv(input: RunnerInput): Record<string, string>;
   createParser(context?: ParserContext): AgentOutputParser;

@@ -24,8 +24,9 @@ import type {
 } from "../agents/agent-architecture.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
-import type { Sandbox, SandboxFile, SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import type { ExitStatus, Sandbox, SandboxFile, SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
+import { sandboxEgressFor } from "./model-egress.js";
 import { RunnerConnection } from "./runner-connection.js";
 import { SessionState } from "./session-state.js";
 import { addUsage } from "./usage.js";
@@ -297,7 +298,17 @@ export class AgentSession {
     // A running sync may still be saving what the previous sandbox left; restore from its result.
     await this.syncChain;
     try {
-      const sandbox = this.sandbox ?? (await sandboxProvider.create({ name: sandboxNameFor(this.id) }));
+      // With a provider that can limit egress, the sandbox reaches only the model (whose key its
+      // proxy injects) and the profile's external MCP servers; the agent holds a placeholder key.
+      const egress = sandboxProvider.capabilities.networkPolicy
+        ? sandboxEgressFor(this.deps.endpoint, architecture, profile)
+        : undefined;
+      const sandbox =
+        this.sandbox ??
+        (await sandboxProvider.create({
+          name: sandboxNameFor(this.id),
+          ...(egress ? { network: egress.network } : {}),
+        }));
       this.sandbox = sandbox;
       const dirs = { workspaceDir: sandbox.workspaceDir, homeDir: sandbox.homeDir };
       const files: SandboxFile[] = architecture.materialize({
@@ -324,7 +335,7 @@ export class AgentSession {
         profile,
         sessionOptions: this.record.sessionOptions,
         ...dirs,
-        endpoint: this.deps.endpoint,
+        endpoint: egress?.agentEndpoint ?? this.deps.endpoint,
         permissions: effectivePermissions(profile, this.record.sessionOptions),
         ...(resumeSessionId ? { resumeSessionId } : {}),
       };
@@ -391,10 +402,7 @@ export class AgentSession {
     }
   }
 
-  private onRunnerExit(
-    runner: RunnerConnection,
-    status: { code: number | null; signal: string | null },
-  ): void {
+  private onRunnerExit(runner: RunnerConnection, status: ExitStatus): void {
     if (runner !== this.runner) return;
     this.runner = undefined;
     const sandbox = this.sandbox;
@@ -414,8 +422,14 @@ export class AgentSession {
       this.setRuntime({ sandboxStatus: "terminated", agentPid: undefined, sandboxId: undefined });
     }
     const turn = this.current;
+    if (status.limit) {
+      this.reportError(
+        "RESOURCE_LIMIT",
+        `The sandbox hit its ${status.limit} limit and the agent was stopped`,
+      );
+    }
     if (turn) {
-      if (!turn.interruptRequested) {
+      if (!turn.interruptRequested && !status.limit) {
         this.reportError(
           "AGENT_FAILED",
           `The agent process exited (code ${status.code}, signal ${status.signal})`,

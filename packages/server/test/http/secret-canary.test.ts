@@ -6,6 +6,7 @@ import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
 import { pino } from "pino";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PLACEHOLDER_API_KEY } from "../../src/core/model-egress.js";
 import {
   type AgentServer,
   createAgentRuntime,
@@ -24,10 +25,11 @@ function expectNoCanary(text: string, where: string): void {
 }
 
 /**
- * RELIABILITY case 17: a full session (tool calls, files, errors, a restart
- * from storage) with canary API keys and a canary model key configured, and
- * every log line (at trace level), stored byte, socket frame and error body
- * checked for them.
+ * RELIABILITY cases 10 and 17: a full session (tool calls, files, errors,
+ * a restart from storage, the agent printing its environment) with canary
+ * API keys and a canary model key configured, and every log line (at trace
+ * level), stored byte, socket frame and error body checked for them. The
+ * model key never enters the sandbox: its egress proxy injects it.
  */
 describe("secret canary", () => {
   let dir: string;
@@ -59,7 +61,11 @@ describe("secret canary", () => {
                 "Writing a file.",
                 { tool: "Write", input: { file_path: "{{cwd}}/out.txt", content: "hello\n" } },
               ],
-              { tool: "Bash", input: { command: "ls -la && cat out.txt && false", description: "Look" } },
+              {
+                tool: "Bash",
+                // printenv: the agent's environment is in the transcript, the socket frames and storage.
+                input: { command: "ls -la && cat out.txt && printenv && false", description: "Look" },
+              },
               "Done, with one failed command.",
             ],
           },
@@ -132,17 +138,13 @@ describe("secret canary", () => {
     expect(errorBodies.length).toBeGreaterThanOrEqual(7);
   });
 
-  // Known gap, not fixable in the transport: the agent process gets the model key in its environment
-  // (ANTHROPIC_API_KEY), so a tool call like `printenv` puts it into the transcript, socket frames and
-  // storage. Closing it needs a host-side model proxy that holds the key and gives the sandbox a
-  // per-session token.
-  it.todo("keeps the model key out of the sandbox, so even `printenv` in a tool call cannot reveal it");
-
   it("shows the canaries in no log line, stored byte, socket frame or error body", async () => {
     await server.close();
     expect(logLines.length).toBeGreaterThan(0);
     for (const line of logLines) expectNoCanary(line, `log line ${line.slice(0, 200)}`);
     for (const frame of frames) expectNoCanary(frame, `socket frame ${frame.slice(0, 200)}`);
+    // The agent did print its environment: it holds the placeholder, not the key.
+    expect(frames.some((frame) => frame.includes(PLACEHOLDER_API_KEY))).toBe(true);
     for (const body of errorBodies) expectNoCanary(body, `error body ${body}`);
     for (const name of await readdir(dir)) {
       if (!name.startsWith("agent-runtime.sqlite")) continue;

@@ -41,6 +41,8 @@ const claudeAgentSdkArchitecture: AgentArchitecture = {
     };
   },
 
+  credentialHeader: (apiKey) => ({ header: "x-api-key", value: apiKey }),
+
   runnerEnv(input) {
     return {
       // The profile cannot override the endpoint, the key, HOME or the quiet settings.

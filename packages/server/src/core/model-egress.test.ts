@@ -1,0 +1,48 @@
+import { agentProfileSchema } from "@agent-runtime/protocol";
+import { describe, expect, it } from "vitest";
+import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
+import { PLACEHOLDER_API_KEY, sandboxEgressFor } from "./model-egress.js";
+
+const profile = agentProfileSchema.parse({
+  id: "p",
+  name: "P",
+  mcpServers: {
+    docs: { type: "http", url: "https://mcp.example.test/mcp" },
+    local: { type: "stdio", command: "node" },
+  },
+});
+
+describe("sandboxEgressFor", () => {
+  it("allows the model endpoint and external MCP servers, with the key injected for the model", () => {
+    const egress = sandboxEgressFor(
+      { baseUrl: "http://127.0.0.1:4100", apiKey: "sk-real" },
+      createClaudeAgentSdkArchitecture(),
+      profile,
+    );
+    expect(egress.network.allow).toEqual(["127.0.0.1:4100", "mcp.example.test:443"]);
+    expect(egress.network.secrets).toEqual([
+      { endpoint: "127.0.0.1:4100", header: "x-api-key", value: "sk-real" },
+    ]);
+    expect(egress.agentEndpoint).toEqual({ baseUrl: "http://127.0.0.1:4100", apiKey: PLACEHOLDER_API_KEY });
+  });
+
+  it("sends HTTPS endpoints through the proxy's TLS and uses the agent's own key header", () => {
+    const egress = sandboxEgressFor(
+      { baseUrl: "https://gateway.example.test/anthropic/", apiKey: "sk-real" },
+      createOpenCodeArchitecture(),
+      agentProfileSchema.parse({ id: "p", name: "P" }),
+    );
+    expect(egress.network.secrets).toEqual([
+      { endpoint: "gateway.example.test:443", header: "authorization", value: "Bearer sk-real", tls: true },
+    ]);
+    expect(egress.agentEndpoint.baseUrl).toBe("http://gateway.example.test:443/anthropic");
+  });
+
+  it("defaults to Anthropic's API and never passes a key that was not configured", () => {
+    const egress = sandboxEgressFor({}, createClaudeAgentSdkArchitecture(), profile);
+    expect(egress.network.allow[0]).toBe("api.anthropic.com:443");
+    expect(egress.network.secrets).toEqual([]);
+    expect(egress.agentEndpoint.apiKey).toBeUndefined();
+  });
+});

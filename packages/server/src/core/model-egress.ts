@@ -1,0 +1,51 @@
+import type { AgentProfile } from "@agent-runtime/protocol";
+import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import type { SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
+
+/** The model endpoint when none is configured: Anthropic's API. */
+export const DEFAULT_MODEL_BASE_URL = "https://api.anthropic.com";
+
+/** What the agent sees instead of the real key when the sandbox's proxy injects it. */
+export const PLACEHOLDER_API_KEY = "sk-agent-runtime-placeholder";
+
+export interface SandboxEgress {
+  /** The policy to create the sandbox with. */
+  readonly network: SandboxNetworkPolicy;
+  /** The endpoint as the agent inside must use it (placeholder key, plain HTTP to the proxy). */
+  readonly agentEndpoint: ModelEndpoint;
+}
+
+/**
+ * The egress a session's sandbox needs: the model endpoint (with its key
+ * injected by the provider's proxy, so the key never enters the sandbox) and
+ * the profile's external MCP servers. Everything else stays unreachable.
+ */
+export function sandboxEgressFor(
+  endpoint: ModelEndpoint,
+  architecture: AgentArchitecture,
+  profile: AgentProfile,
+): SandboxEgress {
+  const url = new URL(endpoint.baseUrl ?? DEFAULT_MODEL_BASE_URL);
+  const tls = url.protocol === "https:";
+  const model = hostPort(url);
+  const allow = new Set([model]);
+  for (const server of Object.values(profile.mcpServers)) {
+    if (server.type !== "stdio") allow.add(hostPort(new URL(server.url)));
+  }
+  const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
+  const secret = endpoint.apiKey
+    ? [{ endpoint: model, ...architecture.credentialHeader(endpoint.apiKey), ...(tls ? { tls } : {}) }]
+    : [];
+  return {
+    network: { allow: [...allow], secrets: secret },
+    agentEndpoint: {
+      baseUrl: tls ? `http://${model}${path}` : (endpoint.baseUrl ?? DEFAULT_MODEL_BASE_URL),
+      ...(endpoint.apiKey ? { apiKey: PLACEHOLDER_API_KEY } : {}),
+    },
+  };
+}
+
+function hostPort(url: URL): string {
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return `${url.hostname}:${port}`;
+}
