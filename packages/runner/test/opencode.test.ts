@@ -40,6 +40,14 @@ beforeAll(async () => {
           match: { prompt: "be slow" },
           reply: { steps: ["tick ".repeat(200)], chunkDelayMs: 40, chunkSize: 5 },
         },
+        ...["allowed", "denied", "interrupted"].map((name) => ({
+          name: `touch-${name}`,
+          match: { prompt: `touch ${name}` },
+          replies: [
+            { tool: "bash", input: { command: `touch ${name}.marker`, description: "Create a marker" } },
+            "Finished.",
+          ],
+        })),
         { name: "echo", match: { prompt: { regex: "." } }, reply: "You said: {{prompt}}" },
       ],
     },
@@ -228,5 +236,77 @@ describe("runner (real OpenCode against the mock model)", () => {
     expect(JSON.stringify(request?.messages)).toContain("remember the word pineapple");
     second.send({ type: "shutdown" });
     expect(await second.exited).toBe(0);
+  });
+});
+
+describe("runner permissions (real OpenCode, ask mode)", () => {
+  const askBash = { permissions: { mode: "ask" as const, tools: ["Bash"] }, watchWorkspace: false };
+
+  it("asks under OpenCode's request id; allow runs the tool", async () => {
+    const runner = start(prepareDirs(), askBash);
+    await runner.waitFor(is("ready"));
+    runner.send({ type: "message", turnId: "t1", content: "touch allowed" });
+    const request = await runner.waitFor(is("permission_request"));
+    expect(request).toMatchObject({
+      requestId: expect.stringMatching(/^per_/),
+      toolName: "bash",
+      input: { command: "touch allowed.marker", description: "Create a marker" },
+      toolUseId: expect.any(String),
+      title: "bash: touch allowed.marker",
+    });
+    expect(existsSync(join(runner.workspaceDir, "allowed.marker"))).toBe(false);
+    runner.send({ type: "permission_response", requestId: request.requestId, decision: "allow" });
+    expect(await runner.waitFor(is("turn_end"))).toMatchObject({ turnId: "t1", stopReason: "end_turn" });
+    expect(existsSync(join(runner.workspaceDir, "allowed.marker"))).toBe(true);
+    runner.send({ type: "shutdown" });
+    expect(await runner.exited).toBe(0);
+  });
+
+  it("deny: the tool does not run and the agent is told why", async () => {
+    const runner = start(prepareDirs(), askBash);
+    await runner.waitFor(is("ready"));
+    const requestsBefore = model.requests.length;
+    runner.send({ type: "message", turnId: "t1", content: "touch denied" });
+    const request = await runner.waitFor(is("permission_request"));
+    runner.send({
+      type: "permission_response",
+      requestId: request.requestId,
+      decision: "deny",
+      message: "Not today",
+    });
+    expect(await runner.waitFor(is("turn_end"))).toMatchObject({ stopReason: "end_turn" });
+    expect(existsSync(join(runner.workspaceDir, "denied.marker"))).toBe(false);
+    // The model's next request carries the refusal as the tool's result, and the agent went on.
+    const followUp = model.requests
+      .slice(requestsBefore)
+      .find((r) => JSON.stringify(r.messages).includes("Not today"));
+    expect(followUp?.matched).toBe("touch-denied");
+    runner.send({ type: "shutdown" });
+    expect(await runner.exited).toBe(0);
+  });
+
+  it("an interrupt while a request is open rejects it: the turn ends interrupted and the tool never runs", async () => {
+    const runner = start(prepareDirs(), askBash);
+    await runner.waitFor(is("ready"));
+    runner.send({ type: "message", turnId: "t1", content: "touch interrupted" });
+    const request = await runner.waitFor(is("permission_request"));
+    runner.send({ type: "interrupt" });
+    expect(await runner.waitFor(is("turn_end"))).toMatchObject({ stopReason: "interrupted" });
+    const replied = runner.lines
+      .filter(is("agent"))
+      .map(event)
+      .find((e) => e.type === "permission.replied");
+    expect(replied?.properties).toMatchObject({ requestID: request.requestId, reply: "reject" });
+    // A late answer is ignored: the request was rejected when the turn was interrupted.
+    runner.send({ type: "permission_response", requestId: request.requestId, decision: "allow" });
+    const mark = runner.lines.length;
+    runner.send({ type: "message", turnId: "t2", content: "still there?" });
+    expect(await runner.waitFor(is("turn_end"), mark)).toMatchObject({
+      turnId: "t2",
+      stopReason: "end_turn",
+    });
+    expect(existsSync(join(runner.workspaceDir, "interrupted.marker"))).toBe(false);
+    runner.send({ type: "shutdown" });
+    expect(await runner.exited).toBe(0);
   });
 });

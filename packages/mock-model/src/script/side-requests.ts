@@ -9,6 +9,8 @@ export interface SideRequest {
 
 /** Every Claude Code system prompt carries one of these. */
 const CLAUDE_CODE_MARKER = /x-anthropic-billing-header|Claude Agent SDK|Claude Code/;
+/** The opening of OpenCode's title agent's system prompt. */
+const OPENCODE_TITLE_MARKER = /You are a title generator\. You output ONLY a thread title\./;
 
 /**
  * Recognizes the small requests an agent makes beside the conversation so
@@ -18,14 +20,21 @@ const CLAUDE_CODE_MARKER = /x-anthropic-billing-header|Claude Agent SDK|Claude C
  * - any request with `max_tokens` ≤ 1 (quota / connectivity probes);
  * - Claude Code requests that offer no tools and ask for a session title,
  *   a topic check or a summary (e.g. "You are naming a coding session …
- *   Return JSON with a single "title" field", with the prompt in `<session>`).
+ *   Return JSON with a single "title" field", with the prompt in `<session>`);
+ * - OpenCode's title requests: no tools, its title agent's system prompt
+ *   ("You are a title generator. You output ONLY a thread title. …"), the
+ *   user's message as the last user turn; answered with a plain one-line title.
  * Side requests offer no tools, so a reply here never starts a tool call.
  */
 export function detectSideRequest(conversation: Conversation): SideRequest | undefined {
   if (conversation.maxTokens !== undefined && conversation.maxTokens <= 1) {
     return { kind: "quota-probe", reply: { steps: [{ text: "ok" }] } };
   }
-  if (conversation.tools.length > 0 || !CLAUDE_CODE_MARKER.test(conversation.system)) return undefined;
+  if (conversation.tools.length > 0) return undefined;
+  if (OPENCODE_TITLE_MARKER.test(conversation.system)) {
+    return { kind: "title", reply: { steps: [{ text: titleFor(conversation.prompt) }] } };
+  }
+  if (!CLAUDE_CODE_MARKER.test(conversation.system)) return undefined;
   if (/isNewTopic|new conversation topic/i.test(conversation.system)) {
     return { kind: "topic", reply: { steps: [{ text: '{"isNewTopic": false, "title": null}' }] } };
   }

@@ -3,6 +3,11 @@ import type { RunnerConfig } from "@agent-runtime/protocol";
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
 import type { AgentHost, AgentHostEvents, TurnEnd } from "./agent-host.js";
 import { resolveOpencodeBinary } from "./opencode-binary.js";
+import {
+  type OpenCodePermissionAsked,
+  openCodePermissionConfig,
+  permissionRequestOf,
+} from "./opencode-permissions.js";
 import { exportTranscript, importTranscript } from "./opencode-transcript.js";
 
 /** How long `start` waits for `opencode serve` to listen. */
@@ -13,6 +18,8 @@ const CLOSE_GRACE_MS = 5_000;
 const OPENCODE_PROVIDER_ID = "agent-runtime";
 /** Directory of transcript exports, set by the server (see `opencode-transcript.ts`). */
 const TRANSCRIPT_DIR_ENV = "AGENT_RUNTIME_OPENCODE_TRANSCRIPT_DIR";
+/** What the agent is told when a request is denied without a message of its own. */
+const DENIED_MESSAGE = "The user denied this tool call";
 
 /**
  * Keeps OpenCode offline-friendly and self-contained inside a sandbox: no
@@ -33,10 +40,12 @@ const QUIET_ENV: Readonly<Record<string, string>> = {
 /**
  * Runtime-owned settings, passed as `OPENCODE_CONFIG_CONTENT` (OpenCode's
  * highest-precedence config source), so a workspace `opencode.json` written
- * by the agent cannot change them: every tool call is allowed (the sandbox is
- * the boundary, as with Claude's `bypassPermissions`), no sharing, no updates.
+ * by the agent cannot change them: the permissions of the policy (see
+ * `openCodePermissionConfig`), no sharing, no updates.
  */
-const RUNTIME_CONFIG = { permission: "allow", share: "disabled", autoupdate: false } as const;
+function runtimeConfig(config: RunnerConfig): Record<string, unknown> {
+  return { permission: openCodePermissionConfig(config.permissions), share: "disabled", autoupdate: false };
+}
 
 type Turn = { turnId: string; interrupted: boolean; busy: boolean; error?: string };
 
@@ -53,18 +62,29 @@ type Turn = { turnId: string; interrupted: boolean; busy: boolean; error?: strin
  * Before the first turn's prompt, the session's info is relayed as a
  * `session.updated` event, so consumers learn the native session id even
  * for a resumed session (OpenCode only announces sessions it creates).
+ *
+ * Permissions use OpenCode's own: the policy becomes its `permission`
+ * config, each `permission.asked` of a tracked session becomes a
+ * `permissionRequest` under OpenCode's request id, and `respondPermission`
+ * replies `once` or `reject` (with a message, so the agent is told and goes
+ * on). It fails closed: requests still open when the turn ends or is
+ * interrupted are rejected without a message, which stops OpenCode's loop.
  */
 export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
   const env: NodeJS.ProcessEnv = {
     ...QUIET_ENV,
     ...process.env,
-    OPENCODE_CONFIG_CONTENT: JSON.stringify(RUNTIME_CONFIG),
+    OPENCODE_CONFIG_CONTENT: JSON.stringify(runtimeConfig(config)),
   };
   const transcriptDir = process.env[TRANSCRIPT_DIR_ENV];
   const binary = resolveOpencodeBinary();
   const waiting: { turnId: string; content: string }[] = [];
   /** The main session and its descendants: the sessions whose events are relayed. */
   const tracked = new Set<string>();
+  /** Relayed permission requests not answered yet, by OpenCode's request id. */
+  const openPermissions = new Set<string>();
+  /** Inputs of the running tool calls of tracked sessions, by call id: what a permission request is about. */
+  const runningCalls = new Map<string, unknown>();
   const stream = new AbortController();
   let server: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -76,9 +96,24 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
   let closing = false;
   let failed = false;
 
+  /** Replies to an open request once; a request OpenCode no longer knows is only reported in diagnostics. */
+  const replyPermission = (requestId: string, reply: "once" | "reject", message?: string): void => {
+    if (!openPermissions.delete(requestId) || !client) return;
+    const report = (error: unknown) =>
+      events.diagnostics(`opencode permission reply ${requestId} failed: ${errorText(error)}\n`);
+    client.permission
+      .reply({ requestID: requestId, reply, ...(message === undefined ? {} : { message }) })
+      .then((result) => result.error && report(result.error), report);
+  };
+
+  const rejectOpenPermissions = (): void => {
+    for (const requestId of [...openPermissions]) replyPermission(requestId, "reject");
+  };
+
   const fail = (error: Error): void => {
     if (closing || failed) return;
     failed = true;
+    openPermissions.clear();
     if (current) {
       const turnId = current.turnId;
       current = undefined;
@@ -89,6 +124,8 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
 
   const endTurn = async (turn: Turn): Promise<void> => {
     if (current !== turn) return;
+    rejectOpenPermissions();
+    runningCalls.clear();
     if (transcriptDir && client && sessionId) {
       await exportTranscript(client, transcriptDir, sessionId).catch((error: unknown) =>
         events.diagnostics(`opencode transcript export failed: ${String(error)}\n`),
@@ -159,6 +196,7 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
     const eventSession = typeof properties.sessionID === "string" ? properties.sessionID : undefined;
     if (!eventSession || !tracked.has(eventSession)) return;
     events.message(event);
+    onPermissionEvent(event.type, properties);
     const turn = current;
     if (eventSession !== sessionId || !turn) return;
     if (event.type === "session.error") {
@@ -169,6 +207,31 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       const status = (properties.status as { type?: string } | undefined)?.type;
       if (status === "busy" || status === "retry") turn.busy = true;
       else if (status === "idle" && turn.busy) void endTurn(turn);
+    }
+  };
+
+  /** Tracks running tool calls and relays OpenCode's permission requests. */
+  const onPermissionEvent = (type: string, properties: Record<string, unknown>): void => {
+    if (type === "message.part.updated") {
+      const part = properties.part as {
+        type?: string;
+        callID?: string;
+        state?: { status?: string; input?: unknown };
+      };
+      if (part.type !== "tool" || !part.callID) return;
+      if (part.state?.status === "running") runningCalls.set(part.callID, part.state.input);
+      else if (part.state?.status === "completed" || part.state?.status === "error")
+        runningCalls.delete(part.callID);
+    } else if (type === "permission.asked") {
+      const asked = properties as unknown as OpenCodePermissionAsked;
+      if (openPermissions.has(asked.id)) return;
+      openPermissions.add(asked.id);
+      // Fail closed: outside a turn nobody is there to answer.
+      if (current)
+        events.permissionRequest(permissionRequestOf(asked, runningCalls.get(asked.tool?.callID ?? "")));
+      else replyPermission(asked.id, "reject");
+    } else if (type === "permission.replied") {
+      openPermissions.delete(properties.requestID as string);
     }
   };
 
@@ -231,13 +294,15 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       nextTurn();
     },
 
-    // OpenCode runs with `permission: "allow"`; the server accepts ask-mode sessions only for
-    // architectures that declare the `permissions` capability, so no request is ever open here.
-    respondPermission() {},
+    respondPermission(requestId, decision, message) {
+      if (decision === "allow") replyPermission(requestId, "once");
+      else replyPermission(requestId, "reject", message ?? DENIED_MESSAGE);
+    },
 
     async interrupt() {
       if (!current || !client || !sessionId) return;
       current.interrupted = true;
+      rejectOpenPermissions();
       const result = await client.session.abort({ sessionID: sessionId });
       if (result.error) throw new Error(`abort failed: ${errorText(result.error)}`);
     },

@@ -39,16 +39,17 @@ describe("opencode architecture", () => {
     expect(architecture.capabilities).toEqual({
       thinking: true,
       subagents: true,
-      permissions: false,
+      permissions: true,
       nativeResume: true,
     });
   });
 
-  it("configures the runner with the runtime provider's model and the resume id", () => {
+  it("configures the runner with the runtime provider's model, the permission policy and the resume id", () => {
     expect(runnerConfigSchema.parse(architecture.runnerConfig(input))).toMatchObject({
       architecture: "opencode",
       model: "agent-runtime/session-model",
       systemPrompt: "Be brief.",
+      permissions: { mode: "ask", tools: ["Bash"] },
       resumeSessionId: "ses_1",
     });
   });

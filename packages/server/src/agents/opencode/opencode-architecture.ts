@@ -13,8 +13,8 @@ const PLACEHOLDER_KEY = "agent-runtime";
 
 const openCodeArchitecture: AgentArchitecture = {
   id: "opencode",
-  // Permissions: the runner allows every tool; the runner protocol has no permission round trip yet.
-  capabilities: { thinking: true, subagents: true, permissions: false, nativeResume: true },
+  // Permissions: the runner maps the policy onto OpenCode's own `permission` config and requests.
+  capabilities: { thinking: true, subagents: true, permissions: true, nativeResume: true },
 
   materialize: materializeOpenCodeProfile,
 
@@ -28,11 +28,15 @@ const openCodeArchitecture: AgentArchitecture = {
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
       ...(profile.tools ? { allowedTools: profile.tools } : {}),
       mcpServers: profile.mcpServers,
+      permissions: input.permissions,
       ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
       // OpenCode keeps its database and config under HOME; the workspace only gets the profile's files.
       watchIgnore: [".git", "node_modules", ".opencode"],
     };
   },
+
+  // The OpenAI-compatible provider sends the key as a bearer token.
+  credentialHeader: (apiKey) => ({ header: "authorization", value: `Bearer ${apiKey}` }),
 
   runnerEnv(input) {
     // The profile cannot override the endpoint, the key, HOME or the transcript directory.
