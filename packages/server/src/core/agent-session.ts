@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type {
   AgentProfile,
   Block,
@@ -105,6 +105,8 @@ export class AgentSession {
   private readonly runnerBlockIds = new Set<string>();
   private starting: Promise<void> | undefined;
   private recordDirty = false;
+  /** What this process last stored of the transcript (unknown after a failed write). */
+  private storedTranscript: { length: number; digest: string } | undefined;
   private transcriptDirty = false;
   private syncChain: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -713,6 +715,30 @@ export class AgentSession {
     this.syncRetryTimer.unref();
   }
 
+  /**
+   * Stores the transcript: nothing when it is unchanged, only what is new
+   * when the adapter can append and the transcript grew from what this
+   * process stored last (an append-only JSONL, like Claude Code's), else the
+   * whole text.
+   */
+  private async saveTranscript(transcript: string): Promise<void> {
+    const { persistence } = this.deps;
+    const stored = this.storedTranscript;
+    const digest = (text: string) => createHash("sha256").update(text).digest("base64");
+    if (stored?.length === transcript.length && stored.digest === digest(transcript)) return;
+    this.storedTranscript = undefined;
+    const grew =
+      stored !== undefined &&
+      transcript.length > stored.length &&
+      digest(transcript.slice(0, stored.length)) === stored.digest;
+    if (grew && persistence.appendTranscript) {
+      await persistence.appendTranscript(this.id, transcript.slice(stored.length));
+    } else {
+      await persistence.saveTranscript(this.id, transcript);
+    }
+    this.storedTranscript = { length: transcript.length, digest: digest(transcript) };
+  }
+
   /** One sync pass; `sandbox` is where the transcript and changed files are read from (absent: skipped). */
   private async syncOnce(sandbox: Sandbox | undefined): Promise<void> {
     const { persistence } = this.deps;
@@ -726,7 +752,7 @@ export class AgentSession {
         });
         try {
           const transcript = Buffer.from(await sandbox.readFile(path)).toString("utf8");
-          await persistence.saveTranscript(this.id, transcript);
+          await this.saveTranscript(transcript);
         } catch (error) {
           if (!(RuntimeError.is(error) && error.code === "FILE_NOT_FOUND")) {
             this.transcriptDirty = true;

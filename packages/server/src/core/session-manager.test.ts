@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { SessionRecord } from "@agent-runtime/protocol";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createMemoryPersistenceAdapter } from "../persistence/memory/memory-persistence-adapter.js";
 import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-provider.js";
 import { type AgentRuntime, createAgentRuntime } from "./agent-runtime.js";
@@ -79,6 +80,23 @@ describe("SessionManager without an agent", () => {
     expect(() => session.answerPermission("r1", { decision: "allow" })).toThrow(
       expect.objectContaining({ code: "PERMISSION_REQUEST_NOT_FOUND" }),
     );
+  });
+
+  it("refuses ask mode for an architecture that cannot ask, with UNSUPPORTED", async () => {
+    const claude = createClaudeAgentSdkArchitecture();
+    const cannotAsk = { ...claude, capabilities: { ...claude.capabilities, permissions: false } };
+    const strict = createAgentRuntime({
+      persistence: createMemoryPersistenceAdapter(),
+      sandbox: createLocalSandboxProvider({ rootDir: join(dir, "strict") }),
+      agents: [{ id: "p", name: "Profile" }],
+      architectures: [cannotAsk],
+      logger: pino({ level: "silent" }),
+    });
+    await expect(
+      strict.sessions.create({ agentProfileRef: "p", sessionOptions: { permissions: { mode: "ask" } } }),
+    ).rejects.toMatchObject({ code: "UNSUPPORTED" });
+    await expect(strict.sessions.create({ agentProfileRef: "p" })).resolves.toBeDefined();
+    await strict.shutdown();
   });
 
   it("rejects unknown profiles and architectures with stable codes", async () => {

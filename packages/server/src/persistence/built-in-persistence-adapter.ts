@@ -16,6 +16,7 @@ import type { PersistenceAdapter } from "./persistence-adapter.js";
 export interface BuiltInPersistenceAdapter extends PersistenceAdapter {
   init(): Promise<void>;
   close(): Promise<void>;
+  appendTranscript(sessionId: string, text: string): Promise<void>;
   /**
    * Validates the profile (`VALIDATION_FAILED` naming the field) and upserts it
    * by `id`. Resolves to the stored profile, defaults applied. Idempotent.

@@ -70,6 +70,12 @@ export function guardPersistence(
     loadBlocks: (id) => bounded("loadBlocks", () => adapter.loadBlocks(id)),
     saveTranscript: (id, transcript) =>
       write("saveTranscript", id, () => adapter.saveTranscript(id, transcript)),
+    ...(adapter.appendTranscript
+      ? {
+          appendTranscript: (id: string, text: string) =>
+            write("appendTranscript", id, () => adapter.appendTranscript!(id, text)),
+        }
+      : {}),
     loadTranscript: (id) => bounded("loadTranscript", () => adapter.loadTranscript(id)),
     saveWorkspaceFile: (id, file) =>
       write("saveWorkspaceFile", id, () => adapter.saveWorkspaceFile(id, file)),

@@ -40,6 +40,15 @@ export interface PersistenceAdapter {
 
   /** Stores the agent's native transcript (opaque text, may be large). Replaces the previous one. */
   saveTranscript(sessionId: string, transcript: string): Promise<void>;
+  /**
+   * Optional capability: appends `text` to the stored transcript (creating it
+   * when missing), so a sync of an append-only transcript writes only what is
+   * new. The runtime calls it only after a `saveTranscript` in the same
+   * process, with text that directly follows what it stored. Not idempotent:
+   * the runtime does not retry an append whose outcome is unknown; it falls
+   * back to `saveTranscript` instead.
+   */
+  appendTranscript?(sessionId: string, text: string): Promise<void>;
   loadTranscript(sessionId: string): Promise<string | null>;
 
   /** Upserts one workspace file by path (relative to the workspace). */

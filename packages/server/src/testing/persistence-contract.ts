@@ -258,6 +258,21 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.saveTranscript(sessionId, "short");
         expect(await store.loadTranscript(sessionId)).toBe("short");
       }, 60_000);
+
+      it("appends to a transcript when the adapter declares appendTranscript", async (context) => {
+        const store = await adapter();
+        if (!store.appendTranscript) {
+          context.skip("the adapter does not declare the optional appendTranscript");
+          return;
+        }
+        const { sessionId } = await createdSession(store);
+        await store.appendTranscript(sessionId, "first line\n");
+        expect(await store.loadTranscript(sessionId)).toBe("first line\n");
+        await store.saveTranscript(sessionId, "line 1 🚀\n");
+        await store.appendTranscript(sessionId, "line 2 数据\n");
+        await store.appendTranscript(sessionId, "");
+        expect(await store.loadTranscript(sessionId)).toBe("line 1 🚀\nline 2 数据\n");
+      });
     });
 
     describe("concurrency", () => {

@@ -111,6 +111,11 @@ export function createMemoryPersistenceAdapter(
       existing(sessionId).transcript = transcript;
     },
 
+    async appendTranscript(sessionId, text) {
+      const session = existing(sessionId);
+      session.transcript = (session.transcript ?? "") + text;
+    },
+
     async loadTranscript(sessionId) {
       return sessions.get(sessionId)?.transcript ?? null;
     },

@@ -8,6 +8,7 @@ import {
   sessionRecordSchema,
 } from "@agent-runtime/protocol";
 import type { Kysely, Transaction } from "kysely";
+import { sql } from "kysely";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
@@ -199,6 +200,25 @@ export function createSqlPersistenceAdapter(
             .values({ session_id: sessionId, text: transcript })
             .onConflict((conflict) =>
               conflict.column("session_id").doUpdateSet((eb) => ({ text: eb.ref("excluded.text") })),
+            )
+            .execute();
+        }),
+      );
+    },
+
+    appendTranscript(sessionId, text) {
+      return run("appendTranscript", () =>
+        db.transaction().execute(async (trx) => {
+          await assertSessionExists(trx, sessionId);
+          await trx
+            .insertInto("transcripts")
+            .values({ session_id: sessionId, text })
+            .onConflict((conflict) =>
+              conflict
+                .column("session_id")
+                .doUpdateSet({
+                  text: sql<string>`${sql.ref("transcripts.text")} || ${sql.ref("excluded.text")}`,
+                }),
             )
             .execute();
         }),
