@@ -1,3 +1,5 @@
+import { measurePersistence, printPersistence } from "./persistence.js";
+import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
 import { formatSummary } from "./stats.js";
 import { measureDirectSdkLatency, measureTurnLatency, type TurnLatencyResult } from "./turn-latency.js";
 
@@ -40,3 +42,17 @@ for (const architecture of ["claude-agent-sdk", "opencode"] as const) {
   );
   console.log(`  cold start, runtime − direct: ${cold.toFixed(0)} ms (target ≤ 300) ${verdict(cold <= 300)}`);
 }
+
+const lifecycle = await measureSandboxLifecycle(50);
+const withPolicy = await measureSandboxLifecycle(50, { allow: ["127.0.0.1:9"] });
+console.log(
+  "\nlocal sandbox (50 runs each; published cloud create-to-first-command medians: Daytona ~190 ms, E2B ~490 ms, Modal ~1.7 s)",
+);
+console.log(`  create → first command: ${formatSummary(lifecycle.createToFirstCommandMs)}`);
+console.log(
+  `  create → first command, with the egress policy: ${formatSummary(withPolicy.createToFirstCommandMs)}`,
+);
+console.log(`  terminate: ${formatSummary(lifecycle.terminateMs)}`);
+
+console.log("\npersistence");
+printPersistence(await measurePersistence());

@@ -4,12 +4,14 @@ import type { AgentRuntime } from "./core/agent-runtime.js";
 import { ApiKeyChecker } from "./transport/api-keys.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
+import type { RateLimitOptions } from "./transport/http/rate-limit.js";
 import {
   defaultStudioDir,
   hasStudioBuild,
   studioPublicPaths,
   studioRoutes,
 } from "./transport/http/studio.js";
+import { SessionListFeed } from "./transport/session-list-feed.js";
 import { attachSocketTransport } from "./transport/socket/socket-transport.js";
 import { VERSION } from "./version.js";
 
@@ -32,6 +34,8 @@ export interface AgentServerOptions {
    * @default false
    */
   readonly studio?: boolean | { readonly distDir: string };
+  /** Requests per window per API key (or per IP without one); `false` disables. @default 600 per minute */
+  readonly rateLimit?: RateLimitOptions | false;
 }
 
 export interface AgentServer {
@@ -54,9 +58,12 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   let closing: Promise<void> | undefined;
   const studioDir = resolveStudioDir(options.studio, runtime.logger);
   const studioPaths = studioDir ? studioPublicPaths(studioDir) : undefined;
+  const sessionList = new SessionListFeed(runtime);
   const app = await createHttpApp({
     runtime,
     apiKeys,
+    sessionList,
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     logger: runtime.logger,
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
@@ -69,6 +76,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   const io = attachSocketTransport(app.server, {
     runtime,
     apiKeys,
+    sessionList,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
   });
 

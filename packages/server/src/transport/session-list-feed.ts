@@ -20,7 +20,9 @@ const summaryEvents = new Set<SessionEvent["type"]>([
 const REMEMBERED_DELETIONS = 1000;
 
 /**
- * The live session list of one runtime, for every transport of the process.
+ * The live session list of one runtime, shared by the transports of one
+ * server (the server creates it and hands it to the REST routes and the
+ * socket transport).
  * The REST routes report creations and deletions (`created`, `deletion`);
  * summary changes come from the runtime's session events, coalesced per
  * session within one macrotask (a turn start with its status change and
@@ -96,16 +98,4 @@ export class SessionListFeed {
   private publish(change: SessionListChange): void {
     for (const listener of this.listeners) listener(change);
   }
-}
-
-const feeds = new WeakMap<AgentRuntime, SessionListFeed>();
-
-/** The feed of `runtime`, shared by the REST routes and the socket transport of one server. */
-export function sessionListFeedFor(runtime: AgentRuntime): SessionListFeed {
-  let feed = feeds.get(runtime);
-  if (!feed) {
-    feed = new SessionListFeed(runtime);
-    feeds.set(runtime, feed);
-  }
-  return feed;
 }

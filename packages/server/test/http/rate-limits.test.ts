@@ -11,6 +11,7 @@ import {
 } from "../../src/index.js";
 import { ApiKeyChecker } from "../../src/transport/api-keys.js";
 import { createHttpApp, type HttpApp } from "../../src/transport/http/http-app.js";
+import { SessionListFeed } from "../../src/transport/session-list-feed.js";
 
 const KEYS = ["rate-key-a", "rate-key-b"];
 const MAX = 5;
@@ -39,6 +40,7 @@ describe("rate limits", () => {
     app = await createHttpApp({
       runtime,
       apiKeys: new ApiKeyChecker(KEYS),
+      sessionList: new SessionListFeed(runtime),
       info: { version: "test", demoModel: false, authRequired: true },
       logger: pino({ level: "warn" }),
       rateLimit: { max: MAX, windowMs: 60_000 },
@@ -80,6 +82,7 @@ describe("rate limits", () => {
     const defaults = await createHttpApp({
       runtime,
       apiKeys: new ApiKeyChecker([]),
+      sessionList: new SessionListFeed(runtime),
       info: { version: "test", demoModel: false, authRequired: false },
       logger: pino({ level: "warn" }),
     });

@@ -214,11 +214,9 @@ export function createSqlPersistenceAdapter(
             .insertInto("transcripts")
             .values({ session_id: sessionId, text })
             .onConflict((conflict) =>
-              conflict
-                .column("session_id")
-                .doUpdateSet({
-                  text: sql<string>`${sql.ref("transcripts.text")} || ${sql.ref("excluded.text")}`,
-                }),
+              conflict.column("session_id").doUpdateSet({
+                text: sql<string>`${sql.ref("transcripts.text")} || ${sql.ref("excluded.text")}`,
+              }),
             )
             .execute();
         }),

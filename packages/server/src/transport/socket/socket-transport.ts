@@ -10,7 +10,7 @@ import { Server, type Socket } from "socket.io";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
-import { sessionListFeedFor } from "../session-list-feed.js";
+import type { SessionListFeed } from "../session-list-feed.js";
 
 export interface SocketTransportOptions {
   readonly runtime: AgentRuntime;
@@ -18,6 +18,8 @@ export interface SocketTransportOptions {
   /** Largest accepted socket frame; bigger ones close the socket. @default 1_048_576 */
   readonly maxFrameBytes?: number;
   readonly corsOrigin?: string | string[] | boolean;
+  /** The live session list this server publishes to `sessions:subscribe` listeners. */
+  readonly sessionList: SessionListFeed;
 }
 
 export function roomFor(sessionId: string): string {
@@ -57,7 +59,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
     io.to(roomFor(event.sessionId)).emit(event.type, event);
   });
-  const unsubscribeList = sessionListFeedFor(runtime).subscribe((change) => {
+  const unsubscribeList = options.sessionList.subscribe((change) => {
     if (change.type === "updated")
       io.to(SESSION_LIST_ROOM).emit("sessions:updated", { session: change.session });
     else io.to(SESSION_LIST_ROOM).emit("sessions:deleted", { sessionId: change.sessionId });

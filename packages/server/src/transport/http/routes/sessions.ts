@@ -13,14 +13,16 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
-import { sessionListFeedFor } from "../../session-list-feed.js";
+import type { SessionListFeed } from "../../session-list-feed.js";
 
 const sessionParams = z.object({ id: z.string().min(1).max(200) });
 
 /** Session lifecycle, messages and interrupts. Creations and deletions go to the runtime's session-list feed. */
-export const sessionRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
+export const sessionRoutes: FastifyPluginAsyncZod<{
+  runtime: AgentRuntime;
+  sessionList: SessionListFeed;
+}> = async (app, { runtime, sessionList: listFeed }) => {
   const { sessions } = runtime;
-  const listFeed = sessionListFeedFor(runtime);
 
   for (const url of ["/sessions", "/sessions/create"]) {
     app.post(
