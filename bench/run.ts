@@ -44,7 +44,7 @@ for (const architecture of ["claude-agent-sdk", "opencode"] as const) {
 }
 
 const lifecycle = await measureSandboxLifecycle(50);
-const withPolicy = await measureSandboxLifecycle(50, { allow: ["127.0.0.1:9"] });
+const withPolicy = await measureSandboxLifecycle(50, { allow: ["127.0.0.1:4100"] });
 console.log(
   "\nlocal sandbox (50 runs each; published cloud create-to-first-command medians: Daytona ~190 ms, E2B ~490 ms, Modal ~1.7 s)",
 );

@@ -36,7 +36,8 @@ describe("sandboxEgressFor", () => {
     expect(egress.network.secrets).toEqual([
       { endpoint: "gateway.example.test:443", header: "authorization", value: "Bearer sk-real", tls: true },
     ]);
-    expect(egress.agentEndpoint.baseUrl).toBe("http://gateway.example.test:443/anthropic");
+    // The agent speaks plain HTTP to the proxy, at the unprivileged inside port of 443.
+    expect(egress.agentEndpoint.baseUrl).toBe("http://gateway.example.test:10443/anthropic");
   });
 
   it("defaults to Anthropic's API and never passes a key that was not configured", () => {

@@ -1,6 +1,6 @@
 import type { AgentProfile } from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
-import type { SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
+import { insidePort, type SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
 
 /** The model endpoint when none is configured: Anthropic's API. */
 export const DEFAULT_MODEL_BASE_URL = "https://api.anthropic.com";
@@ -33,13 +33,16 @@ export function sandboxEgressFor(
     if (server.type !== "stdio") allow.add(hostPort(new URL(server.url)));
   }
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
+  const agentUrl = new URL(url);
+  agentUrl.protocol = "http:";
+  agentUrl.port = String(insidePort(Number(model.slice(model.lastIndexOf(":") + 1))));
   const secret = endpoint.apiKey
     ? [{ endpoint: model, ...architecture.credentialHeader(endpoint.apiKey), ...(tls ? { tls } : {}) }]
     : [];
   return {
     network: { allow: [...allow], secrets: secret },
     agentEndpoint: {
-      baseUrl: tls ? `http://${model}${path}` : (endpoint.baseUrl ?? DEFAULT_MODEL_BASE_URL),
+      baseUrl: `${agentUrl.protocol}//${agentUrl.host}${path}`,
       ...(endpoint.apiKey ? { apiKey: PLACEHOLDER_API_KEY } : {}),
     },
   };

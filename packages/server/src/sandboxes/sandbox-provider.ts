@@ -44,13 +44,23 @@ export interface SandboxSecret {
 
 /**
  * Egress allowed from a sandbox (added after v1): everything not listed is
- * refused. Each endpoint is reachable inside at the same `host:port`
- * (a host name resolves to a loopback address inside).
+ * refused. Each endpoint is reachable inside at the same host (a host name
+ * resolves to a loopback address inside) and, for ports from 1024 up, the
+ * same port; a port below 1024, which the sandbox's unprivileged user cannot
+ * serve, is reachable at `insidePort(port)`.
  */
 export interface SandboxNetworkPolicy {
   /** `host:port` endpoints, e.g. `["127.0.0.1:4100", "api.anthropic.com:443"]`. Empty: no egress at all. */
   readonly allow: readonly string[];
   readonly secrets?: readonly SandboxSecret[];
+}
+
+/** Offset of the inside port of an allowed endpoint whose port is below 1024. */
+export const PRIVILEGED_PORT_OFFSET = 10_000;
+
+/** The port at which an allowed endpoint's `port` is reachable inside a sandbox with a network policy. */
+export function insidePort(port: number): number {
+  return port < 1024 ? port + PRIVILEGED_PORT_OFFSET : port;
 }
 
 export interface SandboxSpec {

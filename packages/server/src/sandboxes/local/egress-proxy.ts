@@ -142,9 +142,13 @@ function forwardWithSecrets(
   res: ServerResponse,
 ): void {
   const { host, port } = splitEndpoint(endpoint);
-  const headers: OutgoingHttpHeaders = { ...req.headers };
-  for (const secret of secrets) headers[secret.header.toLowerCase()] = secret.value;
   const tls = secrets.some((secret) => secret.tls);
+  // The agent addressed the endpoint at its inside port; the upstream sees its own name.
+  const headers: OutgoingHttpHeaders = {
+    ...req.headers,
+    host: tls && port === 443 ? host : `${host}:${port}`,
+  };
+  for (const secret of secrets) headers[secret.header.toLowerCase()] = secret.value;
   const upstream = (tls ? httpsRequest : httpRequest)(
     { host, port, method: req.method, path: req.url, headers },
     (response) => {

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { posix } from "node:path";
 import { RuntimeError } from "../../errors.js";
-import type { SandboxNetworkPolicy } from "../sandbox-provider.js";
+import { insidePort, type SandboxNetworkPolicy } from "../sandbox-provider.js";
 import { NETWORK_DIR_INSIDE } from "./bwrap-args.js";
 import { normalizeEndpoint } from "./egress-proxy.js";
 
@@ -22,7 +22,8 @@ export interface SandboxNetworkPlan {
  * Plans the in-sandbox side of `policy`: an endpoint whose host is a
  * loopback IP listens at that same address; an endpoint with a host name
  * gets an address in 127.0.100.0/24 that `/etc/hosts` maps the name to; any
- * other IP literal is refused (nothing inside could reach it). The
+ * other IP literal is refused (nothing inside could reach it). Ports below
+ * 1024 are served at `insidePort(port)`. The
  * `net-bridge` then tunnels each connection through the proxy. Throws
  * `VALIDATION_FAILED` for invalid endpoints.
  */
@@ -57,7 +58,7 @@ export function planSandboxNetwork(
       if (!names.has(host)) names.set(host, `127.0.100.${names.size + 1}`);
       listen = names.get(host)!;
     }
-    routes.push(`${listen}:${port}=${endpoint}`);
+    routes.push(`${listen}:${insidePort(Number(port))}=${endpoint}`);
   }
   if (names.size > 250) throw new RuntimeError("VALIDATION_FAILED", "network.allow: too many host names");
   for (const secret of policy.secrets ?? []) {
