@@ -1,5 +1,6 @@
 import { agentProfileSchema, runnerConfigSchema } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
+import { testRunnerInput } from "../__fixtures__/runner-input.js";
 import { createClaudeAgentSdkArchitecture } from "./claude-agent-sdk-architecture.js";
 import { encodeProjectDir } from "./transcript-path.js";
 
@@ -12,15 +13,7 @@ const profile = agentProfileSchema.parse({
   model: "profile-model",
   env: { FOO: "bar", ANTHROPIC_API_KEY: "profile-must-not-win", HOME: "/nope" },
 });
-const input = {
-  profile,
-  sessionOptions: { model: "session-model" },
-  workspaceDir: "/workspace",
-  homeDir: "/home/agent",
-  endpoint: { baseUrl: "http://127.0.0.1:9999", apiKey: "sk-endpoint" },
-  permissions: { mode: "ask" as const, tools: ["Bash"] },
-  resumeSessionId: "abc",
-};
+const input = testRunnerInput(profile, "abc");
 
 describe("claude-agent-sdk architecture", () => {
   it("configures the runner from profile, session options and resume id", () => {

@@ -1,9 +1,5 @@
 import type {
   AssistantTextBlock,
-  Block,
-  ErrorBlock,
-  SubagentBlock,
-  SubagentStatus,
   SystemBlock,
   ThinkingBlock,
   ToolResultBlock,
@@ -11,12 +7,14 @@ import type {
   TurnStopReason,
   Usage,
 } from "@agent-runtime/protocol";
+import { emptyUsage } from "../../core/usage.js";
 import type { AgentEvent, AgentOutputParser, ParserContext } from "../agent-architecture.js";
+import { BlockTracker } from "../block-tracker.js";
+import { isObject, type Json, nonNegative, pick, stringOf } from "../native-json.js";
 
 /** Tool names that launch a subagent (Claude Code calls it `Agent` on the wire, `Task` in older versions). */
 const SUBAGENT_TOOLS = new Set(["Agent", "Task"]);
 
-type Json = Record<string, unknown>;
 type StreamedBlock = AssistantTextBlock | ThinkingBlock | ToolUseBlock;
 
 /**
@@ -45,103 +43,46 @@ type StreamedBlock = AssistantTextBlock | ThinkingBlock | ToolUseBlock;
  * `subagentId` set.
  */
 export function createClaudeParser(context: ParserContext = {}): AgentOutputParser {
-  const now = context.now ?? (() => new Date());
-  const open = new Map<string, Block>();
-  const completed = new Set<string>();
+  const blocks = new BlockTracker(context);
   /** Streamed content blocks by `<parent>|<index>` of the message being streamed. */
   const streaming = new Map<string, { blockId: string; json: string }>();
   /** API message id being streamed, by parent tool_use id ("" for the main agent). */
   const streamedMessage = new Map<string, { id: string; model?: string }>();
   /** How many content blocks of an API message the full `assistant` messages delivered so far. */
   const contentCount = new Map<string, number>();
-  const subagents = new Map<string, SubagentBlock>();
   let sessionId: string | undefined;
   let lastTotalCost = 0;
-  let errorCount = 0;
 
-  const stamp = () => now().toISOString();
+  const malformed = (message: string, events: AgentEvent[]) =>
+    blocks.error(message, "MALFORMED_MESSAGE", events);
 
-  const start = (block: Block, events: AgentEvent[]) => {
-    open.set(block.id, block);
-    events.push({ kind: "block_start", block });
-  };
-  const update = (blockId: string, updates: Partial<Block>, events: AgentEvent[]) => {
-    const block = open.get(blockId);
-    if (!block) return;
-    open.set(blockId, { ...block, ...updates } as Block);
-    events.push({ kind: "block_update", blockId, updates });
-  };
-  const complete = (blockId: string, events: AgentEvent[], final?: Partial<Block>) => {
-    const block = open.get(blockId);
-    if (!block) return;
-    open.delete(blockId);
-    completed.add(blockId);
-    events.push({ kind: "block_complete", block: { ...block, ...final } as Block });
-  };
-  const errorBlock = (message: string, code: string, uuid?: unknown): ErrorBlock => ({
-    type: "error",
-    id: typeof uuid === "string" ? `error:${uuid}` : `error:${++errorCount}`,
-    timestamp: stamp(),
-    message,
-    code,
-  });
-  const emitWhole = (block: Block, events: AgentEvent[]) => {
-    if (completed.has(block.id) || open.has(block.id)) return;
-    start(block, events);
-    complete(block.id, events);
+  /**
+   * The API message's id, else the SDK message's uuid, else `message-<n>`. It
+   * takes a serial number either way, so the numbers of later `error:<n>`
+   * blocks do not depend on which ids a message had.
+   */
+  const messageIdOf = (apiMessage: Json, message: Json): string => {
+    const serial = blocks.nextSerial();
+    return stringOf(apiMessage.id) ?? stringOf(message.uuid) ?? `message-${serial}`;
   };
 
   const startSubagent = (tool: ToolUseBlock, events: AgentEvent[]) => {
-    if (!SUBAGENT_TOOLS.has(tool.toolName) || subagents.has(tool.toolUseId)) return;
+    if (!SUBAGENT_TOOLS.has(tool.toolName)) return;
     const input = isObject(tool.input) ? tool.input : {};
-    const block: SubagentBlock = {
-      type: "subagent",
-      id: `${tool.toolUseId}:subagent`,
-      timestamp: stamp(),
-      subagentId: tool.toolUseId,
-      name: stringOr(input.subagent_type, "general-purpose"),
-      status: "running",
-      ...(typeof input.description === "string" ? { description: input.description } : {}),
-      ...(typeof input.prompt === "string" ? { prompt: input.prompt } : {}),
-    };
-    subagents.set(tool.toolUseId, block);
-    start(block, events);
-    events.push({
-      kind: "subagent_discovered",
-      subagent: {
-        id: block.subagentId,
-        name: block.name,
-        status: "running",
-        ...(block.description ? { description: block.description } : {}),
-        startedAt: block.timestamp,
-      },
-    });
-  };
-
-  const endSubagent = (
-    toolUseId: string,
-    status: SubagentStatus,
-    output: string | undefined,
-    events: AgentEvent[],
-  ) => {
-    const block = subagents.get(toolUseId);
-    if (!block || !open.has(block.id)) return;
-    update(block.id, { status, ...(output === undefined ? {} : { output }) }, events);
-    complete(block.id, events);
-    events.push({ kind: "subagent_completed", subagentId: toolUseId, status });
+    blocks.startSubagent({ toolUseId: tool.toolUseId, input, defaultName: "general-purpose" }, events);
   };
 
   const onStreamEvent = (message: Json, events: AgentEvent[]) => {
     const event = message.event;
     if (!isObject(event) || typeof event.type !== "string") {
-      emitWhole(errorBlock("stream event without an event", "MALFORMED_MESSAGE"), events);
+      malformed("stream event without an event", events);
       return;
     }
     const parent = parentOf(message);
     const owner = parent ?? "";
     if (event.type === "message_start") {
       const apiMessage = isObject(event.message) ? event.message : {};
-      const id = stringOr(apiMessage.id, stringOr(message.uuid, `message-${++errorCount}`));
+      const id = messageIdOf(apiMessage, message);
       streamedMessage.set(owner, {
         id,
         ...(typeof apiMessage.model === "string" ? { model: apiMessage.model } : {}),
@@ -155,14 +96,14 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
     if (event.type === "content_block_start") {
       const content = event.content_block;
       if (!isObject(content) || !current) return;
-      const base = { timestamp: stamp(), ...(parent ? { subagentId: parent } : {}) };
+      const base = { timestamp: blocks.stamp(), ...(parent ? { subagentId: parent } : {}) };
       let block: StreamedBlock | undefined;
       if (content.type === "text") {
         block = {
           ...base,
           type: "assistant_text",
           id: `${current.id}:${index}`,
-          content: stringOr(content.text, ""),
+          content: stringOf(content.text) ?? "",
           ...(current.model ? { model: current.model } : {}),
         };
       } else if (content.type === "thinking") {
@@ -170,7 +111,7 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
           ...base,
           type: "thinking",
           id: `${current.id}:${index}`,
-          content: stringOr(content.thinking, ""),
+          content: stringOf(content.thinking) ?? "",
         };
       } else if (content.type === "tool_use" && typeof content.id === "string") {
         block = {
@@ -178,21 +119,21 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
           type: "tool_use",
           id: content.id,
           toolUseId: content.id,
-          toolName: stringOr(content.name, "unknown"),
+          toolName: stringOf(content.name) ?? "unknown",
           input: {},
           status: "pending",
         };
       }
-      if (!block || open.has(block.id) || completed.has(block.id)) return;
+      if (!block || blocks.isOpen(block.id) || blocks.isCompleted(block.id)) return;
       streaming.set(key, { blockId: block.id, json: "" });
-      start(block, events);
+      blocks.start(block, events);
       return;
     }
     const streamed = streaming.get(key);
     if (!streamed) return;
     if (event.type === "content_block_delta" && isObject(event.delta)) {
       const delta = event.delta;
-      const block = open.get(streamed.blockId);
+      const block = blocks.get(streamed.blockId);
       if (!block) return;
       const text =
         delta.type === "text_delta"
@@ -200,9 +141,8 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
           : delta.type === "thinking_delta"
             ? delta.thinking
             : undefined;
-      if (typeof text === "string" && (block.type === "assistant_text" || block.type === "thinking")) {
-        open.set(block.id, { ...block, content: block.content + text });
-        events.push({ kind: "block_delta", blockId: block.id, delta: text });
+      if (typeof text === "string") {
+        blocks.appendDelta(block.id, text, events);
       } else if (delta.type === "input_json_delta" && typeof delta.partial_json === "string") {
         streamed.json += delta.partial_json;
       }
@@ -210,15 +150,15 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
     }
     if (event.type === "content_block_stop") {
       streaming.delete(key);
-      const block = open.get(streamed.blockId);
+      const block = blocks.get(streamed.blockId);
       if (!block) return;
       if (block.type === "tool_use") {
         if (block.status === "pending") {
-          update(block.id, { input: parseJson(streamed.json) ?? {}, status: "running" }, events);
-          startSubagent(open.get(block.id) as ToolUseBlock, events);
+          blocks.update(block.id, { input: parseJson(streamed.json) ?? {}, status: "running" }, events);
+          startSubagent(blocks.get(block.id) as ToolUseBlock, events);
         }
       } else {
-        complete(block.id, events);
+        blocks.complete(block.id, events);
       }
     }
   };
@@ -226,20 +166,22 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
   const onAssistant = (message: Json, events: AgentEvent[]) => {
     const apiMessage = message.message;
     if (!isObject(apiMessage) || !Array.isArray(apiMessage.content)) {
-      emitWhole(errorBlock("assistant message without content", "MALFORMED_MESSAGE"), events);
+      malformed("assistant message without content", events);
       return;
     }
     const parent = parentOf(message);
-    const messageId = stringOr(apiMessage.id, stringOr(message.uuid, `message-${++errorCount}`));
+    const messageId = messageIdOf(apiMessage, message);
     const model = typeof apiMessage.model === "string" ? apiMessage.model : undefined;
-    const base = () => ({ timestamp: stamp(), ...(parent ? { subagentId: parent } : {}) });
+    const base = () => ({ timestamp: blocks.stamp(), ...(parent ? { subagentId: parent } : {}) });
     if (typeof message.error === "string") {
       const text = apiMessage.content
         .filter((c): c is Json => isObject(c) && c.type === "text")
-        .map((c) => stringOr(c.text, ""))
+        .map((c) => stringOf(c.text) ?? "")
         .join("\n");
-      const block = { ...errorBlock(text || message.error, message.error, message.uuid), ...base() };
-      emitWhole(block, events);
+      blocks.error(text || message.error, message.error, events, {
+        nativeId: stringOf(message.uuid),
+        subagentId: parent,
+      });
       return;
     }
     for (const content of apiMessage.content) {
@@ -248,10 +190,10 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
       if (!isObject(content)) continue;
       if (content.type === "text" || content.type === "thinking") {
         const id = `${messageId}:${index}`;
-        const text = stringOr(content.type === "text" ? content.text : content.thinking, "");
-        if (open.has(id)) complete(id, events, { content: text });
-        else if (!completed.has(id)) {
-          emitWhole(
+        const text = stringOf(content.type === "text" ? content.text : content.thinking) ?? "";
+        if (blocks.isOpen(id)) blocks.complete(id, events, { content: text });
+        else if (!blocks.isCompleted(id)) {
+          blocks.emitWhole(
             content.type === "text"
               ? { ...base(), type: "assistant_text", id, content: text, ...(model ? { model } : {}) }
               : { ...base(), type: "thinking", id, content: text },
@@ -260,24 +202,24 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
         }
       } else if (content.type === "tool_use" && typeof content.id === "string") {
         const input = isObject(content.input) ? content.input : {};
-        const existing = open.get(content.id);
+        const existing = blocks.get(content.id);
         if (existing?.type === "tool_use") {
-          if (existing.status === "pending") update(content.id, { input, status: "running" }, events);
-        } else if (!completed.has(content.id)) {
-          start(
+          if (existing.status === "pending") blocks.update(content.id, { input, status: "running" }, events);
+        } else if (!blocks.isCompleted(content.id)) {
+          blocks.start(
             {
               ...base(),
               type: "tool_use",
               id: content.id,
               toolUseId: content.id,
-              toolName: stringOr(content.name, "unknown"),
+              toolName: stringOf(content.name) ?? "unknown",
               input,
               status: "running",
             },
             events,
           );
         }
-        const tool = open.get(content.id);
+        const tool = blocks.get(content.id);
         if (tool?.type === "tool_use") startSubagent(tool, events);
       }
     }
@@ -286,7 +228,7 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
   const onUser = (message: Json, events: AgentEvent[]) => {
     const apiMessage = message.message;
     if (!isObject(apiMessage)) {
-      emitWhole(errorBlock("user message without message", "MALFORMED_MESSAGE"), events);
+      malformed("user message without message", events);
       return;
     }
     // Plain user text (the prompt, a subagent's prompt, interrupt notes) is not rendered here: the
@@ -302,24 +244,13 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
       const result: ToolResultBlock = {
         type: "tool_result",
         id: `${toolUseId}:result`,
-        timestamp: stamp(),
+        timestamp: blocks.stamp(),
         ...(parent ? { subagentId: parent } : {}),
         toolUseId,
         content: text,
         ...(isError ? { isError: true } : {}),
       };
-      emitWhole(result, events);
-      const status = isError ? "error" : "success";
-      update(toolUseId, { status }, events);
-      complete(toolUseId, events);
-      if (subagents.has(toolUseId)) {
-        endSubagent(
-          toolUseId,
-          isError ? "failed" : "completed",
-          subagentOutput(message.tool_use_result) ?? text,
-          events,
-        );
-      }
+      blocks.settleTool(result, events, () => subagentOutput(message.tool_use_result) ?? text);
     }
   };
 
@@ -329,13 +260,13 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
       if (!id || id === sessionId) return;
       sessionId = id;
       events.push({ kind: "native_session", nativeSessionId: id });
-      const version = stringOr(message.claude_code_version, "unknown");
+      const version = stringOf(message.claude_code_version) ?? "unknown";
       const block: SystemBlock = {
         type: "system",
         id: `init:${id}`,
-        timestamp: stamp(),
+        timestamp: blocks.stamp(),
         subtype: "init",
-        content: `Claude Code ${version} started (model ${stringOr(message.model, "default")})`,
+        content: `Claude Code ${version} started (model ${stringOf(message.model) ?? "default"})`,
         metadata: pick(message, [
           "model",
           "cwd",
@@ -346,13 +277,14 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
           "mcp_servers",
         ]),
       };
-      emitWhole(block, events);
+      blocks.emitWhole(block, events);
     } else if (message.subtype === "compact_boundary") {
-      emitWhole(
+      const serial = blocks.nextSerial();
+      blocks.emitWhole(
         {
           type: "system",
-          id: `compact:${stringOr(message.uuid, String(++errorCount))}`,
-          timestamp: stamp(),
+          id: `compact:${stringOf(message.uuid) ?? serial}`,
+          timestamp: blocks.stamp(),
           subtype: "compact_boundary",
           content: "Conversation compacted",
         },
@@ -375,16 +307,7 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
   const flushOpen = (): AgentEvent[] => {
     const events: AgentEvent[] = [];
     streaming.clear();
-    for (const [id, block] of [...open]) {
-      if (block.type === "tool_use") {
-        update(id, { status: "error" }, events);
-        complete(id, events);
-      } else if (block.type === "subagent") {
-        endSubagent(block.subagentId, "failed", undefined, events);
-      } else {
-        complete(id, events);
-      }
-    }
+    blocks.closeAll(events);
     return events;
   };
 
@@ -393,7 +316,7 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
       const events: AgentEvent[] = [];
       try {
         if (!isObject(message) || typeof message.type !== "string") {
-          emitWhole(errorBlock("agent message is not an object with a type", "MALFORMED_MESSAGE"), events);
+          malformed("agent message is not an object with a type", events);
           return events;
         }
         switch (message.type) {
@@ -416,20 +339,12 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
           // Claude Code adds types often, so an unknown one is ignored rather than reported.
         }
       } catch (error) {
-        emitWhole(errorBlock(`cannot parse agent message: ${String(error)}`, "PARSE_FAILED"), events);
+        blocks.error(`cannot parse agent message: ${String(error)}`, "PARSE_FAILED", events);
       }
       return events;
     },
     flush: flushOpen,
   };
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function stringOr(value: unknown, fallback: string): string {
-  return typeof value === "string" ? value : fallback;
 }
 
 function parentOf(message: Json): string | undefined {
@@ -444,10 +359,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-function pick(source: Json, keys: readonly string[]): Json {
-  return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
-}
-
 /** A tool result's content is a string or a list of content blocks; images become a placeholder. */
 function toolResultText(content: unknown): string {
   if (typeof content === "string") return content;
@@ -455,8 +366,8 @@ function toolResultText(content: unknown): string {
   return content
     .map((part) => {
       if (!isObject(part)) return "";
-      if (part.type === "text") return stringOr(part.text, "");
-      return `[${stringOr(part.type, "content")}]`;
+      if (part.type === "text") return stringOf(part.text) ?? "";
+      return `[${stringOf(part.type) ?? "content"}]`;
     })
     .join("\n");
 }
@@ -479,13 +390,7 @@ function subagentOutput(toolUseResult: unknown): string | undefined {
 function turnUsage(result: Json, previousTotalCost: number): Usage {
   const perModel = result.model_usage_since_last_result;
   if (isObject(perModel)) {
-    const usage: Usage = {
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheReadTokens: 0,
-      cacheCreationTokens: 0,
-      costUsd: 0,
-    };
+    const usage = emptyUsage();
     for (const model of Object.values(perModel)) {
       if (!isObject(model)) continue;
       usage.inputTokens += nonNegative(model.inputTokens);
@@ -506,10 +411,6 @@ function turnUsage(result: Json, previousTotalCost: number): Usage {
   };
 }
 
-function nonNegative(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
-}
-
 function stopReasonOf(result: Json): { stopReason: TurnStopReason; error?: string } {
   if (result.subtype === "success" && result.is_error !== true) return { stopReason: "end_turn" };
   if (result.subtype === "error_max_turns") return { stopReason: "max_turns" };
@@ -518,5 +419,5 @@ function stopReasonOf(result: Json): { stopReason: TurnStopReason; error?: strin
   }
   const errors = Array.isArray(result.errors) ? result.errors.filter((e) => typeof e === "string") : [];
   const error = errors.join("\n") || (typeof result.result === "string" ? result.result : undefined);
-  return { stopReason: "error", error: error || stringOr(result.subtype, "error") };
+  return { stopReason: "error", error: error || (stringOf(result.subtype) ?? "error") };
 }

@@ -1,9 +1,8 @@
 import { posix } from "node:path";
 import type { AgentProfile, McpServer, SessionOptions } from "@agent-runtime/protocol";
-import { stringify } from "yaml";
-import { RuntimeError } from "../../errors.js";
 import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
+import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
 
 /** The provider `opencode.json` declares for the configured OpenAI-compatible endpoint. */
 export const OPENCODE_PROVIDER_ID = "agent-runtime";
@@ -33,22 +32,9 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
   const at = (...relative: string[]) => posix.join(workspaceDir, ...relative);
   const files: SandboxFile[] = [];
 
-  for (const file of profile.defaultFiles)
-    files.push({ path: at(safeRelative(file.path)), content: file.content });
+  files.push(...defaultFiles(workspaceDir, profile.defaultFiles));
   if (profile.agentMDFile !== undefined) files.push({ path: at("AGENTS.md"), content: profile.agentMDFile });
-
-  for (const skill of profile.skills) {
-    const dir = at(".opencode", "skills", safeName(skill.name));
-    files.push({
-      path: posix.join(dir, "SKILL.md"),
-      content: withFrontMatter({ name: skill.name, description: skill.description }, skill.content),
-    });
-    for (const file of skill.files) {
-      const relative = safeRelative(file.path);
-      if (relative === "SKILL.md") throw invalidPath(file.path, "SKILL.md is written by the runtime");
-      files.push({ path: posix.join(dir, relative), content: file.content });
-    }
-  }
+  files.push(...skillFiles(at(".opencode", "skills"), profile.skills));
 
   for (const agent of profile.subagents) {
     files.push({
@@ -65,15 +51,7 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
     });
   }
 
-  for (const command of profile.commands) {
-    files.push({
-      path: at(".opencode", "commands", `${safeName(command.name)}.md`),
-      content: withFrontMatter(
-        command.description ? { description: command.description } : {},
-        command.prompt,
-      ),
-    });
-  }
+  files.push(...commandFiles(at(".opencode", "commands"), profile.commands));
 
   files.push({
     path: at("opencode.json"),
@@ -135,29 +113,4 @@ function mcpEntry(server: McpServer): Record<string, unknown> {
  */
 function toolSwitches(tools: readonly string[]): Record<string, boolean> {
   return { "*": false, ...Object.fromEntries(tools.map((t) => [t.toLowerCase(), true])) };
-}
-
-function withFrontMatter(fields: Record<string, unknown>, body: string): string {
-  const header = Object.keys(fields).length > 0 ? stringify(fields, { lineWidth: 0 }) : "";
-  return `---\n${header}---\n\n${body.endsWith("\n") ? body : `${body}\n`}`;
-}
-
-/** A single path segment usable as a file or folder name. */
-function safeName(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes(".."))
-    throw invalidPath(name, "not a safe name");
-  return name;
-}
-
-/** A `/`-separated relative path that stays inside its folder, normalised. */
-function safeRelative(path: string): string {
-  if (path.includes("\0") || path.includes("\\")) throw invalidPath(path, "contains NUL or a backslash");
-  if (path.startsWith("/")) throw invalidPath(path, "is absolute");
-  const segments = path.split("/").filter((s) => s !== "" && s !== ".");
-  if (segments.length === 0 || segments.some((s) => s === "..")) throw invalidPath(path, "leaves its folder");
-  return segments.join("/");
-}
-
-function invalidPath(path: string, reason: string): RuntimeError {
-  return new RuntimeError("INVALID_PATH", `profile path ${JSON.stringify(path)} ${reason}`);
 }

@@ -1,5 +1,6 @@
 import { agentProfileSchema, runnerConfigSchema } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
+import { testRunnerInput } from "../__fixtures__/runner-input.js";
 import { createOpenCodeArchitecture } from "./opencode-architecture.js";
 
 const architecture = createOpenCodeArchitecture();
@@ -23,15 +24,7 @@ const profile = agentProfileSchema.parse({
   },
   defaultFiles: [{ path: "src/index.ts", content: "export {};\n" }],
 });
-const input = {
-  profile,
-  sessionOptions: { model: "session-model" },
-  workspaceDir: "/workspace",
-  homeDir: "/home/agent",
-  endpoint: { baseUrl: "http://127.0.0.1:9999", apiKey: "sk-endpoint" },
-  permissions: { mode: "ask" as const, tools: ["Bash"] },
-  resumeSessionId: "ses_1",
-};
+const input = testRunnerInput(profile, "ses_1");
 
 describe("opencode architecture", () => {
   it("declares its capabilities", () => {

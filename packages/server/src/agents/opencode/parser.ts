@@ -1,20 +1,13 @@
-import type {
-  Block,
-  ErrorBlock,
-  SubagentBlock,
-  SubagentStatus,
-  ToolUseBlock,
-  TurnStopReason,
-  Usage,
-} from "@agent-runtime/protocol";
+import type { ToolUseBlock, TurnStopReason, Usage } from "@agent-runtime/protocol";
+import { emptyUsage } from "../../core/usage.js";
 import type { AgentEvent, AgentOutputParser, ParserContext } from "../agent-architecture.js";
+import { BlockTracker } from "../block-tracker.js";
+import { isObject, type Json, nonNegative, pick, stringOf } from "../native-json.js";
 
 /** The tool that runs a subagent in a child session. */
 const SUBAGENT_TOOL = "task";
 /** Events seen before a child session is linked to its task call are kept, up to this many per session. */
 const MAX_BUFFERED_EVENTS = 1_000;
-
-type Json = Record<string, unknown>;
 
 /**
  * Turns OpenCode server events (as relayed by the runner: `{type, properties}`
@@ -49,9 +42,7 @@ type Json = Record<string, unknown>;
  * yields an `error` block.
  */
 export function createOpenCodeParser(context: ParserContext = {}): AgentOutputParser {
-  const now = context.now ?? (() => new Date());
-  const open = new Map<string, Block>();
-  const completed = new Set<string>();
+  const blocks = new BlockTracker(context);
   /** Role of each message by id: parts of user messages are not rendered. */
   const roles = new Map<string, string>();
   /** Model of each assistant message by id. */
@@ -61,48 +52,15 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
   /** The task call (subagent id) that runs each child session. */
   const subagentOf = new Map<string, string>();
   const buffered = new Map<string, unknown[]>();
-  const subagents = new Map<string, SubagentBlock>();
   const countedSteps = new Set<string>();
   let mainSession: string | undefined;
   let turnActive = false;
   let turnInterrupted = false;
   let turnError: string | undefined;
   let usage = emptyUsage();
-  let errorCount = 0;
 
-  const stamp = () => now().toISOString();
-  const start = (block: Block, events: AgentEvent[]) => {
-    open.set(block.id, block);
-    events.push({ kind: "block_start", block });
-  };
-  const update = (blockId: string, updates: Partial<Block>, events: AgentEvent[]) => {
-    const block = open.get(blockId);
-    if (!block) return;
-    open.set(blockId, { ...block, ...updates } as Block);
-    events.push({ kind: "block_update", blockId, updates });
-  };
-  const complete = (blockId: string, events: AgentEvent[], final?: Partial<Block>) => {
-    const block = open.get(blockId);
-    if (!block) return;
-    open.delete(blockId);
-    completed.add(blockId);
-    events.push({ kind: "block_complete", block: { ...block, ...final } as Block });
-  };
-  const emitWhole = (block: Block, events: AgentEvent[]) => {
-    if (completed.has(block.id) || open.has(block.id)) return;
-    start(block, events);
-    complete(block.id, events);
-  };
-  const errorBlock = (message: string, code: string, subagentId?: string): ErrorBlock => ({
-    type: "error",
-    id: `error:${++errorCount}`,
-    timestamp: stamp(),
-    message,
-    code,
-    ...(subagentId ? { subagentId } : {}),
-  });
   const malformed = (message: string, events: AgentEvent[]) =>
-    emitWhole(errorBlock(message, "MALFORMED_MESSAGE"), events);
+    blocks.error(message, "MALFORMED_MESSAGE", events);
 
   const adoptMain = (sessionId: string, info: Json | undefined, events: AgentEvent[]) => {
     if (mainSession !== undefined) return;
@@ -111,11 +69,11 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     const version = info && typeof info.version === "string" ? ` ${info.version}` : "";
     const model =
       info && isObject(info.model) && typeof info.model.id === "string" ? info.model.id : undefined;
-    emitWhole(
+    blocks.emitWhole(
       {
         type: "system",
         id: `init:${sessionId}`,
-        timestamp: stamp(),
+        timestamp: blocks.stamp(),
         subtype: "init",
         content: `OpenCode${version} session ${sessionId}${model ? ` (model ${model})` : ""}`,
         ...(info ? { metadata: pick(info, ["directory", "title", "version", "model", "agent"]) } : {}),
@@ -185,27 +143,27 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     }
     if (sessionId && !parents.has(sessionId)) adoptMain(sessionId, undefined, events);
     const base = () => ({
-      timestamp: stamp(),
+      timestamp: blocks.stamp(),
       ...(owner.subagentId ? { subagentId: owner.subagentId } : {}),
     });
     const messageId = stringOf(part.messageID);
     if (part.type === "text" || part.type === "reasoning") {
       if (messageId && roles.get(messageId) === "user") return;
-      if (completed.has(part.id)) return;
+      if (blocks.isCompleted(part.id)) return;
       const text = stringOf(part.text) ?? "";
-      if (!open.has(part.id)) {
+      if (!blocks.isOpen(part.id)) {
         const model = messageId ? models.get(messageId) : undefined;
-        start(
+        blocks.start(
           part.type === "text"
             ? { ...base(), type: "assistant_text", id: part.id, content: text, ...(model ? { model } : {}) }
             : { ...base(), type: "thinking", id: part.id, content: text },
           events,
         );
       } else if (typeof properties.delta === "string") {
-        appendDelta(part.id, properties.delta, events);
+        blocks.appendDelta(part.id, properties.delta, events);
       }
       if (isObject(part.time) && typeof part.time.end === "number")
-        complete(part.id, events, { content: text });
+        blocks.complete(part.id, events, { content: text });
     } else if (part.type === "tool") {
       onTool(part, owner.subagentId, base, events);
     } else if (part.type === "step-finish") {
@@ -213,7 +171,7 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
       countedSteps.add(part.id);
       addUsage(usage, part);
     } else if (part.type === "compaction") {
-      emitWhole(
+      blocks.emitWhole(
         {
           ...base(),
           type: "system",
@@ -226,13 +184,6 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     }
   };
 
-  const appendDelta = (blockId: string, delta: string, events: AgentEvent[]) => {
-    const block = open.get(blockId);
-    if (!block || (block.type !== "assistant_text" && block.type !== "thinking")) return;
-    open.set(blockId, { ...block, content: block.content + delta });
-    events.push({ kind: "block_delta", blockId, delta });
-  };
-
   const onTool = (
     part: Json,
     parentSubagent: string | undefined,
@@ -240,13 +191,13 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     events: AgentEvent[],
   ) => {
     const callId = stringOf(part.callID) ?? (part.id as string);
-    if (completed.has(callId)) return;
+    if (blocks.isCompleted(callId)) return;
     const state = isObject(part.state) ? part.state : {};
     const status = stringOf(state.status) ?? "pending";
     const input = isObject(state.input) ? state.input : {};
     const toolName = stringOf(part.tool) ?? "unknown";
-    if (!open.has(callId)) {
-      start(
+    if (!blocks.isOpen(callId)) {
+      blocks.start(
         {
           ...base(),
           type: "tool_use",
@@ -258,11 +209,14 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
         },
         events,
       );
-    } else if (status !== "pending" && (open.get(callId) as ToolUseBlock).status === "pending") {
-      update(callId, { input, status: "running" }, events);
+    } else if (status !== "pending" && (blocks.get(callId) as ToolUseBlock).status === "pending") {
+      blocks.update(callId, { input, status: "running" }, events);
     }
     if (toolName === SUBAGENT_TOOL && status !== "pending") {
-      startSubagent(callId, input, parentSubagent, events);
+      blocks.startSubagent(
+        { toolUseId: callId, input, defaultName: "general", parentSubagentId: parentSubagent },
+        events,
+      );
       const metadata = isObject(state.metadata) ? state.metadata : {};
       const child = stringOf(metadata.sessionId);
       if (child) link(child, callId, events);
@@ -271,7 +225,7 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     const output = status === "error" ? (stringOf(state.error) ?? "error") : (stringOf(state.output) ?? "");
     const metadata = isObject(state.metadata) ? state.metadata : {};
     const failed = status === "error" || (typeof metadata.exit === "number" && metadata.exit !== 0);
-    emitWhole(
+    blocks.settleTool(
       {
         ...base(),
         type: "tool_result",
@@ -281,56 +235,8 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
         ...(failed ? { isError: true } : {}),
       },
       events,
+      () => taskResult(output),
     );
-    update(callId, { status: failed ? "error" : "success" }, events);
-    complete(callId, events);
-    if (subagents.has(callId))
-      endSubagent(callId, failed ? "failed" : "completed", taskResult(output), events);
-  };
-
-  const startSubagent = (
-    callId: string,
-    input: Json,
-    parentSubagent: string | undefined,
-    events: AgentEvent[],
-  ) => {
-    if (subagents.has(callId)) return;
-    const block: SubagentBlock = {
-      type: "subagent",
-      id: `${callId}:subagent`,
-      timestamp: stamp(),
-      subagentId: callId,
-      ...(parentSubagent ? { parentSubagentId: parentSubagent } : {}),
-      name: stringOf(input.subagent_type) ?? "general",
-      status: "running",
-      ...(typeof input.description === "string" ? { description: input.description } : {}),
-      ...(typeof input.prompt === "string" ? { prompt: input.prompt } : {}),
-    };
-    subagents.set(callId, block);
-    start(block, events);
-    events.push({
-      kind: "subagent_discovered",
-      subagent: {
-        id: callId,
-        name: block.name,
-        status: "running",
-        ...(block.description ? { description: block.description } : {}),
-        startedAt: block.timestamp,
-      },
-    });
-  };
-
-  const endSubagent = (
-    callId: string,
-    status: SubagentStatus,
-    output: string | undefined,
-    events: AgentEvent[],
-  ) => {
-    const block = subagents.get(callId);
-    if (!block || !open.has(block.id)) return;
-    update(block.id, { status, ...(output === undefined ? {} : { output }) }, events);
-    complete(block.id, events);
-    events.push({ kind: "subagent_completed", subagentId: callId, status });
   };
 
   const onDelta = (properties: Json, events: AgentEvent[]) => {
@@ -341,7 +247,7 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     const owner = ownerOf(stringOf(properties.sessionID));
     if (owner === "defer") return; // the part's final update carries the whole text
     if (properties.field === undefined || properties.field === "text") {
-      appendDelta(properties.partID, properties.delta, events);
+      blocks.appendDelta(properties.partID, properties.delta, events);
     }
   };
 
@@ -357,7 +263,7 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
       return;
     }
     const owner = ownerOf(sessionId);
-    emitWhole(errorBlock(message, name, owner === "defer" ? undefined : owner.subagentId), events);
+    blocks.error(message, name, events, { subagentId: owner === "defer" ? undefined : owner.subagentId });
     if (isMain) turnError = message;
   };
 
@@ -404,16 +310,7 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
       parents.delete(session);
       for (const event of waiting) events.push(...parseEvent(event));
     }
-    for (const [id, block] of [...open]) {
-      if (block.type === "tool_use") {
-        update(id, { status: "error" }, events);
-        complete(id, events);
-      } else if (block.type === "subagent") {
-        endSubagent(block.subagentId, "failed", undefined, events);
-      } else {
-        complete(id, events);
-      }
-    }
+    blocks.closeAll(events);
     return events;
   };
 
@@ -453,28 +350,12 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
         // Diffs, file and plugin notices, todos and the like carry nothing a client renders.
       }
     } catch (error) {
-      emitWhole(errorBlock(`cannot parse agent message: ${String(error)}`, "PARSE_FAILED"), events);
+      blocks.error(`cannot parse agent message: ${String(error)}`, "PARSE_FAILED", events);
     }
     return events;
   };
 
   return { parse: parseEvent, flush: flushOpen };
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function stringOf(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-function pick(source: Json, keys: readonly string[]): Json {
-  return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
-}
-
-function emptyUsage(): Usage {
-  return { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0 };
 }
 
 /** Adds one step's tokens and cost; reasoning tokens are billed as output. */
@@ -486,10 +367,6 @@ function addUsage(usage: Usage, step: Json): void {
   usage.cacheReadTokens += nonNegative(cache.read);
   usage.cacheCreationTokens += nonNegative(cache.write);
   usage.costUsd += nonNegative(step.cost);
-}
-
-function nonNegative(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 /** The subagent's report inside the task tool's `<task_result>` wrapper, else the whole output. */
