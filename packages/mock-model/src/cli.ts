@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { ReplayPacing } from "./cassette/player.js";
 import { loadScriptFile } from "./script/parse-script.js";
 import { type MockModel, startMockModel } from "./server.js";
 
@@ -10,7 +11,8 @@ const DEFAULT_CLI_PORT = 4100;
  * only, without `node` and the script path), starts the server, prints its
  * URL, and resolves with the running server (the caller decides when to
  * close it).
- * @throws MockModelError `invalid_script` for a bad script file; a `CommanderError` for bad arguments
+ * @throws MockModelError `invalid_script` for a bad script file, `invalid_cassette` for a bad replay cassette,
+ *   `invalid_options` for conflicting modes; a `CommanderError` for bad arguments
  *   (its message is the one to print; `--help` throws one with code `commander.helpDisplayed`).
  */
 export async function runMockModelCli(argv: readonly string[]): Promise<MockModel> {
@@ -21,6 +23,14 @@ export async function runMockModelCli(argv: readonly string[]): Promise<MockMode
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--demo", "add the built-in demo behaviours", false)
     .option("--quiet", "do not log requests", false)
+    .option("--record <upstream>", "record mode: forward to this URL and write --cassette")
+    .option("--cassette <file>", "the cassette file record mode writes")
+    .option("--replay <file>", "replay mode: answer from this cassette file")
+    .addOption(
+      new Option("--pacing <pacing>", "replay pacing: original (recorded timing) or fast")
+        .choices(["original", "fast"])
+        .default("fast"),
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
   program.parse([...argv], { from: "user" });
@@ -30,7 +40,15 @@ export async function runMockModelCli(argv: readonly string[]): Promise<MockMode
     host: string;
     demo: boolean;
     quiet: boolean;
+    record?: string;
+    cassette?: string;
+    replay?: string;
+    pacing: ReplayPacing;
   }>();
+  if (options.record !== undefined && options.cassette === undefined)
+    program.error("--record needs --cassette <file>", { code: "commander.missingCassette" });
+  if (options.cassette !== undefined && options.record === undefined)
+    program.error("--cassette is only used with --record", { code: "commander.unusedCassette" });
 
   const script = options.script ? await loadScriptFile(options.script) : undefined;
   const log = (message: string) => console.log(`[mock-model] ${message}`);
@@ -40,8 +58,20 @@ export async function runMockModelCli(argv: readonly string[]): Promise<MockMode
     host: options.host,
     demo: options.demo,
     logger: options.quiet ? undefined : { info: log, warn: log },
+    record:
+      options.record !== undefined && options.cassette !== undefined
+        ? { upstream: options.record, cassette: options.cassette }
+        : undefined,
+    replay: options.replay !== undefined ? { cassette: options.replay, pacing: options.pacing } : undefined,
   });
-  console.log(`[mock-model] listening on ${server.url}${options.demo ? " (demo mode)" : ""}`);
+  const mode = options.demo
+    ? " (demo mode)"
+    : options.record
+      ? ` (recording ${options.record} to ${options.cassette})`
+      : options.replay
+        ? ` (replaying ${options.replay})`
+        : "";
+  console.log(`[mock-model] listening on ${server.url}${mode}`);
   return server;
 }
 

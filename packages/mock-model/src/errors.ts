@@ -1,5 +1,5 @@
 /** Stable codes of the errors this package throws. */
-export type MockModelErrorCode = "invalid_script" | "invalid_options";
+export type MockModelErrorCode = "invalid_script" | "invalid_options" | "invalid_cassette";
 
 /** The one error class of this package; `code` is stable, `message` is for people. */
 export class MockModelError extends Error {

@@ -1,3 +1,7 @@
+export { loadCassette } from "./cassette/cassette-file.js";
+export { NO_CASSETTE_ENTRY, type ReplayPacing } from "./cassette/player.js";
+export type { RecordOptions } from "./cassette/recorder.js";
+export { type Cassette, type CassetteEntry, cassetteSchema } from "./cassette/schema.js";
 export { runMockModelCli } from "./cli.js";
 export { MockModelError, type MockModelErrorCode } from "./errors.js";
 export type { ChunkEvent, MockModelHooks } from "./http/hooks.js";
@@ -25,4 +29,10 @@ export {
   stepSchema,
   type Usage,
 } from "./script/schema.js";
-export { DEFAULT_MODELS, type MockModel, type MockModelOptions, startMockModel } from "./server.js";
+export {
+  DEFAULT_MODELS,
+  type MockModel,
+  type MockModelOptions,
+  type ReplayOptions,
+  startMockModel,
+} from "./server.js";

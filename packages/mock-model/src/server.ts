@@ -2,6 +2,9 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyRequest } from "fastify";
 import { z } from "zod";
 import { registerAnthropicRoutes } from "./anthropic/routes.js";
+import { loadCassette } from "./cassette/cassette-file.js";
+import { type ReplayPacing, registerPlayer } from "./cassette/player.js";
+import { type RecordOptions, registerRecorder } from "./cassette/recorder.js";
 import { MockModelError } from "./errors.js";
 import { sendApiError } from "./http/api-errors.js";
 import { preciseNow } from "./http/clock.js";
@@ -9,7 +12,7 @@ import type { MockModelHooks } from "./http/hooks.js";
 import type { RecordedRequest } from "./http/request-log.js";
 import { RequestLog } from "./http/request-log.js";
 import type { MockModelLogger, RouteContext } from "./http/route-context.js";
-import { registerServiceRoutes } from "./http/service-routes.js";
+import { registerInspectionRoutes, registerServiceRoutes } from "./http/service-routes.js";
 import { registerOpenAiRoutes } from "./openai/routes.js";
 import { parseScript } from "./script/parse-script.js";
 import { createResponder } from "./script/responder.js";
@@ -30,6 +33,23 @@ export interface MockModelOptions extends MockModelHooks {
   maxRecordedRequests?: number;
   /** Receives one line per answered model call and per unknown route. @default silent */
   logger?: MockModelLogger;
+  /**
+   * Record mode: forward every request to `upstream` and write what it answers to the `cassette` file
+   * (see `registerRecorder`). Excludes `script`, `demo` and `replay`. @default off
+   */
+  record?: RecordOptions;
+  /**
+   * Replay mode: answer every request from a cassette file written by record mode, given as its path or as
+   * `{cassette, pacing}` (see `registerPlayer`). Excludes `script`, `demo` and `record`. @default off
+   */
+  replay?: string | ReplayOptions;
+}
+
+export interface ReplayOptions {
+  /** The cassette file. */
+  cassette: string;
+  /** `original` waits the recorded latency and gaps between streamed events. @default "fast" */
+  pacing?: ReplayPacing;
 }
 
 /** A running mock model server. */
@@ -53,6 +73,21 @@ const plainOptionsSchema = z.object({
   demo: z.boolean().default(false),
   models: z.array(z.string().min(1)).min(1).default(DEFAULT_MODELS),
   maxRecordedRequests: z.number().int().positive().default(1000),
+  record: z
+    .strictObject({
+      upstream: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
+      cassette: z.string().min(1),
+    })
+    .optional(),
+  replay: z
+    .union([
+      z
+        .string()
+        .min(1)
+        .transform((cassette) => ({ cassette, pacing: "fast" as const })),
+      z.strictObject({ cassette: z.string().min(1), pacing: z.enum(["original", "fast"]).default("fast") }),
+    ])
+    .optional(),
 });
 
 const SILENT: MockModelLogger = { info: () => {}, warn: () => {} };
@@ -62,13 +97,23 @@ const BODY_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Starts a mock model server and resolves once it listens.
- * @throws MockModelError `invalid_script` / `invalid_options` for bad options; listen errors (e.g. EADDRINUSE) as they are.
+ * @throws MockModelError `invalid_script` / `invalid_options` for bad options, `invalid_cassette` for a replay
+ *   cassette that is missing or invalid; cassette write errors in record mode and listen errors (e.g. EADDRINUSE)
+ *   as they are.
  */
 export async function startMockModel(options: MockModelOptions = {}): Promise<MockModel> {
   const plain = plainOptionsSchema.safeParse(options);
   if (!plain.success) throw new MockModelError("invalid_options", z.prettifyError(plain.error));
-  const { port, host, demo, models, maxRecordedRequests } = plain.data;
+  const { port, host, demo, models, maxRecordedRequests, record, replay } = plain.data;
+  const modes = [
+    options.script !== undefined || demo ? "script/demo" : "",
+    record ? "record" : "",
+    replay ? "replay" : "",
+  ];
+  if (modes.filter(Boolean).length > 1)
+    throw new MockModelError("invalid_options", `choose one of ${modes.filter(Boolean).join(", ")}`);
   const script = parseScript(options.script ?? { rules: [] });
+  const cassette = replay ? await loadCassette(replay.cassette) : undefined;
 
   const log = new RequestLog(maxRecordedRequests);
   const context: RouteContext = {
@@ -88,9 +133,16 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
     if (status >= 500) context.logger.warn(`error on ${request.method} ${request.url}: ${error.message}`);
     return sendApiError(reply, request.url, status, error.message);
   });
-  registerAnthropicRoutes(app, context);
-  registerOpenAiRoutes(app, context);
-  registerServiceRoutes(app, context, models);
+  registerInspectionRoutes(app, context);
+  if (record) {
+    await registerRecorder(app, context, record);
+  } else if (replay && cassette) {
+    registerPlayer(app, context, { cassette, path: replay.cassette, pacing: replay.pacing });
+  } else {
+    registerAnthropicRoutes(app, context);
+    registerOpenAiRoutes(app, context);
+    registerServiceRoutes(app, context, models);
+  }
 
   await app.listen({ port, host });
   const actualPort = (app.server.address() as AddressInfo).port;

@@ -46,7 +46,7 @@ function toTurn(message: MessagesRequest["messages"][number]): Turn {
 }
 
 /** The text of a `tool_result` content: a string, or the text blocks of an array. */
-function contentText(content: unknown): string {
+export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   return content

@@ -17,9 +17,15 @@ export interface RecordedRequest {
   messages: unknown[];
   stream: boolean;
   maxTokens: number | undefined;
-  /** How it was answered: `script`, `demo`, `side` (side request), `fallback`, or undefined when no model reply was produced. */
-  source: "script" | "demo" | "side" | "fallback" | undefined;
-  /** The rule name, side-request kind, or `fallback`. */
+  /**
+   * How it was answered: `script`, `demo`, `side` (side request), `fallback`; in record mode `upstream`, in
+   * replay mode `cassette`; undefined when no model reply was produced (or no cassette entry matched).
+   */
+  source: "script" | "demo" | "side" | "fallback" | "upstream" | "cassette" | undefined;
+  /**
+   * The rule name, side-request kind, or `fallback`; in record mode `cassette #n` (the entry being written), in
+   * replay mode `exact #n`, `repeat #n` or `fallback #n` (the entry that answered, see `CassetteMatcher`).
+   */
   matched: string | undefined;
 }
 

@@ -20,7 +20,8 @@ export interface RouteContext {
   arrivals: WeakMap<FastifyRequest, number>;
 }
 
-type RecordFields = Omit<RecordedRequest, "id" | "timestamp" | "method" | "path">;
+/** What a route adds to the request log besides what every request has. */
+export type RecordFields = Omit<RecordedRequest, "id" | "timestamp" | "method" | "path">;
 
 /** Stores the request in the log (with its arrival time) and notifies `onRequest`. */
 export function recordRequest(

@@ -8,8 +8,7 @@ const MODELS_CREATED_AT = "2025-01-01T00:00:00Z";
 /**
  * Registers the routes around the model calls: the model list (one body
  * that parses as both Anthropic's and OpenAI's shape), Claude Code's
- * connectivity check (`/api/hello`), the inspection routes under `/_mock/`,
- * and the not-found handler, which logs and answers in Anthropic's error shape.
+ * connectivity check (`/api/hello`) and the not-found handler, which logs and answers in Anthropic's error shape.
  */
 export function registerServiceRoutes(app: FastifyInstance, context: RouteContext, models: string[]): void {
   const model = (id: string) => ({
@@ -43,15 +42,18 @@ export function registerServiceRoutes(app: FastifyInstance, context: RouteContex
     return { message: "hello from the mock model" };
   });
 
-  app.get("/_mock/requests", async () => ({ requests: context.log.entries }));
-  app.delete("/_mock/requests", async (_request, reply) => {
-    context.log.clear();
-    return reply.status(204).send();
-  });
-
   app.setNotFoundHandler(async (request, reply) => {
     recordRequest(context, request, { api: "other", ...NO_MODEL_CALL });
     context.logger.warn(`unknown route: ${request.method} ${request.url}`);
     return sendAnthropicError(reply, 404, `The mock model does not serve ${request.method} ${request.url}`);
+  });
+}
+
+/** Registers the inspection routes: `GET /_mock/requests` (the request log) and `DELETE /_mock/requests`. */
+export function registerInspectionRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.get("/_mock/requests", async () => ({ requests: context.log.entries }));
+  app.delete("/_mock/requests", async (_request, reply) => {
+    context.log.clear();
+    return reply.status(204).send();
   });
 }
