@@ -107,7 +107,9 @@ describe("local sandbox provider", () => {
       "echo agent > agent.txt && stat -c %u host.txt && echo more >> host.txt",
     );
     expect(result).toMatchObject({ code: 0, stdout: "1000\n" });
-    const hostPath = join(rootDir, sandbox.name, "workspace");
+    // On a disk image (see local-disk.test.ts) the areas are folders on its mount.
+    const onImage = existsSync(join(rootDir, sandbox.name, "disk.img"));
+    const hostPath = join(rootDir, sandbox.name, ...(onImage ? ["disk"] : []), "workspace");
     expect((await stat(join(hostPath, "agent.txt"))).uid).toBe(process.getuid?.());
     expect(await readFile(join(hostPath, "host.txt"), "utf8")).toBe("hostmore\n");
   });

@@ -30,8 +30,12 @@ export const localSandboxOptionsSchema = z.object({
    * Per-sandbox resource limits. `pids` and `memoryMiB` are enforced with
    * cgroups (v2 in a delegated cgroup, or v1 as root) and are not enforced
    * where the host allows neither: `capabilities.resourceLimits` says which.
-   * `diskMiB` limits the sandbox's `/tmp` (a tmpfs, charged to the memory
-   * limit too); workspace and home are host folders without a quota.
+   * `diskMiB` limits workspace and home together (a sparse ext4 image of
+   * that size, loop-mounted; fixed when the sandbox is first created, and
+   * only where the server runs as root with loop devices and `mkfs.ext4`)
+   * and, separately, the sandbox's `/tmp` (a tmpfs, charged to the memory
+   * limit too). Without loop mounts, and for sandboxes created before disk
+   * images, workspace and home are host folders without a quota.
    * @default { pids: 1024, memoryMiB: 4096, diskMiB: 1024 }
    */
   limits: z

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -9,6 +9,14 @@ import { z } from "zod";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import type { Sandbox, SandboxCapabilities, SandboxProvider, SandboxSpec } from "../sandbox-provider.js";
 import { type CgroupFactory, detectCgroups } from "./cgroup-limits.js";
+import {
+  attachDisk,
+  type DiskSupport,
+  detachDisk,
+  detectDiskImages,
+  mountSourcesAt,
+  type SandboxDisk,
+} from "./disk-image.js";
 import { startEgressProxy } from "./egress-proxy.js";
 import { type HostMounts, hostMounts } from "./host-mounts.js";
 import { LocalSandbox } from "./local-sandbox.js";
@@ -20,7 +28,7 @@ import {
 import { ReadOnlyFiles } from "./read-only-files.js";
 import { locateRunner, type RunnerLocation } from "./runner-location.js";
 import { checkSocketPath, PROXY_SOCKET_NAME, planSandboxNetwork } from "./sandbox-network.js";
-import { sandboxLayout } from "./sandbox-paths.js";
+import { type SandboxStorage, sandboxLayout } from "./sandbox-paths.js";
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -33,9 +41,9 @@ function bridgePath(runner: RunnerLocation): string {
 /** The local provider: `SandboxProvider` plus folder housekeeping. */
 export interface LocalSandboxProvider extends SandboxProvider {
   /**
-   * Deletes a sandbox's folder (workspace, home, runtime files), terminating
-   * the sandbox first if it runs. For session deletion; missing folders are
-   * ignored. Idempotent.
+   * Deletes a sandbox's folder (workspace, home, runtime files, disk image),
+   * terminating the sandbox first if it runs and unmounting its image. For
+   * session deletion; missing folders are ignored. Idempotent.
    */
   remove(name: string): Promise<void>;
 }
@@ -54,6 +62,17 @@ interface HostFacts {
  * only the sandbox's workspace (`/workspace`) and home (`/home/agent`)
  * writable. The folder outlives the sandbox: creating a sandbox with the same
  * name again reuses its workspace and home.
+ *
+ * Disk quota (`limits.diskMiB`): where the host can loop-mount (root,
+ * `/dev/loop-control`, `mkfs.ext4`; probed once, on first use), workspace and
+ * home of a new sandbox live on a sparse ext4 image of that size in its folder
+ * (`disk-image.ts`), mounted from create to terminate and kept in between.
+ * The size is fixed when the image is made. Sandboxes whose folder predates
+ * images (plain `workspace/` and `home/` folders) keep them, without a
+ * quota: no copying, so nothing can fail half-way or overflow a quota; they
+ * get an image only once removed and created afresh. Where the host cannot
+ * loop-mount, every sandbox uses plain folders, `capabilities.resourceLimits
+ * .disk` is false and a warning says why once.
  *
  * Files the agent creates belong to the server's user on the host (the user
  * namespace maps the agent's uid to it), and the agent can read anything the
@@ -78,6 +97,38 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
   const cgroupFactory = () => {
     cgroups ??= { factory: isolated ? detectCgroups() : undefined };
     return cgroups.factory;
+  };
+
+  let diskSupport: DiskSupport | undefined;
+  /** Probes loop-mounted images on first use (capabilities or create); warns once when unsupported. */
+  const disks = (): DiskSupport => {
+    if (diskSupport) return diskSupport;
+    if (!isolated) {
+      diskSupport = { supported: false, reason: "sandboxes run without isolation" };
+      return diskSupport;
+    }
+    mkdirSync(config.rootDir, { recursive: true });
+    diskSupport = detectDiskImages(realpathSync(config.rootDir));
+    if (!diskSupport.supported) {
+      process.emitWarning(
+        `Local sandboxes have no disk quota on workspace and home (${diskSupport.reason}); only /tmp is size-limited. ` +
+          "Loop-mounted disk images need root, /dev/loop-control and mkfs.ext4.",
+        { code: "AGENT_RUNTIME_NO_DISK_QUOTA" },
+      );
+    }
+    return diskSupport;
+  };
+  // create and remove of one name run one after the other (mounts, CONFLICT check).
+  const queues = new Map<string, Promise<unknown>>();
+  const serially = <T>(name: string, task: () => Promise<T>): Promise<T> => {
+    const previous = queues.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(task);
+    const settled = next.catch(() => undefined);
+    queues.set(name, settled);
+    void settled.then(() => {
+      if (queues.get(name) === settled) queues.delete(name);
+    });
+    return next;
   };
 
   const hostFacts = () => {
@@ -145,7 +196,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       /** Probes the host's cgroups on first read. */
       get resourceLimits() {
         const enforced = cgroupFactory() !== undefined;
-        return { pids: enforced, memory: enforced, disk: false };
+        return { pids: enforced, memory: enforced, disk: disks().supported };
       },
     } satisfies SandboxCapabilities,
 
@@ -173,73 +224,116 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       }
     },
 
-    async create(spec: SandboxSpec): Promise<Sandbox> {
+    create(spec: SandboxSpec): Promise<Sandbox> {
       if (spec.network && !isolated) {
-        throw new RuntimeError(
-          "SANDBOX_FAILED",
-          "A network policy needs isolation (unsafeNoIsolation is set)",
+        return Promise.reject(
+          new RuntimeError("SANDBOX_FAILED", "A network policy needs isolation (unsafeNoIsolation is set)"),
         );
       }
-      const { realRootDir, runner, mounts } = await hostFacts();
-      const layout = sandboxLayout(realRootDir, spec.name, isolated);
-      if (live.has(spec.name)) {
-        throw new RuntimeError("CONFLICT", `Sandbox ${spec.name} is already running; terminate it first`);
-      }
-      const etcDir = join(layout.runtimeDir, "etc");
-      await Promise.all(
-        [layout.areas.workspace.host, layout.areas.home.host, etcDir].map((dir) =>
-          mkdir(dir, { recursive: true }),
-        ),
-      );
-      const passwdFile = join(etcDir, "passwd");
-      const groupFile = join(etcDir, "group");
-      if (isolated) {
-        await writeFile(passwdFile, passwd(config, layout.areas.home.inside));
-        await writeFile(groupFile, group(config));
-      }
-      const readOnlyFiles = new ReadOnlyFiles(layout);
-      await readOnlyFiles.load();
-      const id = `local-${spec.name}-${randomUUID().slice(0, 8)}`;
-      const confinement = isolated ? await confine(id, spec, layout.runtimeDir, runner) : {};
-      const sandbox = new LocalSandbox({
-        id,
-        name: spec.name,
-        layout,
-        readOnlyFiles,
-        runnerCommand: [process.execPath, runner?.mainPath ?? "@agent-runtime/runner is not installed"],
-        env: {
-          PATH: mounts.path,
-          HOME: layout.areas.home.inside,
-          LANG: "C.UTF-8",
-          ...spec.env,
-        },
-        isolation: isolated
-          ? {
-              bwrapPath: config.bwrapPath,
-              uid: config.uid,
-              gid: config.gid,
-              hostMounts: mounts.args,
-              passwdFile,
-              groupFile,
-              tmpSizeBytes: config.limits.diskMiB * MIB,
-              ...confinement,
-            }
-          : undefined,
-        onTerminated: () => {
-          if (live.get(spec.name) === sandbox) live.delete(spec.name);
-        },
+      return serially(spec.name, async () => {
+        const { realRootDir } = await hostFacts();
+        const layout = sandboxLayout(realRootDir, spec.name, isolated, storageOf(realRootDir, spec.name));
+        if (live.has(spec.name)) {
+          throw new RuntimeError("CONFLICT", `Sandbox ${spec.name} is already running; terminate it first`);
+        }
+        let disk: SandboxDisk | undefined;
+        if (layout.storage === "image") {
+          const support = disks();
+          if (!support.supported) {
+            throw new RuntimeError(
+              "SANDBOX_FAILED",
+              `Sandbox ${spec.name} keeps its files on a disk image, which this host cannot mount (${support.reason})`,
+            );
+          }
+          disk = await attachDisk(support.tools, layout.disk, config.limits.diskMiB * MIB);
+        }
+        try {
+          return await start(spec, layout, disk);
+        } catch (error) {
+          await disk?.release();
+          throw error;
+        }
       });
-      live.set(spec.name, sandbox);
-      return sandbox;
     },
 
-    async remove(name: string) {
-      const { realRootDir } = await hostFacts();
-      const layout = sandboxLayout(realRootDir, name, isolated);
-      await live.get(name)?.terminate();
-      await rm(layout.sandboxDir, { recursive: true, force: true });
+    remove(name: string) {
+      return serially(name, async () => {
+        const { realRootDir } = await hostFacts();
+        const layout = sandboxLayout(realRootDir, name, isolated);
+        await live.get(name)?.terminate();
+        if (mountSourcesAt(layout.disk.mountDir).length > 0) {
+          const support = disks();
+          await detachDisk(support.supported ? support.tools : { umount: "umount" }, layout.disk.mountDir, {
+            lazy: true,
+          });
+        }
+        await rm(layout.sandboxDir, { recursive: true, force: true });
+      });
     },
   };
+
+  /** Image for new sandboxes where the host can mount one; an existing sandbox keeps what it has. */
+  function storageOf(realRootDir: string, name: string): SandboxStorage {
+    const { sandboxDir, disk } = sandboxLayout(realRootDir, name, isolated);
+    if (existsSync(disk.image)) return "image";
+    if (existsSync(join(sandboxDir, "workspace")) || existsSync(join(sandboxDir, "home"))) return "folders";
+    return disks().supported ? "image" : "folders";
+  }
+
+  async function start(
+    spec: SandboxSpec,
+    layout: ReturnType<typeof sandboxLayout>,
+    disk: SandboxDisk | undefined,
+  ): Promise<Sandbox> {
+    const { runner, mounts } = await hostFacts();
+    const etcDir = join(layout.runtimeDir, "etc");
+    await Promise.all(
+      [layout.areas.workspace.host, layout.areas.home.host, etcDir].map((dir) =>
+        mkdir(dir, { recursive: true }),
+      ),
+    );
+    const passwdFile = join(etcDir, "passwd");
+    const groupFile = join(etcDir, "group");
+    if (isolated) {
+      await writeFile(passwdFile, passwd(config, layout.areas.home.inside));
+      await writeFile(groupFile, group(config));
+    }
+    const readOnlyFiles = new ReadOnlyFiles(layout);
+    await readOnlyFiles.load();
+    const id = `local-${spec.name}-${randomUUID().slice(0, 8)}`;
+    const confinement = isolated ? await confine(id, spec, layout.runtimeDir, runner) : {};
+    const sandbox = new LocalSandbox({
+      id,
+      name: spec.name,
+      layout,
+      readOnlyFiles,
+      runnerCommand: [process.execPath, runner?.mainPath ?? "@agent-runtime/runner is not installed"],
+      env: {
+        PATH: mounts.path,
+        HOME: layout.areas.home.inside,
+        LANG: "C.UTF-8",
+        ...spec.env,
+      },
+      isolation: isolated
+        ? {
+            bwrapPath: config.bwrapPath,
+            uid: config.uid,
+            gid: config.gid,
+            hostMounts: mounts.args,
+            passwdFile,
+            groupFile,
+            tmpSizeBytes: config.limits.diskMiB * MIB,
+            ...confinement,
+            ...(disk ? { disk } : {}),
+          }
+        : undefined,
+      onTerminated: () => {
+        if (live.get(spec.name) === sandbox) live.delete(spec.name);
+      },
+    });
+    live.set(spec.name, sandbox);
+    return sandbox;
+  }
 }
 
 /** Runs a minimal sandbox with the configured uid; throws `SANDBOX_FAILED` saying how to fix it. */

@@ -13,6 +13,7 @@ import type {
 } from "../sandbox-provider.js";
 import { bwrapArgs } from "./bwrap-args.js";
 import type { SandboxCgroup } from "./cgroup-limits.js";
+import type { SandboxDisk } from "./disk-image.js";
 import type { EgressProxy } from "./egress-proxy.js";
 import { deleteAreaFile, listAreaFiles, readAreaFile, writeAreaFile } from "./host-file-access.js";
 import type { ReadOnlyFiles } from "./read-only-files.js";
@@ -45,6 +46,8 @@ export interface LocalSandboxConfig {
     readonly tmpSizeBytes: number;
     /** Every process of the sandbox runs in these cgroups (pids and memory limits). */
     readonly cgroup?: SandboxCgroup;
+    /** The mounted disk image holding workspace and home (`"image"` storage), unmounted at terminate. */
+    readonly disk?: SandboxDisk;
     /** Network policy: own namespace, the proxy's socket folder, and the `net-bridge` command prefix. */
     readonly network?: {
       readonly socketDir: string;
@@ -130,8 +133,9 @@ export class LocalSandbox implements Sandbox {
 
   /**
    * Kills every process of the sandbox and waits (up to 5 s) until they are
-   * gone, then removes its cgroups (killing anything left in them) and stops
-   * its egress proxy; keeps the folder. Idempotent.
+   * gone, then removes its cgroups (killing anything left in them), stops
+   * its egress proxy and unmounts its disk image; keeps the folder (and the
+   * image). Idempotent.
    */
   terminate(): Promise<void> {
     this.stopping ??= (async () => {
@@ -142,6 +146,7 @@ export class LocalSandbox implements Sandbox {
       ]);
       await this.config.isolation?.cgroup?.destroy();
       await this.config.isolation?.network?.proxy.close();
+      await this.config.isolation?.disk?.release();
       this.config.onTerminated();
       this.markTerminated();
     })();
