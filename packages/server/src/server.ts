@@ -34,6 +34,11 @@ export interface AgentServerOptions {
    * @default false
    */
   readonly studio?: boolean | { readonly distDir: string };
+  /**
+   * Outgoing bytes a socket client may have queued before it is dropped as a
+   * slow consumer (it can reconnect and resume). @default 16_777_216
+   */
+  readonly maxSocketBufferedBytes?: number;
   /** Requests per window per API key (or per IP without one); `false` disables. @default 600 per minute */
   readonly rateLimit?: RateLimitOptions | false;
 }
@@ -78,6 +83,9 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     apiKeys,
     sessionList,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
+    ...(options.maxSocketBufferedBytes === undefined
+      ? {}
+      : { maxBufferedBytes: options.maxSocketBufferedBytes }),
   });
 
   return {

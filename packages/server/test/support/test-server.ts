@@ -7,6 +7,7 @@ import { pino } from "pino";
 import {
   type AgentRuntimeOptions,
   type AgentServer,
+  type AgentServerOptions,
   createAgentRuntime,
   createAgentServer,
   createLocalSandboxProvider,
@@ -30,6 +31,8 @@ export interface TestServerOptions {
   readonly wrapPersistence?: (sqlite: PersistenceAdapter) => PersistenceAdapter;
   /** Further runtime options (window size, retry delays, grace periods, …). */
   readonly runtime?: Partial<Omit<AgentRuntimeOptions, "persistence" | "sandbox" | "model">>;
+  /** Further server options (socket limits, rate limit, …). */
+  readonly server?: Partial<Omit<AgentServerOptions, "runtime" | "apiKeys" | "studio">>;
 }
 
 export interface TestServer {
@@ -73,6 +76,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     runtime,
     apiKeys: options.apiKeys ?? [],
     studio: options.studio ?? false,
+    ...options.server,
   });
   const url = await server.listen({ port: 0 });
   const stop = async () => {

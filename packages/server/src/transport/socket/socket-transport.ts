@@ -17,6 +17,12 @@ export interface SocketTransportOptions {
   readonly apiKeys: ApiKeyChecker;
   /** Largest accepted socket frame; bigger ones close the socket. @default 1_048_576 */
   readonly maxFrameBytes?: number;
+  /**
+   * Outgoing bytes a socket may have queued (not yet handed to its
+   * connection) before it is dropped as a slow consumer; see
+   * `attachSocketTransport`. @default 16_777_216
+   */
+  readonly maxBufferedBytes?: number;
   readonly corsOrigin?: string | string[] | boolean;
   /** The live session list this server publishes to `sessions:subscribe` listeners. */
   readonly sessionList: SessionListFeed;
@@ -36,9 +42,22 @@ const SESSION_LIST_ROOM = "sessions";
  * tick, so nothing falls in between. `sessions:subscribe` joins the live
  * session list (see `SessionListAck` in the protocol): the room is joined
  * before the list is read, so no change falls in between.
+ *
+ * Slow consumers: a client that does not read (stalled, or slower than the
+ * stream) makes its outgoing queue grow. After each live event the queue of
+ * every socket in the event's room is checked; past `maxBufferedBytes` the
+ * connection is closed at once, discarding the queue, so one stalled client
+ * holds at most about twice that (the queue plus the batch its connection is
+ * still writing; the kernel's socket buffers come on top) and never slows
+ * the others. The client sees a transport close, reconnects and re-joins
+ * with `afterSeq` for what it missed. Replays and snapshots are not checked
+ * as they are queued, so a large replay to a healthy client cannot trip the
+ * bound by itself.
  */
 export function attachSocketTransport(httpServer: HttpServer, options: SocketTransportOptions): Server {
   const { runtime, apiKeys } = options;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 16_777_216;
+  const queues = new WeakMap<Socket, OutgoingQueue>();
   const io = new Server(httpServer, {
     maxHttpBufferSize: options.maxFrameBytes ?? 1_048_576,
     cors: { origin: options.corsOrigin ?? true },
@@ -57,7 +76,19 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   });
 
   const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
-    io.to(roomFor(event.sessionId)).emit(event.type, event);
+    const room = roomFor(event.sessionId);
+    io.to(room).emit(event.type, event);
+    for (const id of io.of("/").adapter.rooms.get(room) ?? []) {
+      const socket = io.of("/").sockets.get(id);
+      const queued = socket ? (queues.get(socket)?.bytes ?? 0) : 0;
+      if (socket && queued > maxBufferedBytes) {
+        runtime.logger.warn(
+          { socketId: socket.id, sessionId: event.sessionId, queuedBytes: queued },
+          "dropping a slow socket client: its outgoing queue is over the limit",
+        );
+        dropConnection(socket);
+      }
+    }
   });
   const unsubscribeList = options.sessionList.subscribe((change) => {
     if (change.type === "updated")
@@ -70,6 +101,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   });
 
   io.on("connection", (socket: Socket) => {
+    queues.set(socket, trackOutgoingQueue(socket));
     socket.on("session:join", async (payload: unknown, ack?: (answer: JoinAck) => void) => {
       const reply = typeof ack === "function" ? ack : () => undefined;
       const parsed = joinRequestSchema.safeParse(payload);
@@ -134,4 +166,35 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   });
 
   return io;
+}
+
+/** Approximate bytes of a socket's engine.io write buffer, kept current from the connection's events. */
+interface OutgoingQueue {
+  readonly bytes: number;
+}
+
+function trackOutgoingQueue(socket: Socket): OutgoingQueue {
+  const queue = { bytes: 0 };
+  socket.conn.on("packetCreate", (packet: { data?: unknown }) => {
+    const { data } = packet;
+    if (typeof data === "string") queue.bytes += data.length;
+    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) queue.bytes += data.byteLength;
+  });
+  // A flush hands the whole write buffer to the transport.
+  socket.conn.on("flush", () => {
+    queue.bytes = 0;
+  });
+  return queue;
+}
+
+/**
+ * Closes a socket's connection without waiting for its queue to drain (a
+ * graceful close would wait for a reader that never comes), and tears down
+ * the underlying WebSocket so the bytes it still holds are released now
+ * rather than after the close handshake times out.
+ */
+function dropConnection(socket: Socket): void {
+  const transport = socket.conn.transport as { socket?: { terminate?: () => void } };
+  socket.conn.close(true);
+  transport.socket?.terminate?.();
 }
