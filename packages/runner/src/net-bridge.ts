@@ -74,7 +74,8 @@ function tunnel(client: Socket, socketPath: string, target: string): void {
 }
 
 function listen(route: Route, socketPath: string): Promise<Server> {
-  const server = createServer((client) => tunnel(client, socketPath, route.target));
+  // No Nagle: streamed model output comes in small chunks that must not wait for ACKs.
+  const server = createServer({ noDelay: true }, (client) => tunnel(client, socketPath, route.target));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(route.port, route.host, () => resolve(server));

@@ -95,7 +95,7 @@ export async function startEgressProxy(
       return;
     }
     const { host, port } = splitEndpoint(endpoint);
-    const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
+    const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS, noDelay: true });
     track(upstream);
     upstream.once("timeout", () => upstream.destroy());
     upstream.once("connect", () => {
