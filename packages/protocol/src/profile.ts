@@ -74,6 +74,12 @@ export const agentProfileSchema = z.object({
   defaultFiles: z.array(fileEntrySchema).default([]),
   /** Default model for sessions of this profile. */
   model: z.string().optional(),
+  /**
+   * Extra endpoints (`host:port`) the agent may reach from a sandbox whose
+   * egress is restricted (the model endpoint and external MCP servers are
+   * always allowed), e.g. a package registry for its dependencies.
+   */
+  network: z.object({ allow: z.array(z.string().min(3)).default([]) }).default({ allow: [] }),
   /** Default permission policy of its sessions. @default {mode: "bypass"} */
   permissions: permissionPolicySchema.optional(),
 });

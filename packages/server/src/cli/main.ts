@@ -39,6 +39,15 @@ program
     ).env("AGENT_RUNTIME_UNSAFE_NO_ISOLATION"),
   )
   .addOption(
+    new Option(
+      "--egress <policy>",
+      "sandbox egress: only the model (key injected outside the sandbox) and MCP servers, or open",
+    )
+      .choices(["restricted", "open"])
+      .env("AGENT_RUNTIME_EGRESS")
+      .default("restricted"),
+  )
+  .addOption(
     new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env(
       "ANTHROPIC_BASE_URL",
     ),
@@ -68,6 +77,7 @@ program
       profileDirs: options.profilesDir,
       sandbox: options.sandbox,
       unsafeNoIsolation: Boolean(options.unsafeNoIsolation),
+      egress: options.egress,
       modelBaseUrl: options.modelBaseUrl,
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,

@@ -22,6 +22,7 @@ export interface ServeOptions {
   readonly modalTokenId?: string;
   readonly modalTokenSecret?: string;
   readonly unsafeNoIsolation: boolean;
+  readonly egress: "restricted" | "open";
   readonly modelBaseUrl?: string;
   readonly modelApiKey?: string;
   readonly apiKeys: readonly string[];
@@ -77,6 +78,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     profileDirs,
     model,
     idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+    egress: options.egress,
     logger,
   });
   const server = await createAgentServer({

@@ -50,6 +50,13 @@ export interface AgentRuntimeOptions {
   readonly shutdownGraceMs?: number;
   /** Workspace files larger than this are indexed but not stored. @default 1_048_576 */
   readonly maxPersistedFileBytes?: number;
+  /**
+   * Egress of sandboxes whose provider can limit it: `restricted` allows only
+   * the model endpoint (its key injected by the provider, never seen by the
+   * agent), external MCP servers and the profile's `network.allow`; `open`
+   * leaves egress unrestricted and gives the agent the key. @default "restricted"
+   */
+  readonly egress?: "restricted" | "open";
   /** @default a pino logger at level "info" */
   readonly logger?: Logger;
 }
@@ -92,6 +99,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     interruptGraceMs: options.interruptGraceMs ?? 5_000,
     maxPersistedFileBytes: options.maxPersistedFileBytes ?? 1_048_576,
     permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
+    restrictEgress: (options.egress ?? "restricted") === "restricted",
     syncRetryMinMs: options.syncRetryMinMs ?? 1_000,
     syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
     eventWindowSize: options.eventWindowSize ?? 10_000,

@@ -47,6 +47,8 @@ export interface AgentSessionDeps {
   readonly maxPersistedFileBytes: number;
   /** How long a permission request waits for an answer before it is denied. */
   readonly permissionTimeoutMs: number;
+  /** Limit the sandbox's egress (when its provider can) and keep the model key out of it. */
+  readonly restrictEgress: boolean;
   /** First delay before a failed sync is retried; it doubles on each further failure. */
   readonly syncRetryMinMs: number;
   /** Upper bound of the retry delay. */
@@ -302,9 +304,10 @@ export class AgentSession {
     try {
       // With a provider that can limit egress, the sandbox reaches only the model (whose key its
       // proxy injects) and the profile's external MCP servers; the agent holds a placeholder key.
-      const egress = sandboxProvider.capabilities.networkPolicy
-        ? sandboxEgressFor(this.deps.endpoint, architecture, profile)
-        : undefined;
+      const egress =
+        this.deps.restrictEgress && sandboxProvider.capabilities.networkPolicy
+          ? sandboxEgressFor(this.deps.endpoint, architecture, profile)
+          : undefined;
       const sandbox =
         this.sandbox ??
         (await sandboxProvider.create({

@@ -11,6 +11,7 @@ const profile = agentProfileSchema.parse({
     docs: { type: "http", url: "https://mcp.example.test/mcp" },
     local: { type: "stdio", command: "node" },
   },
+  network: { allow: ["registry.example.test:443"] },
 });
 
 describe("sandboxEgressFor", () => {
@@ -20,7 +21,11 @@ describe("sandboxEgressFor", () => {
       createClaudeAgentSdkArchitecture(),
       profile,
     );
-    expect(egress.network.allow).toEqual(["127.0.0.1:4100", "mcp.example.test:443"]);
+    expect(egress.network.allow).toEqual([
+      "127.0.0.1:4100",
+      "mcp.example.test:443",
+      "registry.example.test:443",
+    ]);
     expect(egress.network.secrets).toEqual([
       { endpoint: "127.0.0.1:4100", header: "x-api-key", value: "sk-real" },
     ]);

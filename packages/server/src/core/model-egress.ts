@@ -18,7 +18,8 @@ export interface SandboxEgress {
 /**
  * The egress a session's sandbox needs: the model endpoint (with its key
  * injected by the provider's proxy, so the key never enters the sandbox) and
- * the profile's external MCP servers. Everything else stays unreachable.
+ * the profile's external MCP servers and `network.allow` endpoints.
+ * Everything else stays unreachable.
  */
 export function sandboxEgressFor(
   endpoint: ModelEndpoint,
@@ -32,6 +33,7 @@ export function sandboxEgressFor(
   for (const server of Object.values(profile.mcpServers)) {
     if (server.type !== "stdio") allow.add(hostPort(new URL(server.url)));
   }
+  for (const endpoint of profile.network.allow) allow.add(endpoint);
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
   const agentUrl = new URL(url);
   agentUrl.protocol = "http:";

@@ -28,6 +28,7 @@ export interface SessionManagerOptions {
   readonly interruptGraceMs: number;
   readonly maxPersistedFileBytes: number;
   readonly permissionTimeoutMs: number;
+  readonly restrictEgress: boolean;
   readonly syncRetryMinMs: number;
   readonly syncRetryMaxMs: number;
   readonly eventWindowSize: number;
@@ -209,6 +210,7 @@ export class SessionManager {
         interruptGraceMs: o.interruptGraceMs,
         maxPersistedFileBytes: o.maxPersistedFileBytes,
         permissionTimeoutMs: o.permissionTimeoutMs,
+        restrictEgress: o.restrictEgress,
         syncRetryMinMs: o.syncRetryMinMs,
         syncRetryMaxMs: o.syncRetryMaxMs,
         eventWindowSize: o.eventWindowSize,

@@ -87,6 +87,7 @@ describe("loadProfilesFromFolder", () => {
       ],
       mcpServers: {},
       dependencies: { npm: [], pip: [] },
+      network: { allow: [] },
       defaultFiles: [
         { path: "README.md", content: "# Workspace" },
         { path: "src/.gitignore", content: "node_modules\n" },

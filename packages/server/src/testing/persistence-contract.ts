@@ -526,6 +526,7 @@ function agentProfile(fields: Partial<AgentProfile> & Pick<AgentProfile, "id" | 
     commands: [],
     mcpServers: {},
     dependencies: { npm: [], pip: [] },
+    network: { allow: [] },
     env: {},
     defaultFiles: [],
     ...fields,
