@@ -6,32 +6,19 @@ import {
   type SessionRecord,
   type SessionSummary,
 } from "@agent-runtime/protocol";
-import type { Logger } from "pino";
-import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { RuntimeError } from "../errors.js";
-import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { ProfileRegistry } from "../profiles/profile-registry.js";
-import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
-import { AgentSession } from "./agent-session.js";
+import { AgentSession, type AgentSessionDeps } from "./agent-session.js";
 import type { SessionEventListener } from "./event-log.js";
 import { emptyUsage } from "./usage.js";
 
-export interface SessionManagerOptions {
-  readonly persistence: PersistenceAdapter;
-  readonly sandboxProvider: SandboxProvider;
+/** What every session shares (see `AgentSessionDeps`), plus what the manager itself needs. */
+export interface SessionManagerOptions extends Omit<AgentSessionDeps, "architecture" | "profile"> {
   readonly architectures: ReadonlyMap<Architecture, AgentArchitecture>;
   readonly profiles: ProfileRegistry;
-  readonly endpoint: ModelEndpoint;
-  readonly logger: Logger;
-  readonly idleTimeoutMs: number;
+  /** How often live sessions are synced; 0 disables the timer. */
   readonly syncIntervalMs: number;
-  readonly interruptGraceMs: number;
-  readonly maxPersistedFileBytes: number;
-  readonly permissionTimeoutMs: number;
-  readonly restrictEgress: boolean;
-  readonly syncRetryMinMs: number;
-  readonly syncRetryMaxMs: number;
-  readonly eventWindowSize: number;
   /** How long `shutdown()` waits for sessions to close before killing their agents. */
   readonly shutdownGraceMs: number;
 }
@@ -197,23 +184,18 @@ export class SessionManager {
     record: SessionRecord,
     restored?: ConstructorParameters<typeof AgentSession>[2],
   ): Promise<AgentSession> {
-    const o = this.options;
+    const {
+      architectures: _architectures,
+      profiles,
+      syncIntervalMs: _sync,
+      shutdownGraceMs: _grace,
+      ...shared
+    } = this.options;
     const session = new AgentSession(
       {
-        persistence: o.persistence,
-        sandboxProvider: o.sandboxProvider,
+        ...shared,
         architecture: this.architectureFor(record.architecture),
-        profile: await o.profiles.get(record.agentProfileRef),
-        endpoint: o.endpoint,
-        logger: o.logger,
-        idleTimeoutMs: o.idleTimeoutMs,
-        interruptGraceMs: o.interruptGraceMs,
-        maxPersistedFileBytes: o.maxPersistedFileBytes,
-        permissionTimeoutMs: o.permissionTimeoutMs,
-        restrictEgress: o.restrictEgress,
-        syncRetryMinMs: o.syncRetryMinMs,
-        syncRetryMaxMs: o.syncRetryMaxMs,
-        eventWindowSize: o.eventWindowSize,
+        profile: await profiles.get(record.agentProfileRef),
       },
       record,
       restored,

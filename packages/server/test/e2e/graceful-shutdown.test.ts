@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createSqlitePersistenceAdapter } from "../../src/index.js";
 import { FailingDisk } from "../support/failing-disk.js";
 import { restClient } from "../support/rest.js";
+import { longStoryRule, notesRule } from "../support/scripts.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -15,25 +16,7 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
  * every completed block is in SQLite afterwards.
  */
 const script: ScriptInput = {
-  rules: [
-    {
-      name: "notes",
-      match: { prompt: "Create notes.txt" },
-      replies: [
-        { tool: "Write", input: { file_path: "{{cwd}}/notes.txt", content: "remember the milk\n" } },
-        "Created notes.txt.",
-      ],
-    },
-    {
-      name: "long",
-      match: { prompt: "Tell me a long story" },
-      reply: {
-        steps: [`Once upon a time ${"and then ".repeat(400)}the end.`],
-        chunkDelayMs: 10,
-        chunkSize: 4,
-      },
-    },
-  ],
+  rules: [notesRule, longStoryRule],
 };
 
 async function storedBlocks(dataDir: string, sessionId: string): Promise<Block[]> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlitePersistenceAdapter, type PersistenceAdapter } from "../../src/index.js";
 import { restClient } from "../support/rest.js";
 import { sandboxPids } from "../support/sandbox-processes.js";
+import { longStoryRule, notesRule } from "../support/scripts.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -17,23 +18,8 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
  */
 const script: ScriptInput = {
   rules: [
-    {
-      name: "notes",
-      match: { prompt: "Create notes.txt" },
-      replies: [
-        { tool: "Write", input: { file_path: "{{cwd}}/notes.txt", content: "remember the milk\n" } },
-        "Created notes.txt.",
-      ],
-    },
-    {
-      name: "long",
-      match: { prompt: "Tell me a long story" },
-      reply: {
-        steps: [`Once upon a time ${"and then ".repeat(400)}the end.`],
-        chunkDelayMs: 10,
-        chunkSize: 4,
-      },
-    },
+    notesRule,
+    longStoryRule,
     {
       name: "recall",
       match: { prompt: "What did I ask you before?" },
