@@ -52,7 +52,7 @@ if (skipPostgres) {
         const applied = await withClient((client) =>
           client.query(`select name from ${client.escapeIdentifier(schema)}.agent_runtime_migration`),
         );
-        expect(applied.rows.map((row) => row.name)).toEqual(["0001_initial"]);
+        expect(applied.rows.map((row) => row.name)).toEqual(["0001_initial", "0002_transcript_chunks"]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));
       }
@@ -72,7 +72,7 @@ if (skipPostgres) {
         expect(await second.loadSession(record.sessionId)).toBeNull();
         await first.deleteSession(record.sessionId);
         const left = await withClient((client) =>
-          client.query(`select count(*)::int as n from ${client.escapeIdentifier(a)}.transcripts`),
+          client.query(`select count(*)::int as n from ${client.escapeIdentifier(a)}.transcript_chunks`),
         );
         expect(left.rows[0].n).toBe(0);
       } finally {

@@ -6,7 +6,7 @@
 export interface SqlDatabase {
   sessions: SessionsTable;
   blocks: BlocksTable;
-  transcripts: TranscriptsTable;
+  transcript_chunks: TranscriptChunksTable;
   workspace_files: WorkspaceFilesTable;
   agent_profiles: AgentProfilesTable;
 }
@@ -29,9 +29,15 @@ export interface BlocksTable {
   json: string;
 }
 
-/** Primary key session_id; cascade-deletes with its session. */
-export interface TranscriptsTable {
+/**
+ * A session's transcript is the concatenation of its chunks in `seq` order:
+ * a replacement writes one chunk, an append adds one, so an append costs
+ * what it adds, not what the transcript holds. Primary key (session_id,
+ * seq); cascade-deletes with its session.
+ */
+export interface TranscriptChunksTable {
   session_id: string;
+  seq: number;
   text: string;
 }
 

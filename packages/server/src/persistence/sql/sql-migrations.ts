@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, Migrator } from "kysely";
+import { type Kysely, type Migration, Migrator, sql } from "kysely";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import type { SqlDatabase } from "./sql-database.js";
 
@@ -58,6 +58,51 @@ const migrations: Record<string, Migration> = {
       for (const table of ["agent_profiles", "workspace_files", "transcripts", "blocks", "sessions"]) {
         await db.schema.dropTable(table).ifExists().execute();
       }
+    },
+  },
+  // Transcripts become append-only chunks, so a sync appends what is new instead of rewriting it all.
+  "0002_transcript_chunks": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("transcript_chunks")
+        .addColumn("session_id", "text", (column) =>
+          column.notNull().references("sessions.id").onDelete("cascade"),
+        )
+        .addColumn("seq", "integer", (column) => column.notNull())
+        .addColumn("text", "text", (column) => column.notNull())
+        .addPrimaryKeyConstraint("transcript_chunks_pk", ["session_id", "seq"])
+        .execute();
+      // Through the query builder, so PostgreSQL's schema plugin qualifies both tables.
+      const typed = db as Kysely<{
+        transcripts: { session_id: string; text: string };
+        transcript_chunks: { session_id: string; seq: number; text: string };
+      }>;
+      await typed
+        .insertInto("transcript_chunks")
+        .columns(["session_id", "seq", "text"])
+        .expression(typed.selectFrom("transcripts").select(["session_id", sql.lit(0).as("seq"), "text"]))
+        .execute();
+      await db.schema.dropTable("transcripts").execute();
+    },
+    async down(db: Kysely<unknown>) {
+      // Only single-chunk transcripts survive going back; longer ones would need dialect-specific concatenation.
+      await db.schema
+        .createTable("transcripts")
+        .addColumn("session_id", "text", (column) =>
+          column.primaryKey().references("sessions.id").onDelete("cascade"),
+        )
+        .addColumn("text", "text", (column) => column.notNull())
+        .execute();
+      const typed = db as Kysely<{
+        transcripts: { session_id: string; text: string };
+        transcript_chunks: { session_id: string; seq: number; text: string };
+      }>;
+      await typed
+        .insertInto("transcripts")
+        .columns(["session_id", "text"])
+        .expression(typed.selectFrom("transcript_chunks").select(["session_id", "text"]).where("seq", "=", 0))
+        .execute();
+      await db.schema.dropTable("transcript_chunks").execute();
     },
   },
 };

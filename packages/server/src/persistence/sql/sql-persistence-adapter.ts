@@ -8,7 +8,6 @@ import {
   sessionRecordSchema,
 } from "@agent-runtime/protocol";
 import type { Kysely, Transaction } from "kysely";
-import { sql } from "kysely";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
@@ -195,12 +194,10 @@ export function createSqlPersistenceAdapter(
       return run("saveTranscript", () =>
         db.transaction().execute(async (trx) => {
           await assertSessionExists(trx, sessionId);
+          await trx.deleteFrom("transcript_chunks").where("session_id", "=", sessionId).execute();
           await trx
-            .insertInto("transcripts")
-            .values({ session_id: sessionId, text: transcript })
-            .onConflict((conflict) =>
-              conflict.column("session_id").doUpdateSet((eb) => ({ text: eb.ref("excluded.text") })),
-            )
+            .insertInto("transcript_chunks")
+            .values({ session_id: sessionId, seq: 0, text: transcript })
             .execute();
         }),
       );
@@ -210,27 +207,26 @@ export function createSqlPersistenceAdapter(
       return run("appendTranscript", () =>
         db.transaction().execute(async (trx) => {
           await assertSessionExists(trx, sessionId);
-          await trx
-            .insertInto("transcripts")
-            .values({ session_id: sessionId, text })
-            .onConflict((conflict) =>
-              conflict.column("session_id").doUpdateSet({
-                text: sql<string>`${sql.ref("transcripts.text")} || ${sql.ref("excluded.text")}`,
-              }),
-            )
-            .execute();
+          const last = await trx
+            .selectFrom("transcript_chunks")
+            .select((eb) => eb.fn.max("seq").as("seq"))
+            .where("session_id", "=", sessionId)
+            .executeTakeFirst();
+          const seq = last?.seq === null || last?.seq === undefined ? 0 : Number(last.seq) + 1;
+          await trx.insertInto("transcript_chunks").values({ session_id: sessionId, seq, text }).execute();
         }),
       );
     },
 
     loadTranscript(sessionId) {
       return run("loadTranscript", async () => {
-        const row = await db
-          .selectFrom("transcripts")
+        const chunks = await db
+          .selectFrom("transcript_chunks")
           .select("text")
           .where("session_id", "=", sessionId)
-          .executeTakeFirst();
-        return row?.text ?? null;
+          .orderBy("seq")
+          .execute();
+        return chunks.length === 0 ? null : chunks.map((chunk) => chunk.text).join("");
       });
     },
 
