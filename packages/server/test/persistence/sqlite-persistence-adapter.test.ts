@@ -1,8 +1,11 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SqlDatabase } from "../../src/persistence/sql/sql-database.js";
+import { migrateSqlDatabase } from "../../src/persistence/sql/sql-migrations.js";
 import { createSqlitePersistenceAdapter } from "../../src/persistence/sqlite/sqlite-persistence-adapter.js";
 import {
   runPersistenceAdapterContract,
@@ -56,6 +59,28 @@ describe("sqlite adapter", () => {
     expect(await second.listWorkspaceFiles(record.sessionId)).toEqual([{ path: "a.txt", content: "A" }]);
     expect((await second.loadAgentProfile("kept"))?.name).toBe("Kept");
     await second.close();
+  });
+
+  it("upgrades a database with whole-text transcripts (0001) to transcript chunks, keeping them", async () => {
+    const filename = join(dir, "upgrade", "runtime.db");
+    await mkdir(join(dir, "upgrade"), { recursive: true });
+    const old = new Kysely<SqlDatabase>({ dialect: new SqliteDialect({ database: new Database(filename) }) });
+    await migrateSqlDatabase(old, { upTo: "0001_initial" });
+    const record = sessionRecordFixture();
+    await sql`insert into sessions (id, record, created_at, updated_at) values (${record.sessionId}, ${JSON.stringify(record)}, ${record.createdAt}, ${record.updatedAt})`.execute(
+      old,
+    );
+    await sql`insert into transcripts (session_id, text) values (${record.sessionId}, ${"line 1\n"})`.execute(
+      old,
+    );
+    await old.destroy();
+
+    const adapter = createSqlitePersistenceAdapter({ filename });
+    await adapter.init();
+    expect(await adapter.loadTranscript(record.sessionId)).toBe("line 1\n");
+    await adapter.appendTranscript(record.sessionId, "line 2\n");
+    expect(await adapter.loadTranscript(record.sessionId)).toBe("line 1\nline 2\n");
+    await adapter.close();
   });
 
   it("opens nothing before init()", async () => {

@@ -110,6 +110,8 @@ const migrations: Record<string, Migration> = {
 export interface MigrateSqlDatabaseOptions {
   /** Schema holding the migration bookkeeping tables (PostgreSQL only). */
   migrationTableSchema?: string;
+  /** Stop after this migration (tests of upgrades from an older schema). @default the latest */
+  upTo?: string;
 }
 
 /**
@@ -128,7 +130,8 @@ export async function migrateSqlDatabase(db: Kysely<SqlDatabase>, options: Migra
       ? {}
       : { migrationTableSchema: options.migrationTableSchema }),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } =
+    options.upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(options.upTo);
   if (error !== undefined) {
     const failed = results?.find((result) => result.status === "Error")?.migrationName;
     throw new RuntimeError(
