@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -6,6 +14,8 @@ import { setTimeout as delay } from "node:timers/promises";
 const CGROUP_ROOT = "/sys/fs/cgroup";
 /** Folder, under the server's own cgroup, that holds one cgroup per sandbox. */
 const PARENT_NAME = "agent-runtime";
+/** Empty sandbox cgroups older than this are leftovers of a server that died. */
+const SWEEP_MIN_AGE_MS = 60_000;
 
 export interface CgroupLimitValues {
   readonly pids: number;
@@ -65,6 +75,7 @@ function detectV2(lines: CgroupLine[]): CgroupFactory | undefined {
     enableControllers(ownDir);
     mkdirSync(parent, { recursive: true });
     enableControllers(parent);
+    sweepEmptyCgroups(parent);
   } catch {
     return undefined;
   }
@@ -101,6 +112,7 @@ function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
     parents[controller] = join(mount, line.path, PARENT_NAME);
     try {
       mkdirSync(parents[controller], { recursive: true });
+      sweepEmptyCgroups(parents[controller]);
       const probe = join(parents[controller], `probe-${process.pid}`);
       mkdirSync(probe);
       rmdirSync(probe);
@@ -126,6 +138,26 @@ function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
       });
     },
   };
+}
+
+/**
+ * Removes the cgroups of sandboxes that were never terminated (a crashed or
+ * killed server). The kernel refuses to remove a cgroup that still holds a
+ * process, so live sandboxes, including other servers', are left alone.
+ */
+function sweepEmptyCgroups(parent: string): void {
+  const settled = Date.now() - SWEEP_MIN_AGE_MS;
+  for (const entry of readdirSync(parent, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const dir = join(parent, entry.name);
+    try {
+      // A sandbox being created right now has an empty cgroup for a moment: leave young ones alone.
+      if (statSync(dir).mtimeMs > settled) continue;
+      rmdirSync(dir);
+    } catch {
+      // Busy (a live sandbox) or not ours to remove.
+    }
+  }
 }
 
 /** Creates `dir`, first emptying and removing a leftover of the same name (e.g. after a crash). */
