@@ -7,12 +7,13 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
+import { sendError } from "../error-handler.js";
 
 /**
  * `GET /sessions/:id/events?after=SEQ`: JSON replay of the events after a
  * cursor, or with `Accept: text/event-stream` a live SSE stream (replay, then
  * live events; `Last-Event-ID` works as the cursor). When the cursor is too
- * old, JSON answers 409 `CONFLICT` hint-free; SSE sends a `session:snapshot`.
+ * old, JSON answers 409 `CONFLICT` (with the current `lastSeq`: load the session instead); SSE sends a `session:snapshot`.
  */
 export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
   app.get(
@@ -35,15 +36,13 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asy
       if (!wantsStream) {
         const events = session.eventsAfter(after);
         if (events === null) {
-          const snapshot = session.snapshot();
-          return reply.status(409).send({
-            error: {
-              code: "CONFLICT",
-              message: `Events after ${after} are no longer held; load GET /sessions/${session.id} instead`,
-              requestId: request.id,
-              details: { lastSeq: snapshot.lastSeq },
-            },
-          });
+          return sendError(
+            reply,
+            request,
+            "CONFLICT",
+            `Events after ${after} are no longer held; load GET /sessions/${session.id} instead`,
+            { lastSeq: session.log.lastSeq },
+          );
         }
         return { events, lastSeq: session.log.lastSeq };
       }
