@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { spawn } from "node:child_process";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { pathToFileURL } from "node:url";
 
 /**
  * `node net-bridge.js <proxy-socket> <listen-host:port>=<target-host:port>... -- <command...>`
@@ -11,7 +12,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
  * through the Unix socket bind-mounted into the sandbox; the proxy decides
  * what is allowed. Once every listener is up it runs the command with the
  * same stdio and environment, forwards termination signals to it, and exits
- * the way the command exited (same code, or re-raising its signal).
+ * the way the command exited (same code, or re-raising its signal); a
+ * command that is this Node binary running a script is imported into this
+ * process instead of spawned.
  *
  * Exit code 126 when the arguments are invalid or a listener cannot start.
  */
@@ -92,6 +95,14 @@ async function main(): Promise<void> {
     process.exit(126);
   }
   const [file, ...args] = parsed.command;
+  const script = args[0];
+  if (file === process.execPath && script !== undefined && /\.[cm]?js$/.test(script)) {
+    // A Node script (the runner, typically) runs in this process: one Node start-up instead of two
+    // on every sandbox command. It sees the argv it would have had and ends the process itself.
+    process.argv = [process.execPath, script, ...args.slice(1)];
+    await import(pathToFileURL(script).href);
+    return;
+  }
   const child = spawn(file!, args, { stdio: "inherit" });
   for (const signal of FORWARDED_SIGNALS) process.on(signal, () => child.kill(signal));
   child.once("error", (error) => {

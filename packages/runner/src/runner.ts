@@ -61,9 +61,9 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
     settle(0);
   };
 
-  try {
-    const { agentVersion } = await host.start();
-    if (config.watchWorkspace) {
+  // The watcher runs before any command is read, so no file the agent writes goes unreported.
+  if (config.watchWorkspace) {
+    try {
       watcher = await watchWorkspace({
         workspaceDir: config.workspaceDir,
         ignore: config.watchIgnore,
@@ -73,18 +73,14 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
         onError: (error) =>
           io.output.write({ type: "log", level: "warn", message: `workspace watcher: ${String(error)}` }),
       });
-    }
-    io.output.write({ type: "ready", pid: process.pid, ...(agentVersion ? { agentVersion } : {}) });
-  } catch (error) {
-    if (!stopping) {
-      stopping = true;
-      io.output.write({ type: "fatal", message: `agent failed to start: ${String(error)}` });
-      await host.close().catch(() => {});
-      await watcher?.close();
+    } catch (error) {
+      io.output.write({ type: "fatal", message: `workspace watcher failed to start: ${String(error)}` });
       return 1;
     }
   }
 
+  // Commands are read while the agent starts: a first message sent right after launch reaches
+  // the agent as soon as it can take it, overlapping its start-up (hosts queue it until then).
   const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on("line", (text) => {
     if (text.trim() === "" || stopping) return;
@@ -117,6 +113,21 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
     } else void stop();
   });
   lines.on("close", () => void stop());
+
+  try {
+    const { agentVersion } = await host.start();
+    if (!stopping)
+      io.output.write({ type: "ready", pid: process.pid, ...(agentVersion ? { agentVersion } : {}) });
+  } catch (error) {
+    if (!stopping) {
+      stopping = true;
+      io.output.write({ type: "fatal", message: `agent failed to start: ${String(error)}` });
+      await host.close().catch(() => {});
+      await watcher?.close();
+      lines.close();
+      return 1;
+    }
+  }
 
   const code = await finished;
   lines.close();

@@ -74,6 +74,8 @@ interface Turn {
   readonly turnId: string;
   readonly content: string;
   interruptRequested?: boolean;
+  /** The message went to the runner. */
+  sent?: boolean;
 }
 
 /** Sandbox name of a session: deterministic so another process can find it. */
@@ -264,14 +266,20 @@ export class AgentSession {
       this.finishTurn(turn, "error");
       return;
     }
+    if (turn.sent) return;
     if (turn.interruptRequested) {
       this.finishTurn(turn, "interrupted");
       return;
     }
-    if (!this.runner?.send({ type: "message", turnId: turn.turnId, content: turn.content })) {
+    if (!this.runner || !this.sendTurn(this.runner, turn)) {
       this.reportError("AGENT_FAILED", "The agent process is not running");
       this.finishTurn(turn, "error");
     }
+  }
+
+  private sendTurn(runner: RunnerConnection, turn: Turn): boolean {
+    turn.sent = runner.send({ type: "message", turnId: turn.turnId, content: turn.content });
+    return turn.sent;
   }
 
   private finishTurn(turn: Turn, stopReason: TurnStopReason): void {
@@ -353,7 +361,14 @@ export class AgentSession {
       this.parser = architecture.createParser();
       this.runnerBlockIds.clear();
       this.runner = runner;
-      await runner.start(architecture.runnerConfig(runnerInput), architecture.runnerEnv(runnerInput));
+      // The turn that needed the agent is sent as soon as the runner runs, so the agent's start-up and
+      // its first message overlap (the runner queues it until the agent takes input).
+      const turn = this.current;
+      await runner.start(architecture.runnerConfig(runnerInput), architecture.runnerEnv(runnerInput), {
+        onSpawned: () => {
+          if (turn && this.current === turn && !turn.interruptRequested) this.sendTurn(runner, turn);
+        },
+      });
       this.setRuntime({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
       this.logger.info({ sandboxId: sandbox.id, agentPid: runner.pid }, "agent started");
     } catch (error) {

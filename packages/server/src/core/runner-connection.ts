@@ -46,7 +46,11 @@ export class RunnerConnection {
   async start(
     config: RunnerConfigInput,
     env: Record<string, string>,
-    options: { readyTimeoutMs?: number } = {},
+    options: {
+      readyTimeoutMs?: number;
+      /** Called once the process runs: commands sent from here on are read as the agent starts. */
+      onSpawned?: () => void;
+    } = {},
   ): Promise<void> {
     const configPath = runnerConfigPath(this.sandbox);
     await this.sandbox.writeFiles([{ path: configPath, content: JSON.stringify(config), readOnly: true }]);
@@ -55,6 +59,7 @@ export class RunnerConnection {
       env,
     });
     this.process = proc;
+    options.onSpawned?.();
     proc.stdin.on("error", () => {
       // The runner may exit while we write; the exit handler reports it.
     });
