@@ -1,6 +1,7 @@
 import { type AgentProfile, type AgentProfileInput, agentProfileSchema } from "@agent-runtime/protocol";
 import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import { validateInput } from "./validate-input.js";
 
 /**
  * Where sessions find their agent profiles: profiles given to the runtime
@@ -18,14 +19,8 @@ export class ProfileRegistry {
 
   /** Adds or replaces a profile. Throws `VALIDATION_FAILED`. */
   add(input: AgentProfileInput): void {
-    const parsed = agentProfileSchema.safeParse(input);
-    if (!parsed.success) {
-      throw new RuntimeError(
-        "VALIDATION_FAILED",
-        `Invalid agent profile ${JSON.stringify(input.id)}: ${parsed.error.message}`,
-      );
-    }
-    this.fixed.set(parsed.data.id, parsed.data);
+    const profile = validateInput(agentProfileSchema, input, `agent profile ${JSON.stringify(input.id)}`);
+    this.fixed.set(profile.id, profile);
   }
 
   async list(): Promise<AgentProfile[]> {

@@ -2,6 +2,7 @@ import type { ScriptInput } from "@agent-runtime/mock-model";
 import type { Block } from "@agent-runtime/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { PLACEHOLDER_API_KEY } from "../../src/core/model-egress.js";
+import { restClient } from "../support/rest.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -19,20 +20,11 @@ const script: ScriptInput = {
 };
 
 async function keySeenByAgent(server: TestServer): Promise<string | undefined> {
-  const created = (await (
-    await fetch(`${server.url}/sessions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ agentProfileRef: "test" }),
-    })
-  ).json()) as { sessionId: string };
+  const rest = restClient(server.url);
+  const sessionId = await rest.createSession();
   const recorder = new SocketRecorder(server.url);
-  await recorder.join(created.sessionId, 0);
-  await fetch(`${server.url}/sessions/${created.sessionId}/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ content: "Show the key" }),
-  });
+  await recorder.join(sessionId, 0);
+  await rest.send(sessionId, "Show the key");
   await recorder.waitForTurns(1);
   recorder.close();
   const result = recorder.events.flatMap((e) =>

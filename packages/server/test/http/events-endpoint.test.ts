@@ -1,5 +1,6 @@
 import type { SessionEvent } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restClient } from "../support/rest.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -16,21 +17,11 @@ describe("events endpoint", () => {
       },
       runtime: { eventWindowSize: 30 },
     });
-    const created = (await (
-      await fetch(`${server.url}/sessions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ agentProfileRef: "test" }),
-      })
-    ).json()) as { sessionId: string };
-    sessionId = created.sessionId;
+    const rest = restClient(server.url);
+    sessionId = await rest.createSession();
     const recorder = new SocketRecorder(server.url);
     await recorder.join(sessionId, 0);
-    await fetch(`${server.url}/sessions/${sessionId}/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ content: "Hello" }),
-    });
+    await rest.send(sessionId, "Hello");
     await recorder.waitForTurns(1);
     lastSeq = recorder.events.at(-1)?.seq ?? 0;
     recorder.close();

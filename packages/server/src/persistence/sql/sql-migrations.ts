@@ -2,6 +2,12 @@ import { type Kysely, type Migration, Migrator, sql } from "kysely";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import type { SqlDatabase } from "./sql-database.js";
 
+/** Both transcript layouts, as migration 0002 moves rows between them. */
+interface TranscriptTables {
+  transcripts: { session_id: string; text: string };
+  transcript_chunks: { session_id: string; seq: number; text: string };
+}
+
 /**
  * Schema history, oldest first. Entries are append-only: never edit a
  * migration that has shipped; add a new one. Keys sort in run order.
@@ -73,10 +79,7 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint("transcript_chunks_pk", ["session_id", "seq"])
         .execute();
       // Through the query builder, so PostgreSQL's schema plugin qualifies both tables.
-      const typed = db as Kysely<{
-        transcripts: { session_id: string; text: string };
-        transcript_chunks: { session_id: string; seq: number; text: string };
-      }>;
+      const typed = db as Kysely<TranscriptTables>;
       await typed
         .insertInto("transcript_chunks")
         .columns(["session_id", "seq", "text"])
@@ -93,10 +96,7 @@ const migrations: Record<string, Migration> = {
         )
         .addColumn("text", "text", (column) => column.notNull())
         .execute();
-      const typed = db as Kysely<{
-        transcripts: { session_id: string; text: string };
-        transcript_chunks: { session_id: string; seq: number; text: string };
-      }>;
+      const typed = db as Kysely<TranscriptTables>;
       await typed
         .insertInto("transcripts")
         .columns(["session_id", "text"])
