@@ -47,39 +47,72 @@ export const runnerCommandSchema = z.discriminatedUnion("type", [
 ]);
 export type RunnerCommand = z.infer<typeof runnerCommandSchema>;
 
+/** Longest workspace path in a `file` line, in UTF-8 bytes (Linux's PATH_MAX). */
+const MAX_PATH_BYTES = 4096;
+/** Longest short string: turn, request and tool-use ids, tool names, versions, timestamps. */
+const MAX_SHORT_LENGTH = 256;
+/** Free text (log and error messages, titles) is cut after this many characters. */
+const MAX_TEXT_LENGTH = 16_384;
+
+const utf8 = new TextEncoder();
+
+/**
+ * True for a canonical workspace-relative path: not empty, at most
+ * `MAX_PATH_BYTES`, no NUL, `/`-separated without a leading `/`, and no
+ * empty, `.` or `..` segment. Nothing it names is outside the workspace.
+ */
+function isWorkspacePath(path: string): boolean {
+  if (path.length === 0 || path.length > MAX_PATH_BYTES || path.includes("\0")) return false;
+  if (utf8.encode(path).byteLength > MAX_PATH_BYTES) return false;
+  return path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
+
+const workspacePath = z.string().refine(isWorkspacePath, "must be a canonical workspace-relative path");
+const shortString = z.string().min(1).max(MAX_SHORT_LENGTH);
+const text = z
+  .string()
+  .transform((value) => (value.length > MAX_TEXT_LENGTH ? `${value.slice(0, MAX_TEXT_LENGTH)}…` : value));
+
+/**
+ * What the runner writes. Everything here comes from inside the sandbox and
+ * is hostile input to the server: identifiers and paths are bounded (a line
+ * failing the schema is invalid and ignored), free text is cut, and the
+ * server bounds the size and rate of lines itself.
+ */
 export const runnerOutputSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ready"), pid: z.number().int(), agentVersion: z.string().optional() }),
+  z.object({ type: z.literal("ready"), pid: z.number().int(), agentVersion: shortString.optional() }),
   /** One native message of the agent, unchanged. Parsing happens server-side. */
   z.object({ type: z.literal("agent"), message: z.unknown() }),
   /** A tool call waits for a `permission_response` with the same `requestId`. */
   z.object({
     type: z.literal("permission_request"),
-    requestId: z.string(),
-    toolName: z.string(),
+    requestId: shortString,
+    toolName: shortString,
     input: z.unknown(),
-    toolUseId: z.string().optional(),
-    title: z.string().optional(),
+    toolUseId: shortString.optional(),
+    title: text.optional(),
   }),
   /** The agent finished handling the message of `turnId`. */
   z.object({
     type: z.literal("turn_end"),
-    turnId: z.string(),
+    turnId: shortString,
     stopReason: z.enum(["end_turn", "interrupted", "error", "max_turns"]),
-    error: z.string().optional(),
+    error: text.optional(),
   }),
   z.object({
     type: z.literal("file"),
     event: z.enum(["created", "modified", "deleted"]),
-    path: z.string(),
+    /** Relative to the workspace (see `isWorkspacePath`). */
+    path: workspacePath,
     size: z.number().int().nonnegative().optional(),
-    modifiedAt: z.string().optional(),
+    modifiedAt: shortString.optional(),
   }),
   z.object({
     type: z.literal("log"),
     level: z.enum(["debug", "info", "warn", "error"]),
-    message: z.string(),
+    message: text,
   }),
   /** The runner cannot go on; it exits after writing this. */
-  z.object({ type: z.literal("fatal"), message: z.string() }),
+  z.object({ type: z.literal("fatal"), message: text }),
 ]);
 export type RunnerOutput = z.infer<typeof runnerOutputSchema>;
