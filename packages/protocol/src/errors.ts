@@ -25,6 +25,11 @@ export const errorCodes = {
   INTERNAL: 500,
   SANDBOX_FAILED: 502,
   AGENT_FAILED: 502,
+  /**
+   * The sandbox broke the runner protocol past its limits (a line over the
+   * size limit, a flood of log or invalid lines) and the agent was stopped.
+   */
+  RUNNER_PROTOCOL: 502,
   PERSISTENCE_FAILED: 503,
   /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
   RESOURCE_LIMIT: 503,

@@ -18,6 +18,7 @@ export { createOpenCodeArchitecture } from "./agents/opencode/opencode-architect
 export { type AgentRuntime, type AgentRuntimeOptions, createAgentRuntime } from "./core/agent-runtime.js";
 export { AgentSession } from "./core/agent-session.js";
 export type { SessionEventListener } from "./core/event-log.js";
+export type { RunnerLimitsInput } from "./core/runner-limits.js";
 export { SessionManager } from "./core/session-manager.js";
 export { errorMessage, RuntimeError } from "./errors.js";
 export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";

@@ -8,7 +8,9 @@ import { guardPersistence } from "../persistence/guarded-persistence.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { loadProfilesFromFolder } from "../profiles/load-profiles-from-folder.js";
 import { ProfileRegistry } from "../profiles/profile-registry.js";
+import { validateInput } from "../profiles/validate-input.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import { type RunnerLimitsInput, runnerLimitsSchema } from "./runner-limits.js";
 import { SessionManager } from "./session-manager.js";
 
 export interface AgentRuntimeOptions {
@@ -57,6 +59,14 @@ export interface AgentRuntimeOptions {
    * leaves egress unrestricted and gives the agent the key. @default "restricted"
    */
   readonly egress?: "restricted" | "open";
+  /**
+   * Bounds on what each sandbox's runner may send: line size, `log` and
+   * invalid line rates, flood budgets (see `runnerLimitsSchema`). A sandbox
+   * past them is stopped and its session gets a `RUNNER_PROTOCOL` error.
+   * @default { maxLineBytes: 16 MiB, logLinesPerSecond: 100, logLineBurst: 500,
+   *   maxDroppedLogLines: 5_000, invalidLinesLoggedPerSecond: 10, maxInvalidLines: 1_000 }
+   */
+  readonly runnerLimits?: RunnerLimitsInput;
   /** @default a pino logger at level "info" */
   readonly logger?: Logger;
 }
@@ -73,7 +83,10 @@ export interface AgentRuntime {
   shutdown(): Promise<void>;
 }
 
-/** Creates the runtime core. Nothing happens until `start()`. */
+/**
+ * Creates the runtime core. Nothing happens until `start()`. Throws
+ * `VALIDATION_FAILED` for invalid `runnerLimits`.
+ */
 export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   const logger = options.logger ?? pino({ level: "info" });
   const architectures = new Map<Architecture, AgentArchitecture>(
@@ -103,6 +116,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     syncRetryMinMs: options.syncRetryMinMs ?? 1_000,
     syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
     eventWindowSize: options.eventWindowSize ?? 10_000,
+    runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
   });
   let stopped: Promise<void> | undefined;

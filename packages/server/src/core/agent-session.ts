@@ -28,6 +28,7 @@ import type { ExitStatus, Sandbox, SandboxFile, SandboxProvider } from "../sandb
 import { EventLog, type SessionEventListener } from "./event-log.js";
 import { sandboxEgressFor } from "./model-egress.js";
 import { RunnerConnection } from "./runner-connection.js";
+import type { RunnerLimits } from "./runner-limits.js";
 import { SessionState } from "./session-state.js";
 import { addUsage } from "./usage.js";
 import { resolveWorkspacePath } from "./workspace-path.js";
@@ -55,6 +56,8 @@ export interface AgentSessionDeps {
   readonly syncRetryMaxMs: number;
   /** Recent events kept for resume (see `EventLog`). */
   readonly eventWindowSize: number;
+  /** Bounds on what a sandbox's runner may send; past them it is stopped (`RUNNER_PROTOCOL`). */
+  readonly runnerLimits: RunnerLimits;
 }
 
 /** The permission policy of a session: its own option, else its profile's, else bypass. */
@@ -352,12 +355,21 @@ export class AgentSession {
         permissions: effectivePermissions(profile, this.record.sessionOptions),
         ...(resumeSessionId ? { resumeSessionId } : {}),
       };
-      const runner = new RunnerConnection(sandbox, {
-        onOutput: (output) => this.onRunnerOutput(runner, output),
-        onInvalidLine: (line) => this.logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
-        onStderr: (text) => this.logger.debug({ stderr: text.slice(0, 2000) }, "runner stderr"),
-        onExit: (status) => this.onRunnerExit(runner, status),
-      });
+      const runner = new RunnerConnection(
+        sandbox,
+        {
+          onOutput: (output) => this.onRunnerOutput(runner, output),
+          onInvalidLine: (line) =>
+            this.logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
+          onDropped: (dropped) => this.logger.warn(dropped, "runner lines dropped"),
+          onViolation: (message) => {
+            if (runner === this.runner) this.reportError("RUNNER_PROTOCOL", message);
+          },
+          onStderr: (text) => this.logger.debug({ stderr: text.slice(0, 2000) }, "runner stderr"),
+          onExit: (status) => this.onRunnerExit(runner, status),
+        },
+        this.deps.runnerLimits,
+      );
       this.parser = architecture.createParser();
       this.runnerBlockIds.clear();
       this.runner = runner;
@@ -406,7 +418,7 @@ export class AgentSession {
         }
         return;
       case "file":
-        this.applyFileEvent(output);
+        if (this.isWorkspacePath(output.path)) this.applyFileEvent(output);
         return;
       case "permission_request":
         this.openPermission(output);
@@ -449,7 +461,8 @@ export class AgentSession {
       );
     }
     if (turn) {
-      if (!turn.interruptRequested && !status.limit) {
+      // A protocol violation was reported when the runner was stopped for it.
+      if (!turn.interruptRequested && !status.limit && runner.violation === undefined) {
         this.reportError(
           "AGENT_FAILED",
           `The agent process exited (code ${status.code}, signal ${status.signal})`,
@@ -543,6 +556,20 @@ export class AgentSession {
   private completeBlock(block: Block): void {
     this.state.complete(block);
     this.emit({ type: "session:block:complete", blockId: block.id, block });
+  }
+
+  /**
+   * True when a path from the sandbox names a file inside the workspace. The
+   * runner protocol admits only such paths; this is the second line of defence.
+   */
+  private isWorkspacePath(path: string): boolean {
+    try {
+      resolveWorkspacePath(this.sandbox?.workspaceDir ?? "/workspace", path);
+      return true;
+    } catch {
+      this.logger.debug({ path: path.slice(0, 200) }, "ignored a file event outside the workspace");
+      return false;
+    }
   }
 
   private applyFileEvent(output: Extract<RunnerOutput, { type: "file" }>): void {
