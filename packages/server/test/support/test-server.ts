@@ -13,6 +13,7 @@ import {
   createLocalSandboxProvider,
   createSqlitePersistenceAdapter,
   type PersistenceAdapter,
+  type SandboxProvider,
 } from "../../src/index.js";
 
 export interface TestServerOptions {
@@ -29,6 +30,8 @@ export interface TestServerOptions {
   readonly studio?: boolean;
   /** Wraps the SQLite adapter (e.g. in a test double of a failing disk). */
   readonly wrapPersistence?: (sqlite: PersistenceAdapter) => PersistenceAdapter;
+  /** Wraps the local sandbox provider (e.g. in a test double of a hostile sandbox). */
+  readonly wrapSandbox?: (local: SandboxProvider) => SandboxProvider;
   /** Further runtime options (window size, retry delays, grace periods, …). */
   readonly runtime?: Partial<Omit<AgentRuntimeOptions, "persistence" | "sandbox" | "model">>;
   /** Further server options (socket limits, rate limit, …). */
@@ -59,9 +62,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const ownMock = options.mock === undefined;
   const mock = options.mock ?? (await startMockModel({ script: options.script ?? { rules: [] } }));
   const sqlite = createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
+  const local = createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") });
   const runtime = createAgentRuntime({
     persistence: options.wrapPersistence ? options.wrapPersistence(sqlite) : sqlite,
-    sandbox: createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") }),
+    sandbox: options.wrapSandbox ? options.wrapSandbox(local) : local,
     agents: options.agents ?? [TEST_PROFILE],
     model: { baseUrl: mock.url, apiKey: "test-model-key" },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "warn" }),
