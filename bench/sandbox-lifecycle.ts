@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalSandboxProvider } from "../packages/server/src/sandboxes/local/local-sandbox-provider.js";
@@ -23,6 +23,8 @@ export async function measureSandboxLifecycle(
   network?: SandboxNetworkPolicy,
 ): Promise<SandboxLifecycleResult> {
   const rootDir = await mkdtemp(join(tmpdir(), "bench-sandbox-"));
+  // Sandboxes run as other users, which must be able to enter it.
+  await chmod(rootDir, 0o711);
   const provider = createLocalSandboxProvider({ rootDir });
   await provider.check();
   const createToFirst: number[] = [];

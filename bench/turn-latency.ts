@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -123,6 +123,8 @@ export async function measureTurnLatency(
 ): Promise<TurnLatencyResult> {
   const model = await benchModel();
   const dataDir = await mkdtemp(join(tmpdir(), "agent-runtime-bench-"));
+  // Sandboxes run as other users, which must be able to enter it.
+  await chmod(dataDir, 0o711);
   const runtime = createAgentRuntime({
     persistence: createSqlitePersistenceAdapter({ filename: join(dataDir, "bench.sqlite") }),
     sandbox: createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") }),

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+# libseccomp compiles the local sandboxes' system-call filter.
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need+=(libseccomp2)
 # Debian's Chromium runs the Studio's browser tests (playwright-core cannot download browsers here).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then

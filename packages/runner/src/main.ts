@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFile } from "node:fs/promises";
 import { runnerConfigSchema } from "@agent-runtime/protocol";
+import { makeNonDumpable } from "./non-dumpable.js";
 import { createOutputWriter } from "./output.js";
 import { runRunner } from "./runner.js";
 
@@ -22,6 +23,12 @@ const fail = async (message: string): Promise<never> => {
 
 process.on("uncaughtException", (error) => void fail(`uncaught: ${error.message}`));
 process.on("unhandledRejection", (reason) => void fail(`unhandled rejection: ${String(reason)}`));
+
+try {
+  makeNonDumpable();
+} catch (error) {
+  await fail(`cannot protect the runner from the agent's processes: ${String(error)}`);
+}
 
 const configPath = process.argv[2];
 if (!configPath) await fail("usage: runner <config.json>");

@@ -28,6 +28,7 @@ export { createPostgresPersistenceAdapter } from "./persistence/postgres/postgre
 export { createSqlitePersistenceAdapter } from "./persistence/sqlite/sqlite-persistence-adapter.js";
 export { loadProfilesFromFolder } from "./profiles/load-profiles-from-folder.js";
 export { ProfileRegistry } from "./profiles/profile-registry.js";
+export type { LocalSandboxOptions } from "./sandboxes/local/local-sandbox-options.js";
 export { createLocalSandboxProvider } from "./sandboxes/local/local-sandbox-provider.js";
 export type {
   ExecOptions,

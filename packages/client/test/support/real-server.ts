@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -24,6 +24,8 @@ export interface RealServer {
  */
 export async function startRealServer(script: ScriptInput): Promise<RealServer> {
   const dir = await mkdtemp(join(tmpdir(), "agent-runtime-client-test-"));
+  // Sandboxes run as other users, which must be able to enter it.
+  await chmod(dir, 0o711);
   const mock = await startMockModel({ script });
   const runtime = createAgentRuntime({
     persistence: createMemoryPersistenceAdapter(),

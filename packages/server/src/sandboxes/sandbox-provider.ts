@@ -4,8 +4,15 @@ import type { Readable, Writable } from "node:stream";
 export interface SandboxCapabilities {
   /** A sandbox can be found again by name from another server process (`attach`). */
   readonly attach: boolean;
-  /** Processes run as a non-root uid. */
+  /** Processes run as a non-root uid, which never maps to the host's root. */
   readonly nonRootUser: boolean;
+  /**
+   * Kernel surface (added after v1; absent means none is promised): a
+   * system-call filter denies namespaces, mounts, `ptrace` attach,
+   * `pidfd_getfd`, `process_vm_*`, keyrings, `bpf`, `io_uring` and the like,
+   * and the runner's descriptors are out of reach of the agent's processes.
+   */
+  readonly syscallFilter?: boolean;
   /** The system outside workspace and home is read-only. */
   readonly readOnlySystem: boolean;
   /** Egress is limited by `SandboxSpec.network`. */
@@ -21,6 +28,8 @@ export interface SandboxCapabilities {
     readonly memory: boolean;
     /** Bytes written to workspace, home and temporary folders. */
     readonly disk: boolean;
+    /** CPU time: the sandbox gets at most its share of the machine. */
+    readonly cpu?: boolean;
   };
 }
 
@@ -147,6 +156,14 @@ export interface Sandbox {
   terminate(): Promise<void>;
   /** Resolves when the sandbox stops, whether by `terminate()` or externally. */
   readonly terminated: Promise<void>;
+  /**
+   * Calls `listener` whenever any process of the sandbox hits a resource
+   * limit (a process killed at the memory limit, a fork refused at the pids
+   * limit), while the sandbox runs, whichever process it was. Returns a
+   * function that stops the calls. Added after v1: optional, and only
+   * providers declaring `capabilities.resourceLimits` call it.
+   */
+  onLimit?(listener: (limit: "memory" | "pids") => void): () => void;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -28,6 +28,8 @@ describe("rate limits", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "agent-runtime-rate-"));
+    // Sandboxes run as other users, which must be able to enter it.
+    await chmod(dir, 0o711);
     runtime = createAgentRuntime({
       persistence: createMemoryPersistenceAdapter(),
       sandbox: createLocalSandboxProvider({ rootDir: join(dir, "sandboxes") }),

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -50,6 +50,8 @@ describe("secret canary", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "agent-runtime-canary-"));
+    // Sandboxes run as other users, which must be able to enter it.
+    await chmod(dir, 0o711);
     mock = await startMockModel({
       script: {
         rules: [

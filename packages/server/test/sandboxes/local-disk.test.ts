@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, statfsSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +18,8 @@ import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
  * `disk: false` and these cases are skipped with that reason.
  */
 const testRoot = await mkdtemp(join(tmpdir(), "local-disk-"));
+// Sandboxes run as other users, which must be able to enter it.
+await chmod(testRoot, 0o711);
 const rootDir = join(testRoot, "sandboxes");
 const MIB = 1024 * 1024;
 const QUOTA_MIB = 32;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,6 +18,8 @@ import type { Sandbox, SandboxNetworkPolicy } from "../../src/sandboxes/sandbox-
  * a loopback server this file starts.
  */
 const testRoot = await mkdtemp(join(tmpdir(), "local-net-"));
+// Sandboxes run as other users, which must be able to enter it.
+await chmod(testRoot, 0o711);
 const DENY_WITHIN_MS = 5000;
 
 interface TestServer {

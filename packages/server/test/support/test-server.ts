@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MockModel, type ScriptInput, startMockModel } from "@agent-runtime/mock-model";
@@ -12,6 +12,7 @@ import {
   createAgentServer,
   createLocalSandboxProvider,
   createSqlitePersistenceAdapter,
+  type LocalSandboxOptions,
   type PersistenceAdapter,
   type SandboxProvider,
 } from "../../src/index.js";
@@ -32,6 +33,8 @@ export interface TestServerOptions {
   readonly wrapPersistence?: (sqlite: PersistenceAdapter) => PersistenceAdapter;
   /** Wraps the local sandbox provider (e.g. in a test double of a hostile sandbox). */
   readonly wrapSandbox?: (local: SandboxProvider) => SandboxProvider;
+  /** Resource limits of the local sandboxes (see `LocalSandboxOptions.limits`). */
+  readonly sandboxLimits?: LocalSandboxOptions["limits"];
   /** Further runtime options (window size, retry delays, grace periods, …). */
   readonly runtime?: Partial<Omit<AgentRuntimeOptions, "persistence" | "sandbox" | "model">>;
   /** Further server options (socket limits, rate limit, …). */
@@ -59,10 +62,15 @@ export const TEST_PROFILE: AgentProfileInput = {
 /** A real server: SQLite in a temp folder, real bubblewrap sandboxes, the real Claude Code against the mock model. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "agent-runtime-test-")));
+  // Sandboxes run as other users, which must be able to enter it.
+  await chmod(dataDir, 0o711);
   const ownMock = options.mock === undefined;
   const mock = options.mock ?? (await startMockModel({ script: options.script ?? { rules: [] } }));
   const sqlite = createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
-  const local = createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") });
+  const local = createLocalSandboxProvider({
+    rootDir: join(dataDir, "sandboxes"),
+    ...(options.sandboxLimits ? { limits: options.sandboxLimits } : {}),
+  });
   const runtime = createAgentRuntime({
     persistence: options.wrapPersistence ? options.wrapPersistence(sqlite) : sqlite,
     sandbox: options.wrapSandbox ? options.wrapSandbox(local) : local,

@@ -20,8 +20,10 @@ export interface BwrapArgsInput {
   readonly infoFd: number;
   /** Descriptor bwrap reads one byte from before running anything (set once the init is in its cgroups). */
   readonly blockFd?: number;
-  /** Size limit of the sandbox's `/tmp` (a tmpfs). */
+  /** Size limit of the sandbox's `/tmp` and, separately, `/dev/shm` (tmpfs each). */
   readonly tmpSizeBytes?: number;
+  /** Descriptor from which bwrap reads the seccomp filter (`syscall-filter.ts`). */
+  readonly seccompFd?: number;
   /**
    * Own network namespace (only loopback), the egress proxy's socket folder
    * at `NETWORK_DIR_INSIDE`, and `/etc/hosts` mapping allowed host names to
@@ -48,10 +50,12 @@ export interface BwrapArgsInput {
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const { workspace, home } = input.layout.areas;
   return [
-    // Namespaces: own user (uid/gid mapped to the invoking user), pid, ipc,
-    // uts and cgroup views; the process tree dies with bwrap, in a new session
+    // Namespaces: own user (uid/gid mapped to the invoking user, an
+    // unprivileged host uid), pid, ipc, uts and cgroup views; no further user
+    // namespaces inside; the process tree dies with bwrap, in a new session
     // (no TIOCSTI into the server's terminal); no capabilities inside.
     "--unshare-user",
+    "--disable-userns",
     "--unshare-pid",
     "--unshare-ipc",
     "--unshare-uts",
@@ -67,8 +71,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "ALL",
     "--proc",
     "/proc",
-    "--dev",
-    "/dev",
+    ...deviceArgs(input.tmpSizeBytes),
     ...(input.tmpSizeBytes === undefined ? [] : ["--size", String(input.tmpSizeBytes)]),
     "--tmpfs",
     "/tmp",
@@ -103,7 +106,40 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--info-fd",
     String(input.infoFd),
     ...(input.blockFd === undefined ? [] : ["--block-fd", String(input.blockFd)]),
+    ...(input.seccompFd === undefined ? [] : ["--seccomp", String(input.seccompFd)]),
     "--",
     ...input.command,
+  ];
+}
+
+/** Device nodes bound from the host: the harmless ones every program expects. */
+const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/**
+ * A minimal `/dev` on a small tmpfs, instead of bwrap's `--dev`: `--dev`
+ * mounts a devpts, for which bwrap keeps uid 0 of an intermediate user
+ * namespace and nests the sandbox's namespace inside it; without it the
+ * sandbox's single namespace maps its uid straight to the host uid, which
+ * `/proc/self/uid_map` then shows. No pseudo-terminals inside. `/dev/shm` is
+ * a tmpfs of its own, size-limited like `/tmp`.
+ */
+function deviceArgs(shmSizeBytes: number | undefined): string[] {
+  return [
+    "--size",
+    String(64 * 1024),
+    "--tmpfs",
+    "/dev",
+    ...DEVICES.flatMap((name) => ["--dev-bind-try", `/dev/${name}`, `/dev/${name}`]),
+    ...["stdin", "stdout", "stderr"].flatMap((name, fd) => [
+      "--symlink",
+      `/proc/self/fd/${fd}`,
+      `/dev/${name}`,
+    ]),
+    "--symlink",
+    "/proc/self/fd",
+    "/dev/fd",
+    ...(shmSizeBytes === undefined ? [] : ["--size", String(shmSizeBytes)]),
+    "--tmpfs",
+    "/dev/shm",
   ];
 }

@@ -20,6 +20,15 @@ const SWEEP_MIN_AGE_MS = 60_000;
 export interface CgroupLimitValues {
   readonly pids: number;
   readonly memoryBytes: number;
+  /** CPU time per wall-clock time, in cores (e.g. 0.5 or 2); enforced as a CFS quota per 100 ms. */
+  readonly cpus: number;
+}
+
+/** CFS period: the quota is `cpus` times this, per period. */
+const CPU_PERIOD_US = 100_000;
+
+function cpuQuotaUs(cpus: number): number {
+  return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
 }
 
 /** The cgroups of one sandbox: every process of the sandbox is in them. */
@@ -36,12 +45,14 @@ export interface SandboxCgroup {
 export interface CgroupFactory {
   /** "v2" (unified hierarchy) or "v1" (one hierarchy per controller). */
   readonly version: "v1" | "v2";
+  /** Whether the `cpu` controller is there too, so `CgroupLimitValues.cpus` is enforced. */
+  readonly cpu: boolean;
   create(name: string, limits: CgroupLimitValues): Promise<SandboxCgroup>;
 }
 
 /**
  * Finds where this process may create cgroups with the `pids` and `memory`
- * controllers: below its own cgroup (`/proc/self/cgroup`), in a folder named
+ * controllers (and `cpu`, where the host has it): below its own cgroup (`/proc/self/cgroup`), in a folder named
  * `agent-runtime`. cgroup v2 needs both controllers enabled for that folder,
  * which the kernel refuses when the server's own cgroup holds processes and
  * is not the root (run the server in a delegated cgroup, e.g. systemd's
@@ -71,22 +82,26 @@ function detectV2(lines: CgroupLine[]): CgroupFactory | undefined {
   if (!unified) return undefined;
   const ownDir = join(CGROUP_ROOT, unified.path);
   const parent = join(ownDir, PARENT_NAME);
+  let cpu: boolean;
   try {
     enableControllers(ownDir);
     mkdirSync(parent, { recursive: true });
     enableControllers(parent);
+    cpu = readFileSync(join(parent, "cgroup.subtree_control"), "utf8").split(/\s+/).includes("cpu");
     sweepEmptyCgroups(parent);
   } catch {
     return undefined;
   }
   return {
     version: "v2",
+    cpu,
     async create(name, limits) {
       const dir = join(parent, name);
       await makeFresh(dir);
       await writeFile(join(dir, "pids.max"), String(limits.pids));
       await writeFile(join(dir, "memory.max"), String(limits.memoryBytes));
       await writeFile(join(dir, "memory.swap.max"), "0").catch(() => undefined);
+      if (cpu) await writeFile(join(dir, "cpu.max"), `${cpuQuotaUs(limits.cpus)} ${CPU_PERIOD_US}`);
       return sandboxCgroup([dir], {
         oomKills: () => eventCount(join(dir, "memory.events"), "oom_kill"),
         pidsDenied: () => eventCount(join(dir, "pids.events"), "max"),
@@ -101,6 +116,15 @@ function enableControllers(dir: string): void {
   const missing = ["pids", "memory"].filter((controller) => !enabled.includes(controller));
   if (missing.length > 0)
     writeFileSync(join(dir, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" "));
+  // Optional: without it CPU time is not limited, and the factory says so.
+  const available = readFileSync(join(dir, "cgroup.controllers"), "utf8").split(/\s+/);
+  if (available.includes("cpu") && !enabled.includes("cpu")) {
+    try {
+      writeFileSync(join(dir, "cgroup.subtree_control"), "+cpu");
+    } catch {
+      // E.g. a realtime process in the way; the limit is then reported as not enforced.
+    }
+  }
 }
 
 function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
@@ -120,24 +144,46 @@ function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
       return undefined;
     }
   }
+  const cpuParent = detectV1Cpu(lines);
   return {
     version: "v1",
+    cpu: cpuParent !== undefined,
     async create(name, limits) {
       const pidsDir = join(parents.pids, name);
       const memoryDir = join(parents.memory, name);
-      await Promise.all([makeFresh(pidsDir), makeFresh(memoryDir)]);
+      const cpuDir = cpuParent === undefined ? undefined : join(cpuParent, name);
+      await Promise.all([makeFresh(pidsDir), makeFresh(memoryDir), cpuDir && makeFresh(cpuDir)]);
       await writeFile(join(pidsDir, "pids.max"), String(limits.pids));
       await writeFile(join(memoryDir, "memory.limit_in_bytes"), String(limits.memoryBytes));
       // Without swap accounting this file is missing; there is no swap to escape to then.
       await writeFile(join(memoryDir, "memory.memsw.limit_in_bytes"), String(limits.memoryBytes)).catch(
         () => undefined,
       );
-      return sandboxCgroup([pidsDir, memoryDir], {
+      if (cpuDir) {
+        await writeFile(join(cpuDir, "cpu.cfs_period_us"), String(CPU_PERIOD_US));
+        await writeFile(join(cpuDir, "cpu.cfs_quota_us"), String(cpuQuotaUs(limits.cpus)));
+      }
+      return sandboxCgroup(cpuDir ? [pidsDir, memoryDir, cpuDir] : [pidsDir, memoryDir], {
         oomKills: () => eventCount(join(memoryDir, "memory.oom_control"), "oom_kill"),
         pidsDenied: () => eventCount(join(pidsDir, "pids.events"), "max"),
       });
     },
   };
+}
+
+/** The `cpu` hierarchy's parent folder for sandboxes, when cgroup v1 has one this process may use. */
+function detectV1Cpu(lines: CgroupLine[]): string | undefined {
+  const line = lines.find((candidate) => candidate.controllers.includes("cpu"));
+  const mount = join(CGROUP_ROOT, "cpu");
+  if (!line || !existsSync(join(mount, "cpu.cfs_quota_us"))) return undefined;
+  const parent = join(mount, line.path, PARENT_NAME);
+  try {
+    mkdirSync(parent, { recursive: true });
+    sweepEmptyCgroups(parent);
+    return parent;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

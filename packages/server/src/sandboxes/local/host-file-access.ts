@@ -1,6 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rename,
+  unlink,
+} from "node:fs/promises";
 import { RuntimeError } from "../../errors.js";
 import { invalidPath } from "../area-path.js";
 import type { WorkspaceEntry } from "../sandbox-provider.js";
@@ -17,6 +27,8 @@ import { isWithin, type SandboxPath } from "./sandbox-paths.js";
 interface Area {
   /** Real host path of the area folder (`<sandbox>/workspace` or `<sandbox>/home`). */
   readonly root: string;
+  /** Host user that files and folders the runtime creates here are given to (the sandbox's uid). */
+  readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
 /** Writes `content` at `target`, creating parent folders. A symlink at `target` is replaced, never followed. */
@@ -36,6 +48,7 @@ export async function writeAreaFile(
       mode,
     );
     try {
+      if (area.owner) await file.chown(area.owner.uid, area.owner.gid);
       await file.writeFile(content);
     } finally {
       await file.close();
@@ -125,9 +138,15 @@ async function openParent(
   try {
     for (const segment of segments) {
       if (options.create) {
-        await mkdir(at(dir, segment)).catch((error: unknown) => {
-          if (!isCode(error, "EEXIST")) throw error;
-        });
+        const made = await mkdir(at(dir, segment)).then(
+          () => true,
+          (error: unknown) => {
+            if (!isCode(error, "EEXIST")) throw error;
+            return false;
+          },
+        );
+        // lchown: never follows a symlink the agent may have put in its place meanwhile.
+        if (made && area.owner) await lchown(at(dir, segment), area.owner.uid, area.owner.gid);
       }
       const next = await openVerifiedDir(area, at(dir, segment), target.inside);
       await dir.close();

@@ -55,6 +55,8 @@ const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 export interface HostMounts {
   /** bwrap arguments, in order, that mount the host's read-only parts. */
   readonly args: readonly string[];
+  /** The host folders those arguments bind, besides the system folders and `/etc` entries. */
+  readonly sources: readonly string[];
   /** `PATH` inside: the Node.js binary's folder first, then the usual system folders. */
   readonly path: string;
 }
@@ -83,10 +85,12 @@ export function hostMounts(input: HostMountsInput): HostMounts {
 
   const nodeBinDir = dirname(realpathSync(process.execPath));
   const extra = [dirname(nodeBinDir), ...(input.runner?.readOnlyPaths ?? []), ...input.extraReadOnlyPaths];
+  const sources: string[] = [];
   for (const path of extra) {
     if (bound.some((parent) => isWithin(parent, path))) continue;
     args.push("--ro-bind", path, path);
     bound.push(path);
+    sources.push(path);
   }
   if (bound.some((parent) => isWithin(parent, input.realRootDir))) {
     args.push("--tmpfs", input.realRootDir, "--remount-ro", input.realRootDir);
@@ -94,6 +98,7 @@ export function hostMounts(input: HostMountsInput): HostMounts {
   const systemPath = SYSTEM_PATH.split(":");
   return {
     args,
+    sources,
     path: systemPath.includes(nodeBinDir) ? SYSTEM_PATH : `${nodeBinDir}:${SYSTEM_PATH}`,
   };
 }

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
-import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -19,6 +19,7 @@ import {
 } from "./disk-image.js";
 import { startEgressProxy } from "./egress-proxy.js";
 import { type HostMounts, hostMounts } from "./host-mounts.js";
+import { giveFolderTo, HostUsers, unreachableFolders } from "./host-users.js";
 import { LocalSandbox } from "./local-sandbox.js";
 import {
   type LocalSandboxOptions,
@@ -29,6 +30,7 @@ import { ReadOnlyFiles } from "./read-only-files.js";
 import { locateRunner, type RunnerLocation } from "./runner-location.js";
 import { checkSocketPath, PROXY_SOCKET_NAME, planSandboxNetwork } from "./sandbox-network.js";
 import { type SandboxStorage, sandboxLayout } from "./sandbox-paths.js";
+import { writeSyscallFilter } from "./syscall-filter.js";
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -53,14 +55,25 @@ interface HostFacts {
   readonly realRootDir: string;
   readonly runner: RunnerLocation | undefined;
   readonly mounts: HostMounts;
+  readonly users: HostUsers;
+  /** The compiled seccomp filter (isolated sandboxes only). */
+  readonly syscallFilter: string | undefined;
 }
+
+/** File in the root folder holding the compiled seccomp filter. */
+const SYSCALL_FILTER_FILE = ".syscall-filter.bpf";
 
 /**
  * Sandboxes as folders on this machine, `<rootDir>/<name>/{workspace,home}`,
  * with every command run under bubblewrap: own user, pid, ipc and uts
- * namespaces, uid `options.uid` without capabilities, a read-only system, and
+ * namespaces, uid `options.uid` without capabilities, a seccomp filter
+ * (`syscall-filter.ts`), no nested user namespaces, a read-only system, and
  * only the sandbox's workspace (`/workspace`) and home (`/home/agent`)
- * writable. The folder outlives the sandbox: creating a sandbox with the same
+ * writable. bwrap itself runs as the sandbox's own unprivileged host uid
+ * (`HostUsers`), so the uid inside maps to it, never to host root. bwrap
+ * looks up the host folders it mounts as that uid: `check()` refuses, naming
+ * them, folders it cannot enter (e.g. an install or data folder below a
+ * private `/root`). The folder outlives the sandbox: creating a sandbox with the same
  * name again reuses its workspace and home.
  *
  * Disk quota (`limits.diskMiB`): where the host can loop-mount (root,
@@ -74,10 +87,10 @@ interface HostFacts {
  * loop-mount, every sandbox uses plain folders, `capabilities.resourceLimits
  * .disk` is false and a warning says why once.
  *
- * Files the agent creates belong to the server's user on the host (the user
- * namespace maps the agent's uid to it), and the agent can read anything the
- * server's user owns that is mounted inside; that is why only a curated part
- * of `/etc` is visible.
+ * Workspace and home belong to the sandbox's host uid, mode 0700; the files
+ * the agent creates, and those the runtime writes for it, do too. What is
+ * mounted from the host is read-only, and only a curated part of `/etc` is
+ * visible.
  */
 export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalSandboxProvider {
   const parsed = localSandboxOptionsSchema.safeParse(options);
@@ -137,7 +150,13 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       const realRootDir = await realpath(config.rootDir);
       const runner = locateRunner();
       const mounts = hostMounts({ realRootDir, runner, extraReadOnlyPaths: config.extraReadOnlyPaths });
-      return { realRootDir, runner, mounts };
+      const users = new HostUsers(realRootDir, config.hostUids);
+      let syscallFilter: string | undefined;
+      if (isolated) {
+        syscallFilter = join(realRootDir, SYSCALL_FILTER_FILE);
+        writeSyscallFilter(syscallFilter);
+      }
+      return { realRootDir, runner, mounts, users, syscallFilter };
     })();
     facts.catch(() => {
       facts = undefined;
@@ -151,11 +170,13 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
     spec: SandboxSpec,
     runtimeDir: string,
     runner: RunnerLocation | undefined,
+    hostUid: number,
   ) => {
     const factory = cgroupFactory();
     const cgroup = await factory?.create(id, {
       pids: config.limits.pids,
       memoryBytes: config.limits.memoryMiB * MIB,
+      cpus: config.limits.cpus,
     });
     if (!spec.network) return { cgroup };
     try {
@@ -175,6 +196,9 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
         checkSocketPath(socketPath);
         await writeFile(hostsFile, plan.hostsFile);
         const proxy = await startEgressProxy(socketPath, spec.network);
+        // Only this sandbox's uid may connect (the folder is 0700).
+        await chown(socketDir, hostUid, hostUid);
+        await chown(socketPath, hostUid, hostUid);
         return { cgroup, network: { socketDir, hostsFile, commandPrefix: plan.commandPrefix, proxy } };
       } catch (error) {
         await rm(socketDir, { recursive: true, force: true });
@@ -193,10 +217,12 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       nonRootUser: isolated,
       readOnlySystem: isolated,
       networkPolicy: isolated,
+      syscallFilter: isolated,
       /** Probes the host's cgroups on first read. */
       get resourceLimits() {
-        const enforced = cgroupFactory() !== undefined;
-        return { pids: enforced, memory: enforced, disk: disks().supported };
+        const factory = cgroupFactory();
+        const enforced = factory !== undefined;
+        return { pids: enforced, memory: enforced, disk: disks().supported, cpu: factory?.cpu ?? false };
       },
     } satisfies SandboxCapabilities,
 
@@ -208,8 +234,19 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
           { code: "AGENT_RUNTIME_UNSAFE_NO_ISOLATION" },
         );
       }
-      if (isolated) await checkBubblewrap(config);
-      const { runner } = await hostFacts();
+      const { runner, users, realRootDir, mounts } = await hostFacts();
+      if (isolated && users.distinct) {
+        const blocked = unreachableFolders([realRootDir, ...mounts.sources], config.hostUids.first);
+        if (blocked.length > 0) {
+          throw new RuntimeError(
+            "SANDBOX_FAILED",
+            `Sandboxes run as unprivileged users, which cannot enter ${blocked.join(", ")} ` +
+              `(no search permission for other users) to reach the sandbox folders or the runtime's files. ` +
+              `Allow it (\`chmod o+x ${blocked.join(" ")}\`), or keep the install and data folders elsewhere (e.g. /opt, /srv).`,
+          );
+        }
+      }
+      if (isolated) await checkBubblewrap(config, users.distinct ? config.hostUids.first : undefined);
       if (!runner || !existsSync(runner.mainPath)) {
         throw new RuntimeError(
           "SANDBOX_FAILED",
@@ -268,6 +305,8 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
           });
         }
         await rm(layout.sandboxDir, { recursive: true, force: true });
+        const { users } = await hostFacts();
+        await users.release(layout.sandboxDir);
       });
     },
   };
@@ -285,13 +324,18 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
     layout: ReturnType<typeof sandboxLayout>,
     disk: SandboxDisk | undefined,
   ): Promise<Sandbox> {
-    const { runner, mounts } = await hostFacts();
+    const { runner, mounts, users, syscallFilter } = await hostFacts();
     const etcDir = join(layout.runtimeDir, "etc");
     await Promise.all(
       [layout.areas.workspace.host, layout.areas.home.host, etcDir].map((dir) =>
         mkdir(dir, { recursive: true }),
       ),
     );
+    const hostUid = isolated ? await users.of(layout.sandboxDir) : undefined;
+    if (hostUid !== undefined) {
+      for (const area of [layout.areas.workspace.host, layout.areas.home.host])
+        await giveFolderTo(area, hostUid);
+    }
     const passwdFile = join(etcDir, "passwd");
     const groupFile = join(etcDir, "group");
     if (isolated) {
@@ -301,7 +345,8 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
     const readOnlyFiles = new ReadOnlyFiles(layout);
     await readOnlyFiles.load();
     const id = `local-${spec.name}-${randomUUID().slice(0, 8)}`;
-    const confinement = isolated ? await confine(id, spec, layout.runtimeDir, runner) : {};
+    const confinement =
+      hostUid !== undefined ? await confine(id, spec, layout.runtimeDir, runner, hostUid) : {};
     const sandbox = new LocalSandbox({
       id,
       name: spec.name,
@@ -314,19 +359,22 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
         LANG: "C.UTF-8",
         ...spec.env,
       },
-      isolation: isolated
-        ? {
-            bwrapPath: config.bwrapPath,
-            uid: config.uid,
-            gid: config.gid,
-            hostMounts: mounts.args,
-            passwdFile,
-            groupFile,
-            tmpSizeBytes: config.limits.diskMiB * MIB,
-            ...confinement,
-            ...(disk ? { disk } : {}),
-          }
-        : undefined,
+      isolation:
+        hostUid !== undefined
+          ? {
+              bwrapPath: config.bwrapPath,
+              uid: config.uid,
+              gid: config.gid,
+              hostUid,
+              syscallFilter: syscallFilter!,
+              hostMounts: mounts.args,
+              passwdFile,
+              groupFile,
+              tmpSizeBytes: config.limits.diskMiB * MIB,
+              ...confinement,
+              ...(disk ? { disk } : {}),
+            }
+          : undefined,
       onTerminated: () => {
         if (live.get(spec.name) === sandbox) live.delete(spec.name);
       },
@@ -336,23 +384,37 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
   }
 }
 
-/** Runs a minimal sandbox with the configured uid; throws `SANDBOX_FAILED` saying how to fix it. */
-async function checkBubblewrap(config: ResolvedLocalSandboxOptions): Promise<void> {
-  const args = ["--unshare-user", "--unshare-pid", "--uid", String(config.uid), "--gid", String(config.gid)];
+/**
+ * Runs a minimal sandbox with the configured uid, as `hostUid` when given (an
+ * unprivileged user: bwrap then needs the kernel to allow user namespaces to
+ * users other than root); throws `SANDBOX_FAILED` saying how to fix it.
+ */
+async function checkBubblewrap(
+  config: ResolvedLocalSandboxOptions,
+  hostUid: number | undefined,
+): Promise<void> {
+  const args = [
+    "--unshare-user",
+    "--disable-userns",
+    "--unshare-pid",
+    "--uid",
+    String(config.uid),
+    "--gid",
+    String(config.gid),
+  ];
   try {
-    await execFileAsync(
-      config.bwrapPath,
-      [...args, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
-      {
-        timeout: 10_000,
-      },
-    );
+    await execFileAsync(config.bwrapPath, [...args, "--ro-bind", "/", "/", "--proc", "/proc", "true"], {
+      timeout: 10_000,
+      cwd: "/",
+      ...(hostUid === undefined ? {} : { uid: hostUid, gid: hostUid }),
+    });
   } catch (error) {
     const reason = (error as { stderr?: string }).stderr?.trim() || errorMessage(error);
     throw new RuntimeError(
       "SANDBOX_FAILED",
-      `bubblewrap does not work at ${config.bwrapPath} (${reason}). Install it (Debian/Ubuntu: \`apt-get install bubblewrap\`; ` +
-        "it needs unprivileged user namespaces or root), or set `bwrapPath`. To run agents without any isolation, " +
+      `bubblewrap does not work at ${config.bwrapPath} (${reason}). Install it (Debian/Ubuntu: \`apt-get install bubblewrap\`, ` +
+        "version 0.8 or later; it needs the kernel to allow user namespaces to unprivileged users, " +
+        "e.g. `sysctl user.max_user_namespaces` above 0), or set `bwrapPath`. To run agents without any isolation, " +
         "at your own risk, set `unsafeNoIsolation: true` (CLI: --unsafe-no-isolation).",
       { cause: error },
     );

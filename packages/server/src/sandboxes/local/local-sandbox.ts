@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync } from "node:fs";
+import { closeSync, constants, openSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { RuntimeError } from "../../errors.js";
@@ -22,9 +22,12 @@ import { readInitPid, sandboxProcess, signalSandbox } from "./sandbox-process.js
 
 /** How long `terminate()` waits for killed processes to be reaped. */
 const TERMINATE_WAIT_MS = 5000;
-/** bwrap's `--info-fd`, then its `--block-fd`; the read-only mounts' folder descriptors follow them. */
+/** How often a running sandbox's cgroup counters are read for `onLimit`. */
+const LIMIT_POLL_MS = 200;
+/** bwrap's `--info-fd`, its `--block-fd` and its `--seccomp`; the read-only mounts' folder descriptors follow them. */
 const INFO_FD = 3;
 const BLOCK_FD = 4;
+const SECCOMP_FD = 5;
 
 /** How `exec` starts processes: under bwrap (`isolation`) or, in unsafe mode, directly on the host. */
 export interface LocalSandboxConfig {
@@ -39,6 +42,10 @@ export interface LocalSandboxConfig {
     readonly bwrapPath: string;
     readonly uid: number;
     readonly gid: number;
+    /** Unprivileged host uid (and gid) that bwrap, and so every process inside, runs as. */
+    readonly hostUid: number;
+    /** The compiled seccomp filter (`syscall-filter.ts`). */
+    readonly syscallFilter: string;
     readonly hostMounts: readonly string[];
     readonly passwdFile: string;
     readonly groupFile: string;
@@ -70,6 +77,8 @@ export class LocalSandbox implements Sandbox {
   readonly terminated: Promise<void>;
 
   private readonly processes = new Set<SandboxProcess>();
+  private readonly limitListeners = new Set<(limit: "memory" | "pids") => void>();
+  private limitPoll: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private markTerminated!: () => void;
 
@@ -101,6 +110,43 @@ export class LocalSandbox implements Sandbox {
     this.processes.add(started);
     void started.exited.then(() => this.processes.delete(started));
     return started;
+  }
+
+  /** Polls the cgroup counters while someone listens; available when the sandbox has cgroups. */
+  onLimit(listener: (limit: "memory" | "pids") => void): () => void {
+    const cgroup = this.config.isolation?.cgroup;
+    if (!cgroup || this.stopping) return () => undefined;
+    this.limitListeners.add(listener);
+    if (!this.limitPoll) {
+      let last: Promise<{ oomKills: number; pidsDenied: number }> = cgroup.counters();
+      let reading = false;
+      this.limitPoll = setInterval(() => {
+        if (reading) return;
+        reading = true;
+        void Promise.all([last, cgroup.counters()])
+          .then(([before, now]) => {
+            last = Promise.resolve(now);
+            if (this.stopping) return;
+            const hit: ("memory" | "pids")[] = [];
+            if (now.oomKills > before.oomKills) hit.push("memory");
+            if (now.pidsDenied > before.pidsDenied) hit.push("pids");
+            for (const limit of hit) for (const notify of [...this.limitListeners]) notify(limit);
+          })
+          .finally(() => {
+            reading = false;
+          });
+      }, LIMIT_POLL_MS);
+      this.limitPoll.unref();
+    }
+    return () => {
+      this.limitListeners.delete(listener);
+      if (this.limitListeners.size === 0) this.stopLimitPoll();
+    };
+  }
+
+  private stopLimitPoll(): void {
+    clearInterval(this.limitPoll);
+    this.limitPoll = undefined;
   }
 
   async writeFiles(files: readonly SandboxFile[]): Promise<void> {
@@ -139,6 +185,7 @@ export class LocalSandbox implements Sandbox {
    */
   terminate(): Promise<void> {
     this.stopping ??= (async () => {
+      this.stopLimitPoll();
       for (const running of this.processes) running.kill("SIGKILL");
       await Promise.race([
         Promise.all([...this.processes].map((running) => running.exited)),
@@ -160,9 +207,12 @@ export class LocalSandbox implements Sandbox {
   ): SandboxProcess {
     const isolation = this.config.isolation!;
     const { cgroup, network } = isolation;
-    const mounts = this.config.readOnlyFiles.mounts(BLOCK_FD + 1);
+    const fds: number[] = [];
     let child: ReturnType<typeof spawn>;
     try {
+      fds.push(openSync(isolation.syscallFilter, constants.O_RDONLY));
+      const mounts = this.config.readOnlyFiles.mounts(SECCOMP_FD + 1);
+      fds.push(...mounts.fds);
       const args = bwrapArgs({
         ...isolation,
         layout: this.config.layout,
@@ -170,14 +220,20 @@ export class LocalSandbox implements Sandbox {
         cwd,
         infoFd: INFO_FD,
         ...(cgroup ? { blockFd: BLOCK_FD } : {}),
+        seccompFd: SECCOMP_FD,
         command: network ? [...network.commandPrefix, ...command] : command,
       });
       child = spawn(isolation.bwrapPath, args, {
         env,
-        stdio: ["pipe", "pipe", "pipe", "pipe", cgroup ? "pipe" : "ignore", ...mounts.fds],
+        // bwrap runs as the sandbox's host uid; "/" is a folder every user may be in.
+        cwd: "/",
+        ...(isolation.hostUid === process.getuid?.()
+          ? {}
+          : { uid: isolation.hostUid, gid: isolation.hostUid }),
+        stdio: ["pipe", "pipe", "pipe", "pipe", cgroup ? "pipe" : "ignore", ...fds],
       });
     } finally {
-      for (const fd of mounts.fds) closeSync(fd);
+      for (const fd of fds) closeSync(fd);
     }
     const reported = readInitPid(child.stdio[INFO_FD] as Readable);
     if (!cgroup) return sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal));
@@ -218,8 +274,12 @@ export class LocalSandbox implements Sandbox {
     return resolveSandboxPath(this.config.layout, path);
   }
 
-  private area(path: SandboxPath): { root: string } {
-    return { root: this.config.layout.areas[path.area].host };
+  private area(path: SandboxPath): { root: string; owner?: { uid: number; gid: number } } {
+    const hostUid = this.config.isolation?.hostUid;
+    return {
+      root: this.config.layout.areas[path.area].host,
+      ...(hostUid === undefined ? {} : { owner: { uid: hostUid, gid: hostUid } }),
+    };
   }
 }
 
