@@ -108,6 +108,8 @@ export class AgentSession {
   private sandbox: Sandbox | undefined;
   private runner: RunnerConnection | undefined;
   private parser: AgentOutputParser | undefined;
+  /** Resource limits already reported in the current turn (one error per limit and turn). */
+  private readonly reportedLimits = new Set<"memory" | "pids">();
   /** Ids of the blocks the current parser reported. */
   private readonly runnerBlockIds = new Set<string>();
   private starting: Promise<void> | undefined;
@@ -249,6 +251,7 @@ export class AgentSession {
     if (!turn) return;
     this.current = turn;
     this.setRuntime({ busy: true, currentTurnId: turn.turnId, queuedMessages: this.queuedMessages() });
+    this.reportedLimits.clear();
     this.emit({ type: "session:turn:started", turnId: turn.turnId, content: turn.content });
     const userBlock: Block = {
       type: "user_message",
@@ -319,12 +322,16 @@ export class AgentSession {
         this.deps.restrictEgress && sandboxProvider.capabilities.networkPolicy
           ? sandboxEgressFor(this.deps.endpoint, architecture, profile)
           : undefined;
-      const sandbox =
-        this.sandbox ??
-        (await sandboxProvider.create({
+      let sandbox = this.sandbox;
+      if (!sandbox) {
+        const created = await sandboxProvider.create({
           name: sandboxNameFor(this.id),
           ...(egress ? { network: egress.network } : {}),
-        }));
+        });
+        // Any process of the sandbox, a tool of the agent as much as the agent, may hit a limit.
+        created.onLimit?.((limit) => this.onSandboxLimit(created, limit));
+        sandbox = created;
+      }
       this.sandbox = sandbox;
       const dirs = { workspaceDir: sandbox.workspaceDir, homeDir: sandbox.homeDir };
       const files: SandboxFile[] = architecture.materialize({
@@ -454,7 +461,8 @@ export class AgentSession {
       this.setRuntime({ sandboxStatus: "terminated", agentPid: undefined, sandboxId: undefined });
     }
     const turn = this.current;
-    if (status.limit) {
+    if (status.limit && !this.reportedLimits.has(status.limit)) {
+      this.reportedLimits.add(status.limit);
       this.reportError(
         "RESOURCE_LIMIT",
         `The sandbox hit its ${status.limit} limit and the agent was stopped`,
@@ -470,6 +478,18 @@ export class AgentSession {
       }
       this.finishTurn(turn, turn.interruptRequested ? "interrupted" : "error");
     }
+  }
+
+  /** A process of the running sandbox hit a limit: the session says so once per limit and turn. */
+  private onSandboxLimit(sandbox: Sandbox, limit: "memory" | "pids"): void {
+    if (sandbox !== this.sandbox || this.closed || this.reportedLimits.has(limit)) return;
+    this.reportedLimits.add(limit);
+    this.reportError(
+      "RESOURCE_LIMIT",
+      limit === "memory"
+        ? "A process in the sandbox was killed at the sandbox's memory limit"
+        : "The sandbox refused to start more processes: it is at its process limit",
+    );
   }
 
   private applyAgentEvent(event: AgentEvent): void {
