@@ -11,6 +11,54 @@ export interface SandboxProviderContractOptions {
   createProvider: () => SandboxProvider | Promise<SandboxProvider>;
   /** Called once after the last test (e.g. to delete sandbox folders). */
   cleanup?: () => Promise<void>;
+  /**
+   * The limits the provider was created with, for the cases that measure
+   * them (each is skipped without its value): `cpus`, CPU time per wall-clock
+   * time in cores; `shmMiB`, the size of `/dev/shm`.
+   */
+  limits?: { readonly cpus?: number; readonly shmMiB?: number };
+}
+
+/**
+ * System-call numbers the kernel-surface cases use, per `uname -m` (they
+ * differ between architectures; perl's `syscall` takes numbers).
+ */
+const SYSCALLS: Record<string, Record<string, number>> = {
+  x86_64: {
+    ptrace: 101,
+    process_vm_readv: 310,
+    keyctl: 250,
+    pidfd_open: 434,
+    pidfd_getfd: 438,
+    io_uring_setup: 425,
+  },
+  aarch64: {
+    ptrace: 117,
+    process_vm_readv: 270,
+    keyctl: 219,
+    pidfd_open: 434,
+    pidfd_getfd: 438,
+    io_uring_setup: 425,
+  },
+};
+
+/**
+ * A perl program that tries, against the process `$pid` it did not start,
+ * what a sandbox must deny, and prints `name=errno` for each (0: it worked).
+ * Harmless when it works: it detaches, closes, reads nothing.
+ */
+function kernelProbe(numbers: Record<string, number>): string {
+  const n = numbers;
+  return [
+    "my $pid = $ARGV[0] + 0;",
+    "sub try { my ($name, $result) = @_; print $name, '=', ($result == -1 ? $! + 0 : 0), \"\\n\"; }",
+    `my $r = syscall(${n.ptrace}, 16, $pid, 0, 0); try('ptrace_attach', $r); syscall(${n.ptrace}, 17, $pid, 0, 0) if $r != -1;`,
+    `my $pidfd = syscall(${n.pidfd_open}, $pid, 0);`,
+    `try('pidfd_getfd', $pidfd == -1 ? -1 : syscall(${n.pidfd_getfd}, $pidfd, 1, 0));`,
+    `try('process_vm_readv', syscall(${n.process_vm_readv}, $pid, 0, 0, 0, 0, 0));`,
+    `try('keyctl', syscall(${n.keyctl}, 0, -3, 0));`,
+    `try('io_uring_setup', syscall(${n.io_uring_setup}, 1, 0));`,
+  ].join("\n");
 }
 
 /** What a command printed and how it ended. */
@@ -323,6 +371,100 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
           'cp "$(command -v sh)" ./suid-sh && chmod u+s ./suid-sh && ./suid-sh -p -c "id -u"',
         );
         expect(setuid.stdout.trim()).not.toBe("0");
+      });
+
+      it("the sandbox's uid never maps to host root", async (context) => {
+        if (!provider.capabilities.nonRootUser) context.skip("the provider does not declare nonRootUser");
+        const sandbox = await create();
+        const map = await runInSandbox(sandbox, ["cat", "/proc/self/uid_map"]);
+        const lines = map.stdout
+          .trim()
+          .split("\n")
+          .map((line) => line.trim().split(/\s+/).map(Number));
+        expect(lines.length).toBeGreaterThan(0);
+        for (const [inside, outside, count] of lines) {
+          expect({ inside, outside, count }, map.stdout).not.toMatchObject({ outside: 0 });
+        }
+      });
+
+      it("every file under /proc/sys refuses writes", async (context) => {
+        if (!provider.capabilities.nonRootUser) context.skip("the provider does not declare nonRootUser");
+        const sandbox = await create();
+        // Harmless: where a file opens for writing, its current value is written back (an unreadable one counts as writable).
+        const result = await sh(
+          sandbox,
+          'n=0; for f in $(find /proc/sys -type f 2>/dev/null); do n=$((n+1)); if true 2>/dev/null >"$f"; then if v=$(cat "$f" 2>/dev/null); then if printf "%s\\n" "$v" 2>/dev/null >"$f"; then echo "writable $f"; fi; else echo "writable $f"; fi; fi; done; echo "checked $n"',
+        );
+        expect(result.stdout).not.toContain("writable");
+        expect(Number(/checked (\d+)/.exec(result.stdout)?.[1])).toBeGreaterThan(100);
+      });
+
+      it("refuses nested user namespaces and what reaches other processes or the kernel's less-used parts", async (context) => {
+        if (!provider.capabilities.syscallFilter) context.skip("the provider does not declare syscallFilter");
+        const sandbox = await create();
+        const machine = (await runInSandbox(sandbox, ["uname", "-m"])).stdout.trim();
+        const numbers = SYSCALLS[machine];
+        if (!numbers) context.skip(`no system-call numbers for ${machine}`);
+        for (const command of [
+          "unshare -U true",
+          "unshare -Ur true",
+          "unshare -Urm true",
+          "unshare -Urn true",
+        ]) {
+          expect((await sh(sandbox, command)).code, command).not.toBe(0);
+        }
+        // A process the probe did not start: its parent's other child.
+        const result = await runInSandbox(sandbox, [
+          "sh",
+          "-c",
+          'sleep 30 & perl -e "$1" "$!"; kill $!',
+          "probe",
+          kernelProbe(numbers!),
+        ]);
+        const errno = Object.fromEntries(
+          result.stdout
+            .trim()
+            .split("\n")
+            .map((line) => line.split("=").map((part, index) => (index === 1 ? Number(part) : part))),
+        );
+        expect(errno, result.stdout + result.stderr).toEqual({
+          ptrace_attach: 1,
+          pidfd_getfd: 1,
+          process_vm_readv: 1,
+          keyctl: 1,
+          // ENOSYS, so that programs fall back to plain system calls.
+          io_uring_setup: 38,
+        });
+      });
+
+      it("gets at most its CPU share", async (context) => {
+        const cpus = options.limits?.cpus;
+        if (!provider.capabilities.resourceLimits?.cpu || cpus === undefined) {
+          context.skip("the provider does not declare a CPU limit, or the suite was not told it");
+        }
+        const sandbox = await create();
+        // Two busy loops for 2 s of wall-clock time, then the CPU time they got, in clock ticks.
+        const result = await sh(
+          sandbox,
+          "(while :; do :; done) & a=$!; (while :; do :; done) & b=$!; sleep 2; " +
+            'for p in $a $b; do set -- $(cut -d" " -f14,15 /proc/$p/stat); echo $(($1 + $2)); kill $p; done; getconf CLK_TCK',
+        );
+        const [first, second, ticksPerSecond] = result.stdout.trim().split("\n").map(Number);
+        const cores = (first! + second!) / ticksPerSecond! / 2;
+        expect(cores, result.stdout + result.stderr).toBeGreaterThan(0);
+        expect(cores).toBeLessThanOrEqual(cpus! * 1.2 + 0.05);
+      });
+
+      it("/dev/shm is a size-limited memory file system", async (context) => {
+        const shmMiB = options.limits?.shmMiB;
+        if (shmMiB === undefined) context.skip("the suite was not told the size of /dev/shm");
+        const sandbox = await create();
+        const result = await sh(
+          sandbox,
+          `dd if=/dev/zero of=/dev/shm/fill bs=1M count=${shmMiB! + 16} 2>&1; stat -c %s /dev/shm/fill; rm -f /dev/shm/fill`,
+        );
+        expect(result.stdout).toContain("No space left on device");
+        expect(Number(result.stdout.trim().split("\n").at(-1))).toBeLessThanOrEqual(shmMiB! * 1024 * 1024);
       });
 
       it("two sandboxes do not see each other's workspace", async () => {

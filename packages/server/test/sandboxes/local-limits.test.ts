@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statfsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer, get } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,6 +20,8 @@ import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
  * provider declares so and these cases are skipped with that reason.
  */
 const testRoot = await mkdtemp(join(tmpdir(), "local-limits-"));
+// Sandboxes run as other users, which must be able to enter it.
+await chmod(testRoot, 0o711);
 const MIB = 1024 * 1024;
 const LIMITS = { pids: 64, memoryMiB: 128, diskMiB: 16 };
 
@@ -122,6 +124,27 @@ describe("local sandbox resource limits", () => {
     const after = await runInSandbox(sandbox, ["echo", "still usable"]);
     expect(after).toMatchObject({ code: 0, stdout: "still usable\n" });
     expect(after.limit).toBeUndefined();
+  });
+
+  it("reports a limit that a process inside hit while the sandbox's own command lives on", async (context) => {
+    if (!provider.capabilities.resourceLimits?.memory)
+      context.skip("no cgroup memory controller on this host");
+    const sandbox = await create();
+    const seen: string[] = [];
+    const stop = sandbox.onLimit!((limit) => seen.push(limit));
+    // The command outlives both bombs, like a runner outlives the tools its agent runs.
+    const result = await runInSandbox(sandbox, [
+      "sh",
+      "-c",
+      "node -e 'const held = []; for (;;) held.push(Buffer.alloc(32 * 1024 * 1024, 1))' 2>/dev/null; " +
+        "sh -c 'for i in $(seq 1 200); do sleep 3 & done' 2>/dev/null; echo alive",
+    ]);
+    const deadline = Date.now() + 3000;
+    while (seen.length < 2 && Date.now() < deadline) await delay(50);
+    stop();
+    expect(result.stdout).toContain("alive");
+    expect(result.limit).toBeDefined();
+    expect(new Set(seen)).toEqual(new Set(["memory", "pids"]));
   });
 
   it("disk fill: /tmp stops at the quota and host free space drops by at most the quota", async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -14,10 +14,16 @@ import { runInSandbox, runSandboxProviderContract } from "../../src/sandboxes/sa
 import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
 
 const testRoot = await mkdtemp(join(tmpdir(), "local-sandbox-test-"));
+// Sandboxes run as other users, which must be able to enter it.
+await chmod(testRoot, 0o711);
+
+const CONTRACT_LIMITS = { cpus: 0.5, diskMiB: 64 };
 
 runSandboxProviderContract({
   name: "local (bubblewrap)",
-  createProvider: () => createLocalSandboxProvider({ rootDir: join(testRoot, "contract") }),
+  createProvider: () =>
+    createLocalSandboxProvider({ rootDir: join(testRoot, "contract"), limits: CONTRACT_LIMITS }),
+  limits: { cpus: CONTRACT_LIMITS.cpus, shmMiB: CONTRACT_LIMITS.diskMiB },
 });
 
 /** Host pids whose command line contains `marker`. */
@@ -62,7 +68,11 @@ describe("local sandbox provider", () => {
       nonRootUser: true,
       readOnlySystem: true,
       networkPolicy: true,
+      syscallFilter: true,
     });
+    // Where cgroups work (they do on the machines that run these tests), CPU time is limited too.
+    const limits = provider.capabilities.resourceLimits;
+    if (limits?.pids) expect(limits.cpu).toBe(true);
     const sandbox = await create();
     expect(sandbox.workspaceDir).toBe("/workspace");
     expect(sandbox.homeDir).toBe("/home/agent");
@@ -99,19 +109,67 @@ describe("local sandbox provider", () => {
     expect((await runInSandbox(sandbox, ["test", "-f", main])).code).toBe(0);
   });
 
-  it("files the agent creates belong to the server's user on the host, and host files are the agent's", async () => {
+  /** The host folder of a sandbox's workspace (on a disk image, see local-disk.test.ts, a folder on its mount). */
+  const hostWorkspace = (sandbox: Sandbox) => {
+    const onImage = existsSync(join(rootDir, sandbox.name, "disk.img"));
+    return join(rootDir, sandbox.name, ...(onImage ? ["disk"] : []), "workspace");
+  };
+
+  it("runs each sandbox as an unprivileged host uid of its own, which owns its files and nobody else's", async () => {
     const sandbox = await create();
-    await sandbox.writeFiles([{ path: "/workspace/host.txt", content: "host" }]);
+    const other = await create();
+    await sandbox.writeFiles([{ path: "/workspace/dir/host.txt", content: "host" }]);
     const result = await sh(
       sandbox,
-      "echo agent > agent.txt && stat -c %u host.txt && echo more >> host.txt",
+      "echo agent > agent.txt && stat -c %u dir/host.txt && echo more >> dir/host.txt",
     );
     expect(result).toMatchObject({ code: 0, stdout: "1000\n" });
-    // On a disk image (see local-disk.test.ts) the areas are folders on its mount.
-    const onImage = existsSync(join(rootDir, sandbox.name, "disk.img"));
-    const hostPath = join(rootDir, sandbox.name, ...(onImage ? ["disk"] : []), "workspace");
-    expect((await stat(join(hostPath, "agent.txt"))).uid).toBe(process.getuid?.());
-    expect(await readFile(join(hostPath, "host.txt"), "utf8")).toBe("hostmore\n");
+    const hostUid = (await stat(join(hostWorkspace(sandbox), "agent.txt"))).uid;
+    const otherUid = (await stat(hostWorkspace(other))).uid;
+    // The process that wrote agent.txt ran as this uid on the host: never root, never the other sandbox's.
+    expect(hostUid).not.toBe(0);
+    expect(otherUid).not.toBe(0);
+    expect(otherUid).not.toBe(hostUid);
+    // Files and folders the runtime writes are the sandbox's too; the areas are private to it.
+    expect((await stat(join(hostWorkspace(sandbox), "dir"))).uid).toBe(hostUid);
+    expect((await stat(join(hostWorkspace(sandbox), "dir", "host.txt"))).uid).toBe(hostUid);
+    expect((await stat(hostWorkspace(sandbox))).mode & 0o777).toBe(0o700);
+    expect(await readFile(join(hostWorkspace(sandbox), "dir", "host.txt"), "utf8")).toBe("hostmore\n");
+  });
+
+  it("a setuid-root program the host placed in the workspace does not run as host root", async () => {
+    const sandbox = await create();
+    await sh(sandbox, "true");
+    const program = join(hostWorkspace(sandbox), "suid-touch");
+    await copyFile("/usr/bin/touch", program);
+    await chown(program, 0, 0);
+    await chmod(program, 0o4755);
+    const result = await sh(sandbox, "./suid-touch made-by-suid && stat -c %u made-by-suid");
+    expect(result).toMatchObject({ code: 0, stdout: "1000\n" });
+    // What the program did on the host, it did as the sandbox's unprivileged uid.
+    const owner = (await stat(join(hostWorkspace(sandbox), "made-by-suid"))).uid;
+    expect(owner).not.toBe(0);
+    expect(owner).toBe((await stat(hostWorkspace(sandbox))).uid);
+  });
+
+  it("keeps a sandbox's host uid across terminate and create, and takes over folders of another owner", async () => {
+    const name = `uid-${randomUUID().slice(0, 8)}`;
+    const first = await create(name);
+    await sh(first, "echo one > one.txt");
+    const uid = (await stat(join(hostWorkspace(first), "one.txt"))).uid;
+    // As an older version of the runtime left it: everything owned by root.
+    await writeFile(join(hostWorkspace(first), "old.txt"), "old");
+    await chown(hostWorkspace(first), 0, 0);
+    await chown(join(hostWorkspace(first), "one.txt"), 0, 0);
+    await first.terminate();
+    const second = await create(name);
+    expect((await stat(hostWorkspace(second))).uid).toBe(uid);
+    expect(
+      await sh(second, "echo two >> old.txt && echo two >> one.txt && cat old.txt one.txt"),
+    ).toMatchObject({
+      code: 0,
+      stdout: "oldtwo\none\ntwo\n",
+    });
   });
 
   it("symlinks to host files outside the sandbox never let host-side file operations escape", async () => {
