@@ -40,6 +40,12 @@ program
   )
   .addOption(
     new Option(
+      "--sandbox-cpus <cores>",
+      "CPU time each local sandbox may use, in cores (default: half the machine's, at least 1)",
+    ).env("AGENT_RUNTIME_SANDBOX_CPUS"),
+  )
+  .addOption(
+    new Option(
       "--egress <policy>",
       "sandbox egress: only the model (key injected outside the sandbox) and MCP servers, or open",
     )
@@ -77,6 +83,7 @@ program
       profileDirs: options.profilesDir,
       sandbox: options.sandbox,
       unsafeNoIsolation: Boolean(options.unsafeNoIsolation),
+      ...(options.sandboxCpus === undefined ? {} : { sandboxCpus: Number(options.sandboxCpus) }),
       egress: options.egress,
       modelBaseUrl: options.modelBaseUrl,
       // The model key is read from the environment only, so it never shows in `ps`.

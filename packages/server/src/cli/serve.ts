@@ -22,6 +22,8 @@ export interface ServeOptions {
   readonly modalTokenId?: string;
   readonly modalTokenSecret?: string;
   readonly unsafeNoIsolation: boolean;
+  /** CPU time per local sandbox, in cores. */
+  readonly sandboxCpus?: number;
   readonly egress: "restricted" | "open";
   readonly modelBaseUrl?: string;
   readonly modelApiKey?: string;
@@ -49,6 +51,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       : createLocalSandboxProvider({
           rootDir: join(dataDir, "sandboxes"),
           unsafeNoIsolation: options.unsafeNoIsolation,
+          ...(options.sandboxCpus === undefined ? {} : { limits: { cpus: options.sandboxCpus } }),
         });
   if (options.unsafeNoIsolation) {
     logger.warn("UNSAFE: agents run WITHOUT isolation, directly on this machine (--unsafe-no-isolation)");

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SessionRecord } from "@agent-runtime/protocol";
@@ -17,6 +17,8 @@ describe("SessionManager without an agent", () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "session-manager-"));
+    // Sandboxes run as other users, which must be able to enter it.
+    await chmod(dir, 0o711);
     runtime = createAgentRuntime({
       persistence,
       sandbox: createLocalSandboxProvider({ rootDir: join(dir, "sandboxes") }),

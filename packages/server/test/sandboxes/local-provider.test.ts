@@ -137,6 +137,13 @@ describe("local sandbox provider", () => {
     expect(await readFile(join(hostWorkspace(sandbox), "dir", "host.txt"), "utf8")).toBe("hostmore\n");
   });
 
+  it("shows no host path of its folders in the command lines of its processes (bwrap's included)", async () => {
+    const sandbox = await create();
+    const result = await sh(sandbox, "cat /proc/*/cmdline | tr '\\0' ' '");
+    expect(result.stdout).toContain("bwrap --args");
+    expect(result.stdout).not.toContain(rootDir);
+  });
+
   it("a setuid-root program the host placed in the workspace does not run as host root", async () => {
     const sandbox = await create();
     await sh(sandbox, "true");

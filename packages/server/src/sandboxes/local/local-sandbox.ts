@@ -24,10 +24,14 @@ import { readInitPid, sandboxProcess, signalSandbox } from "./sandbox-process.js
 const TERMINATE_WAIT_MS = 5000;
 /** How often a running sandbox's cgroup counters are read for `onLimit`. */
 const LIMIT_POLL_MS = 200;
-/** bwrap's `--info-fd`, its `--block-fd` and its `--seccomp`; the read-only mounts' folder descriptors follow them. */
+/**
+ * bwrap's `--info-fd`, `--block-fd`, `--seccomp` and `--args`; the read-only
+ * mounts' folder descriptors follow them.
+ */
 const INFO_FD = 3;
 const BLOCK_FD = 4;
 const SECCOMP_FD = 5;
+const ARGS_FD = 6;
 
 /** How `exec` starts processes: under bwrap (`isolation`) or, in unsafe mode, directly on the host. */
 export interface LocalSandboxConfig {
@@ -209,9 +213,11 @@ export class LocalSandbox implements Sandbox {
     const { cgroup, network } = isolation;
     const fds: number[] = [];
     let child: ReturnType<typeof spawn>;
+    let options: string[];
     try {
-      fds.push(openSync(isolation.syscallFilter, constants.O_RDONLY));
-      const mounts = this.config.readOnlyFiles.mounts(SECCOMP_FD + 1);
+      const filter = openSync(isolation.syscallFilter, constants.O_RDONLY);
+      fds.push(filter);
+      const mounts = this.config.readOnlyFiles.mounts(ARGS_FD + 1);
       fds.push(...mounts.fds);
       const args = bwrapArgs({
         ...isolation,
@@ -223,18 +229,25 @@ export class LocalSandbox implements Sandbox {
         seccompFd: SECCOMP_FD,
         command: network ? [...network.commandPrefix, ...command] : command,
       });
-      child = spawn(isolation.bwrapPath, args, {
+      // The options go through a pipe (`--args`), so that the sandbox's own `/proc/1/cmdline`
+      // (bwrap's) shows no host paths; only the command, which runs inside, stays on the command line.
+      const split = args.indexOf("--");
+      options = args.slice(0, split);
+      child = spawn(isolation.bwrapPath, ["--args", String(ARGS_FD), ...args.slice(split)], {
         env,
         // bwrap runs as the sandbox's host uid; "/" is a folder every user may be in.
         cwd: "/",
         ...(isolation.hostUid === process.getuid?.()
           ? {}
           : { uid: isolation.hostUid, gid: isolation.hostUid }),
-        stdio: ["pipe", "pipe", "pipe", "pipe", cgroup ? "pipe" : "ignore", ...fds],
+        stdio: ["pipe", "pipe", "pipe", "pipe", cgroup ? "pipe" : "ignore", filter, "pipe", ...mounts.fds],
       });
     } finally {
       for (const fd of fds) closeSync(fd);
     }
+    const argsPipe = (child.stdio as unknown as Writable[])[ARGS_FD]!;
+    argsPipe.on("error", () => undefined);
+    argsPipe.end(`${options.join("\0")}\0`);
     const reported = readInitPid(child.stdio[INFO_FD] as Readable);
     if (!cgroup) return sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal));
 
