@@ -21,6 +21,24 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
+# As root, sandboxes run as unprivileged users, which must be able to enter this folder (the runner lives in
+# its node_modules) and the data folder. Say so now rather than at the first message; with
+# AGENT_RUNTIME_SETUP_GRANT_ENTRY=1 (CI), grant it instead: search permission only, no listing.
+if [ "$(id -u)" = 0 ]; then
+  dir=$(pwd -P)
+  while [ "$dir" != / ]; do
+    if [ "$(( $(stat -c '%a' "$dir" | sed 's/^.*\(.\)$/\1/') & 1 ))" = 0 ]; then
+      if [ "${AGENT_RUNTIME_SETUP_GRANT_ENTRY:-}" = 1 ]; then
+        chmod o+x "$dir"
+      else
+        echo "setup: warning: other users cannot enter $dir, so sandboxes cannot reach this install;" \
+          "allow it with 'chmod o+x $dir', or clone elsewhere (e.g. /opt, /srv)" >&2
+      fi
+    fi
+    dir=$(dirname "$dir")
+  done
+fi
+
 # `npm install` honours package-lock.json. (`npm ci` rejects this lock because it
 # leaves out other platforms' optional binaries, e.g. biome's.)
 npm install --no-audit --no-fund
