@@ -31,6 +31,7 @@ const SYSCALLS: Record<string, Record<string, number>> = {
     pidfd_open: 434,
     pidfd_getfd: 438,
     io_uring_setup: 425,
+    ioctl: 16,
   },
   aarch64: {
     ptrace: 117,
@@ -39,6 +40,7 @@ const SYSCALLS: Record<string, Record<string, number>> = {
     pidfd_open: 434,
     pidfd_getfd: 438,
     io_uring_setup: 425,
+    ioctl: 29,
   },
 };
 
@@ -58,6 +60,9 @@ function kernelProbe(numbers: Record<string, number>): string {
     `try('process_vm_readv', syscall(${n.process_vm_readv}, $pid, 0, 0, 0, 0, 0));`,
     `try('keyctl', syscall(${n.keyctl}, 0, -3, 0));`,
     `try('io_uring_setup', syscall(${n.io_uring_setup}, 1, 0));`,
+    // TIOCSTI, also with high bits set (the kernel reads the request as 32 bits).
+    `try('tiocsti', syscall(${n.ioctl}, 0, 0x5412, 0));`,
+    `try('tiocsti_high_bits', syscall(${n.ioctl}, 0, 0x100005412, 0));`,
   ].join("\n");
 }
 
@@ -434,6 +439,8 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
           keyctl: 1,
           // ENOSYS, so that programs fall back to plain system calls.
           io_uring_setup: 38,
+          tiocsti: 1,
+          tiocsti_high_bits: 1,
         });
       });
 

@@ -166,6 +166,7 @@ describe("attacks from an agent's tools", () => {
     expect((await runTurn(other, "Create notes.txt")).files.map((f) => f.path)).toContain("notes.txt");
 
     const sandbox = sandboxNameFor(sessionId);
+    expect(sandboxPids(sandbox).length).toBeGreaterThan(0);
     expect((await fetch(`${server.url}/sessions/${sessionId}`, { method: "DELETE" })).status).toBeLessThan(
       300,
     );

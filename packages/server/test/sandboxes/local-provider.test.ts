@@ -1,9 +1,11 @@
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import koffi from "koffi";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RuntimeError } from "../../src/errors.js";
 import {
@@ -135,6 +137,69 @@ describe("local sandbox provider", () => {
     expect((await stat(join(hostWorkspace(sandbox), "dir", "host.txt"))).uid).toBe(hostUid);
     expect((await stat(hostWorkspace(sandbox))).mode & 0o777).toBe(0o700);
     expect(await readFile(join(hostWorkspace(sandbox), "dir", "host.txt"), "utf8")).toBe("hostmore\n");
+  });
+
+  it("bwrap's init (pid 1, which any process inside can write into) holds none of the command's stdio", async () => {
+    const sandbox = await create();
+    const result = await sh(
+      sandbox,
+      'for f in /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2; do echo "own $(readlink $f)"; done; ' +
+        'for f in /proc/1/fd/*; do echo "init $(readlink $f)"; done',
+    );
+    const lines = result.stdout.trim().split("\n");
+    const own = lines.filter((line) => line.startsWith("own ")).map((line) => line.slice(4));
+    const init = lines.filter((line) => line.startsWith("init ")).map((line) => line.slice(5));
+    expect(own).toHaveLength(3);
+    expect(init.length).toBeGreaterThan(0);
+    for (const channel of own) expect(init, result.stdout).not.toContain(channel);
+  });
+
+  it("passes no descriptor the server inherited into a sandbox", async () => {
+    // A descriptor without close-on-exec, as a shell or a supervisor may hand the server one.
+    const dup = koffi.load("libc.so.6").func("int dup(int fd)");
+    const inherited = dup(2) as number;
+    expect(inherited).toBeGreaterThan(2);
+    try {
+      const fresh = createLocalSandboxProvider({ rootDir: join(testRoot, "fds") });
+      await fresh.check();
+      const sandbox = await fresh.create({ name: `fds-${randomUUID().slice(0, 8)}` });
+      created.push(sandbox);
+      const result = await sh(sandbox, "ls /proc/self/fd");
+      expect(result.stdout.split(/\s+/)).not.toContain(String(inherited));
+    } finally {
+      closeSync(inherited);
+    }
+  });
+
+  it("readFile never opens what a symlink in the sandbox points to outside it", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "outside-fifo-"));
+    const fifo = join(outside, "fifo");
+    try {
+      execFileSync("mkfifo", [fifo]);
+      // A writer's open blocks until someone opens the FIFO for reading: it tells whether the host did.
+      const writer = spawn("sh", ["-c", `echo x > ${fifo}; echo opened`], {
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      let output = "";
+      writer.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const sandbox = await create();
+      await sh(sandbox, `ln -s ${fifo} /workspace/link && mkdir d && ln -s ${fifo} d/link`);
+      for (const path of ["/workspace/link", "/workspace/d/link"]) {
+        await expect(sandbox.readFile(path)).rejects.toMatchObject({ code: "INVALID_PATH" });
+      }
+      // Symlinks that stay inside still work.
+      await sh(sandbox, "echo inside > real.txt && ln -s real.txt rel && ln -s /workspace/d/../real.txt abs");
+      for (const path of ["/workspace/rel", "/workspace/abs"]) {
+        expect(new TextDecoder().decode(await sandbox.readFile(path))).toBe("inside\n");
+      }
+      await delay(300);
+      writer.kill("SIGKILL");
+      expect(output).toBe("");
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it("shows no host path of its folders in the command lines of its processes (bwrap's included)", async () => {

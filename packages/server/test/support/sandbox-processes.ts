@@ -1,13 +1,21 @@
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Host pids of every process of the sandbox: those naming its folder, and all their descendants. */
+/**
+ * Host pids of every process of the sandbox: those in its cgroups (named
+ * `local-<sandbox>-…`) or naming its folder, and all their descendants.
+ */
 export function sandboxPids(sandboxName: string): number[] {
   const found = new Set<number>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/${sandboxName}/`)) found.add(pid);
+      if (
+        readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(`/local-${sandboxName}-`) ||
+        readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/${sandboxName}/`)
+      ) {
+        found.add(pid);
+      }
     } catch {
       // Gone meanwhile.
     }

@@ -20,6 +20,7 @@ import {
 import { startEgressProxy } from "./egress-proxy.js";
 import { type HostMounts, hostMounts } from "./host-mounts.js";
 import { giveFolderTo, HostUsers, unreachableFolders } from "./host-users.js";
+import { closeInheritedOnExec } from "./inherited-descriptors.js";
 import { LocalSandbox } from "./local-sandbox.js";
 import {
   type LocalSandboxOptions,
@@ -155,6 +156,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       if (isolated) {
         syscallFilter = join(realRootDir, SYSCALL_FILTER_FILE);
         writeSyscallFilter(syscallFilter);
+        closeInheritedOnExec();
       }
       return { realRootDir, runner, mounts, users, syscallFilter };
     })();

@@ -25,13 +25,25 @@ const TERMINATE_WAIT_MS = 5000;
 /** How often a running sandbox's cgroup counters are read for `onLimit`. */
 const LIMIT_POLL_MS = 200;
 /**
- * bwrap's `--info-fd`, `--block-fd`, `--seccomp` and `--args`; the read-only
- * mounts' folder descriptors follow them.
+ * bwrap's `--info-fd`, `--block-fd`, `--seccomp` and `--args`, then the
+ * command's stdin, stdout and stderr (see `STDIO_FDS`); the read-only mounts'
+ * folder descriptors follow them.
  */
 const INFO_FD = 3;
 const BLOCK_FD = 4;
 const SECCOMP_FD = 5;
 const ARGS_FD = 6;
+/**
+ * Where the command's stdin, stdout and stderr reach bwrap. Not on bwrap's
+ * own 0-2: bwrap's init (pid 1 of the sandbox) keeps those open for the
+ * sandbox's lifetime, and it is an ordinary process of the sandbox's uid that
+ * any process inside may read and write through `/proc/1/mem`; it closes
+ * every other inherited descriptor, so the runner's channel lives in the
+ * runner alone (which makes itself non-dumpable). `STDIO_WRAPPER` moves them
+ * into place in the command.
+ */
+const STDIO_FDS = [7, 8, 9] as const;
+const STDIO_WRAPPER = ["/bin/sh", "-c", 'exec "$@" 0<&7 1>&8 2>&9 7<&- 8>&- 9>&-', "sh"];
 
 /** How `exec` starts processes: under bwrap (`isolation`) or, in unsafe mode, directly on the host. */
 export interface LocalSandboxConfig {
@@ -217,7 +229,7 @@ export class LocalSandbox implements Sandbox {
     try {
       const filter = openSync(isolation.syscallFilter, constants.O_RDONLY);
       fds.push(filter);
-      const mounts = this.config.readOnlyFiles.mounts(ARGS_FD + 1);
+      const mounts = this.config.readOnlyFiles.mounts(STDIO_FDS[2] + 1);
       fds.push(...mounts.fds);
       const args = bwrapArgs({
         ...isolation,
@@ -227,7 +239,7 @@ export class LocalSandbox implements Sandbox {
         infoFd: INFO_FD,
         ...(cgroup ? { blockFd: BLOCK_FD } : {}),
         seccompFd: SECCOMP_FD,
-        command: network ? [...network.commandPrefix, ...command] : command,
+        command: [...STDIO_WRAPPER, ...(network ? network.commandPrefix : []), ...command],
       });
       // The options go through a pipe (`--args`), so that the sandbox's own `/proc/1/cmdline`
       // (bwrap's) shows no host paths; only the command, which runs inside, stays on the command line.
@@ -240,16 +252,33 @@ export class LocalSandbox implements Sandbox {
         ...(isolation.hostUid === process.getuid?.()
           ? {}
           : { uid: isolation.hostUid, gid: isolation.hostUid }),
-        stdio: ["pipe", "pipe", "pipe", "pipe", cgroup ? "pipe" : "ignore", filter, "pipe", ...mounts.fds],
+        stdio: [
+          "ignore",
+          "ignore",
+          "ignore",
+          "pipe",
+          cgroup ? "pipe" : "ignore",
+          filter,
+          "pipe",
+          "pipe",
+          "pipe",
+          "pipe",
+          ...mounts.fds,
+        ],
       });
     } finally {
       for (const fd of fds) closeSync(fd);
     }
-    const argsPipe = (child.stdio as unknown as Writable[])[ARGS_FD]!;
+    const pipes = child.stdio as unknown as Array<Readable & Writable>;
+    const argsPipe = pipes[ARGS_FD]!;
     argsPipe.on("error", () => undefined);
     argsPipe.end(`${options.join("\0")}\0`);
+    const [stdin, stdout, stderr] = STDIO_FDS.map((fd) => pipes[fd]!);
+    const streams = { stdin: stdin!, stdout: stdout!, stderr: stderr! };
     const reported = readInitPid(child.stdio[INFO_FD] as Readable);
-    if (!cgroup) return sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal));
+    if (!cgroup) {
+      return sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal), streams);
+    }
 
     // The init waits on the block descriptor until it is in the cgroups, so
     // nothing in the sandbox ever runs outside them; if that fails, it dies.
@@ -267,7 +296,7 @@ export class LocalSandbox implements Sandbox {
         return undefined;
       }
     });
-    const started = sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal));
+    const started = sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal), streams);
     return { ...started, exited: withLimit(started.exited, confined, cgroup) };
   }
 

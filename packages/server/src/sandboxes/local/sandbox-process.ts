@@ -12,10 +12,16 @@ const SPAWN_FAILED: ExitStatus = { code: 127, signal: null };
  * `SandboxProcess`. `pid` is the child's host pid (bwrap's, when isolated).
  * `deliver` sends a signal to what the process stands for (e.g. the command's
  * process group); it is only called while the child has not exited.
+ * `streams` are the command's stdio when they are not the child's own 0-2.
  */
 export function sandboxProcess(
   child: ChildProcess,
   deliver: (signal: NodeJS.Signals) => void,
+  streams: Pick<SandboxProcess, "stdin" | "stdout" | "stderr"> = {
+    stdin: child.stdin!,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+  },
 ): SandboxProcess {
   let done = false;
   const exited = new Promise<ExitStatus>((resolve) => {
@@ -32,9 +38,7 @@ export function sandboxProcess(
   });
   return {
     pid: child.pid,
-    stdin: child.stdin!,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
+    ...streams,
     exited,
     kill(signal: NodeJS.Signals = "SIGTERM") {
       if (!done && child.exitCode === null && child.signalCode === null) deliver(signal);

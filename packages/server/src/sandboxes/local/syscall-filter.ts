@@ -192,7 +192,12 @@ export function writeSyscallFilter(path: string): void {
     for (const name of UNAVAILABLE) add(name, SCMP_ACT_ERRNO(ENOSYS));
     for (const request of [PTRACE_ATTACH, PTRACE_SEIZE])
       add("ptrace", SCMP_ACT_ERRNO(EPERM), [equals(0, request)]);
-    for (const request of [TIOCSTI, TIOCLINUX]) add("ioctl", SCMP_ACT_ERRNO(EPERM), [equals(1, request)]);
+    // The kernel reads an ioctl request as 32 bits: compare only those, or high bits would slip past.
+    for (const request of [TIOCSTI, TIOCLINUX]) {
+      add("ioctl", SCMP_ACT_ERRNO(EPERM), [
+        { arg: 1, op: SCMP_CMP_MASKED_EQ, datum_a: 0xffffffff, datum_b: request },
+      ]);
+    }
     for (const flag of CLONE_NEW_FLAGS) {
       add("clone", SCMP_ACT_ERRNO(EPERM), [{ arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: flag, datum_b: flag }]);
     }
