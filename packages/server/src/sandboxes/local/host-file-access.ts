@@ -11,6 +11,7 @@ import {
   rename,
   unlink,
 } from "node:fs/promises";
+import { join, posix } from "node:path";
 import { RuntimeError } from "../../errors.js";
 import { invalidPath } from "../area-path.js";
 import type { WorkspaceEntry } from "../sandbox-provider.js";
@@ -64,23 +65,65 @@ export async function writeAreaFile(
   }
 }
 
-/** Reads a regular file; symlinks are followed only while they stay inside the area. */
-export async function readAreaFile(area: Area, target: SandboxPath): Promise<Uint8Array> {
+/** How many symlinks a read follows before it gives up, like the kernel's ELOOP. */
+const MAX_SYMLINKS = 16;
+
+/**
+ * Reads a regular file; symlinks are followed only while they stay inside the
+ * area. The runtime never opens what a symlink points to before knowing it is
+ * inside: the last component is opened with O_NOFOLLOW, and a symlink there is
+ * resolved here, path by path, so the agent cannot make the host open a
+ * device or file of its choosing (a FIFO is opened non-blocking and refused).
+ */
+export async function readAreaFile(area: Area, target: SandboxPath, followed = 0): Promise<Uint8Array> {
   const parent = await openParent(area, target, { create: false }).catch(notFoundAs(target));
+  let link: string | undefined;
   try {
-    const file = await open(at(parent, basename(target)), constants.O_RDONLY | constants.O_NONBLOCK).catch(
-      notFoundAs(target),
+    const name = at(parent, basename(target));
+    const file = await open(name, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
+      async (error: unknown) => {
+        if (isCode(error, "ELOOP")) link = await readlink(name).catch(() => undefined);
+        if (link === undefined) notFoundAs(target)(error);
+        return undefined;
+      },
     );
-    try {
-      await assertInside(area, file, target);
-      if (!(await file.stat()).isFile()) throw invalidPath(target.inside, "is not a regular file");
-      return new Uint8Array(await file.readFile());
-    } finally {
-      await file.close();
+    if (file) {
+      try {
+        await assertInside(area, file, target);
+        if (!(await file.stat()).isFile()) throw invalidPath(target.inside, "is not a regular file");
+        return new Uint8Array(await file.readFile());
+      } finally {
+        await file.close();
+      }
     }
   } finally {
     await parent.close();
   }
+  if (followed >= MAX_SYMLINKS) throw new RuntimeError("FILE_NOT_FOUND", `No file at ${target.inside}`);
+  return readAreaFile(area, linkTarget(target, link!), followed + 1);
+}
+
+/** Where the symlink at `target` (with contents `link`) leads, as a path of the same area; throws when outside it. */
+function linkTarget(target: SandboxPath, link: string): SandboxPath {
+  const root = target.inside.slice(0, target.inside.length - target.relative.length - 1);
+  const resolved = posix.isAbsolute(link)
+    ? posix.relative(root, posix.normalize(link))
+    : posix.normalize(posix.join(posix.dirname(target.relative), link));
+  if (
+    resolved === "" ||
+    resolved === "." ||
+    resolved === ".." ||
+    resolved.startsWith("../") ||
+    posix.isAbsolute(resolved)
+  ) {
+    throw invalidPath(target.inside, "resolves outside the sandbox");
+  }
+  return {
+    area: target.area,
+    relative: resolved,
+    inside: `${root}/${resolved}`,
+    host: join(target.host.slice(0, target.host.length - target.relative.length - 1), ...resolved.split("/")),
+  };
 }
 
 /** Deletes a file or symlink (never what it points to); missing files are ignored. */

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   closeSync,
   constants,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -132,7 +133,7 @@ export class ReadOnlyFiles {
     if (stats?.isDirectory()) {
       throw new RuntimeError("SANDBOX_FAILED", `A folder occupies the read-only file ${path.inside}`);
     }
-    if (stats?.isFile() && readFileSync(target).equals(copy)) return;
+    if (stats?.isFile() && holds(target, copy)) return;
     const temp = `${dirname(target)}/.${randomUUID()}.tmp`;
     writeFileSync(temp, copy, { mode: 0o444, flag: "wx" });
     renameSync(temp, target);
@@ -140,6 +141,26 @@ export class ReadOnlyFiles {
 
   private copyPath(path: SandboxPath): string {
     return join(this.dir, path.area, ...path.relative.split("/"));
+  }
+}
+
+/**
+ * Whether `target` is a regular file holding exactly `copy`. Never follows a
+ * symlink and never waits on a FIFO that the agent may have swapped in since
+ * it was looked at.
+ */
+function holds(target: string, copy: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const stats = fstatSync(fd);
+    return stats.isFile() && stats.size === copy.length && readFileSync(fd).equals(copy);
+  } finally {
+    closeSync(fd);
   }
 }
 
