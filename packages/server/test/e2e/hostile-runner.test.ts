@@ -4,6 +4,7 @@ import type { Block, SessionData } from "@agent-runtime/protocol";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxProvider } from "../../src/index.js";
+import { probeHealth } from "../support/health-probe.js";
 import { percentile } from "../support/percentile.js";
 import { restClient } from "../support/rest.js";
 import { sandboxPids } from "../support/sandbox-processes.js";
@@ -104,18 +105,8 @@ describe("hostile runner channel", () => {
     const sampler = setInterval(() => {
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
     }, 5);
-    const healthMs: number[] = [];
     let done = false;
-    const probing = (async () => {
-      while (!done) {
-        const at = performance.now();
-        const health = await fetch(`${server.url}/health`);
-        await health.arrayBuffer();
-        healthMs.push(performance.now() - at);
-        expect(health.status).toBe(200);
-        await delay(5);
-      }
-    })();
+    const probing = probeHealth(server.url, () => done);
     try {
       expect((await rest.send(sessionId, "Do your worst")).status).toBe(202);
       await recorder.waitForTurns(1, 20_000);
@@ -125,9 +116,9 @@ describe("hostile runner channel", () => {
     } finally {
       done = true;
       clearInterval(sampler);
-      await probing;
       recorder.close();
     }
+    const healthMs = await probing;
     const session = await rest.session(sessionId);
     const errors = session.blocks.filter((b): b is Extract<Block, { type: "error" }> => b.type === "error");
     const statuses = recorder.events.flatMap((e) =>

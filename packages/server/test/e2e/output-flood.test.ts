@@ -1,9 +1,9 @@
 import { performance } from "node:perf_hooks";
-import { setTimeout as delay } from "node:timers/promises";
 import type { ScriptInput } from "@agent-runtime/mock-model";
 import type { Block, SessionEvent } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PersistenceAdapter } from "../../src/index.js";
+import { probeHealth } from "../support/health-probe.js";
 import { percentile } from "../support/percentile.js";
 import { restClient } from "../support/rest.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
@@ -73,19 +73,10 @@ describe("output flood", () => {
       recorder.events.some((e) => e.type === "session:block:start" && e.block.type === "tool_use");
 
     // Probe /health over one keep-alive connection, from the first tool call until the turn is over.
-    const healthMs: number[] = [];
     await recorder.waitFor(() => started() || done(), 60_000);
     expect(started()).toBe(true);
     const floodStart = performance.now();
-    const deadline = Date.now() + 60_000;
-    while (!done() && Date.now() < deadline) {
-      const at = performance.now();
-      const health = await fetch(`${server.url}/health`);
-      await health.arrayBuffer();
-      healthMs.push(performance.now() - at);
-      expect(health.status).toBe(200);
-      await delay(5);
-    }
+    const healthMs = await probeHealth(server.url, done);
     const floodMs = performance.now() - floodStart;
     recorder.close();
 

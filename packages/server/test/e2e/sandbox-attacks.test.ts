@@ -29,7 +29,9 @@ const FORGED_LINE = JSON.stringify({ type: "file", event: "created", path: FORGE
 const ATTACK = [
   // The Node.js process running the runner's entry point (bwrap's init names it too); with restricted
   // egress it is the network bridge's process, which runs the runner in itself.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   'r=""; for d in /proc/[0-9]*; do set -- $(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$1 $*" in *bwrap*) ;; *runner/dist/main.js*) r=${d#/proc/}; break;; esac; done',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   'echo "runner: ${r:-none}"',
   `if printf '%s\\n' '${FORGED_LINE}' 2>/dev/null > /proc/$r/fd/1; then echo "write channel: ok"; else echo "write channel: denied"; fi`,
   'if head -c 1 /proc/$r/environ >/dev/null 2>&1; then echo "read environ: ok"; else echo "read environ: denied"; fi',
