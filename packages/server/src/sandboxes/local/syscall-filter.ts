@@ -105,15 +105,6 @@ const DENIED = [
 /** Answered with ENOSYS, so that callers take their fallback path. */
 const UNAVAILABLE = ["io_uring_setup", "io_uring_enter", "io_uring_register", "clone3"] as const;
 
-/** Every name the filter mentions, for documentation and tests. */
-export const FILTERED_SYSCALLS: readonly string[] = [
-  ...DENIED,
-  ...UNAVAILABLE,
-  "ptrace (attach, seize)",
-  "clone (CLONE_NEW*)",
-  "ioctl (TIOCSTI, TIOCLINUX)",
-];
-
 interface Libseccomp {
   init(defaultAction: number): unknown;
   resolve(name: string): number;
