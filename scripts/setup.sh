@@ -21,19 +21,15 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
-# As root, sandboxes run as unprivileged users, which must be able to enter this folder (the runner lives in
-# its node_modules) and the data folder. Say so now rather than at the first message; with
-# AGENT_RUNTIME_SETUP_GRANT_ENTRY=1 (CI), grant it instead: search permission only, no listing.
+# As root, sandboxes run as unprivileged users, which must be able to pass through the folders above this one
+# (the runner lives in its node_modules, the data folder is below it). Grant that where missing: search
+# permission only (o+x: no listing, and nothing is mounted into sandboxes but what the runtime chooses).
 if [ "$(id -u)" = 0 ]; then
   dir=$(pwd -P)
   while [ "$dir" != / ]; do
     if [ "$(( $(stat -c '%a' "$dir" | sed 's/^.*\(.\)$/\1/') & 1 ))" = 0 ]; then
-      if [ "${AGENT_RUNTIME_SETUP_GRANT_ENTRY:-}" = 1 ]; then
-        chmod o+x "$dir"
-      else
-        echo "setup: warning: other users cannot enter $dir, so sandboxes cannot reach this install;" \
-          "allow it with 'chmod o+x $dir', or clone elsewhere (e.g. /opt, /srv)" >&2
-      fi
+      echo "setup: letting sandbox users pass through $dir (chmod o+x; undo with chmod o-x)"
+      chmod o+x "$dir"
     fi
     dir=$(dirname "$dir")
   done

@@ -128,20 +128,19 @@ function libseccomp(): Libseccomp {
       { cause: error },
     );
   }
-  // Named, so that the signatures below can refer to it.
-  koffi.struct("scmp_arg_cmp", {
-    arg: "uint32_t",
-    op: "uint32_t",
-    datum_a: "uint64_t",
-    datum_b: "uint64_t",
-  });
-  const init = lib.func("void *seccomp_init(uint32_t def_action)");
-  const resolve = lib.func("int seccomp_syscall_resolve_name(const char *name)");
-  const ruleAdd = lib.func(
-    "int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const scmp_arg_cmp *arg_array)",
-  );
-  const exportBpf = lib.func("int seccomp_export_bpf(void *ctx, int fd)");
-  const release = lib.func("void seccomp_release(void *ctx)");
+  // Anonymous: koffi's type names are global, and two copies of this module may be loaded.
+  const argCmp = koffi.struct({ arg: "uint32_t", op: "uint32_t", datum_a: "uint64_t", datum_b: "uint64_t" });
+  const init = lib.func("seccomp_init", "void *", ["uint32_t"]);
+  const resolve = lib.func("seccomp_syscall_resolve_name", "int", ["const char *"]);
+  const ruleAdd = lib.func("seccomp_rule_add_array", "int", [
+    "void *",
+    "uint32_t",
+    "int",
+    "unsigned int",
+    koffi.pointer(argCmp),
+  ]);
+  const exportBpf = lib.func("seccomp_export_bpf", "int", ["void *", "int"]);
+  const release = lib.func("seccomp_release", "void", ["void *"]);
   library = {
     init: (action) => init(action),
     resolve: (name) => resolve(name) as number,
