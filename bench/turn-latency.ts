@@ -127,7 +127,11 @@ export async function measureTurnLatency(
   await chmod(dataDir, 0o711);
   const runtime = createAgentRuntime({
     persistence: createSqlitePersistenceAdapter({ filename: join(dataDir, "bench.sqlite") }),
-    sandbox: createLocalSandboxProvider({ rootDir: join(dataDir, "sandboxes") }),
+    sandbox: createLocalSandboxProvider({
+      rootDir: join(dataDir, "sandboxes"),
+      // BENCH_SANDBOX_CPUS compares CPU limits; the provider's default otherwise.
+      ...(process.env.BENCH_SANDBOX_CPUS ? { limits: { cpus: Number(process.env.BENCH_SANDBOX_CPUS) } } : {}),
+    }),
     agents: [{ id: "bench", name: "Bench" }],
     model: { baseUrl: model.mock.url, apiKey: "bench-key" },
     logger: pino({ level: "error" }),

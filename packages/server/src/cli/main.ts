@@ -41,7 +41,7 @@ program
   .addOption(
     new Option(
       "--sandbox-cpus <cores>",
-      "CPU time each local sandbox may use, in cores (default: half the machine's, at least 1)",
+      "CPU time each local sandbox may use, in cores (default: three quarters of the machine's, at least 1)",
     ).env("AGENT_RUNTIME_SANDBOX_CPUS"),
   )
   .addOption(

@@ -54,7 +54,7 @@ export const localSandboxOptionsSchema = z.object({
    * mounts, and for sandboxes created before disk images, workspace and home
    * are host folders without a quota. `cpus` is CPU time per wall-clock time
    * in cores, enforced by the cgroup `cpu` controller where the host has it.
-   * @default { pids: 1024, memoryMiB: 4096, diskMiB: 1024, cpus: half the machine's cores (at least 1) }
+   * @default { pids: 1024, memoryMiB: 4096, diskMiB: 1024, cpus: three quarters of the machine's cores (at least 1) }
    */
   limits: z
     .object({
@@ -64,7 +64,7 @@ export const localSandboxOptionsSchema = z.object({
       cpus: z
         .number()
         .min(0.01)
-        .default(() => Math.max(1, availableParallelism() / 2)),
+        .default(() => Math.max(1, availableParallelism() * 0.75)),
     })
     .prefault({}),
 });
