@@ -62,6 +62,9 @@ function kernelProbe(numbers: Record<string, number>): string {
     `try('io_uring_setup', syscall(${n.io_uring_setup}, 1, 0));`,
     // TIOCSTI, also with high bits set (the kernel reads the request as 32 bits).
     `try('tiocsti', syscall(${n.ioctl}, 0, 0x5412, 0));`,
+    // Still allowed: a child asking to be traced by its parent (how \`strace cmd\` and gdb start one).
+    `my $child = fork(); if ($child == 0) { exit(syscall(${n.ptrace}, 0, 0, 0, 0) == -1 ? $! + 0 : 0); }`,
+    "waitpid($child, 0); print 'ptrace_traceme=', $? >> 8, \"\\n\";",
     `try('tiocsti_high_bits', syscall(${n.ioctl}, 0, 0x100005412, 0));`,
   ].join("\n");
 }
@@ -441,6 +444,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
           io_uring_setup: 38,
           tiocsti: 1,
           tiocsti_high_bits: 1,
+          ptrace_traceme: 0,
         });
       });
 

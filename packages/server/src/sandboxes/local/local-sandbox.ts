@@ -134,30 +134,34 @@ export class LocalSandbox implements Sandbox {
     if (!cgroup || this.stopping) return () => undefined;
     this.limitListeners.add(listener);
     if (!this.limitPoll) {
-      let last: Promise<{ oomKills: number; pidsDenied: number }> = cgroup.counters();
-      let reading = false;
-      this.limitPoll = setInterval(() => {
-        if (reading) return;
-        reading = true;
-        void Promise.all([last, cgroup.counters()])
-          .then(([before, now]) => {
-            last = Promise.resolve(now);
-            if (this.stopping) return;
-            const hit: ("memory" | "pids")[] = [];
-            if (now.oomKills > before.oomKills) hit.push("memory");
-            if (now.pidsDenied > before.pidsDenied) hit.push("pids");
-            for (const limit of hit) for (const notify of [...this.limitListeners]) notify(limit);
-          })
-          .finally(() => {
-            reading = false;
-          });
-      }, LIMIT_POLL_MS);
+      let last: { oomKills: number; pidsDenied: number } | undefined;
+      let busy = false;
+      const read = async () => {
+        if (busy) return;
+        busy = true;
+        try {
+          const now = await cgroup.counters();
+          if (last && !this.stopping) {
+            if (now.oomKills > last.oomKills) this.notifyLimit("memory");
+            if (now.pidsDenied > last.pidsDenied) this.notifyLimit("pids");
+          }
+          last = now;
+        } finally {
+          busy = false;
+        }
+      };
+      void read();
+      this.limitPoll = setInterval(() => void read(), LIMIT_POLL_MS);
       this.limitPoll.unref();
     }
     return () => {
       this.limitListeners.delete(listener);
       if (this.limitListeners.size === 0) this.stopLimitPoll();
     };
+  }
+
+  private notifyLimit(limit: "memory" | "pids"): void {
+    for (const notify of [...this.limitListeners]) notify(limit);
   }
 
   private stopLimitPoll(): void {
