@@ -81,6 +81,11 @@ interface Turn {
   sent?: boolean;
 }
 
+/** How a client catches up from a cursor: the missed events, or a snapshot when they are gone. */
+export type SessionResume =
+  | { readonly kind: "events"; readonly events: SessionEvent[] }
+  | { readonly kind: "snapshot"; readonly snapshot: SessionData };
+
 /** Sandbox name of a session: deterministic so another process can find it. */
 export function sandboxNameFor(sessionId: string): string {
   return `session-${sessionId}`;
@@ -187,6 +192,16 @@ export class AgentSession {
   /** Events after `afterSeq`, or `null` when they are no longer held (send `snapshot()` instead). */
   eventsAfter(afterSeq: number): SessionEvent[] | null {
     return this.log.eventsAfter(afterSeq);
+  }
+
+  /**
+   * What a client that has seen the events up to `afterSeq` needs to catch
+   * up: the events after it, or the whole session when they are no longer
+   * held. Every transport resumes through this.
+   */
+  resume(afterSeq: number): SessionResume {
+    const events = this.log.eventsAfter(afterSeq);
+    return events === null ? { kind: "snapshot", snapshot: this.snapshot() } : { kind: "events", events };
   }
 
   summary(): SessionSummary {

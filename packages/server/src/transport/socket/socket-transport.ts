@@ -115,14 +115,14 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         let replayed = 0;
         let snapshot = false;
         if (afterSeq !== undefined) {
-          const events = session.eventsAfter(afterSeq);
-          if (events === null) {
+          const resumed = session.resume(afterSeq);
+          if (resumed.kind === "snapshot") {
             snapshot = true;
-            const data = session.snapshot();
+            const data = resumed.snapshot;
             socket.emit("session:snapshot", { sessionId, seq: data.lastSeq, session: data });
           } else {
-            for (const event of events) socket.emit(event.type, event);
-            replayed = events.length;
+            for (const event of resumed.events) socket.emit(event.type, event);
+            replayed = resumed.events.length;
           }
         }
         socket.join(roomFor(sessionId));

@@ -57,14 +57,14 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asy
       });
       const write = (event: SessionEvent) =>
         raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-      const replay = session.eventsAfter(after);
-      if (replay === null) {
-        const snapshot = session.snapshot();
+      const resumed = session.resume(after);
+      if (resumed.kind === "snapshot") {
+        const { snapshot } = resumed;
         raw.write(
           `id: ${snapshot.lastSeq}\nevent: session:snapshot\ndata: ${JSON.stringify({ sessionId: session.id, seq: snapshot.lastSeq, session: snapshot })}\n\n`,
         );
       } else {
-        for (const event of replay) write(event);
+        for (const event of resumed.events) write(event);
       }
       const unsubscribe = session.subscribe(write);
       const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), 15_000);
