@@ -21,6 +21,7 @@ const envelope = {
   timestamp: z.string(),
 };
 
+/** Why a turn ended: in `session:turn:completed` and in the runner's `turn_end` line. */
 export const turnStopReasonSchema = z.enum(["end_turn", "interrupted", "error", "max_turns"]);
 export type TurnStopReason = z.infer<typeof turnStopReasonSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { turnStopReasonSchema } from "./events.js";
 import { mcpServerSchema } from "./profile.js";
 import { architectureSchema, permissionPolicySchema } from "./session.js";
 
@@ -6,6 +7,17 @@ import { architectureSchema, permissionPolicySchema } from "./session.js";
  * The line protocol between the server and the runner inside a sandbox.
  * Each message is one JSON object on one line: commands on the runner's
  * stdin, output on its stdout. stderr is free-form diagnostics.
+ *
+ * Turns run one at a time. The runner holds at most one turn: the server
+ * sends a `message` only while no turn is open, i.e. as the first one or
+ * after the previous turn's `turn_end`. It may send the first `message`
+ * right after starting the runner, before `ready`: the runner holds that
+ * turn and hands it to the agent once the agent has started, which overlaps
+ * the agent's start-up with the message. A `message` while a turn is open
+ * (held or running) breaks the protocol: the runner answers it at once with
+ * a `turn_end` for its `turnId`, stop reason `error`, and leaves the open
+ * turn alone. Every `message` gets exactly one `turn_end`, unless the runner
+ * writes `fatal` or is told to `shutdown` first.
  */
 
 /** Written by the server to a runtime-owned file; its path is the runner's only argument. */
@@ -31,9 +43,13 @@ export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
 
 export const runnerCommandSchema = z.discriminatedUnion("type", [
-  /** Start a turn. The server sends the next one only after `turn_end`. */
+  /** Start a turn; the server sends one only while no turn is open (see above). */
   z.object({ type: z.literal("message"), turnId: z.string(), content: z.string() }),
-  /** Stop the running turn. */
+  /**
+   * Stop the open turn: its `turn_end` says `interrupted` unless it ended
+   * otherwise first; a turn the agent has not started yet ends at once.
+   * Ignored when no turn is open.
+   */
   z.object({ type: z.literal("interrupt") }),
   /** The decision on a `permission_request`. */
   z.object({
@@ -92,11 +108,11 @@ export const runnerOutputSchema = z.discriminatedUnion("type", [
     toolUseId: shortString.optional(),
     title: text.optional(),
   }),
-  /** The agent finished handling the message of `turnId`. */
+  /** The agent finished handling the message of `turnId`, or the runner refused it (see above). */
   z.object({
     type: z.literal("turn_end"),
     turnId: shortString,
-    stopReason: z.enum(["end_turn", "interrupted", "error", "max_turns"]),
+    stopReason: turnStopReasonSchema,
     error: text.optional(),
   }),
   z.object({

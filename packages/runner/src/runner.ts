@@ -2,12 +2,13 @@ import { createInterface } from "node:readline";
 import { type RunnerConfig, runnerCommandSchema } from "@agent-runtime/protocol";
 import type { FSWatcher } from "chokidar";
 import type { AgentHostFactory } from "./agents/agent-host.js";
-import { createClaudeHost } from "./agents/claude.js";
-import { createOpenCodeHost } from "./agents/opencode.js";
+import { createClaudeHost } from "./agents/claude-agent-sdk/claude-host.js";
+import { createOpenCodeHost } from "./agents/opencode/opencode-host.js";
 import type { OutputWriter } from "./output.js";
 import { watchWorkspace } from "./workspace-watcher.js";
 
-const hosts: Record<RunnerConfig["architecture"], AgentHostFactory> = {
+/** The agent hosts built into the runner, by architecture. */
+const builtInHosts: Readonly<Record<RunnerConfig["architecture"], AgentHostFactory>> = {
   "claude-agent-sdk": createClaudeHost,
   opencode: createOpenCodeHost,
 };
@@ -21,10 +22,20 @@ export interface RunnerIo {
 /**
  * Runs the agent of `config` until `shutdown`, stdin EOF or a failure.
  * Writes `ready` once the agent accepts messages and the watcher runs.
- * Resolves with the process exit code: 0 after an orderly shutdown, 1 after
- * a failure (a `fatal` line has been written then). Never rejects.
+ * Holds one turn at a time as the runner protocol states: a `message` read
+ * before the agent has started waits for it, and a `message` while a turn
+ * is open is answered at once with an `error` `turn_end`, leaving the open
+ * turn alone. Resolves with the process exit code: 0 after an orderly
+ * shutdown, 1 after a failure (a `fatal` line has been written then).
+ * Never rejects.
+ *
+ * @param hosts The host factory of each architecture. @default the built-in hosts
  */
-export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<number> {
+export async function runRunner(
+  config: RunnerConfig,
+  io: RunnerIo,
+  hosts: Readonly<Record<RunnerConfig["architecture"], AgentHostFactory>> = builtInHosts,
+): Promise<number> {
   const factory = hosts[config.architecture];
   if (!factory) {
     io.output.write({
@@ -39,10 +50,16 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
   });
   let watcher: FSWatcher | undefined;
   let stopping = false;
+  /** The open turn: held until the agent has started, then the host's until its `turnEnd`. */
+  let turn: { turnId: string; content: string } | undefined;
+  let agentStarted = false;
 
   const host = factory(config, {
     message: (message) => io.output.write({ type: "agent", message }),
-    turnEnd: (end) => io.output.write(end),
+    turnEnd: (end) => {
+      turn = undefined;
+      io.output.write(end);
+    },
     permissionRequest: (request) => io.output.write(request),
     diagnostics: (text) => io.stderr.write(text),
     failed: (error) => {
@@ -79,8 +96,35 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
     }
   }
 
-  // Commands are read while the agent starts: a first message sent right after launch reaches
-  // the agent as soon as it can take it, overlapping its start-up (hosts queue it until then).
+  const accept = (turnId: string, content: string): void => {
+    if (turn) {
+      io.output.write({
+        type: "turn_end",
+        turnId,
+        stopReason: "error",
+        error: `refused: turn ${turn.turnId} is still open and the runner holds one turn at a time`,
+      });
+      return;
+    }
+    turn = { turnId, content };
+    if (agentStarted) host.send(turnId, content);
+  };
+
+  const interrupt = (): void => {
+    if (turn && !agentStarted) {
+      io.output.write({ type: "turn_end", turnId: turn.turnId, stopReason: "interrupted" });
+      turn = undefined;
+      return;
+    }
+    host
+      .interrupt()
+      .catch((error: unknown) =>
+        io.output.write({ type: "log", level: "warn", message: `interrupt failed: ${String(error)}` }),
+      );
+  };
+
+  // Commands are read while the agent starts: a first message sent right after launch is held
+  // and reaches the agent as soon as it can take it, overlapping its start-up.
   const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on("line", (text) => {
     if (text.trim() === "" || stopping) return;
@@ -101,23 +145,21 @@ export async function runRunner(config: RunnerConfig, io: RunnerIo): Promise<num
       return;
     }
     const command = parsed.data;
-    if (command.type === "message") host.send(command.turnId, command.content);
+    if (command.type === "message") accept(command.turnId, command.content);
     else if (command.type === "permission_response") {
       host.respondPermission(command.requestId, command.decision, command.message);
-    } else if (command.type === "interrupt") {
-      host
-        .interrupt()
-        .catch((error: unknown) =>
-          io.output.write({ type: "log", level: "warn", message: `interrupt failed: ${String(error)}` }),
-        );
-    } else void stop();
+    } else if (command.type === "interrupt") interrupt();
+    else void stop();
   });
   lines.on("close", () => void stop());
 
   try {
     const { agentVersion } = await host.start();
-    if (!stopping)
+    if (!stopping) {
+      agentStarted = true;
       io.output.write({ type: "ready", pid: process.pid, ...(agentVersion ? { agentVersion } : {}) });
+      if (turn) host.send(turn.turnId, turn.content);
+    }
   } catch (error) {
     if (!stopping) {
       stopping = true;

@@ -2,7 +2,13 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
-import type { RunnerOutput } from "@agent-runtime/protocol";
+import {
+  OPENCODE_PROVIDER_ID,
+  OPENCODE_TRANSCRIPT_DIR_ENV,
+  openCodeModelId,
+  openCodeTranscriptFileName,
+  type RunnerOutput,
+} from "@agent-runtime/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RunnerProcess, runnerMain, startRunner } from "./runner-process.js";
 
@@ -75,7 +81,7 @@ function prepareDirs(): { workspaceDir: string; homeDir: string } {
     join(workspaceDir, "opencode.json"),
     JSON.stringify({
       provider: {
-        "agent-runtime": {
+        [OPENCODE_PROVIDER_ID]: {
           npm: "@ai-sdk/openai-compatible",
           options: {
             baseURL: "{env:AGENT_RUNTIME_OPENAI_BASE_URL}",
@@ -84,8 +90,8 @@ function prepareDirs(): { workspaceDir: string; homeDir: string } {
           models: { mock: { name: "mock" } },
         },
       },
-      model: "agent-runtime/mock",
-      small_model: "agent-runtime/mock",
+      model: openCodeModelId("mock"),
+      small_model: openCodeModelId("mock"),
     }),
   );
   for (const dir of [root, workspaceDir, homeDir, join(workspaceDir, "opencode.json")]) {
@@ -103,7 +109,7 @@ function start(
     env: {
       AGENT_RUNTIME_OPENAI_BASE_URL: `${model.url}/v1`,
       AGENT_RUNTIME_OPENAI_API_KEY: "sk-test",
-      AGENT_RUNTIME_OPENCODE_TRANSCRIPT_DIR: transcriptDir(dirs.homeDir),
+      [OPENCODE_TRANSCRIPT_DIR_ENV]: transcriptDir(dirs.homeDir),
     },
     dirs,
   });
@@ -175,11 +181,27 @@ describe("runner (real OpenCode against the mock model)", () => {
     expect(sessions.size).toBe(1);
     const [sessionId] = [...sessions] as string[];
     const exported = JSON.parse(
-      readFileSync(join(transcriptDir(runner.homeDir), `${sessionId}.json`), "utf8"),
+      readFileSync(join(transcriptDir(runner.homeDir), openCodeTranscriptFileName(sessionId)), "utf8"),
     );
     expect(exported.info.id).toBe(sessionId);
     expect(exported.messages.length).toBeGreaterThanOrEqual(4);
 
+    runner.send({ type: "shutdown" });
+    expect(await runner.exited).toBe(0);
+  });
+
+  it("holds a message sent before ready until OpenCode has started", async () => {
+    const runner = start(prepareDirs(), { watchWorkspace: false });
+    runner.send({ type: "message", turnId: "early", content: "hello early" });
+    expect(await runner.waitFor(is("turn_end"))).toMatchObject({ turnId: "early", stopReason: "end_turn" });
+    expect(runner.lines.filter(is("ready"))).toHaveLength(1);
+    const deltas = runner.lines
+      .filter(is("agent"))
+      .map(event)
+      .filter((e) => e.type === "message.part.delta")
+      .map((e) => e.properties?.delta)
+      .join("");
+    expect(deltas).toBe("You said: hello early");
     runner.send({ type: "shutdown" });
     expect(await runner.exited).toBe(0);
   });

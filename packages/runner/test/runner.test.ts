@@ -105,17 +105,20 @@ describe("runner (real Claude Code against a fake model)", () => {
     expect(runner.lines.every((l) => typeof l.type === "string")).toBe(true);
   });
 
-  it("runs a second message sent before the first turn ended after it", async () => {
+  it("holds a message sent before ready for the agent and refuses a second one while it is open", async () => {
     const runner = start({ watchWorkspace: false });
-    await runner.waitFor(is("ready"));
     runner.send({ type: "message", turnId: "a", content: "first" });
     runner.send({ type: "message", turnId: "b", content: "second" });
-    await runner.waitFor(is("turn_end", (l) => l.turnId === "b"));
+    await runner.waitFor(is("turn_end", (l) => l.turnId === "a"));
+    expect(runner.lines.map((l) => l.type)).toContain("ready");
     const ends = runner.lines.filter(is("turn_end"));
     expect(ends.map((l) => [l.turnId, l.stopReason])).toEqual([
+      ["b", "error"],
       ["a", "end_turn"],
-      ["b", "end_turn"],
     ]);
+    const result = runner.lines.filter(is("agent")).at(-1)!.message as { result: string };
+    expect(result.result).toBe("You said: first");
+    expect(model.requests.some((r) => r.lastUserText === "second")).toBe(false);
     runner.child.stdin!.end();
     expect(await runner.exited).toBe(0);
   });

@@ -7,7 +7,10 @@ export type PermissionRequestLine = Extract<RunnerOutput, { type: "permission_re
 export interface AgentHostEvents {
   /** One native agent message, relayed unchanged as an `agent` line. */
   message(message: unknown): void;
-  /** A turn finished; called exactly once per `send`, in send order, unless the host fails first. */
+  /**
+   * The turn of the last `send` finished. Called exactly once per `send`
+   * (when the agent fails, before `failed`), unless `close` was called first.
+   */
   turnEnd(end: TurnEnd): void;
   /** A tool call waits for `respondPermission` (only under `permissions.mode: "ask"`). */
   permissionRequest(request: PermissionRequestLine): void;
@@ -21,13 +24,16 @@ export interface AgentHostEvents {
 }
 
 /**
- * One long-lived agent process inside the sandbox. Turns run one at a time:
- * a message sent while a turn runs waits until that turn has ended.
+ * One long-lived agent process inside the sandbox. A host holds at most one
+ * turn and keeps no queue: the runner calls `send` only after `start` has
+ * resolved and while no turn runs (after the previous turn's `turnEnd`), so
+ * holding a message until the agent starts and refusing one that arrives
+ * while a turn runs are the runner's part (see the runner protocol).
  */
 export interface AgentHost {
   /** Starts the agent process and resolves once it accepts messages. Rejects if it cannot start. */
   start(): Promise<{ agentVersion?: string }>;
-  /** Queues a user message; `turnEnd` reports its end under `turnId`. */
+  /** Starts a turn with a user message; `turnEnd` reports its end under `turnId`. */
   send(turnId: string, content: string): void;
   /** Answers a `permissionRequest`; unknown or already answered ids are ignored. */
   respondPermission(requestId: string, decision: "allow" | "deny", message?: string): void;

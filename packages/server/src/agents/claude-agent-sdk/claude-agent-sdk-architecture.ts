@@ -1,3 +1,4 @@
+import { CLAUDE_CODE_TURN_ENV } from "@agent-runtime/protocol";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { materializeClaudeProfile } from "./materialize.js";
 import { createClaudeParser } from "./parser.js";
@@ -7,8 +8,7 @@ import { claudeTranscriptPath } from "./transcript-path.js";
  * Environment that keeps Claude Code offline-friendly and turn-deterministic
  * inside a sandbox: no updater, telemetry, error reporting or other
  * non-essential traffic, no auto-memory writes outside the workspace, and
- * subagents in the foreground (a background subagent would end the turn
- * early and start an unsolicited one when it settles).
+ * the runtime's turn model (`CLAUDE_CODE_TURN_ENV`).
  */
 const QUIET_ENV: Readonly<Record<string, string>> = {
   DISABLE_AUTOUPDATER: "1",
@@ -17,7 +17,7 @@ const QUIET_ENV: Readonly<Record<string, string>> = {
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
   CLAUDE_CODE_DISABLE_TERMINAL_TITLE: "1",
   CLAUDE_CODE_DISABLE_AUTO_MEMORY: "1",
-  CLAUDE_CODE_DISABLE_BACKGROUND_TASKS: "1",
+  ...CLAUDE_CODE_TURN_ENV,
 };
 
 const claudeAgentSdkArchitecture: AgentArchitecture = {

@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { resolveConfinedPath } from "../../confined-path.js";
 
 /** Claude Code keeps at most this many characters of the encoded project folder name. */
 const MAX_PROJECT_DIR_LENGTH = 200;
@@ -8,18 +9,17 @@ const MAX_PROJECT_DIR_LENGTH = 200;
  * `<home>/.claude/projects/<encoded cwd>/<session id>.jsonl`. The cwd is
  * encoded by replacing every character but ASCII letters and digits with
  * `-`; names longer than 200 characters are cut and suffixed with a hash of
- * the cwd (Claude Code 2.1.x behaviour, verified against its binary).
+ * the cwd (Claude Code 2.1.x behaviour, verified against its binary). The
+ * session id comes from the agent's output: throws `INVALID_PATH` when it
+ * would name a file outside the project folder.
  */
 export function claudeTranscriptPath(input: {
   homeDir: string;
   workspaceDir: string;
   nativeSessionId: string;
 }): string {
-  return posix.join(
-    input.homeDir,
-    ".claude",
-    "projects",
-    encodeProjectDir(input.workspaceDir),
+  return resolveConfinedPath(
+    posix.join(input.homeDir, ".claude", "projects", encodeProjectDir(input.workspaceDir)),
     `${input.nativeSessionId}.jsonl`,
   );
 }

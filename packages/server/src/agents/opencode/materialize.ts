@@ -1,11 +1,16 @@
 import { posix } from "node:path";
-import type { AgentProfile, McpServer, SessionOptions } from "@agent-runtime/protocol";
+import {
+  type AgentProfile,
+  type McpServer,
+  OPENCODE_PROVIDER_ID,
+  openCodeModelId,
+  openCodeModelRef,
+  type SessionOptions,
+} from "@agent-runtime/protocol";
 import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
 import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
 
-/** The provider `opencode.json` declares for the configured OpenAI-compatible endpoint. */
-export const OPENCODE_PROVIDER_ID = "agent-runtime";
 /** Environment variables the provider's base URL and key are read from (`{env:…}`); the key never enters files. */
 export const OPENCODE_BASE_URL_ENV = "AGENT_RUNTIME_OPENAI_BASE_URL";
 export const OPENCODE_API_KEY_ENV = "AGENT_RUNTIME_OPENAI_API_KEY";
@@ -43,7 +48,7 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
         {
           description: agent.description,
           mode: "subagent",
-          ...(agent.model ? { model: opencodeModel(agent.model) } : {}),
+          ...(agent.model ? { model: openCodeModelId(agent.model) } : {}),
           ...(agent.tools ? { tools: toolSwitches(agent.tools) } : {}),
         },
         agent.prompt,
@@ -61,17 +66,15 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
   return files;
 }
 
-/** `provider/model` for OpenCode; a bare name is served by the runtime's provider. */
-export function opencodeModel(model: string): string {
-  return model.includes("/") ? model : `${OPENCODE_PROVIDER_ID}/${model}`;
-}
-
 function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): Record<string, unknown> {
   const model = sessionOptions.model ?? profile.model ?? DEFAULT_OPENCODE_MODEL;
+  // Every model the runtime's provider serves: those without a provider of their own.
   const ownModels = new Set(
-    [model, ...profile.subagents.map((a) => a.model)].filter(
-      (m): m is string => m !== undefined && !m.includes("/"),
-    ),
+    [model, ...profile.subagents.map((a) => a.model)]
+      .filter((m): m is string => m !== undefined)
+      .map(openCodeModelRef)
+      .filter((ref) => ref.providerID === OPENCODE_PROVIDER_ID)
+      .map((ref) => ref.modelID),
   );
   return {
     $schema: "https://opencode.ai/config.json",
@@ -83,8 +86,8 @@ function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): 
         models: Object.fromEntries([...ownModels].map((m) => [m, { name: m }])),
       },
     },
-    model: opencodeModel(model),
-    small_model: opencodeModel(model),
+    model: openCodeModelId(model),
+    small_model: openCodeModelId(model),
     ...(Object.keys(profile.mcpServers).length > 0
       ? {
           mcp: Object.fromEntries(Object.entries(profile.mcpServers).map(([name, s]) => [name, mcpEntry(s)])),

@@ -1,10 +1,6 @@
+import { OPENCODE_TRANSCRIPT_DIR_ENV, openCodeModelId } from "@agent-runtime/protocol";
 import type { AgentArchitecture } from "../agent-architecture.js";
-import {
-  materializeOpenCodeProfile,
-  OPENCODE_API_KEY_ENV,
-  OPENCODE_BASE_URL_ENV,
-  opencodeModel,
-} from "./materialize.js";
+import { materializeOpenCodeProfile, OPENCODE_API_KEY_ENV, OPENCODE_BASE_URL_ENV } from "./materialize.js";
 import { createOpenCodeParser } from "./parser.js";
 import { openCodeTranscriptDir, openCodeTranscriptPath } from "./transcript-path.js";
 
@@ -24,7 +20,7 @@ const openCodeArchitecture: AgentArchitecture = {
     return {
       architecture: "opencode",
       workspaceDir: input.workspaceDir,
-      ...(model ? { model: opencodeModel(model) } : {}),
+      ...(model ? { model: openCodeModelId(model) } : {}),
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
       ...(profile.tools ? { allowedTools: profile.tools } : {}),
       mcpServers: profile.mcpServers,
@@ -43,7 +39,7 @@ const openCodeArchitecture: AgentArchitecture = {
     return {
       ...input.profile.env,
       HOME: input.homeDir,
-      AGENT_RUNTIME_OPENCODE_TRANSCRIPT_DIR: openCodeTranscriptDir(input.homeDir),
+      [OPENCODE_TRANSCRIPT_DIR_ENV]: openCodeTranscriptDir(input.homeDir),
       ...(input.endpoint.baseUrl ? { [OPENCODE_BASE_URL_ENV]: openAiBaseUrl(input.endpoint.baseUrl) } : {}),
       [OPENCODE_API_KEY_ENV]: input.endpoint.apiKey ?? PLACEHOLDER_KEY,
     };

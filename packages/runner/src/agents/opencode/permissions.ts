@@ -1,5 +1,5 @@
 import type { PermissionPolicy } from "@agent-runtime/protocol";
-import type { PermissionRequestLine } from "./agent-host.js";
+import type { PermissionRequestLine } from "../agent-host.js";
 
 /** OpenCode's `permission` config: one action for everything, or an action per permission (`*` for the rest). */
 export type OpenCodePermissionConfig = "allow" | Record<string, "allow" | "ask">;

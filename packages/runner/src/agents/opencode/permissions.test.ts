@@ -1,9 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  openCodePermissionConfig,
-  openCodePermissionOf,
-  permissionRequestOf,
-} from "./opencode-permissions.js";
+import { openCodePermissionConfig, openCodePermissionOf, permissionRequestOf } from "./permissions.js";
 
 describe("OpenCode permission mapping", () => {
   it("maps Claude Code's and OpenCode's tool names onto OpenCode's permissions", () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RunnerConfig } from "@agent-runtime/protocol";
+import { CLAUDE_CODE_TURN_ENV, type RunnerConfig } from "@agent-runtime/protocol";
 import {
   type CanUseTool,
   type McpServerConfig,
@@ -11,9 +11,9 @@ import {
   type SDKResultMessage,
   type SDKUserMessage,
 } from "@anthropic-ai/claude-agent-sdk";
-import { AsyncQueue } from "../async-queue.js";
-import type { AgentHost, AgentHostEvents, TurnEnd } from "./agent-host.js";
-import { PermissionGate } from "./permission-gate.js";
+import { AsyncQueue } from "../../async-queue.js";
+import type { AgentHost, AgentHostEvents, TurnEnd } from "../agent-host.js";
+import { PermissionGate } from "../permission-gate.js";
 
 /** How long `close` waits for Claude Code to exit on its own before killing it. */
 const CLOSE_GRACE_MS = 5_000;
@@ -28,24 +28,11 @@ const CLOSE_GRACE_MS = 5_000;
  */
 export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
   const input = new AsyncQueue<SDKUserMessage>();
-  const waiting: { turnId: string; content: string }[] = [];
   let current: { turnId: string; interrupted: boolean } | undefined;
   let session: Query | undefined;
   let consuming: Promise<void> | undefined;
   let closing = false;
   const gate = new PermissionGate(config.permissions, events);
-
-  const nextTurn = (): void => {
-    if (current || closing) return;
-    const next = waiting.shift();
-    if (!next) return;
-    current = { turnId: next.turnId, interrupted: false };
-    input.push({
-      type: "user",
-      message: { role: "user", content: next.content },
-      parent_tool_use_id: null,
-    });
-  };
 
   const endTurn = (end: Omit<TurnEnd, "type" | "turnId">): void => {
     if (!current) return;
@@ -53,7 +40,6 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
     const turnId = current.turnId;
     current = undefined;
     events.turnEnd({ type: "turn_end", turnId, ...end });
-    nextTurn();
   };
 
   const consume = async (q: Query): Promise<void> => {
@@ -83,8 +69,8 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
     },
 
     send(turnId, content) {
-      waiting.push({ turnId, content });
-      nextTurn();
+      current = { turnId, interrupted: false };
+      input.push({ type: "user", message: { role: "user", content }, parent_tool_use_id: null });
     },
 
     respondPermission(requestId, decision, message) {
@@ -140,9 +126,7 @@ function claudeOptions(config: RunnerConfig, events: AgentHostEvents, gate: Perm
     ...(config.resumeSessionId ? { resume: config.resumeSessionId } : {}),
     settingSources: ["project"],
     ...permissions,
-    // Foreground subagents keep a turn self-contained: a background task would end the turn early and
-    // start an unsolicited one when it settles. The environment may still override it.
-    env: { CLAUDE_CODE_DISABLE_BACKGROUND_TASKS: "1", ...process.env },
+    env: { ...CLAUDE_CODE_TURN_ENV, ...process.env },
     stderr: (text) => events.diagnostics(text),
   };
 }

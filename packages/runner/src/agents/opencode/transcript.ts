@@ -2,18 +2,19 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { openCodeTranscriptFileName } from "@agent-runtime/protocol";
 import type { OpencodeClient } from "@opencode-ai/sdk/v2/client";
 
 /**
  * OpenCode keeps sessions in its SQLite database (`$HOME/.local/share/opencode/opencode.db`),
  * which is not safe to copy while the server runs. The runtime's transcript
- * is therefore an export: `<dir>/<session id>.json` in the format of
+ * is therefore an export in `dir` (`OPENCODE_TRANSCRIPT_DIR_ENV`, given by
+ * the server), named by `openCodeTranscriptFileName`, in the format of
  * `opencode export` (`{info, messages: [{info, parts}]}`), which
- * `opencode import` reads back. `dir` is given by the server in the
- * `AGENT_RUNTIME_OPENCODE_TRANSCRIPT_DIR` environment variable.
+ * `opencode import` reads back.
  */
-export function transcriptFile(dir: string, sessionId: string): string {
-  return join(dir, `${sessionId}.json`);
+function transcriptFile(dir: string, sessionId: string): string {
+  return join(dir, openCodeTranscriptFileName(sessionId));
 }
 
 /**

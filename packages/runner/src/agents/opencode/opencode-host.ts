@@ -1,23 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import type { RunnerConfig } from "@agent-runtime/protocol";
+import { OPENCODE_TRANSCRIPT_DIR_ENV, openCodeModelRef, type RunnerConfig } from "@agent-runtime/protocol";
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
-import type { AgentHost, AgentHostEvents, TurnEnd } from "./agent-host.js";
-import { resolveOpencodeBinary } from "./opencode-binary.js";
+import type { AgentHost, AgentHostEvents, TurnEnd } from "../agent-host.js";
+import { resolveOpencodeBinary } from "./binary.js";
 import {
   type OpenCodePermissionAsked,
   openCodePermissionConfig,
   permissionRequestOf,
-} from "./opencode-permissions.js";
-import { exportTranscript, importTranscript } from "./opencode-transcript.js";
+} from "./permissions.js";
+import { exportTranscript, importTranscript } from "./transcript.js";
 
 /** How long `start` waits for `opencode serve` to listen. */
 const START_TIMEOUT_MS = 30_000;
 /** How long `close` waits for the server to exit after SIGTERM before killing it. */
 const CLOSE_GRACE_MS = 5_000;
-/** The provider `opencode.json` declares for the configured endpoint when a model has no `provider/` prefix. */
-const OPENCODE_PROVIDER_ID = "agent-runtime";
-/** Directory of transcript exports, set by the server (see `opencode-transcript.ts`). */
-const TRANSCRIPT_DIR_ENV = "AGENT_RUNTIME_OPENCODE_TRANSCRIPT_DIR";
 /** What the agent is told when a request is denied without a message of its own. */
 const DENIED_MESSAGE = "The user denied this tool call";
 
@@ -76,9 +72,8 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
     ...process.env,
     OPENCODE_CONFIG_CONTENT: JSON.stringify(runtimeConfig(config)),
   };
-  const transcriptDir = process.env[TRANSCRIPT_DIR_ENV];
+  const transcriptDir = process.env[OPENCODE_TRANSCRIPT_DIR_ENV];
   const binary = resolveOpencodeBinary();
-  const waiting: { turnId: string; content: string }[] = [];
   /** The main session and its descendants: the sessions whose events are relayed. */
   const tracked = new Set<string>();
   /** Relayed permission requests not answered yet, by OpenCode's request id. */
@@ -134,28 +129,6 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
     if (current !== turn) return;
     current = undefined;
     events.turnEnd({ type: "turn_end", turnId: turn.turnId, ...stopOf(turn) });
-    nextTurn();
-  };
-
-  const nextTurn = (): void => {
-    if (current || closing || failed || !client || !sessionId) return;
-    const next = waiting.shift();
-    if (!next) return;
-    const turn: Turn = { turnId: next.turnId, interrupted: false, busy: false };
-    current = turn;
-    void prompt(client, sessionId, next.content).then(
-      (error) => {
-        if (error && current === turn) {
-          turn.error = error;
-          void endTurn(turn);
-        }
-      },
-      (error: unknown) => {
-        if (current !== turn) return;
-        turn.error = String(error);
-        void endTurn(turn);
-      },
-    );
   };
 
   /** Sends one user message; resolves with an error message when OpenCode refuses it. */
@@ -177,7 +150,7 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       });
       return result.error ? errorText(result.error) : undefined;
     }
-    const model = modelRef(config.model);
+    const model = config.model ? openCodeModelRef(config.model) : undefined;
     const result = await api.session.promptAsync({
       sessionID: id,
       parts: [{ type: "text", text: content }],
@@ -285,13 +258,26 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       const listed = await api.command.list();
       commands = new Set((listed.data ?? []).map((c) => c.name));
       const health = await api.global.health();
-      nextTurn();
       return health.data?.version ? { agentVersion: health.data.version } : {};
     },
 
     send(turnId, content) {
-      waiting.push({ turnId, content });
-      nextTurn();
+      if (!client || !sessionId) throw new Error("OpenCode has not started");
+      const turn: Turn = { turnId, interrupted: false, busy: false };
+      current = turn;
+      void prompt(client, sessionId, content).then(
+        (error) => {
+          if (error && current === turn) {
+            turn.error = error;
+            void endTurn(turn);
+          }
+        },
+        (error: unknown) => {
+          if (current !== turn) return;
+          turn.error = String(error);
+          void endTurn(turn);
+        },
+      );
     },
 
     respondPermission(requestId, decision, message) {
@@ -369,15 +355,6 @@ async function openSession(
   }
   const created = await api.session.create({}, { throwOnError: true });
   return created.data.id;
-}
-
-/** `provider/model` as OpenCode's model reference; a bare name refers to the runtime's provider. */
-function modelRef(model: string | undefined): { providerID: string; modelID: string } | undefined {
-  if (!model) return undefined;
-  const slash = model.indexOf("/");
-  return slash > 0
-    ? { providerID: model.slice(0, slash), modelID: model.slice(slash + 1) }
-    : { providerID: OPENCODE_PROVIDER_ID, modelID: model };
 }
 
 function stopOf(turn: Turn): Omit<TurnEnd, "type" | "turnId"> {
