@@ -24,6 +24,7 @@ export default defineConfig({
   server: {
     proxy: {
       "/health": api,
+      "/agent-architectures": api,
       "/agent-profiles": api,
       "/sessions": api,
       "/socket.io": { target: api, ws: true },

@@ -5,6 +5,10 @@ import { fileURLToPath } from "node:url";
 import type { ScriptInput } from "@agent-runtime/mock-model";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createClaudeAgentSdkArchitecture,
+  createOpenCodeArchitecture,
+} from "../../../packages/server/src/index.js";
 import { untarGz } from "../../../packages/server/test/http/untar.js";
 import { startTestServer, type TestServer } from "../../../packages/server/test/support/test-server.js";
 
@@ -386,5 +390,56 @@ describe("Studio with an API key", () => {
     expect(await page.evaluate(() => localStorage.getItem("agent-runtime.apiKey"))).toBe("studio-secret");
     await page.reload();
     await page.getByRole("button", { name: "Create session" }).waitFor();
+  });
+});
+
+describe("Studio honours the architectures' capabilities", () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const limited = {
+      ...createOpenCodeArchitecture(),
+      capabilities: { thinking: true, subagents: false, permissions: false, nativeResume: false },
+    };
+    server = await startTestServer({
+      script,
+      studio: true,
+      runtime: { architectures: [createClaudeAgentSdkArchitecture(), limited] },
+    });
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  it("offers 'ask' only where permissions are supported and names what a session's agent cannot do", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(server.url);
+    const ask = page.getByLabel("Ask before each tool call");
+    await ask.waitFor();
+    await page.getByLabel("OpenCode").check();
+    await expect.poll(() => ask.count()).toBe(0);
+    await page.getByLabel("Claude Agent SDK (Claude Code)").check();
+    await ask.waitFor();
+
+    await page.getByLabel("OpenCode").check();
+    await page.getByRole("button", { name: "Create session" }).click();
+    await page.waitForURL(/\/s\/[^/]+$/);
+    const limits = page.getByTestId("capability-limits");
+    await limits.waitFor();
+    expect(await limits.textContent()).toContain("forgets earlier turns when its sandbox restarts");
+    expect(await limits.textContent()).toContain("no subagents");
+    await shot(page, "desktop-capability-limits");
+    const sessionId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "");
+    const created = (await (await fetch(`${server.url}/sessions/${sessionId}`)).json()) as {
+      architecture: string;
+      sessionOptions: { permissions?: unknown };
+    };
+    expect(created.architecture).toBe("opencode");
+    expect(created.sessionOptions.permissions).toBeUndefined();
+    await page.close();
   });
 });

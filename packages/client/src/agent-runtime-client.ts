@@ -1,4 +1,5 @@
 import type {
+  ArchitectureInfo,
   Block,
   CreateSessionRequest,
   SendMessageResponse,
@@ -51,6 +52,7 @@ export class AgentRuntimeClient {
   private readonly stores = new Map<string, SessionStore>();
   private readonly openCounts = new Map<string, number>();
   private readonly loads = new Map<string, Promise<SessionSnapshot>>();
+  private architectureList: Promise<readonly ArchitectureInfo[]> | undefined;
 
   constructor(options: AgentRuntimeClientOptions) {
     const log = options.debug
@@ -116,6 +118,22 @@ export class AgentRuntimeClient {
    */
   syncSession(sessionId: string): Promise<SessionSnapshot> {
     return this.load(this.session(sessionId), true);
+  }
+
+  /**
+   * The server's agent architectures and their capabilities
+   * (`GET /agent-architectures`), fetched once and shared by every caller;
+   * a failed fetch is not kept, so the next call asks again.
+   */
+  architectures(): Promise<readonly ArchitectureInfo[]> {
+    if (!this.architectureList) {
+      const list = this.rest.listArchitectures();
+      this.architectureList = list;
+      list.catch(() => {
+        if (this.architectureList === list) this.architectureList = undefined;
+      });
+    }
+    return this.architectureList;
   }
 
   async createSession(request: CreateSessionRequest): Promise<SessionSummary> {

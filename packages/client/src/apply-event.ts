@@ -1,4 +1,10 @@
-import type { Block, SessionEvent, SessionEventOf, WorkspaceFile } from "@agent-runtime/protocol";
+import {
+  type Block,
+  mergeBlockUpdate,
+  type SessionEvent,
+  type SessionEventOf,
+  type WorkspaceFile,
+} from "@agent-runtime/protocol";
 import { putBlock } from "./block-list.js";
 import { MAX_KEPT_ERRORS, type SessionSnapshot } from "./session-snapshot.js";
 
@@ -46,8 +52,7 @@ function reduce(state: SessionSnapshot, event: SessionEvent): SessionSnapshot {
     case "session:block:update": {
       const block = state.blocksById[event.blockId];
       if (!block) return state;
-      const updated = { ...block, ...event.updates, id: block.id, type: block.type } as Block;
-      return { ...state, ...putBlock(state, updated) };
+      return { ...state, ...putBlock(state, mergeBlockUpdate(block, event.updates)) };
     }
     case "session:block:complete":
       return completeBlock(state, event.block);

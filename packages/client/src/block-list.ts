@@ -1,5 +1,4 @@
-import type { Block } from "@agent-runtime/protocol";
-import { blockOwner } from "./block-owner.js";
+import { type Block, blockOwner } from "@agent-runtime/protocol";
 import type { SessionSnapshot } from "./session-snapshot.js";
 
 type BlockLists = Pick<SessionSnapshot, "blocks" | "subagentBlocks" | "blocksById">;

@@ -1,3 +1,4 @@
+export { blockOwner } from "@agent-runtime/protocol";
 export {
   AgentRuntimeClient,
   type AgentRuntimeClientOptions,
@@ -5,7 +6,6 @@ export {
 } from "./agent-runtime-client.js";
 export { AgentRuntimeError, type ClientErrorCode } from "./agent-runtime-error.js";
 export type { ExtensionEvent, WireEvent } from "./apply-event.js";
-export { blockOwner } from "./block-owner.js";
 export {
   type PermissionDecision,
   RestClient,

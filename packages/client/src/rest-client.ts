@@ -1,6 +1,7 @@
 import type {
   AgentProfile,
   AgentProfileSummary,
+  ArchitectureInfo,
   Block,
   CreateSessionRequest,
   EventsResponse,
@@ -51,6 +52,12 @@ export class RestClient {
 
   health(): Promise<HealthResponse> {
     return this.request("GET", "/health");
+  }
+
+  /** The agent architectures the server runs sessions with, and what each supports. */
+  async listArchitectures(): Promise<ArchitectureInfo[]> {
+    const path = "/agent-architectures";
+    return (await this.request<{ architectures: ArchitectureInfo[] }>("GET", path)).architectures;
   }
 
   async listProfiles(): Promise<AgentProfileSummary[]> {

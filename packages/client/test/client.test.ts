@@ -78,6 +78,39 @@ describe("AgentRuntimeClient against a real server", () => {
     unreachable.close();
   });
 
+  it("lists the server's architectures with their capabilities, fetched once per client", async () => {
+    const paths: string[] = [];
+    const counting = new AgentRuntimeClient({
+      apiUrl: server.url,
+      fetch: (input, init) => {
+        paths.push(new URL(String(input)).pathname);
+        return fetch(input, init);
+      },
+    });
+    const [first, second] = await Promise.all([counting.architectures(), counting.architectures()]);
+    expect(first).toBe(second);
+    expect(await counting.architectures()).toBe(first);
+    expect(paths).toEqual(["/agent-architectures"]);
+    expect(first.map((a) => a.id)).toEqual(["claude-agent-sdk", "opencode"]);
+    expect(first[0]?.capabilities).toEqual({
+      thinking: true,
+      subagents: true,
+      permissions: true,
+      nativeResume: true,
+    });
+    expect(await counting.rest.listArchitectures()).toEqual(first);
+    counting.close();
+
+    let failures = 1;
+    const flaky = new AgentRuntimeClient({
+      apiUrl: server.url,
+      fetch: (input, init) => (failures-- > 0 ? Promise.reject(new Error("offline")) : fetch(input, init)),
+    });
+    await expect(flaky.architectures()).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    expect(await flaky.architectures()).toEqual(first);
+    flaky.close();
+  });
+
   it("streams a turn, survives a dropped socket mid-stream and ends with exactly the server's state", async () => {
     const created = await a.createSession({ agentProfileRef: "test", architecture: "claude-agent-sdk" });
     expect(a.sessionList.getSnapshot().sessions.map((s) => s.sessionId)).toContain(created.sessionId);

@@ -1,8 +1,8 @@
 import { z } from "zod";
 
 /**
- * Stable error codes. Transports map them to HTTP status in one place
- * (`httpStatusForErrorCode`); clients branch on the code, never on the message.
+ * Stable error codes and their HTTP status (`httpStatusForErrorCode`);
+ * clients branch on the code, never on the message.
  */
 export const errorCodes = {
   VALIDATION_FAILED: 400,
@@ -45,7 +45,11 @@ export function httpStatusForErrorCode(code: ErrorCode): number {
   return errorCodes[code];
 }
 
-/** The body of every error response: `{error: {code, message, requestId}}`. */
+/**
+ * The body of every error response: `{error: {code, message, requestId}}`.
+ * Servers send an `ErrorCode`; `code` is any string on the wire so a client
+ * accepts codes added after its protocol version.
+ */
 export const errorResponseSchema = z.object({
   error: z.object({
     code: z.string(),

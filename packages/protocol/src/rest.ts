@@ -24,6 +24,37 @@ export const createSessionResponseSchema = sessionSummarySchema;
 
 export const listSessionsResponseSchema = z.object({ sessions: z.array(sessionSummarySchema) });
 
+/**
+ * What an agent architecture supports; clients offer only what the chosen
+ * architecture can do.
+ */
+export const architectureCapabilitiesSchema = z.object({
+  /** Streams its reasoning as `thinking` blocks. */
+  thinking: z.boolean(),
+  /** Starts subagents, whose runs appear as `subagent` blocks with their own transcripts. */
+  subagents: z.boolean(),
+  /** Honours the `ask` permission mode (tool calls wait for `session:permission:requested` answers). */
+  permissions: z.boolean(),
+  /**
+   * Resumes from its own transcript after its sandbox is recreated
+   * (hibernation, server restart); without it the agent does not remember
+   * the earlier turns then.
+   */
+  nativeResume: z.boolean(),
+});
+export type ArchitectureCapabilities = z.infer<typeof architectureCapabilitiesSchema>;
+
+/** One architecture a server runs sessions with. */
+export const architectureInfoSchema = z.object({
+  id: architectureSchema,
+  capabilities: architectureCapabilitiesSchema,
+});
+export type ArchitectureInfo = z.infer<typeof architectureInfoSchema>;
+
+/** `GET /agent-architectures`: the architectures this server runs, in its order of preference. */
+export const listArchitecturesResponseSchema = z.object({ architectures: z.array(architectureInfoSchema) });
+export type ListArchitecturesResponse = z.infer<typeof listArchitecturesResponseSchema>;
+
 export const listProfilesResponseSchema = z.object({ profiles: z.array(agentProfileSummarySchema) });
 export const getProfileResponseSchema = agentProfileSchema;
 

@@ -1,11 +1,14 @@
 import type { ErrorCode } from "@agent-runtime/protocol";
 
+const marker = Symbol.for("@agent-runtime/server.RuntimeError");
+
 /**
  * The one error class of the runtime. `code` is stable and maps to an HTTP
- * status in the transports (`httpStatusForErrorCode`); `message` is for
- * humans and must never contain secrets.
+ * status and a socket error in one place (`transport/error-reply.ts`);
+ * `message` is for humans and must never contain secrets.
  */
 export class RuntimeError extends Error {
+  readonly [marker] = true;
   readonly code: ErrorCode;
   readonly details?: unknown;
 
@@ -16,8 +19,9 @@ export class RuntimeError extends Error {
     this.details = options?.details;
   }
 
+  /** True for instances of this class, also across duplicated copies of the package. */
   static is(value: unknown): value is RuntimeError {
-    return value instanceof RuntimeError;
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[marker] === true;
   }
 }
 

@@ -2,23 +2,25 @@ import { AgentRuntimeError } from "@agent-runtime/client";
 import type { AgentProfileSummary, Architecture } from "@agent-runtime/protocol";
 import { useAgentClient } from "@agent-runtime/react";
 import { type FormEvent, useEffect, useState } from "react";
+import { architectureLabel } from "../architectures.js";
+import { useArchitectures } from "../use-architectures.js";
 
 interface NewSessionFormProps {
   readonly demoModel: boolean;
   onCreated(sessionId: string): void;
 }
 
-const architectures: { readonly id: Architecture; readonly label: string }[] = [
-  { id: "claude-agent-sdk", label: "Claude Agent SDK (Claude Code)" },
-  { id: "opencode", label: "OpenCode" },
-];
-
-/** Creates a session from a profile, an architecture and an optional model. No sandbox starts until the first message. */
+/**
+ * Creates a session from a profile, one of the server's architectures and an
+ * optional model. Offers "ask before each tool call" only for architectures
+ * that support permissions. No sandbox starts until the first message.
+ */
 export function NewSessionForm({ demoModel, onCreated }: NewSessionFormProps) {
   const client = useAgentClient();
   const [profiles, setProfiles] = useState<readonly AgentProfileSummary[] | undefined>(undefined);
   const [profileId, setProfileId] = useState("");
-  const [architecture, setArchitecture] = useState<Architecture>("claude-agent-sdk");
+  const architectures = useArchitectures();
+  const [chosenArchitecture, setArchitecture] = useState<Architecture | undefined>(undefined);
   const [model, setModel] = useState("");
   const [askPermissions, setAskPermissions] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -39,18 +41,22 @@ export function NewSessionForm({ demoModel, onCreated }: NewSessionFormProps) {
     };
   }, [client]);
 
+  const offered = architectures.state === "ready" ? architectures.architectures : [];
+  const selectedArchitecture = offered.find((a) => a.id === chosenArchitecture) ?? offered[0];
+  const canAsk = selectedArchitecture?.capabilities.permissions === true;
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!profileId) return;
+    if (!profileId || !selectedArchitecture) return;
     setBusy(true);
     setError(undefined);
     try {
       const created = await client.createSession({
         agentProfileRef: profileId,
-        architecture,
+        architecture: selectedArchitecture.id,
         sessionOptions: {
           ...(model.trim() ? { model: model.trim() } : {}),
-          ...(askPermissions ? { permissions: { mode: "ask" as const } } : {}),
+          ...(canAsk && askPermissions ? { permissions: { mode: "ask" as const } } : {}),
         },
       });
       onCreated(created.sessionId);
@@ -89,17 +95,21 @@ export function NewSessionForm({ demoModel, onCreated }: NewSessionFormProps) {
         </label>
         <fieldset className="field">
           <legend>Architecture</legend>
+          {architectures.state === "loading" ? <small className="muted">Loading…</small> : null}
+          {architectures.state === "failed" ? (
+            <p className="form-error">Could not load architectures: {architectures.message}</p>
+          ) : null}
           <div className="segmented">
-            {architectures.map((option) => (
-              <label key={option.id} className={architecture === option.id ? "checked" : ""}>
+            {offered.map((option) => (
+              <label key={option.id} className={selectedArchitecture === option ? "checked" : ""}>
                 <input
                   type="radio"
                   name="architecture"
                   value={option.id}
-                  checked={architecture === option.id}
+                  checked={selectedArchitecture === option}
                   onChange={() => setArchitecture(option.id)}
                 />
-                {option.label}
+                {architectureLabel(option.id)}
               </label>
             ))}
           </div>
@@ -115,20 +125,26 @@ export function NewSessionForm({ demoModel, onCreated }: NewSessionFormProps) {
             spellCheck={false}
           />
         </label>
-        <label className="check">
-          <input
-            type="checkbox"
-            name="askPermissions"
-            checked={askPermissions}
-            onChange={(event) => setAskPermissions(event.target.checked)}
-          />
-          <span>
-            Ask before each tool call
-            <small className="muted"> (otherwise the profile decides)</small>
-          </span>
-        </label>
+        {canAsk ? (
+          <label className="check">
+            <input
+              type="checkbox"
+              name="askPermissions"
+              checked={askPermissions}
+              onChange={(event) => setAskPermissions(event.target.checked)}
+            />
+            <span>
+              Ask before each tool call
+              <small className="muted"> (otherwise the profile decides)</small>
+            </span>
+          </label>
+        ) : null}
         {error ? <p className="form-error">{error}</p> : null}
-        <button type="submit" className="button primary" disabled={busy || !profileId}>
+        <button
+          type="submit"
+          className="button primary"
+          disabled={busy || !profileId || !selectedArchitecture}
+        >
           {busy ? "Creating…" : "Create session"}
         </button>
       </form>

@@ -1,6 +1,8 @@
 import { useAgentSession, useSessionSelector } from "@agent-runtime/react";
 import { useState } from "react";
+import { architectureLabel, capabilityLimits } from "../architectures.js";
 import { sessionTitle } from "../session-title.js";
+import { useArchitectures } from "../use-architectures.js";
 import { Composer } from "./Composer.js";
 import { Conversation } from "./Conversation.js";
 import { StatusBar } from "./StatusBar.js";
@@ -17,7 +19,9 @@ type Pane = "chat" | "files";
 /**
  * One session: conversation and composer, the workspace panel beside them
  * (a tab on narrow screens), the status bar, and a subagent's transcript in a
- * drawer. Keeps the session live while mounted.
+ * drawer. The header names what the session's architecture cannot do (no
+ * native resume, no subagents, no permission prompts). Keeps the session live
+ * while mounted.
  */
 export function SessionView({ sessionId, onBack }: SessionViewProps) {
   const { session, isLoading, error } = useAgentSession(sessionId);
@@ -25,6 +29,12 @@ export function SessionView({ sessionId, onBack }: SessionViewProps) {
   const [pane, setPane] = useState<Pane>("chat");
   const [showFiles, setShowFiles] = useState(true);
   const [subagentId, setSubagentId] = useState<string | undefined>(undefined);
+  const architectures = useArchitectures();
+  const capabilities =
+    architectures.state === "ready"
+      ? architectures.architectures.find((a) => a.id === session?.architecture)?.capabilities
+      : undefined;
+  const limits = capabilities ? capabilityLimits(capabilities) : [];
 
   if (error && !session) {
     return (
@@ -50,8 +60,11 @@ export function SessionView({ sessionId, onBack }: SessionViewProps) {
           <h1 className="session-name">{title || (isLoading ? "Loading…" : "Untitled session")}</h1>
           {session ? (
             <span className="muted small">
-              {session.agentProfileRef} · {session.architecture}
+              {session.agentProfileRef} · {architectureLabel(session.architecture)}
               {session.sessionOptions.model ? ` · ${session.sessionOptions.model}` : ""}
+              {limits.length > 0 ? (
+                <span data-testid="capability-limits"> · {limits.join(" · ")}</span>
+              ) : null}
             </span>
           ) : null}
         </div>

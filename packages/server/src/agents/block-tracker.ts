@@ -1,9 +1,10 @@
-import type {
-  Block,
-  ErrorBlock,
-  SubagentBlock,
-  SubagentStatus,
-  ToolResultBlock,
+import {
+  type Block,
+  type ErrorBlock,
+  mergeBlockUpdate,
+  type SubagentBlock,
+  type SubagentStatus,
+  type ToolResultBlock,
 } from "@agent-runtime/protocol";
 import type { AgentEvent, ParserContext } from "./agent-architecture.js";
 import { type Json, stringOf } from "./native-json.js";
@@ -85,7 +86,7 @@ export class BlockTracker {
   update(blockId: string, updates: Partial<Block>, events: AgentEvent[]): void {
     const block = this.open.get(blockId);
     if (!block) return;
-    this.open.set(blockId, { ...block, ...updates } as Block);
+    this.open.set(blockId, mergeBlockUpdate(block, updates));
     events.push({ kind: "block_update", blockId, updates });
   }
 

@@ -22,7 +22,7 @@ describe("profile files", () => {
 
   it("accepts single path segments as names and rejects the rest", () => {
     expect(safeName("pdf-tools_1.2")).toBe("pdf-tools_1.2");
-    for (const name of ["", ".hidden", "a/b", "a..b", "-x", "a b"])
+    for (const name of ["", ".hidden", "a/b", "a..b", "-x", "a b", "x".repeat(256)])
       rejects(() => safeName(name), /not a safe name/);
   });
 
@@ -31,7 +31,7 @@ describe("profile files", () => {
       { path: "/w/src/a.ts", content: "x" },
     ]);
     rejects(() => defaultFiles("/w", [{ path: "a/../../b", content: "" }]), /leaves its folder/);
-    rejects(() => defaultFiles("/w", [{ path: "./", content: "" }]), /leaves its folder/);
+    rejects(() => defaultFiles("/w", [{ path: "./", content: "" }]), /names no file/);
     rejects(() => defaultFiles("/w", [{ path: "/etc/passwd", content: "" }]), /is absolute/);
     rejects(() => defaultFiles("/w", [{ path: "a\\b", content: "" }]), /backslash/);
     rejects(() => defaultFiles("/w", [{ path: "a\0b", content: "" }]), /NUL/);

@@ -1,21 +1,20 @@
 import { posix } from "node:path";
 import type { Command, FileEntry, Skill } from "@agent-runtime/protocol";
 import { stringify } from "yaml";
-import { RuntimeError } from "../errors.js";
+import { confinedSegments, invalidPath, MAX_SEGMENT_BYTES } from "../confined-path.js";
 import type { SandboxFile } from "../sandboxes/sandbox-provider.js";
 
 /**
  * Profile parts that every architecture writes the same way: the agent reads
  * them from different folders (`.claude/…`, `.opencode/…`) but in one format.
  * Every function throws `INVALID_PATH` when a name or relative path would
- * leave its folder (`..`, absolute paths, backslashes, NUL), before anything
- * is written.
+ * leave its folder (see `confinedSegments`), before anything is written.
  */
 
 /** The profile's default files, each at its relative path under `workspaceDir`. */
 export function defaultFiles(workspaceDir: string, files: readonly FileEntry[]): SandboxFile[] {
   return files.map((file) => ({
-    path: posix.join(workspaceDir, safeRelative(file.path)),
+    path: posix.join(workspaceDir, ...confinedSegments(file.path)),
     content: file.content,
   }));
 }
@@ -35,7 +34,7 @@ export function skillFiles(skillsDir: string, skills: readonly Skill[]): Sandbox
       },
     ];
     for (const file of skill.files) {
-      const relative = safeRelative(file.path);
+      const relative = confinedSegments(file.path).join("/");
       if (relative === "SKILL.md") throw invalidPath(file.path, "SKILL.md is written by the runtime");
       files.push({ path: posix.join(dir, relative), content: file.content });
     }
@@ -60,22 +59,13 @@ export function withFrontMatter(fields: Record<string, unknown>, body: string): 
   return `---\n${header}---\n\n${body.endsWith("\n") ? body : `${body}\n`}`;
 }
 
-/** `name` when it is a single path segment usable as a file or folder name. */
+/**
+ * `name` when it is a single path segment usable as a file or folder name:
+ * ASCII letters, digits, `.`, `_`, `-`, not starting with a dot or dash, no
+ * `..`, at most `MAX_SEGMENT_BYTES` long.
+ */
 export function safeName(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes(".."))
-    throw invalidPath(name, "not a safe name");
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes("..") || name.length > MAX_SEGMENT_BYTES)
+    throw invalidPath(name, "is not a safe name");
   return name;
-}
-
-/** A `/`-separated relative path that stays inside its folder, normalised (no `.` or empty segments). */
-function safeRelative(path: string): string {
-  if (path.includes("\0") || path.includes("\\")) throw invalidPath(path, "contains NUL or a backslash");
-  if (path.startsWith("/")) throw invalidPath(path, "is absolute");
-  const segments = path.split("/").filter((s) => s !== "" && s !== ".");
-  if (segments.length === 0 || segments.some((s) => s === "..")) throw invalidPath(path, "leaves its folder");
-  return segments.join("/");
-}
-
-function invalidPath(path: string, reason: string): RuntimeError {
-  return new RuntimeError("INVALID_PATH", `profile path ${JSON.stringify(path)} ${reason}`);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
+import { loadMockModel } from "./load-mock-model.js";
 import { runServe } from "./serve.js";
 
 const program = new Command()
@@ -107,7 +108,7 @@ program
   .helpOption(false)
   .argument("[args...]")
   .action(async (args: string[]) => {
-    const { runMockModelCli } = await import("@agent-runtime/mock-model");
+    const { runMockModelCli } = await loadMockModel();
     await runMockModelCli(args);
   });
 

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startMockModel } from "@agent-runtime/mock-model";
+import type { MockModel } from "@agent-runtime/mock-model";
 import { pino } from "pino";
 import pretty from "pino-pretty";
 import type { ModelEndpoint } from "../agents/agent-architecture.js";
@@ -11,6 +11,7 @@ import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-pro
 import { createModalSandboxProvider } from "../sandboxes/modal/modal-sandbox-provider.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { createAgentServer } from "../server.js";
+import { loadMockModel } from "./load-mock-model.js";
 
 export interface ServeOptions {
   readonly port: number;
@@ -58,13 +59,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
   }
 
   let model: ModelEndpoint;
-  let demo: Awaited<ReturnType<typeof startMockModel>> | undefined;
+  let demo: MockModel | undefined;
   if (options.modelApiKey) {
     model = {
       apiKey: options.modelApiKey,
       ...(options.modelBaseUrl ? { baseUrl: options.modelBaseUrl } : {}),
     };
   } else {
+    const { startMockModel } = await loadMockModel();
     demo = await startMockModel({ demo: true, port: 0 });
     model = { baseUrl: demo.url, apiKey: "demo-model-key" };
     logger.warn(

@@ -1,4 +1,4 @@
-import { RuntimeError } from "../errors.js";
+import { confinedSegments, invalidPath } from "../confined-path.js";
 
 /** The two folders of a sandbox the agent may write, as absolute paths inside it. */
 export interface SandboxAreas {
@@ -16,37 +16,20 @@ export interface AreaPath {
   readonly segments: readonly string[];
 }
 
-const MAX_PATH_LENGTH = 4096;
-
 /**
- * Validates an absolute sandbox path, for every provider. Throws
- * `INVALID_PATH` for relative paths, `.` or `..` segments, NUL bytes,
- * over-long paths and paths not strictly below the workspace or home folder.
- * It does not look inside the sandbox: symlinks are dealt with where files
- * are accessed.
+ * Validates an absolute sandbox path, for every provider: it must start
+ * with `<workspaceDir>/` or `<homeDir>/` (checked in that order) and the rest
+ * must pass `confinedSegments` (no `..`, NUL, backslash or empty remainder,
+ * bounded length). Throws `INVALID_PATH` otherwise. It does not look inside
+ * the sandbox: symlinks are dealt with where files are accessed.
  */
 export function resolveAreaPath(areas: SandboxAreas, path: string): AreaPath {
-  if (
-    typeof path !== "string" ||
-    !path.startsWith("/") ||
-    path.length > MAX_PATH_LENGTH ||
-    path.includes("\0")
-  ) {
-    throw invalidPath(path, "must be an absolute path");
-  }
-  const segments = path.split("/").filter((segment) => segment !== "");
-  if (segments.some((segment) => segment === "." || segment === "..")) {
-    throw invalidPath(path, "must not contain '.' or '..' segments");
-  }
-  const normalized = `/${segments.join("/")}`;
+  if (typeof path !== "string" || !path.startsWith("/")) throw invalidPath(path, "is not absolute");
   for (const root of [areas.workspaceDir, areas.homeDir]) {
-    if (normalized.startsWith(`${root}/`)) {
-      return { path: normalized, root, segments: normalized.slice(root.length + 1).split("/") };
+    if (path.startsWith(`${root}/`)) {
+      const segments = confinedSegments(path.slice(root.length + 1));
+      return { path: `${root}/${segments.join("/")}`, root, segments };
     }
   }
-  throw invalidPath(path, `must be below ${areas.workspaceDir} or ${areas.homeDir}`);
-}
-
-export function invalidPath(path: unknown, reason: string): RuntimeError {
-  return new RuntimeError("INVALID_PATH", `Invalid sandbox path ${JSON.stringify(path)}: ${reason}`);
+  throw invalidPath(path, `is not below ${areas.workspaceDir} or ${areas.homeDir}`);
 }

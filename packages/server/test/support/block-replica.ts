@@ -1,5 +1,5 @@
 import type { Block, SessionData, SessionEvent } from "@agent-runtime/protocol";
-import { isMainBlock } from "../../src/core/session-state.js";
+import { isMainBlock } from "@agent-runtime/protocol";
 
 /**
  * What a client rebuilds from the wire: blocks in the order they started,

@@ -1,5 +1,4 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
-import pg from "pg";
 import { z } from "zod";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
@@ -32,10 +31,10 @@ export interface PostgresPersistenceAdapterOptions {
 }
 
 /**
- * PostgreSQL storage. No connection is opened before `init()`, which creates
- * the schema if needed and migrates it while holding a session-level
- * `pg_advisory_lock` keyed by the schema name, so several servers may start
- * at once against one database. Throws `VALIDATION_FAILED` on invalid
+ * PostgreSQL storage. No connection is opened, and the `pg` driver is not
+ * even loaded, before `init()`, which creates the schema if needed and
+ * migrates it while holding a session-level `pg_advisory_lock` keyed by the
+ * schema name, so several servers may start at once against one database. Throws `VALIDATION_FAILED` on invalid
  * options; `init()` rejects with `PERSISTENCE_FAILED` when the database is
  * unreachable.
  */
@@ -49,7 +48,10 @@ export function createPostgresPersistenceAdapter(
   );
   const root = new Kysely<SqlDatabase>({
     dialect: new PostgresDialect({
-      pool: new pg.Pool({ connectionString, max: maxConnections }),
+      pool: async () => {
+        const { default: pg } = await import("pg");
+        return new pg.Pool({ connectionString, max: maxConnections });
+      },
     }),
   });
   const db = schema === undefined ? root : root.withSchema(schema);

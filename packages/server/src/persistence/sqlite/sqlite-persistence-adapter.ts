@@ -1,6 +1,5 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { z } from "zod";
 import { validateInput } from "../../profiles/validate-input.js";
@@ -27,7 +26,7 @@ export interface SqlitePersistenceAdapterOptions {
 /**
  * The embedded default: one SQLite file (WAL journal, foreign keys on,
  * `busy_timeout` set), migrated to the latest schema at `init()`. Nothing is
- * opened before `init()`. Throws `VALIDATION_FAILED` on invalid options.
+ * opened, and the `better-sqlite3` driver is not even loaded, before `init()`. Throws `VALIDATION_FAILED` on invalid options.
  * Several adapters (or processes) may open the same file; writes serialise.
  */
 export function createSqlitePersistenceAdapter(
@@ -38,6 +37,7 @@ export function createSqlitePersistenceAdapter(
     dialect: new SqliteDialect({
       database: async () => {
         if (filename !== ":memory:") await mkdir(dirname(filename), { recursive: true });
+        const { default: Database } = await import("better-sqlite3");
         const database = new Database(filename, { timeout: busyTimeoutMs });
         database.pragma("journal_mode = WAL");
         database.pragma("foreign_keys = ON");

@@ -12,8 +12,8 @@ import {
   unlink,
 } from "node:fs/promises";
 import { join, posix } from "node:path";
+import { invalidPath } from "../../confined-path.js";
 import { RuntimeError } from "../../errors.js";
-import { invalidPath } from "../area-path.js";
 import type { WorkspaceEntry } from "../sandbox-provider.js";
 import { isWithin, type SandboxPath } from "./sandbox-paths.js";
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import fastifyRateLimit from "@fastify/rate-limit";
+import type { FastifyInstance } from "fastify";
 import { RuntimeError } from "../../errors.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
-import type { HttpApp } from "./http-app.js";
 
 export interface RateLimitOptions {
   /** Requests allowed per caller and window. @default 600 */
@@ -20,7 +20,7 @@ export interface RateLimitOptions {
  * Register before the authentication hook.
  */
 export async function installRateLimit(
-  app: HttpApp,
+  app: FastifyInstance,
   apiKeys: ApiKeyChecker,
   options: RateLimitOptions = {},
 ): Promise<void> {

@@ -8,9 +8,8 @@ import {
 } from "@agent-runtime/protocol";
 import { Server, type Socket } from "socket.io";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
-import { errorMessage, RuntimeError } from "../../errors.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
-import type { SessionListFeed } from "../session-list-feed.js";
+import { errorAck, errorReply, errorReplyFor } from "../error-reply.js";
 
 export interface SocketTransportOptions {
   readonly runtime: AgentRuntime;
@@ -24,8 +23,6 @@ export interface SocketTransportOptions {
    */
   readonly maxBufferedBytes?: number;
   readonly corsOrigin?: string | string[] | boolean;
-  /** The live session list this server publishes to `sessions:subscribe` listeners. */
-  readonly sessionList: SessionListFeed;
 }
 
 export function roomFor(sessionId: string): string {
@@ -71,7 +68,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       bearerToken(socket.handshake.headers.authorization);
     if (apiKeys.accepts(token)) return next();
     const error = new Error("Unauthorized") as Error & { data?: unknown };
-    error.data = { code: "UNAUTHORIZED", message: "A valid API key is required" };
+    error.data = errorReplyFor("UNAUTHORIZED", "A valid API key is required").body.error;
     next(error);
   });
 
@@ -90,7 +87,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       }
     }
   });
-  const unsubscribeList = options.sessionList.subscribe((change) => {
+  const unsubscribeList = runtime.sessions.listFeed.subscribe((change) => {
     if (change.type === "updated")
       io.to(SESSION_LIST_ROOM).emit("sessions:updated", { session: change.session });
     else io.to(SESSION_LIST_ROOM).emit("sessions:deleted", { sessionId: change.sessionId });
@@ -100,13 +97,19 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     unsubscribeList();
   });
 
+  /** Logs a failure that a client is told about as a 5xx (see `errorReply`). */
+  const logFailure = (error: unknown, request: string): void => {
+    if (errorReply(error).status >= 500)
+      runtime.logger.error({ err: error, request }, "socket request failed");
+  };
+
   io.on("connection", (socket: Socket) => {
     queues.set(socket, trackOutgoingQueue(socket));
     socket.on("session:join", async (payload: unknown, ack?: (answer: JoinAck) => void) => {
       const reply = typeof ack === "function" ? ack : () => undefined;
       const parsed = joinRequestSchema.safeParse(payload);
       if (!parsed.success) {
-        reply({ ok: false, error: { code: "VALIDATION_FAILED", message: parsed.error.message } });
+        reply({ ok: false, error: errorReplyFor("VALIDATION_FAILED", parsed.error.message).body.error });
         return;
       }
       const { sessionId, afterSeq } = parsed.data;
@@ -128,11 +131,8 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         socket.join(roomFor(sessionId));
         reply({ ok: true, sessionId, lastSeq: session.log.lastSeq, replayed, snapshot });
       } catch (error) {
-        const code = RuntimeError.is(error) ? error.code : "INTERNAL";
-        reply({
-          ok: false,
-          error: { code, message: RuntimeError.is(error) ? error.message : errorMessage(error) },
-        });
+        logFailure(error, "session:join");
+        reply(errorAck(error));
       }
     });
 
@@ -144,11 +144,8 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         ack?.({ ok: true, sessions });
       } catch (error) {
         socket.leave(SESSION_LIST_ROOM);
-        const code = RuntimeError.is(error) ? error.code : "INTERNAL";
-        ack?.({
-          ok: false,
-          error: { code, message: RuntimeError.is(error) ? error.message : "Listing failed" },
-        });
+        logFailure(error, "sessions:subscribe");
+        ack?.(errorAck(error));
       }
     });
 

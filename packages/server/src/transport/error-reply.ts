@@ -1,0 +1,87 @@
+import {
+  type ErrorCode,
+  type ErrorResponse,
+  errorCodes,
+  httpStatusForErrorCode,
+} from "@agent-runtime/protocol";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { RuntimeError } from "../errors.js";
+
+/** What a transport answers for a failure: the HTTP status and the `{error: {…}}` body. */
+export interface ErrorReply {
+  readonly status: number;
+  readonly body: ErrorResponse;
+}
+
+/** The error of a socket acknowledgement: `{ok: false, error: {code, message}}`. */
+export interface ErrorAck {
+  readonly ok: false;
+  readonly error: ErrorResponse["error"];
+}
+
+/** Fastify's own errors, by their `code`. */
+const fastifyCodes: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: "INVALID_JSON",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "INVALID_JSON",
+  FST_ERR_CTP_BODY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "VALIDATION_FAILED",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "VALIDATION_FAILED",
+  FST_ERR_VALIDATION: "VALIDATION_FAILED",
+};
+
+/** The reply for `code`: its status from the protocol's table and `{error: {code, message, requestId?, details?}}`. */
+export function errorReplyFor(
+  code: ErrorCode,
+  message: string,
+  options: { requestId?: string; details?: unknown } = {},
+): ErrorReply {
+  const { requestId, details } = options;
+  return {
+    status: httpStatusForErrorCode(code),
+    body: {
+      error: {
+        code,
+        message,
+        ...(requestId === undefined ? {} : { requestId }),
+        ...(details === undefined ? {} : { details }),
+      },
+    },
+  };
+}
+
+/**
+ * The one mapping from any thrown value to what a client is told, for every
+ * transport. A `RuntimeError` (recognised by its marker, also from another
+ * copy of the package) keeps its code and message; request validation,
+ * malformed JSON and fastify's own 4xx errors get their codes; anything else
+ * is `INTERNAL` with a fixed message, so no stack, path or driver message
+ * ever reaches a client. Callers log the error themselves when `status >= 500`.
+ */
+export function errorReply(error: unknown, requestId?: string): ErrorReply {
+  if (RuntimeError.is(error)) return errorReplyFor(error.code, error.message, { requestId });
+  if (error instanceof Error && hasZodFastifySchemaValidationErrors(error)) {
+    const details = error.validation.map((issue) => ({
+      path: issue.instancePath || "/",
+      message: issue.message,
+    }));
+    const summary = details.map((d) => `${d.path}: ${d.message}`).join("; ");
+    return errorReplyFor("VALIDATION_FAILED", `Invalid request: ${summary}`, { requestId, details });
+  }
+  if (error instanceof SyntaxError)
+    return errorReplyFor("INVALID_JSON", "Malformed JSON body", { requestId });
+  if (error instanceof Error) {
+    const { code, statusCode } = error as Error & { code?: unknown; statusCode?: unknown };
+    const mapped = typeof code === "string" ? fastifyCodes[code] : undefined;
+    if (mapped) return errorReplyFor(mapped, error.message, { requestId });
+    if (typeof statusCode === "number" && statusCode >= 400 && statusCode < 500) {
+      const byStatus = (Object.keys(errorCodes) as ErrorCode[]).find((c) => errorCodes[c] === statusCode);
+      return errorReplyFor(byStatus ?? "VALIDATION_FAILED", error.message, { requestId });
+    }
+  }
+  return errorReplyFor("INTERNAL", "Internal server error", { requestId });
+}
+
+/** `errorReply` as a socket acknowledgement. */
+export function errorAck(error: unknown): ErrorAck {
+  return { ok: false, error: errorReply(error).body.error };
+}
