@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { RuntimeError } from "../errors.js";
 import type { ExecOptions, Sandbox, SandboxProvider, SandboxSpec } from "./sandbox-provider.js";
 
@@ -17,6 +17,12 @@ export interface SandboxProviderContractOptions {
    * time in cores; `shmMiB`, the size of `/dev/shm`.
    */
   limits?: { readonly cpus?: number; readonly shmMiB?: number };
+  /**
+   * Cases this provider's test setup cannot run honestly, by title, each with
+   * the reason it is skipped (reported with the skip). A title that names no
+   * case fails the suite.
+   */
+  skip?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -110,7 +116,9 @@ export async function runInSandbox(
  *
  * Sandboxes need a POSIX shell and coreutils. Isolation cases run when the
  * provider declares the capability (`nonRootUser`, `readOnlySystem`) and are
- * skipped, saying why, otherwise. Host-side escapes (a symlink that resolves
+ * skipped, saying why, otherwise; a case a provider's test setup cannot do
+ * honestly is skipped through `options.skip`, with its reason. Every sandbox
+ * a case creates is deleted with `provider.remove` after it. Host-side escapes (a symlink that resolves
  * on the server's machine) depend on how a provider stores files and are
  * tested by each provider itself.
  */
@@ -129,19 +137,30 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
     const text = async (sandbox: Sandbox, path: string) =>
       new TextDecoder().decode(await sandbox.readFile(path));
 
+    const skipped = new Map(Object.entries(options.skip ?? {}));
+    /** `it`, skipped with its reason when `options.skip` names the case. */
+    const test = (title: string, body: (context: TestContext) => Promise<void>) => {
+      const reason = skipped.get(title);
+      skipped.delete(title);
+      it(title, async (context) => {
+        if (reason !== undefined) context.skip(reason);
+        await body(context);
+      });
+    };
+
     beforeAll(async () => {
       provider = await options.createProvider();
       await provider.check();
     });
     afterEach(async () => {
-      await Promise.all(created.splice(0).map((sandbox) => sandbox.terminate()));
+      await Promise.all(created.splice(0).map((sandbox) => provider.remove(sandbox.name)));
     });
     afterAll(async () => {
       await options.cleanup?.();
     });
 
     describe("lifecycle", () => {
-      it("creates a sandbox, runs a command in it and terminates it idempotently", async () => {
+      test("creates a sandbox, runs a command in it and terminates it idempotently", async () => {
         const sandbox = await create();
         expect(sandbox.id).toBeTruthy();
         expect(posix.isAbsolute(sandbox.workspaceDir)).toBe(true);
@@ -159,7 +178,28 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         await sandbox.terminate();
       });
 
-      it("refuses to run commands after terminate", async () => {
+      test("remove terminates the sandbox and deletes its files: the same name starts empty", async () => {
+        const sandbox = await create();
+        await sandbox.writeFiles([
+          { path: `${sandbox.workspaceDir}/src/kept.txt`, content: "workspace" },
+          { path: `${sandbox.homeDir}/.config/kept`, content: "home" },
+        ]);
+        const running = sandbox.exec(["sleep", "1000"]);
+        await provider.remove(sandbox.name);
+        await sandbox.terminated;
+        const status = await running.exited;
+        expect(status.code !== 0 || status.signal !== null).toBe(true);
+        await provider.remove(sandbox.name);
+
+        const again = await create({ name: sandbox.name });
+        expect(await again.listWorkspace()).toEqual([]);
+        await expect(again.readFile(`${again.homeDir}/.config/kept`)).rejects.toMatchObject({
+          code: "FILE_NOT_FOUND",
+        });
+        await provider.remove(`contract-never-created-${randomUUID().slice(0, 8)}`);
+      });
+
+      test("refuses to run commands after terminate", async () => {
         const sandbox = await create();
         await sandbox.terminate();
         let result: CommandResult | undefined;
@@ -171,7 +211,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         if (result) expect(result.code).not.toBe(0);
       });
 
-      it("stops a running process with kill(), which is a no-op after exit", async () => {
+      test("stops a running process with kill(), which is a no-op after exit", async () => {
         const sandbox = await create();
         const running = sandbox.exec(["sleep", "1000"]);
         running.kill();
@@ -181,7 +221,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         running.kill("SIGKILL");
       });
 
-      it("the runner command's absolute paths exist inside", async () => {
+      test("the runner command's absolute paths exist inside", async () => {
         const sandbox = await create();
         expect(sandbox.runnerCommand.length).toBeGreaterThan(0);
         for (const part of sandbox.runnerCommand.filter((value) => value.startsWith("/"))) {
@@ -191,13 +231,13 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
     });
 
     describe("exec", () => {
-      it("streams stdin to the process and stdout/stderr back, with the exit code", async () => {
+      test("streams stdin to the process and stdout/stderr back, with the exit code", async () => {
         const sandbox = await create();
         const result = await sh(sandbox, "cat; echo oops >&2; exit 3", { input: "ping\npong\n" });
         expect(result).toEqual({ stdout: "ping\npong\n", stderr: "oops\n", code: 3, signal: null });
       });
 
-      it("streams output while the process runs", async () => {
+      test("streams output while the process runs", async () => {
         const sandbox = await create();
         const running = sandbox.exec(["sh", "-c", "echo first; read line; echo second $line"]);
         const firstLine = await new Promise<string>((resolve) =>
@@ -211,7 +251,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(rest.join("")).toBe("second done\n");
       });
 
-      it("starts in the workspace and honours cwd", async () => {
+      test("starts in the workspace and honours cwd", async () => {
         const sandbox = await create();
         expect((await runInSandbox(sandbox, ["pwd"])).stdout.trim()).toBe(sandbox.workspaceDir);
         expect((await runInSandbox(sandbox, ["pwd"], { cwd: sandbox.homeDir })).stdout.trim()).toBe(
@@ -219,7 +259,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         );
       });
 
-      it("gives processes the spec's and exec's environment, never the host's", async () => {
+      test("gives processes the spec's and exec's environment, never the host's", async () => {
         const canary = `canary-${randomUUID()}`;
         process.env.AGENT_RUNTIME_CONTRACT_CANARY = canary;
         try {
@@ -240,7 +280,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
     });
 
     describe("files", () => {
-      it("host writes are visible inside, agent writes are visible to the host", async () => {
+      test("host writes are visible inside, agent writes are visible to the host", async () => {
         const sandbox = await create();
         await sandbox.writeFiles([
           { path: `${sandbox.workspaceDir}/src/deep/a.txt`, content: "from host" },
@@ -266,7 +306,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(Number.isNaN(Date.parse(entry?.modifiedAt ?? ""))).toBe(false);
       });
 
-      it("deletes files, ignores missing ones and reports missing reads as FILE_NOT_FOUND", async () => {
+      test("deletes files, ignores missing ones and reports missing reads as FILE_NOT_FOUND", async () => {
         const sandbox = await create();
         const path = `${sandbox.workspaceDir}/gone.txt`;
         await sandbox.writeFiles([{ path, content: "x" }]);
@@ -277,7 +317,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect((await runInSandbox(sandbox, ["test", "-e", path])).code).not.toBe(0);
       });
 
-      it("refuses paths that are relative, contain '..' or lie outside workspace and home", async () => {
+      test("refuses paths that are relative, contain '..' or lie outside workspace and home", async () => {
         const sandbox = await create();
         const hostile = [
           "relative.txt",
@@ -297,7 +337,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         }
       });
 
-      it("symlinks and hardlinks made by the agent do not redirect writes outside", async () => {
+      test("symlinks and hardlinks made by the agent do not redirect writes outside", async () => {
         const sandbox = await create();
         const before = await sh(sandbox, "cat /etc/passwd");
         await sh(
@@ -321,7 +361,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(listed.filter((path) => path.startsWith("linkdir/"))).toEqual([]);
       });
 
-      it("read-only files cannot be changed, removed or replaced by the agent", async (context) => {
+      test("read-only files cannot be changed, removed or replaced by the agent", async (context) => {
         if (!provider.capabilities.nonRootUser)
           context.skip("the agent runs as the host user (no isolation)");
         const sandbox = await create();
@@ -357,7 +397,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
     });
 
     describe("isolation", () => {
-      it("the system outside workspace and home is read-only", async (context) => {
+      test("the system outside workspace and home is read-only", async (context) => {
         if (!provider.capabilities.readOnlySystem)
           context.skip("the provider does not declare readOnlySystem");
         const sandbox = await create();
@@ -370,7 +410,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         ).toBe(0);
       });
 
-      it("processes run as a non-root user that a setuid binary does not elevate", async (context) => {
+      test("processes run as a non-root user that a setuid binary does not elevate", async (context) => {
         if (!provider.capabilities.nonRootUser) context.skip("the provider does not declare nonRootUser");
         const sandbox = await create();
         expect((await runInSandbox(sandbox, ["id", "-u"])).stdout.trim()).not.toBe("0");
@@ -381,7 +421,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(setuid.stdout.trim()).not.toBe("0");
       });
 
-      it("the sandbox's uid never maps to host root", async (context) => {
+      test("the sandbox's uid never maps to host root", async (context) => {
         if (!provider.capabilities.nonRootUser) context.skip("the provider does not declare nonRootUser");
         const sandbox = await create();
         const map = await runInSandbox(sandbox, ["cat", "/proc/self/uid_map"]);
@@ -395,7 +435,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         }
       });
 
-      it("every file under /proc/sys refuses writes", async (context) => {
+      test("every file under /proc/sys refuses writes", async (context) => {
         if (!provider.capabilities.nonRootUser) context.skip("the provider does not declare nonRootUser");
         const sandbox = await create();
         // Harmless: where a file opens for writing, its current value is written back (an unreadable one counts as writable).
@@ -407,7 +447,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(Number(/checked (\d+)/.exec(result.stdout)?.[1])).toBeGreaterThan(100);
       });
 
-      it("refuses nested user namespaces and what reaches other processes or the kernel's less-used parts", async (context) => {
+      test("refuses nested user namespaces and what reaches other processes or the kernel's less-used parts", async (context) => {
         if (!provider.capabilities.syscallFilter) context.skip("the provider does not declare syscallFilter");
         const sandbox = await create();
         const machine = (await runInSandbox(sandbox, ["uname", "-m"])).stdout.trim();
@@ -448,7 +488,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         });
       });
 
-      it("gets at most its CPU share", async (context) => {
+      test("gets at most its CPU share", async (context) => {
         const cpus = options.limits?.cpus;
         if (!provider.capabilities.resourceLimits?.cpu || cpus === undefined) {
           context.skip("the provider does not declare a CPU limit, or the suite was not told it");
@@ -466,7 +506,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(cores).toBeLessThanOrEqual(cpus! * 1.2 + 0.05);
       });
 
-      it("/dev/shm is a size-limited memory file system", async (context) => {
+      test("/dev/shm is a size-limited memory file system", async (context) => {
         const shmMiB = options.limits?.shmMiB;
         if (shmMiB === undefined) context.skip("the suite was not told the size of /dev/shm");
         const sandbox = await create();
@@ -478,7 +518,7 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect(Number(result.stdout.trim().split("\n").at(-1))).toBeLessThanOrEqual(shmMiB! * 1024 * 1024);
       });
 
-      it("two sandboxes do not see each other's workspace", async () => {
+      test("two sandboxes do not see each other's workspace", async () => {
         const first = await create();
         const second = await create();
         const marker = `marker-${randomUUID()}.txt`;
@@ -489,6 +529,10 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
           code: "FILE_NOT_FOUND",
         });
       });
+    });
+
+    it("options.skip names only cases of the contract", () => {
+      expect([...skipped.keys()]).toEqual([]);
     });
   });
 }

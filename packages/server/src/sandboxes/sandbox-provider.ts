@@ -2,7 +2,11 @@ import type { Readable, Writable } from "node:stream";
 
 /** What a provider supports; the runtime and UIs act on the declaration, never on guesses. */
 export interface SandboxCapabilities {
-  /** A sandbox can be found again by name from another server process (`attach`). */
+  /**
+   * `create` takes over a sandbox of the same name that another server
+   * process (e.g. one that crashed) left running: its files are kept and the
+   * processes still running in it are stopped, instead of `create` failing.
+   */
   readonly attach: boolean;
   /** Processes run as a non-root uid, which never maps to the host's root. */
   readonly nonRootUser: boolean;
@@ -75,7 +79,8 @@ export function insidePort(port: number): number {
 export interface SandboxSpec {
   /**
    * Deterministic name derived from the session id, unique per session.
-   * Providers that can `attach` use it to find the sandbox again.
+   * Providers that keep a sandbox's files between sandboxes, or that can
+   * `attach`, use it to find them again.
    */
   readonly name: string;
   /** Environment of every process started in the sandbox (merged under `exec`'s own `env`). */
@@ -175,7 +180,19 @@ export interface SandboxProvider {
   readonly capabilities: SandboxCapabilities;
   /** Throws a `SANDBOX_FAILED` RuntimeError explaining what is missing (e.g. how to install bubblewrap). */
   check(): Promise<void>;
+  /**
+   * Starts the sandbox `spec.name`. Files a provider kept from an earlier
+   * sandbox of that name (until `remove`) may still be there. Throws
+   * `CONFLICT` or `SANDBOX_FAILED` when a sandbox of that name still runs and
+   * cannot be taken over (see `capabilities.attach`).
+   */
   create(spec: SandboxSpec): Promise<Sandbox>;
-  /** Finds a live sandbox by name (only when `capabilities.attach`). */
-  attach?(name: string): Promise<Sandbox | null>;
+  /**
+   * Deletes everything the provider keeps for the sandbox `name` (files,
+   * disk images, host users), terminating it first if it runs, whichever
+   * server process created it. A later `create` of that name starts empty.
+   * Idempotent: a name without a sandbox is not an error. Called when its
+   * session is deleted.
+   */
+  remove(name: string): Promise<void>;
 }

@@ -5,12 +5,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createLocalSandboxProvider,
-  type LocalSandboxProvider,
-} from "../../src/sandboxes/local/local-sandbox-provider.js";
+import { createLocalSandboxProvider } from "../../src/sandboxes/local/local-sandbox-provider.js";
 import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
-import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
+import type { Sandbox, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
 
 /**
  * RELIABILITY case 8 for workspace and home: a loop-mounted ext4 image per
@@ -40,7 +37,7 @@ function freeBytes(): number {
 }
 
 describe("local sandbox disk quota (loop-mounted image)", () => {
-  let provider: LocalSandboxProvider;
+  let provider: SandboxProvider;
   const created: Sandbox[] = [];
   const create = async (name = `disk-${randomUUID().slice(0, 8)}`, on = provider) => {
     const sandbox = await on.create({ name });

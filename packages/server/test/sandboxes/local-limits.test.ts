@@ -7,12 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createLocalSandboxProvider,
-  type LocalSandboxProvider,
-} from "../../src/sandboxes/local/local-sandbox-provider.js";
+import { createLocalSandboxProvider } from "../../src/sandboxes/local/local-sandbox-provider.js";
 import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
-import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
+import type { Sandbox, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
 
 /**
  * RELIABILITY cases 6 (fork bomb), 7 (memory bomb) and 8 (disk fill) on real
@@ -45,7 +42,7 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 describe("local sandbox resource limits", () => {
-  let provider: LocalSandboxProvider;
+  let provider: SandboxProvider;
   const created: Sandbox[] = [];
   const create = async () => {
     const sandbox = await provider.create({ name: `limits-${randomUUID().slice(0, 8)}` });

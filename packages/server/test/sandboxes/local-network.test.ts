@@ -5,12 +5,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createLocalSandboxProvider,
-  type LocalSandboxProvider,
-} from "../../src/sandboxes/local/local-sandbox-provider.js";
+import { createLocalSandboxProvider } from "../../src/sandboxes/local/local-sandbox-provider.js";
 import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
-import type { Sandbox, SandboxNetworkPolicy } from "../../src/sandboxes/sandbox-provider.js";
+import type { Sandbox, SandboxNetworkPolicy, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
 
 /**
  * RELIABILITY cases 4 (egress default-deny with an allowed exception) and 10
@@ -41,7 +38,7 @@ async function startServer(reply: string): Promise<TestServer> {
 }
 
 describe("local sandbox network policy", () => {
-  let provider: LocalSandboxProvider;
+  let provider: SandboxProvider;
   let allowed: TestServer;
   let denied: TestServer;
   const created: Sandbox[] = [];

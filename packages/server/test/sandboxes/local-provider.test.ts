@@ -8,12 +8,9 @@ import { setTimeout as delay } from "node:timers/promises";
 import koffi from "koffi";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RuntimeError } from "../../src/errors.js";
-import {
-  createLocalSandboxProvider,
-  type LocalSandboxProvider,
-} from "../../src/sandboxes/local/local-sandbox-provider.js";
+import { createLocalSandboxProvider } from "../../src/sandboxes/local/local-sandbox-provider.js";
 import { runInSandbox, runSandboxProviderContract } from "../../src/sandboxes/sandbox-contract.js";
-import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
+import type { Sandbox, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
 
 const testRoot = await mkdtemp(join(tmpdir(), "local-sandbox-test-"));
 // Sandboxes run as other users, which must be able to enter it.
@@ -44,7 +41,7 @@ function processesWith(marker: string): number[] {
 
 describe("local sandbox provider", () => {
   const rootDir = join(testRoot, "local");
-  let provider: LocalSandboxProvider;
+  let provider: SandboxProvider;
   const created: Sandbox[] = [];
   const create = async (name = `local-${randomUUID().slice(0, 8)}`) => {
     const sandbox = await provider.create({ name });

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
+import { chmod, chown, mkdir } from "node:fs/promises";
 import { constants } from "node:os";
+import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import type { ReadableStream, WritableStream } from "node:stream/web";
 import type {
@@ -15,9 +17,12 @@ import type {
 /*
  * The only fake in the Modal tests: Modal's cloud cannot be reached here, so
  * this stands in for the SDK seam. It records every request the provider
- * builds. Execs either answer from a script (`onExec`) or, with `runLocally`,
- * really run their argv on this machine, so the shell commands the provider
- * sends into sandboxes are tested against real tar, setpriv and find.
+ * builds and, like Modal, refuses to create a sandbox under a name a running
+ * sandbox of the App holds. Execs either answer from a script (`onExec`) or,
+ * with `runLocally`, really run their argv on this machine, so the shell
+ * commands the provider sends into sandboxes are tested against real tar,
+ * setpriv and find; with `containers`, each sandbox then also has folders of
+ * its own, as each Modal sandbox has its own container file system.
  */
 
 export interface ExecCall {
@@ -39,9 +44,29 @@ export interface FakeModalOptions {
   readonly onExec?: (call: ExecCall) => ScriptedResult | Promise<ScriptedResult>;
   /** Runs every exec for real on this machine (the test must run as root). */
   readonly runLocally?: boolean;
+  /** With `runLocally`: folders each sandbox gets empty and private. */
+  readonly containers?: FakeContainers;
+}
+
+/**
+ * Each sandbox gets its own empty copy of every folder in `folders`, kept
+ * below `dir` and bind-mounted over the folder in a mount namespace of each
+ * exec (`unshare`), so sandboxes see neither each other's files nor files
+ * of a sandbox that stopped. The folders must exist on this machine.
+ */
+export interface FakeContainers {
+  readonly dir: string;
+  readonly folders: readonly { readonly path: string; readonly uid: number; readonly mode: number }[];
 }
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Arguments: the working folder, bind mounts as source and target pairs, `--`, then the command. */
+const IN_CONTAINER = [
+  "workdir=$1; shift",
+  'while [ "$1" != "--" ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
+  'cd "$workdir" && exec "$@"',
+].join("\n");
 
 export class FakeModal {
   readonly credentials: ModalCredentials[] = [];
@@ -73,7 +98,14 @@ export class FakeModal {
     createSandbox: async (request) => {
       this.throwIfFailing("createSandbox");
       this.createRequests.push(request);
-      const sandbox = new FakeSandbox(this, `sb-fake-${++this.count}`, request.params.name ?? "");
+      const name = request.params.name ?? "";
+      if (this.running.has(name)) {
+        throw Object.assign(new Error(`Sandbox with name '${name}' already exists`), {
+          name: "AlreadyExistsError",
+        });
+      }
+      const sandbox = new FakeSandbox(this, `sb-fake-${++this.count}`, name);
+      await sandbox.makeFolders(this.options.containers);
       this.running.set(sandbox.name, sandbox);
       return sandbox;
     },
@@ -127,6 +159,21 @@ class FakeSandbox implements ModalSandboxHandle {
   ) {}
 
   private stoppedAlready = false;
+  /** Bind mounts of this sandbox's own folders: source, target, source, target, … */
+  mounts: readonly string[] = [];
+
+  /** Makes this sandbox's copies of the container folders. */
+  async makeFolders(containers: FakeContainers | undefined): Promise<void> {
+    const mounts: string[] = [];
+    for (const [index, folder] of (containers?.folders ?? []).entries()) {
+      const source = join(containers!.dir, this.sandboxId, String(index));
+      await mkdir(source, { recursive: true });
+      await chown(source, folder.uid, folder.uid);
+      await chmod(source, folder.mode);
+      mounts.push(source, folder.path);
+    }
+    this.mounts = mounts;
+  }
 
   async exec(argv: readonly string[], params: ModalExecParams): Promise<ModalProcessHandle> {
     if (this.stoppedAlready) throw new Error(`Sandbox ${this.sandboxId} has already shut down`);
@@ -203,11 +250,26 @@ async function runLocally(
   call: ExecCall,
   received: (bytes: Uint8Array) => void,
 ): Promise<ModalProcessHandle> {
-  const [command, ...args] = call.argv;
-  const child = spawn(command!, args, {
-    cwd: call.params.workdir ?? "/",
-    env: { PATH, ...call.params.env },
-  });
+  const workdir = call.params.workdir ?? "/";
+  const env = { PATH, ...call.params.env };
+  const [command, ...args] =
+    sandbox.mounts.length === 0
+      ? call.argv
+      : [
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          IN_CONTAINER,
+          "fake-modal",
+          workdir,
+          ...sandbox.mounts,
+          "--",
+          ...call.argv,
+        ];
+  const child = spawn(command!, args, { cwd: sandbox.mounts.length === 0 ? workdir : "/", env });
   if (child.pid !== undefined) sandbox.processes.add(child.pid);
   const chunks: Buffer[] = [];
   child.stdin.on("error", () => undefined);

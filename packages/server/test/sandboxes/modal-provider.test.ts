@@ -15,15 +15,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { text } from "node:stream/consumers";
 import { extract } from "tar-stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RuntimeError } from "../../src/errors.js";
 import { modalSandboxName } from "../../src/sandboxes/modal/modal-sandbox-name.js";
 import type { ModalSandboxOptions } from "../../src/sandboxes/modal/modal-sandbox-options.js";
 import { createModalSandboxProvider } from "../../src/sandboxes/modal/modal-sandbox-provider.js";
+import { runSandboxProviderContract } from "../../src/sandboxes/sandbox-contract.js";
 import type { Sandbox, SandboxProcess } from "../../src/sandboxes/sandbox-provider.js";
 import { FakeModal, type FakeModalOptions } from "./modal-fake-client.js";
 
 const credentials = { tokenId: "ak-test", tokenSecret: "as-test" };
+/** Where the provider keeps the pid files of commands inside a sandbox (root-only). */
+const PID_DIR = "/run/agent-runtime";
 
 function setup(options: ModalSandboxOptions = {}, fake: FakeModalOptions = {}) {
   const modal = new FakeModal(fake);
@@ -134,7 +137,7 @@ describe("Modal provider: check()", () => {
   });
 });
 
-describe("Modal provider: create and attach", () => {
+describe("Modal provider: create, take over and remove", () => {
   it("builds the sandbox request from the options and the spec", async () => {
     const { modal, provider } = setup({
       appName: "ar",
@@ -213,35 +216,77 @@ describe("Modal provider: create and attach", () => {
     expect(modalSandboxName(`ap-${"a".repeat(22)}`)).not.toBe(`ap-${"a".repeat(22)}`);
   });
 
-  it("attaches by the same name from another provider instance", async () => {
+  it("takes over a sandbox of the same name another server process left running", async () => {
     const { modal, provider } = setup({ appName: "ar" });
     const created = await provider.create({ name: "tenant/session 7" });
-    const other = createModalSandboxProvider({ ...credentials, appName: "ar", createClient: modal.factory });
-    const attached = await other.attach!("tenant/session 7");
-    expect(attached?.id).toBe(created.id);
-    expect(attached?.name).toBe("tenant/session 7");
+    const restarted = createModalSandboxProvider({
+      ...credentials,
+      appName: "ar",
+      createClient: modal.factory,
+    });
+    const taken = await restarted.create({ name: "tenant/session 7", env: { NEW: "1" } });
+
+    expect(taken.id).toBe(created.id);
+    expect(taken.name).toBe("tenant/session 7");
     expect(modal.findCalls).toEqual([{ appName: "ar", name: modalSandboxName("tenant/session 7") }]);
-    expect(await other.attach!("unknown")).toBeNull();
+    expect(modal.createRequests).toHaveLength(2);
+    const [stop] = modal.execCalls;
+    expect(stop?.argv.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(stop?.argv[2]).toContain('kill -s KILL -- "-$(cat "$p")"');
+    taken.exec(["true"]).stdin.end();
+    await vi.waitFor(() => expect(modal.execCalls).toHaveLength(2));
+    expect(modal.execCalls[1]!.params.env).toMatchObject({ NEW: "1" });
   });
 
-  it("explains a name that is already taken", async () => {
+  it("creates the sandbox when the one holding the name stopped before the lookup", async () => {
     const { modal, provider } = setup();
     modal.failNext.createSandbox = Object.assign(new Error("Sandbox 's' already exists"), {
       name: "AlreadyExistsError",
     });
-    const error = await rejection(provider.create({ name: "s" }));
-    expect(error.code).toBe("SANDBOX_FAILED");
-    expect(error.message).toMatch(
-      /create sandbox "s" failed: .*already running: attach to it or terminate it/,
-    );
+    const sandbox = await provider.create({ name: "s" });
+    expect(sandbox.id).toBe("sb-fake-1");
+    expect(modal.findCalls).toEqual([{ appName: "agent-runtime", name: "s" }]);
+    expect(modal.execCalls).toEqual([]);
   });
 
-  it("maps attach failures to SANDBOX_FAILED", async () => {
-    const { modal, provider } = setup();
+  it("fails create with SANDBOX_FAILED when the sandbox to take over cannot be looked up or cleared", async () => {
+    const { modal, provider } = setup({}, { onExec: () => ({ code: 1, stderr: "cannot signal" }) });
+    await provider.create({ name: "s" });
     modal.failNext.findSandbox = grpcError(14, "UNAVAILABLE: connection reset");
-    const error = await rejection(provider.attach!("s"));
+    const lookup = await rejection(provider.create({ name: "s" }));
+    expect(lookup.code).toBe("SANDBOX_FAILED");
+    expect(lookup.message).toMatch(/create sandbox "s" failed: .*connection reset/);
+    const clear = await rejection(provider.create({ name: "s" }));
+    expect(clear.code).toBe("SANDBOX_FAILED");
+    expect(clear.message).toContain("stop the commands left running failed: exit code 1: cannot signal");
+  });
+
+  it("removes a running sandbox by name from any provider instance, idempotently", async () => {
+    const { modal, provider } = setup({ appName: "ar" });
+    const created = await provider.create({ name: "tenant/session 7" });
+    const other = createModalSandboxProvider({ ...credentials, appName: "ar", createClient: modal.factory });
+    await other.remove("tenant/session 7");
+    await created.terminated;
+    expect(modal.terminateCalls).toEqual([created.id]);
+    await other.remove("tenant/session 7");
+    await other.remove("never-created");
+    expect(modal.terminateCalls).toEqual([created.id]);
+    expect(modal.findCalls.map((call) => call.name)).toEqual([
+      modalSandboxName("tenant/session 7"),
+      modalSandboxName("tenant/session 7"),
+      "never-created",
+    ]);
+  });
+
+  it("treats a sandbox gone before remove terminates it as removed, and maps other failures", async () => {
+    const { modal, provider } = setup();
+    await provider.create({ name: "s" });
+    modal.failNext.terminate = Object.assign(new Error("not found"), { name: "NotFoundError" });
+    await provider.remove("s");
+    modal.failNext.findSandbox = grpcError(14, "UNAVAILABLE: connection reset");
+    const error = await rejection(provider.remove("s"));
     expect(error.code).toBe("SANDBOX_FAILED");
-    expect(error.message).toContain("connection reset");
+    expect(error.message).toContain('Modal remove sandbox "s" failed');
   });
 });
 
@@ -545,3 +590,86 @@ describe.skipIf(!isRoot)("Modal sandbox: in-sandbox commands on real tools (root
     expect((await child.exited).code).not.toBe(0);
   });
 });
+
+/*
+ * The shared sandbox contract against the provider, its commands run for real
+ * on this machine by the fake, each sandbox in a container of its own
+ * (private workspace, home and pid folder). Needs root, like the block above.
+ */
+const containerRoot = isRoot ? await mkdtemp(join(tmpdir(), "agent-runtime-modal-contract-")) : "";
+const containerOptions = (modal: FakeModal): ModalSandboxOptions => ({
+  ...credentials,
+  workspaceDir: join(containerRoot, "workspace"),
+  homeDir: join(containerRoot, "home"),
+  // What the contract checks of the runner command: that its absolute paths exist inside.
+  runnerCommand: [process.execPath],
+  createClient: modal.factory,
+});
+const containerModal = async (): Promise<FakeModal> => {
+  for (const folder of ["workspace", "home"]) await mkdir(join(containerRoot, folder), { recursive: true });
+  await chmod(containerRoot, 0o755);
+  await mkdir(PID_DIR, { recursive: true, mode: 0o700 });
+  return new FakeModal({
+    runLocally: true,
+    containers: {
+      dir: join(containerRoot, "containers"),
+      folders: [
+        { path: join(containerRoot, "workspace"), uid: 1000, mode: 0o755 },
+        { path: join(containerRoot, "home"), uid: 1000, mode: 0o755 },
+        { path: PID_DIR, uid: 0, mode: 0o700 },
+      ],
+    },
+  });
+};
+const removeContainers = async () => {
+  await rm(containerRoot, { recursive: true, force: true });
+  await rmdir(PID_DIR).catch(() => undefined); // only when empty
+};
+
+if (isRoot) {
+  runSandboxProviderContract({
+    name: "modal (fake client, commands run on this machine)",
+    createProvider: async () => createModalSandboxProvider(containerOptions(await containerModal())),
+    cleanup: removeContainers,
+    skip: {
+      "the sandbox's uid never maps to host root":
+        "the fake runs sandboxes in this machine's first user namespace, where uid 0 is host root; modal-live.test.ts checks Modal's own",
+    },
+  });
+
+  describe("Modal provider: taking over a sandbox on real tools (root)", () => {
+    afterAll(removeContainers);
+
+    it("keeps the files and ends the commands a stopped server process left running", async () => {
+      const modal = await containerModal();
+      const options = containerOptions(modal);
+      const first = await createModalSandboxProvider(options).create({ name: "takeover" });
+      await first.writeFiles([{ path: `${options.workspaceDir}/left.txt`, content: "left behind" }]);
+      const left = first.exec(["sh", "-c", "echo started; exec sleep 1000"]);
+      left.stdin.end();
+      await new Promise((resolve) => left.stdout.once("data", resolve));
+
+      const restarted = createModalSandboxProvider(options);
+      const taken = await restarted.create({ name: "takeover" });
+      expect(taken.id).toBe(first.id);
+      expect((await left.exited).code).toBe(128 + 9);
+      expect(Buffer.from(await taken.readFile(`${options.workspaceDir}/left.txt`)).toString()).toBe(
+        "left behind",
+      );
+      const child = taken.exec(["cat", "left.txt"]);
+      child.stdin.end();
+      expect(await text(child.stdout)).toBe("left behind");
+
+      await restarted.remove("takeover");
+      await Promise.all([first.terminated, taken.terminated]);
+      const fresh = await restarted.create({ name: "takeover" });
+      expect(fresh.id).not.toBe(first.id);
+      expect(await fresh.listWorkspace()).toEqual([]);
+      await restarted.remove("takeover");
+    });
+  });
+} else {
+  describe("modal (fake client, commands run on this machine)", () => {
+    it.skip("skipped: the fake runs the provider's commands through setpriv and mount namespaces, which needs root", () => {});
+  });
+}

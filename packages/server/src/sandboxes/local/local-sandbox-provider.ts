@@ -41,16 +41,6 @@ function bridgePath(runner: RunnerLocation): string {
   return join(dirname(runner.mainPath), "net-bridge.js");
 }
 
-/** The local provider: `SandboxProvider` plus folder housekeeping. */
-export interface LocalSandboxProvider extends SandboxProvider {
-  /**
-   * Deletes a sandbox's folder (workspace, home, runtime files, disk image),
-   * terminating the sandbox first if it runs and unmounting its image. For
-   * session deletion; missing folders are ignored. Idempotent.
-   */
-  remove(name: string): Promise<void>;
-}
-
 /** What the provider learns about the host on first use (never at construction). */
 interface HostFacts {
   readonly realRootDir: string;
@@ -93,7 +83,7 @@ const SYSCALL_FILTER_FILE = ".syscall-filter.bpf";
  * mounted from the host is read-only, and only a curated part of `/etc` is
  * visible.
  */
-export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalSandboxProvider {
+export function createLocalSandboxProvider(options: LocalSandboxOptions): SandboxProvider {
   const parsed = localSandboxOptionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new RuntimeError(
@@ -295,6 +285,11 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): LocalS
       });
     },
 
+    /**
+     * Deletes the sandbox's folder (workspace, home, runtime files, disk
+     * image) and releases its host uid, terminating the sandbox first if it
+     * runs and unmounting its image.
+     */
     remove(name: string) {
       return serially(name, async () => {
         const { realRootDir } = await hostFacts();

@@ -10,23 +10,32 @@ export const MISSING_CREDENTIALS_MESSAGE =
 
 /**
  * Maps anything the Modal SDK throws to a `SANDBOX_FAILED` RuntimeError whose
- * message names the operation and, for rejected credentials or name clashes,
+ * message names the operation and, for rejected credentials,
  * what to do. RuntimeErrors pass through unchanged. The SDK's message is kept
  * (it never contains the token secret); the original is the `cause`.
  */
 export function modalFailure(operation: string, error: unknown): RuntimeError {
   if (RuntimeError.is(error)) return error;
   const code = grpcCode(error);
-  const name = error instanceof Error ? error.name : "";
   let hint = "";
   if (code === GRPC_UNAUTHENTICATED || code === GRPC_PERMISSION_DENIED) {
     hint = "; Modal rejected the credentials: check MODAL_TOKEN_ID and MODAL_TOKEN_SECRET";
-  } else if (code === GRPC_ALREADY_EXISTS || name === "AlreadyExistsError") {
-    hint = "; a sandbox with this name is already running: attach to it or terminate it first";
   }
   return new RuntimeError("SANDBOX_FAILED", `Modal ${operation} failed: ${errorMessage(error)}${hint}`, {
     cause: error,
   });
+}
+
+/** Modal found no sandbox (or App) by that id or name. */
+export function isModalNotFound(error: unknown): boolean {
+  return error instanceof Error && error.name === "NotFoundError";
+}
+
+/** Modal refused a sandbox name that a running sandbox of the App holds. */
+export function isModalAlreadyExists(error: unknown): boolean {
+  return (
+    grpcCode(error) === GRPC_ALREADY_EXISTS || (error instanceof Error && error.name === "AlreadyExistsError")
+  );
 }
 
 function grpcCode(error: unknown): number | undefined {

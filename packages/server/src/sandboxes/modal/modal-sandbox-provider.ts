@@ -1,23 +1,37 @@
 import { RuntimeError } from "../../errors.js";
 import type { Sandbox, SandboxCapabilities, SandboxProvider, SandboxSpec } from "../sandbox-provider.js";
-import { createModalClient, type ModalClientSeam, type ModalSandboxRequest } from "./modal-client.js";
-import { MISSING_CREDENTIALS_MESSAGE, modalFailure } from "./modal-errors.js";
+import {
+  createModalClient,
+  type ModalClientSeam,
+  type ModalSandboxHandle,
+  type ModalSandboxRequest,
+} from "./modal-client.js";
+import {
+  isModalAlreadyExists,
+  isModalNotFound,
+  MISSING_CREDENTIALS_MESSAGE,
+  modalFailure,
+} from "./modal-errors.js";
 import { sandboxImageSpec } from "./modal-image.js";
-import { modalSandbox } from "./modal-sandbox.js";
+import { commandFailure, modalSandbox, runCommand } from "./modal-sandbox.js";
 import { modalSandboxName } from "./modal-sandbox-name.js";
 import {
   type ModalSandboxOptions,
   modalSandboxOptionsSchema,
   type ResolvedModalSandboxOptions,
 } from "./modal-sandbox-options.js";
+import { stopCommandsCommand } from "./sandbox-commands.js";
 
 /**
  * Sandboxes on Modal (https://modal.com), one per session, named after
- * `SandboxSpec.name` inside one Modal App so any server process can `attach`
- * to a session's sandbox. Processes run as a non-root uid with `NoNewPrivs`;
- * the system outside workspace and home stays writable by root only, but is
- * not read-only (`readOnlySystem: false`). Egress follows `options.network`
- * for every sandbox (`networkPolicy` is true when a policy is configured).
+ * `SandboxSpec.name` inside one Modal App. A sandbox's files live only as
+ * long as it runs. `create` takes over a sandbox of that name that another
+ * server process left running (`attach`), so a restarted server picks its
+ * sessions' sandboxes up with their files. Processes run as a non-root uid
+ * with `NoNewPrivs`; the system outside workspace and home stays writable by
+ * root only, but is not read-only (`readOnlySystem: false`). Egress follows
+ * `options.network` for every sandbox (`networkPolicy` is true when a policy
+ * is configured).
  *
  * No I/O at construction. Throws `VALIDATION_FAILED` for invalid options.
  */
@@ -63,30 +77,55 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
       }
     },
 
-    /** Builds the image on first use (minutes, then cached), then starts the sandbox. Fails when the name is taken. */
+    /**
+     * Builds the image on first use (minutes, then cached), then starts the
+     * sandbox. When a sandbox of that name already runs (left by a server
+     * process that stopped without terminating it), takes it over instead:
+     * its files stay, the commands still running in it are killed.
+     */
     async create(spec: SandboxSpec): Promise<Sandbox> {
       const seam = connect();
       const request = sandboxRequest(options, spec);
       try {
-        const handle = await seam.createSandbox(request);
+        const handle = await createOrTakeOver(seam, request);
         return modalSandbox(handle, { name: spec.name, ...(spec.env ? { env: spec.env } : {}) }, options);
       } catch (error) {
         throw modalFailure(`create sandbox "${request.params.name}"`, error);
       }
     },
 
-    /** The running sandbox created for `name` by any server process, or null. */
-    async attach(name: string): Promise<Sandbox | null> {
+    /** Terminates the sandbox of that name if one runs; Modal keeps nothing of a stopped sandbox. */
+    async remove(name: string): Promise<void> {
       const seam = connect();
       const modalName = modalSandboxName(name);
       try {
-        const handle = await seam.findSandbox(options.appName, modalName);
-        return handle ? modalSandbox(handle, { name }, options) : null;
+        await (await seam.findSandbox(options.appName, modalName))?.terminate();
       } catch (error) {
-        throw modalFailure(`attach sandbox "${modalName}"`, error);
+        if (!isModalNotFound(error)) throw modalFailure(`remove sandbox "${modalName}"`, error);
       }
     },
   };
+}
+
+/**
+ * Creates the sandbox, or takes over the one of the same name still running.
+ * When that one stops between the refusal and the lookup, creates it again.
+ */
+async function createOrTakeOver(
+  seam: ModalClientSeam,
+  request: ModalSandboxRequest,
+): Promise<ModalSandboxHandle> {
+  try {
+    return await seam.createSandbox(request);
+  } catch (error) {
+    if (!isModalAlreadyExists(error)) throw error;
+  }
+  const running = await seam.findSandbox(request.appName, request.params.name ?? "");
+  if (!running) return seam.createSandbox(request);
+  const operation = "stop the commands left running";
+  const stopped = await runCommand(running, operation, stopCommandsCommand());
+  if (stopped.code !== 0) throw commandFailure(operation, stopped);
+  return running;
 }
 
 /** The complete Modal request for one sandbox: what the tests check. */

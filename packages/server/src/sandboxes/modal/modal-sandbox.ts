@@ -12,7 +12,7 @@ import type {
 } from "../sandbox-provider.js";
 import { buildFilesArchive } from "./files-archive.js";
 import type { ModalExecParams, ModalSandboxHandle } from "./modal-client.js";
-import { modalFailure } from "./modal-errors.js";
+import { isModalNotFound, modalFailure } from "./modal-errors.js";
 import { AGENT_USER } from "./modal-image.js";
 import { modalProcess } from "./modal-process.js";
 import type { ResolvedModalSandboxOptions } from "./modal-sandbox-options.js";
@@ -30,7 +30,7 @@ import {
 export interface ModalSandboxIdentity {
   /** `SandboxSpec.name`. */
   readonly name: string;
-  /** `SandboxSpec.env`; undefined for an attached sandbox, whose container already has it. */
+  /** `SandboxSpec.env`, given to every command (a taken-over sandbox's container has an earlier spec's). */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -39,7 +39,7 @@ const STDIN_SLICE = 1024 * 1024;
 /** Back-off bounds while re-polling a sandbox whose wait call failed. */
 const WAIT_RETRY_MS = { first: 1000, max: 30_000 };
 
-interface CommandResult {
+export interface CommandResult {
   readonly code: number;
   readonly stdout: Uint8Array;
   readonly stderr: string;
@@ -70,39 +70,8 @@ export function modalSandbox(
   });
   void watchUntilStopped(handle, () => stopped).then(markTerminated);
 
-  /** Runs a command to completion, collecting its output. */
-  const run = async (
-    operation: string,
-    argv: readonly string[],
-    stdin?: Uint8Array,
-    params: ModalExecParams = {},
-  ): Promise<CommandResult> => {
-    try {
-      const process = await handle.exec(argv, params);
-      const writing = (async () => {
-        const writer = process.stdin.getWriter();
-        for (let offset = 0; stdin && offset < stdin.length; offset += STDIN_SLICE) {
-          await writer.write(stdin.subarray(offset, offset + STDIN_SLICE));
-        }
-        await writer.close();
-      })().catch(() => undefined); // A command that exits early stops reading; its exit code says why.
-      const [code, stdout, stderr] = await Promise.all([
-        process.wait(),
-        readAll(process.stdout),
-        readAll(process.stderr),
-        writing,
-      ]);
-      return { code, stdout, stderr: Buffer.from(stderr).toString("utf8").trim() };
-    } catch (error) {
-      throw modalFailure(operation, error);
-    }
-  };
-
-  const failed = (operation: string, result: CommandResult) =>
-    new RuntimeError(
-      "SANDBOX_FAILED",
-      `Modal ${operation} failed: exit code ${result.code}${result.stderr ? `: ${result.stderr}` : ""}`,
-    );
+  const run = (operation: string, argv: readonly string[], stdin?: Uint8Array, params?: ModalExecParams) =>
+    runCommand(handle, operation, argv, stdin, params);
 
   return {
     id: handle.sandboxId,
@@ -134,7 +103,7 @@ export function modalSandbox(
         writeFilesCommand(agent, archive.list.length, archive.readOnly),
         Buffer.concat([archive.list, archive.tar]),
       );
-      if (result.code !== 0) throw failed("write files", result);
+      if (result.code !== 0) throw commandFailure("write files", result);
     },
 
     async readFile(path: string): Promise<Uint8Array> {
@@ -143,28 +112,28 @@ export function modalSandbox(
       if (result.code === NOT_A_FILE_EXIT_CODE) {
         throw new RuntimeError("FILE_NOT_FOUND", `No file at ${target.path}`);
       }
-      if (result.code !== 0) throw failed("read file", result);
+      if (result.code !== 0) throw commandFailure("read file", result);
       return result.stdout;
     },
 
     async listWorkspace(): Promise<WorkspaceEntry[]> {
       const result = await run("list workspace", listFilesCommand(agent, options.workspaceDir));
       // find exits 1 when some folder was unreadable; what it could read is still listed.
-      if (result.code !== 0 && result.code !== 1) throw failed("list workspace", result);
+      if (result.code !== 0 && result.code !== 1) throw commandFailure("list workspace", result);
       return parseFileList(result.stdout);
     },
 
     async deleteFile(path: string): Promise<void> {
       const target = resolveAreaPath(areas, path);
       const result = await run("delete file", deleteFileCommand(agent, target.path));
-      if (result.code !== 0) throw failed("delete file", result);
+      if (result.code !== 0) throw commandFailure("delete file", result);
     },
 
     terminate(): Promise<void> {
       stopping ??= handle.terminate().then(
         () => markTerminated(),
         (error: unknown) => {
-          if (isNotFound(error)) return markTerminated();
+          if (isModalNotFound(error)) return markTerminated();
           stopping = undefined;
           throw modalFailure("terminate", error);
         },
@@ -172,6 +141,47 @@ export function modalSandbox(
       return stopping;
     },
   };
+}
+
+/**
+ * Runs a command to completion as Modal runs it (root), feeding it `stdin`
+ * and collecting its output. Throws `SANDBOX_FAILED` naming `operation` when
+ * Modal fails; a non-zero exit code is the caller's to judge.
+ */
+export async function runCommand(
+  handle: ModalSandboxHandle,
+  operation: string,
+  argv: readonly string[],
+  stdin?: Uint8Array,
+  params: ModalExecParams = {},
+): Promise<CommandResult> {
+  try {
+    const process = await handle.exec(argv, params);
+    const writing = (async () => {
+      const writer = process.stdin.getWriter();
+      for (let offset = 0; stdin && offset < stdin.length; offset += STDIN_SLICE) {
+        await writer.write(stdin.subarray(offset, offset + STDIN_SLICE));
+      }
+      await writer.close();
+    })().catch(() => undefined); // A command that exits early stops reading; its exit code says why.
+    const [code, stdout, stderr] = await Promise.all([
+      process.wait(),
+      readAll(process.stdout),
+      readAll(process.stderr),
+      writing,
+    ]);
+    return { code, stdout, stderr: Buffer.from(stderr).toString("utf8").trim() };
+  } catch (error) {
+    throw modalFailure(operation, error);
+  }
+}
+
+/** The `SANDBOX_FAILED` error for a command of `operation` that exited with an unexpected code. */
+export function commandFailure(operation: string, result: CommandResult): RuntimeError {
+  return new RuntimeError(
+    "SANDBOX_FAILED",
+    `Modal ${operation} failed: exit code ${result.code}${result.stderr ? `: ${result.stderr}` : ""}`,
+  );
 }
 
 /** Parses `listFilesCommand` output. */
@@ -206,12 +216,8 @@ async function watchUntilStopped(handle: ModalSandboxHandle, done: () => boolean
       await handle.wait();
       return;
     } catch (error) {
-      if (isNotFound(error)) return;
+      if (isModalNotFound(error)) return;
       await sleep(delay, undefined, { ref: false });
     }
   }
-}
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && error.name === "NotFoundError";
 }

@@ -72,6 +72,19 @@ export function killCommand(pidFile: string, signal: string): string[] {
 }
 
 /**
+ * Kills the process group of every command started through `userCommand`
+ * (as recorded in its pid file) and deletes the pid files: what a server
+ * process that stopped without terminating the sandbox left running.
+ */
+export function stopCommandsCommand(): string[] {
+  return [
+    "sh",
+    "-c",
+    `for p in ${PID_DIR}/exec-*.pid; do [ -f "$p" ] || continue; kill -s KILL -- "-$(cat "$p")" 2>/dev/null; rm -f -- "$p"; done; true`,
+  ];
+}
+
+/**
  * Writes a batch from stdin: a list of every file of the batch
  * (`listLength` bytes, NUL-separated area root, folder below it and name per
  * file), then a tar of the files. Root first removes root-owned files at the
