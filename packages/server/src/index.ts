@@ -3,11 +3,12 @@
  * the REST + WebSocket server. Contract suites for your own adapters live in
  * `@agent-runtime/server/testing`.
  */
+
+export type { ArchitectureCapabilities } from "@agent-runtime/protocol";
 export type {
   AgentArchitecture,
   AgentEvent,
   AgentOutputParser,
-  ArchitectureCapabilities,
   MaterializeInput,
   ModelEndpoint,
   ParserContext,
@@ -16,9 +17,11 @@ export type {
 export { createClaudeAgentSdkArchitecture } from "./agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 export { createOpenCodeArchitecture } from "./agents/opencode/opencode-architecture.js";
 export { type AgentRuntime, type AgentRuntimeOptions, createAgentRuntime } from "./core/agent-runtime.js";
-export { AgentSession } from "./core/agent-session.js";
+export { AgentSession, type SessionResume } from "./core/agent-session.js";
 export type { SessionEventListener } from "./core/event-log.js";
+export type { PermissionAnswer } from "./core/permission-broker.js";
 export type { RunnerLimitsInput } from "./core/runner-limits.js";
+export type { AgentSessionDeps } from "./core/session-deps.js";
 export { SessionManager } from "./core/session-manager.js";
 export { errorMessage, RuntimeError } from "./errors.js";
 export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";

@@ -11,7 +11,6 @@ import {
   studioPublicPaths,
   studioRoutes,
 } from "./transport/http/studio.js";
-import { SessionListFeed } from "./transport/session-list-feed.js";
 import { attachSocketTransport } from "./transport/socket/socket-transport.js";
 import { VERSION } from "./version.js";
 
@@ -63,11 +62,9 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   let closing: Promise<void> | undefined;
   const studioDir = resolveStudioDir(options.studio, runtime.logger);
   const studioPaths = studioDir ? studioPublicPaths(studioDir) : undefined;
-  const sessionList = new SessionListFeed(runtime);
   const app = await createHttpApp({
     runtime,
     apiKeys,
-    sessionList,
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     logger: runtime.logger,
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
@@ -81,7 +78,6 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   const io = attachSocketTransport(app.server, {
     runtime,
     apiKeys,
-    sessionList,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
     ...(options.maxSocketBufferedBytes === undefined
       ? {}

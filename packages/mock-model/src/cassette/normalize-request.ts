@@ -12,9 +12,8 @@ import {
   stripSystemReminders,
 } from "../script/conversation.js";
 import { redactJson, redactText } from "./redact.js";
-import type { CassetteRequest } from "./schema.js";
+import type { CassetteRequest, JsonValue } from "./schema.js";
 
-export type JsonValue = CassetteRequest["body"];
 type JsonObject = { [key: string]: JsonValue };
 
 /** A request as record and replay mode see it. */

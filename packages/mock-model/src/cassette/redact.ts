@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { JsonValue } from "./normalize-request.js";
+import type { JsonValue } from "./schema.js";
 
 /** Header and query-parameter names whose values count as secrets. */
 const SECRET_NAME = /auth|key|token|secret|cookie|session|password|credential/i;

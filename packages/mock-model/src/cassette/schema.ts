@@ -28,6 +28,8 @@ export const cassetteRequestSchema = z.strictObject({
   body: z.json(),
 });
 export type CassetteRequest = z.infer<typeof cassetteRequestSchema>;
+/** A JSON value as cassettes store it. */
+export type JsonValue = CassetteRequest["body"];
 
 /** One server-sent event; `atMs` is its arrival time after the response headers. */
 export const sseEventSchema = z.strictObject({

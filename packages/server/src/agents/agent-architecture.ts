@@ -1,24 +1,15 @@
 import type {
   AgentProfile,
   Architecture,
+  ArchitectureCapabilities,
   Block,
   PermissionPolicy,
   RunnerConfigInput,
   SessionOptions,
   Subagent,
-  TurnStopReason,
   Usage,
 } from "@agent-runtime/protocol";
 import type { SandboxFile } from "../sandboxes/sandbox-provider.js";
-
-/** What an architecture supports; clients hide what an agent cannot do. */
-export interface ArchitectureCapabilities {
-  readonly thinking: boolean;
-  readonly subagents: boolean;
-  readonly permissions: boolean;
-  /** Resumes from its own transcript after the sandbox is recreated. */
-  readonly nativeResume: boolean;
-}
 
 /** Where the model is reached. The key never enters files; it is passed in the runner's environment. */
 export interface ModelEndpoint {
@@ -55,13 +46,12 @@ export type AgentEvent =
   /** Usage of one finished turn (all of it, subagents included). */
   | { readonly kind: "usage"; readonly usage: Usage; readonly estimated: boolean }
   /** The agent's own session id, needed to resume natively. */
-  | { readonly kind: "native_session"; readonly nativeSessionId: string }
-  /** The agent reports the end of the turn (the runner also sends `turn_end`). */
-  | { readonly kind: "turn_result"; readonly stopReason: TurnStopReason; readonly error?: string };
+  | { readonly kind: "native_session"; readonly nativeSessionId: string };
 
 /**
  * Turns one architecture's native messages (as relayed by the runner) into
- * agent events. One parser lives as long as one runner process. `parse`
+ * agent events. It never decides that a turn ended: the runner's `turn_end`
+ * does. One parser lives as long as one runner process. `parse`
  * never throws: malformed input yields an `error` block.
  */
 export interface AgentOutputParser {
@@ -82,6 +72,7 @@ export interface ParserContext {
  */
 export interface AgentArchitecture {
   readonly id: Architecture;
+  /** What it supports; served at `GET /agent-architectures`, and clients hide what an agent cannot do. */
   readonly capabilities: ArchitectureCapabilities;
   /** Files that materialise the profile in the sandbox (memory file, skills, subagents, commands, settings, default files). */
   materialize(input: MaterializeInput): SandboxFile[];
@@ -94,6 +85,10 @@ export interface AgentArchitecture {
   /** Environment of the runner process (model endpoint, key, profile env). */
   runnerEnv(input: RunnerInput): Record<string, string>;
   createParser(context?: ParserContext): AgentOutputParser;
-  /** Absolute sandbox path of the native transcript of `nativeSessionId`. */
+  /**
+   * Absolute sandbox path of the native transcript of `nativeSessionId`.
+   * Throws `INVALID_PATH` for an id that would leave the transcript folder
+   * (the id comes from the sandbox; such an id is ignored).
+   */
   transcriptPath(input: { homeDir: string; workspaceDir: string; nativeSessionId: string }): string;
 }

@@ -1,5 +1,5 @@
 import type { SessionEvent, SessionSummary } from "@agent-runtime/protocol";
-import type { AgentRuntime } from "../core/agent-runtime.js";
+import type { SessionEventListener } from "./event-log.js";
 
 /** One change of the session list, as transports send it. */
 export type SessionListChange =
@@ -16,15 +16,19 @@ const summaryEvents = new Set<SessionEvent["type"]>([
   "session:metadata:update",
 ]);
 
+/** Where the feed reads sessions from (the `SessionManager`). */
+export interface SessionSource {
+  subscribeAll(listener: SessionEventListener): () => void;
+  get(sessionId: string): Promise<{ summary(): SessionSummary }>;
+}
+
 /** How many destroyed ids are remembered to drop late updates about them. */
 const REMEMBERED_DELETIONS = 1000;
 
 /**
- * The live session list of one runtime, shared by the transports of one
- * server (the server creates it and hands it to the REST routes and the
- * socket transport).
- * The REST routes report creations and deletions (`created`, `deletion`);
- * summary changes come from the runtime's session events, coalesced per
+ * The live session list of one runtime (`runtime.sessions.listFeed`), which
+ * transports publish. The `SessionManager` reports every creation and
+ * deletion (`created`, `deletion`), whoever asked for it; summary changes come from the runtime's session events, coalesced per
  * session within one macrotask (a turn start with its status change and
  * title yields one update). Listeners run synchronously, in order of the
  * changes; an update that would arrive after its session's deletion is
@@ -36,12 +40,12 @@ export class SessionListFeed {
   private readonly deletedIds = new Set<string>();
   private stopRuntime: (() => void) | undefined;
 
-  constructor(private readonly runtime: AgentRuntime) {}
+  constructor(private readonly sessions: SessionSource) {}
 
   /** Adds a listener; returns its removal (idempotent). */
   subscribe(listener: SessionListListener): () => void {
     this.listeners.add(listener);
-    this.stopRuntime ??= this.runtime.sessions.subscribeAll((event) => this.onSessionEvent(event));
+    this.stopRuntime ??= this.sessions.subscribeAll((event) => this.onSessionEvent(event));
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) {
@@ -88,7 +92,7 @@ export class SessionListFeed {
     if (!this.pending.delete(sessionId) || this.deletedIds.has(sessionId)) return;
     let session: SessionSummary;
     try {
-      session = (await this.runtime.sessions.get(sessionId)).summary();
+      session = (await this.sessions.get(sessionId)).summary();
     } catch {
       return; // Gone meanwhile: its deletion is reported by `deletion`.
     }

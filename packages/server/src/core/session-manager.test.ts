@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createMemoryPersistenceAdapter } from "../persistence/memory/memory-persistence-adapter.js";
 import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-provider.js";
+import { createFakeSandboxProvider } from "../testing/fake-sandbox-provider.js";
 import { type AgentRuntime, createAgentRuntime } from "./agent-runtime.js";
 import { emptyUsage } from "./usage.js";
 
@@ -106,5 +107,30 @@ describe("SessionManager without an agent", () => {
       code: "PROFILE_NOT_FOUND",
     });
     await expect(runtime.sessions.get("missing")).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+  });
+});
+
+describe("SessionManager with a fake sandbox provider", () => {
+  it("deleting a session removes its sandbox and what the provider keeps for it", async () => {
+    const provider = createFakeSandboxProvider();
+    const runtime = createAgentRuntime({
+      persistence: createMemoryPersistenceAdapter(),
+      sandbox: provider,
+      agents: [{ id: "p", name: "Profile" }],
+      logger: pino({ level: "silent" }),
+    });
+    await runtime.start();
+    const session = await runtime.sessions.create({ agentProfileRef: "p" });
+    const ended = new Promise<void>((resolve) =>
+      session.subscribe((event) => {
+        if (event.type === "session:turn:completed") resolve();
+      }),
+    );
+    session.sendMessage("hello");
+    await ended;
+    await runtime.sessions.destroy(session.id);
+    expect(provider.removed).toEqual([`session-${session.id}`]);
+    expect(provider.sandboxes.every((sandbox) => sandbox.isTerminated)).toBe(true);
+    await runtime.shutdown();
   });
 });

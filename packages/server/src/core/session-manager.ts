@@ -9,8 +9,11 @@ import {
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { RuntimeError } from "../errors.js";
 import type { ProfileRegistry } from "../profiles/profile-registry.js";
-import { AgentSession, type AgentSessionDeps } from "./agent-session.js";
+import { sandboxNameFor } from "./agent-launch.js";
+import { AgentSession } from "./agent-session.js";
 import type { SessionEventListener } from "./event-log.js";
+import type { AgentSessionDeps } from "./session-deps.js";
+import { SessionListFeed } from "./session-list-feed.js";
 import { emptyUsage } from "./usage.js";
 
 /** What every session shares (see `AgentSessionDeps`), plus what the manager itself needs. */
@@ -33,6 +36,8 @@ export class SessionManager {
   private readonly globalListeners = new Set<SessionEventListener>();
   private syncTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  /** The live session list: every creation, deletion and summary change of this process's sessions. */
+  readonly listFeed = new SessionListFeed(this);
 
   constructor(private readonly options: SessionManagerOptions) {}
 
@@ -78,6 +83,7 @@ export class SessionManager {
     await this.options.persistence.createSession(record);
     const session = await this.instantiate(record);
     this.live.set(record.sessionId, session);
+    this.listFeed.created(session.summary());
     return session;
   }
 
@@ -107,12 +113,21 @@ export class SessionManager {
     });
   }
 
-  /** Closes the session, terminates its sandbox and deletes it from persistence. */
-  async destroy(sessionId: string): Promise<void> {
-    const session = await this.get(sessionId);
-    await session.close();
-    this.live.delete(sessionId);
-    await this.options.persistence.deleteSession(sessionId);
+  /**
+   * Closes the session, removes its sandbox with everything its provider
+   * keeps for it, and deletes the session from persistence.
+   */
+  destroy(sessionId: string): Promise<void> {
+    return this.listFeed.deletion(
+      sessionId,
+      (async () => {
+        const session = await this.get(sessionId);
+        await session.close();
+        this.live.delete(sessionId);
+        await this.options.sandboxProvider.remove(sandboxNameFor(sessionId));
+        await this.options.persistence.deleteSession(sessionId);
+      })(),
+    );
   }
 
   /** Syncs every live session; a session retries its own failed syncs with backoff. */

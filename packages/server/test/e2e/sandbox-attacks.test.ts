@@ -2,7 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { ScriptInput } from "@agent-runtime/mock-model";
 import type { Block } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sandboxNameFor } from "../../src/core/agent-session.js";
+import { sandboxNameFor } from "../../src/core/agent-launch.js";
 import { percentile } from "../support/percentile.js";
 import { restClient } from "../support/rest.js";
 import { sandboxPids } from "../support/sandbox-processes.js";

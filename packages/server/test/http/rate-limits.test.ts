@@ -11,7 +11,6 @@ import {
 } from "../../src/index.js";
 import { ApiKeyChecker } from "../../src/transport/api-keys.js";
 import { createHttpApp, type HttpApp } from "../../src/transport/http/http-app.js";
-import { SessionListFeed } from "../../src/transport/session-list-feed.js";
 
 const KEYS = ["rate-key-a", "rate-key-b"];
 const MAX = 5;
@@ -42,7 +41,6 @@ describe("rate limits", () => {
     app = await createHttpApp({
       runtime,
       apiKeys: new ApiKeyChecker(KEYS),
-      sessionList: new SessionListFeed(runtime),
       info: { version: "test", demoModel: false, authRequired: true },
       logger: pino({ level: "warn" }),
       rateLimit: { max: MAX, windowMs: 60_000 },
@@ -84,7 +82,6 @@ describe("rate limits", () => {
     const defaults = await createHttpApp({
       runtime,
       apiKeys: new ApiKeyChecker([]),
-      sessionList: new SessionListFeed(runtime),
       info: { version: "test", demoModel: false, authRequired: false },
       logger: pino({ level: "warn" }),
     });

@@ -109,6 +109,18 @@ describe("live session list over the socket", () => {
     expect(frames.indexOf(deleted)).toBe(frames.length - 1);
   });
 
+  it("pushes sessions created and deleted through the runtime's own API, not only through REST", async () => {
+    const { sessions } = server.server.runtime;
+    const session = await sessions.create({ agentProfileRef: "test" });
+    await waitFor(() => updatesOf(session.id).length > 0, 5_000);
+    expect(updatesOf(session.id)[0]).toEqual(session.summary());
+    await sessions.destroy(session.id);
+    await waitFor(
+      (f) => f.name === "sessions:deleted" && (f.payload as { sessionId?: string }).sessionId === session.id,
+      5_000,
+    );
+  });
+
   it("sends nothing to sockets that did not subscribe, and stops after unsubscribe", async () => {
     expect(bystanderFrames).toEqual([]);
     await watcher.timeout(10_000).emitWithAck("sessions:unsubscribe");

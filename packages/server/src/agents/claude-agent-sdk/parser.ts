@@ -4,7 +4,6 @@ import type {
   ThinkingBlock,
   ToolResultBlock,
   ToolUseBlock,
-  TurnStopReason,
   Usage,
 } from "@agent-runtime/protocol";
 import { emptyUsage } from "../../core/usage.js";
@@ -294,14 +293,10 @@ export function createClaudeParser(context: ParserContext = {}): AgentOutputPars
   };
 
   const onResult = (message: Json, events: AgentEvent[]) => {
-    const origin = isObject(message.origin) ? message.origin.kind : undefined;
     events.push(...flushOpen());
     const usage = turnUsage(message, lastTotalCost);
     if (typeof message.total_cost_usd === "number") lastTotalCost = message.total_cost_usd;
     events.push({ kind: "usage", usage, estimated: true });
-    if (origin !== undefined && origin !== "human") return;
-    const { stopReason, error } = stopReasonOf(message);
-    events.push({ kind: "turn_result", stopReason, ...(error ? { error } : {}) });
   };
 
   const flushOpen = (): AgentEvent[] => {
@@ -409,15 +404,4 @@ function turnUsage(result: Json, previousTotalCost: number): Usage {
     cacheCreationTokens: nonNegative(tokens.cache_creation_input_tokens),
     costUsd: Math.max(0, nonNegative(result.total_cost_usd) - previousTotalCost),
   };
-}
-
-function stopReasonOf(result: Json): { stopReason: TurnStopReason; error?: string } {
-  if (result.subtype === "success" && result.is_error !== true) return { stopReason: "end_turn" };
-  if (result.subtype === "error_max_turns") return { stopReason: "max_turns" };
-  if (typeof result.terminal_reason === "string" && result.terminal_reason.startsWith("aborted")) {
-    return { stopReason: "interrupted" };
-  }
-  const errors = Array.isArray(result.errors) ? result.errors.filter((e) => typeof e === "string") : [];
-  const error = errors.join("\n") || (typeof result.result === "string" ? result.result : undefined);
-  return { stopReason: "error", error: error || (stringOf(result.subtype) ?? "error") };
 }

@@ -26,7 +26,6 @@ describe("OpenCode parser (recorded real OpenCode 1.18 events)", () => {
     expect(text).toMatchObject({ content: "You said: hello there", model: "mock" });
     const deltas = events.filter((e) => e.kind === "block_delta" && e.blockId === text?.id);
     expect(deltas.map((d) => (d as { delta: string }).delta).join("")).toBe("You said: hello there");
-    expect(of(events, "turn_result")).toEqual([{ kind: "turn_result", stopReason: "end_turn" }]);
     const [usage] = of(events, "usage");
     expect(usage?.usage.inputTokens).toBeGreaterThan(0);
     // The user's own prompt is not rendered.
@@ -86,9 +85,8 @@ describe("OpenCode parser (recorded real OpenCode 1.18 events)", () => {
     });
   });
 
-  it("ends an aborted turn as interrupted without an error block", () => {
+  it("shows no error block for an aborted turn", () => {
     const events = parseAll(fixture("interrupted"));
-    expect(of(events, "turn_result")).toEqual([{ kind: "turn_result", stopReason: "interrupted" }]);
     expect(completed(events).some((b) => b.type === "error")).toBe(false);
   });
 

@@ -1,4 +1,4 @@
-import type { ToolUseBlock, TurnStopReason, Usage } from "@agent-runtime/protocol";
+import type { ToolUseBlock, Usage } from "@agent-runtime/protocol";
 import { emptyUsage } from "../../core/usage.js";
 import type { AgentEvent, AgentOutputParser, ParserContext } from "../agent-architecture.js";
 import { BlockTracker } from "../block-tracker.js";
@@ -32,10 +32,10 @@ const MAX_BUFFERED_EVENTS = 1_000;
  * those that arrive before the call names its child session are held back
  * and parsed once it does. User parts (the prompt) are not rendered.
  *
- * A turn ends when the main session (the first session seen without a
- * parent) goes idle after being busy: open blocks are completed, and `usage`
- * (the sum of every step of the turn, subagents included) and `turn_result`
- * follow. `MessageAbortedError` means interrupted and yields no error block.
+ * When the main session (the first session seen without a parent) goes idle
+ * after being busy, open blocks are completed and `usage` (the sum of every
+ * step of the turn, subagents included) follows. `MessageAbortedError`
+ * (an interrupt) yields no error block.
  *
  * Unknown event and part types are ignored (OpenCode adds them often); input
  * that is not an event, or a known event without its required fields,
@@ -55,8 +55,6 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
   const countedSteps = new Set<string>();
   let mainSession: string | undefined;
   let turnActive = false;
-  let turnInterrupted = false;
-  let turnError: string | undefined;
   let usage = emptyUsage();
 
   const malformed = (message: string, events: AgentEvent[]) =>
@@ -257,14 +255,9 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     const data = isObject(error.data) ? error.data : {};
     const message = stringOf(data.message) ?? stringOf(error.message) ?? name;
     const sessionId = stringOf(properties.sessionID);
-    const isMain = sessionId === undefined || sessionId === mainSession;
-    if (name === "MessageAbortedError") {
-      if (isMain) turnInterrupted = true;
-      return;
-    }
+    if (name === "MessageAbortedError") return;
     const owner = ownerOf(sessionId);
     blocks.error(message, name, events, { subagentId: owner === "defer" ? undefined : owner.subagentId });
-    if (isMain) turnError = message;
   };
 
   const onStatus = (type: string, properties: Json, events: AgentEvent[]) => {
@@ -287,19 +280,7 @@ export function createOpenCodeParser(context: ParserContext = {}): AgentOutputPa
     turnActive = false;
     events.push(...flushOpen());
     events.push({ kind: "usage", usage, estimated: true });
-    const stopReason: TurnStopReason = turnInterrupted
-      ? "interrupted"
-      : turnError !== undefined
-        ? "error"
-        : "end_turn";
-    events.push({
-      kind: "turn_result",
-      stopReason,
-      ...(stopReason === "error" && turnError !== undefined ? { error: turnError } : {}),
-    });
     usage = emptyUsage();
-    turnInterrupted = false;
-    turnError = undefined;
   };
 
   const flushOpen = (): AgentEvent[] => {

@@ -15,10 +15,10 @@ import {
 import type { Logger } from "pino";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
-import type { SessionListFeed } from "../session-list-feed.js";
 import { installErrorHandlers, sendError } from "./error-handler.js";
 import { type HealthInfo, healthRoutes } from "./health.js";
 import { installRateLimit, type RateLimitOptions } from "./rate-limit.js";
+import { architectureRoutes } from "./routes/architectures.js";
 import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
 import { profileRoutes } from "./routes/profiles.js";
@@ -47,8 +47,6 @@ export interface HttpAppOptions {
   readonly publicPaths?: readonly string[];
   /** Requests per caller (API key, else IP) and window; `false` turns limiting off. @default {max: 600, windowMs: 60_000} */
   readonly rateLimit?: RateLimitOptions | false;
-  /** The live session list the session routes report creations and deletions to. */
-  readonly sessionList: SessionListFeed;
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -92,8 +90,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   });
 
   await app.register(healthRoutes, { info: options.info });
+  await app.register(architectureRoutes, { runtime: options.runtime });
   await app.register(profileRoutes, { runtime: options.runtime });
-  await app.register(sessionRoutes, { runtime: options.runtime, sessionList: options.sessionList });
+  await app.register(sessionRoutes, { runtime: options.runtime });
   await app.register(eventRoutes, { runtime: options.runtime });
   await app.register(fileRoutes, { runtime: options.runtime });
   await app.register(workspaceRoutes, { runtime: options.runtime });

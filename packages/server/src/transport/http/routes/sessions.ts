@@ -13,15 +13,13 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
-import type { SessionListFeed } from "../../session-list-feed.js";
 
 const sessionParams = z.object({ id: z.string().min(1).max(200) });
 
 /** Session lifecycle, messages and interrupts. Creations and deletions go to the runtime's session-list feed. */
 export const sessionRoutes: FastifyPluginAsyncZod<{
   runtime: AgentRuntime;
-  sessionList: SessionListFeed;
-}> = async (app, { runtime, sessionList: listFeed }) => {
+}> = async (app, { runtime }) => {
   const { sessions } = runtime;
 
   for (const url of ["/sessions", "/sessions/create"]) {
@@ -36,9 +34,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         },
       },
       async (request, reply) => {
-        const summary = (await sessions.create(request.body)).summary();
-        listFeed.created(summary);
-        return reply.status(201).send(summary);
+        return reply.status(201).send((await sessions.create(request.body)).summary());
       },
     );
   }
@@ -74,7 +70,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      await listFeed.deletion(request.params.id, sessions.destroy(request.params.id));
+      await sessions.destroy(request.params.id);
       return reply.status(204).send();
     },
   );

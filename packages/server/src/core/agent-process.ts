@@ -1,0 +1,291 @@
+import type { RunnerCommand, RunnerOutput, RuntimeState } from "@agent-runtime/protocol";
+import type { Logger } from "pino";
+import type { AgentEvent, AgentOutputParser } from "../agents/agent-architecture.js";
+import { errorMessage, RuntimeError } from "../errors.js";
+import type { ExitStatus, Sandbox } from "../sandboxes/sandbox-provider.js";
+import { egressFor, type LaunchOptions, prepareLaunch, sandboxNameFor } from "./agent-launch.js";
+import { RunnerConnection } from "./runner-connection.js";
+import type { RunnerLimits } from "./runner-limits.js";
+import type { SessionState } from "./session-state.js";
+import type { SessionSync } from "./session-sync.js";
+
+export interface AgentProcessOptions extends LaunchOptions {
+  readonly logger: Logger;
+  readonly runnerLimits: RunnerLimits;
+  /** How long an interrupted turn may take to stop before the agent is killed. */
+  readonly interruptGraceMs: number;
+  /** Tear the sandbox down after this long without a turn (0 disables). */
+  readonly idleTimeoutMs: number;
+  /** Saves the session; an exited agent's sandbox is saved before it is terminated, and restored from. */
+  readonly sync: SessionSync;
+  /** The session (its options and native session id are read as the agent starts). */
+  readonly state: SessionState;
+  /** True while a turn runs (the sandbox is not torn down then). */
+  busy(): boolean;
+}
+
+export interface AgentProcessHandlers {
+  /** Output of the running agent; `agent` lines arrive parsed, through `agentEvents`. */
+  output(output: Exclude<RunnerOutput, { type: "agent" }>): void;
+  agentEvents(events: AgentEvent[]): void;
+  status(patch: Partial<RuntimeState>): void;
+  /**
+   * The agent's process exited while it was expected to run (its sandbox is
+   * being saved and terminated). `violation`: it was stopped for breaking
+   * the runner protocol.
+   */
+  exited(exit: { status: ExitStatus; violation?: string }): void;
+  /** A process of the running sandbox hit a resource limit. */
+  limit(limit: "memory" | "pids"): void;
+  /** The sandbox broke the runner protocol; the agent is being stopped (`exited` follows). */
+  violation(message: string): void;
+}
+
+/**
+ * The sandbox and agent process of one session: created on demand with the
+ * profile, workspace files and transcript restored into it, started, sent
+ * commands, interrupted, hibernated when idle, stopped. When the agent exits
+ * on its own, what its sandbox holds is saved before the sandbox goes. It
+ * owns the agent's output parser, which lives as long as one agent process.
+ */
+export class AgentProcess {
+  private sandboxValue: Sandbox | undefined;
+  private runner: RunnerConnection | undefined;
+  private parser: AgentOutputParser | undefined;
+  private starting: Promise<void> | undefined;
+  private interruptTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: AgentProcessOptions,
+    private readonly handlers: AgentProcessHandlers,
+  ) {}
+
+  get sandbox(): Sandbox | undefined {
+    return this.sandboxValue;
+  }
+
+  /**
+   * Sends a user message, starting the sandbox and agent first when they do
+   * not run. A message that starts the agent is sent as soon as its process
+   * is spawned, so the agent's start-up and its first message overlap;
+   * `wanted()` is asked right before sending (false: the turn was
+   * interrupted meanwhile). Resolves whether it was sent; rejects when the
+   * agent could not start (`SANDBOX_FAILED`, `AGENT_FAILED`, `RUNNER_PROTOCOL`).
+   */
+  async sendMessage(message: { turnId: string; content: string }, wanted: () => boolean): Promise<boolean> {
+    const command: RunnerCommand = { type: "message", ...message };
+    let sent = false;
+    if (!this.runner || this.runner.exited) {
+      this.starting ??= this.start((runner) => {
+        sent = wanted() && runner.send(command);
+      }).finally(() => {
+        this.starting = undefined;
+      });
+      await this.starting;
+    }
+    return sent || (wanted() && this.send(command));
+  }
+
+  /** Sends a command to the running agent; false when none runs. */
+  send(command: RunnerCommand): boolean {
+    return this.runner?.send(command) ?? false;
+  }
+
+  /**
+   * Asks the agent to stop its turn; when `stillRunning()` is true after
+   * `interruptGraceMs`, kills it. False when no agent runs.
+   */
+  interrupt(stillRunning: () => boolean): boolean {
+    if (!this.send({ type: "interrupt" })) return false;
+    clearTimeout(this.interruptTimer);
+    this.interruptTimer = setTimeout(() => {
+      if (!stillRunning()) return;
+      this.options.logger.warn("agent did not stop after interrupt; killing its process");
+      this.runner?.kill();
+    }, this.options.interruptGraceMs);
+    return true;
+  }
+
+  /** The turn ended: no kill is pending any more, and every block still open is completed. */
+  turnEnded(): AgentEvent[] {
+    clearTimeout(this.interruptTimer);
+    return this.parser?.flush() ?? [];
+  }
+
+  /** Tears the sandbox down after `idleTimeoutMs` unless a turn starts first. */
+  armIdleTimer(): void {
+    this.clearIdleTimer();
+    if (this.options.idleTimeoutMs <= 0 || !this.sandboxValue || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.options.logger.info("idle timeout: tearing down the sandbox");
+      void this.hibernate();
+    }, this.options.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  clearIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /**
+   * Syncs, stops the agent and terminates the sandbox; the next message
+   * brings it back restored. No-op while a turn runs.
+   */
+  async hibernate(): Promise<void> {
+    if (this.options.busy() || !this.sandboxValue) return;
+    this.clearIdleTimer();
+    await this.options.sync.sync().catch(() => undefined);
+    if (this.options.busy()) return; // A message arrived meanwhile: its turn keeps the agent.
+    await this.stop();
+    if (!this.closed) this.terminated();
+  }
+
+  /** Stops the agent (asking first) and terminates the sandbox for good. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.clearIdleTimer();
+    await this.stop();
+    this.terminated();
+  }
+
+  /** Kills the agent at once and terminates the sandbox. */
+  async kill(): Promise<void> {
+    this.closed = true;
+    this.clearIdleTimer();
+    this.runner?.kill();
+    await this.stop();
+  }
+
+  private terminated(): void {
+    this.handlers.status({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
+  }
+
+  /** Stops the agent (asking first) and terminates the sandbox. The process's exit is not reported. */
+  private async stop(): Promise<void> {
+    clearTimeout(this.interruptTimer);
+    const { runner, sandboxValue: sandbox } = this;
+    this.runner = undefined;
+    this.sandboxValue = undefined;
+    await runner?.stop().catch(() => undefined);
+    await sandbox?.terminate().catch(() => undefined);
+  }
+
+  private async start(onSpawned: (runner: RunnerConnection) => void): Promise<void> {
+    const { architecture, sandboxProvider, logger, sessionId } = this.options;
+    this.clearIdleTimer();
+    this.handlers.status({ sandboxStatus: "creating", error: undefined });
+    // A running sync may still be saving what the previous sandbox left; restore from its result.
+    await this.options.sync.settled();
+    try {
+      let sandbox = this.sandboxValue;
+      if (!sandbox) {
+        const egress = egressFor(this.options);
+        const created = await sandboxProvider.create({
+          name: sandboxNameFor(sessionId),
+          ...(egress ? { network: egress.network } : {}),
+        });
+        // Any process of the sandbox, a tool of the agent as much as the agent, may hit a limit.
+        created.onLimit?.((limit) => {
+          if (created === this.sandboxValue) this.handlers.limit(limit);
+        });
+        sandbox = created;
+      }
+      this.sandboxValue = sandbox;
+      const { sessionOptions, nativeSessionId } = this.options.state.record;
+      const { files, input } = await prepareLaunch(this.options, {
+        sandbox,
+        sessionOptions,
+        nativeSessionId,
+      });
+      await sandbox.writeFiles(files);
+      const runner = this.connect(sandbox);
+      this.runner = runner;
+      this.parser = architecture.createParser();
+      this.options.state.agentRestarted();
+      await runner.start(architecture.runnerConfig(input), architecture.runnerEnv(input), {
+        onSpawned: () => onSpawned(runner),
+      });
+      this.handlers.status({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
+      logger.info({ sandboxId: sandbox.id, agentPid: runner.pid }, "agent started");
+    } catch (error) {
+      this.runner = undefined;
+      const failed = this.sandboxValue;
+      this.sandboxValue = undefined;
+      await failed?.terminate().catch(() => undefined);
+      this.handlers.status({
+        sandboxStatus: "error",
+        sandboxId: undefined,
+        agentPid: undefined,
+        error: { code: RuntimeError.is(error) ? error.code : "SANDBOX_FAILED", message: errorMessage(error) },
+      });
+      throw error;
+    }
+  }
+
+  /**
+   * What the parser makes of a native message, without a native session id
+   * the architecture would not place a transcript for (it comes from the
+   * sandbox, so it may be hostile).
+   */
+  private parse(message: unknown): AgentEvent[] {
+    return (this.parser?.parse(message) ?? []).filter((event) => {
+      if (event.kind !== "native_session") return true;
+      try {
+        this.options.architecture.transcriptPath({
+          homeDir: "/home",
+          workspaceDir: "/workspace",
+          nativeSessionId: event.nativeSessionId,
+        });
+        return true;
+      } catch {
+        this.options.logger.warn("ignored a native session id that names no valid transcript");
+        return false;
+      }
+    });
+  }
+
+  private connect(sandbox: Sandbox): RunnerConnection {
+    const { logger } = this.options;
+    const runner: RunnerConnection = new RunnerConnection(
+      sandbox,
+      {
+        onOutput: (output) => {
+          if (runner !== this.runner) return;
+          if (output.type === "agent") this.handlers.agentEvents(this.parse(output.message));
+          else this.handlers.output(output);
+        },
+        onInvalidLine: (line) => logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
+        onDropped: (dropped) => logger.warn(dropped, "runner lines dropped"),
+        onViolation: (message) => {
+          if (runner === this.runner) this.handlers.violation(message);
+        },
+        onStderr: (text) => logger.debug({ stderr: text.slice(0, 2000) }, "runner stderr"),
+        onExit: (status) => {
+          if (runner !== this.runner) return;
+          clearTimeout(this.interruptTimer);
+          this.runner = undefined;
+          const exited = this.sandboxValue;
+          this.sandboxValue = undefined;
+          // The dead sandbox still holds the transcript and files of the last turn: save them, then
+          // terminate it. Queued before a next start (which waits for syncs), so that start restores them.
+          void this.options.sync
+            .syncFrom(exited, async () => {
+              await exited?.terminate().catch(() => undefined);
+            })
+            .catch(() => undefined);
+          // Before the turn ends: ending it may start the next turn, whose status must win.
+          if (!this.closed) this.terminated();
+          this.handlers.exited({
+            status,
+            ...(runner.violation === undefined ? {} : { violation: runner.violation }),
+          });
+        },
+      },
+      this.options.runnerLimits,
+    );
+    return runner;
+  }
+}

@@ -1,0 +1,34 @@
+import type { AgentProfile } from "@agent-runtime/protocol";
+import type { Logger } from "pino";
+import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import type { RunnerLimits } from "./runner-limits.js";
+
+/** What one `AgentSession` is made with: its agent and profile, and the runtime's shared services and settings. */
+export interface AgentSessionDeps {
+  readonly persistence: PersistenceAdapter;
+  readonly sandboxProvider: SandboxProvider;
+  readonly architecture: AgentArchitecture;
+  readonly profile: AgentProfile;
+  readonly endpoint: ModelEndpoint;
+  readonly logger: Logger;
+  /** Tear the sandbox down after this long without activity (0 disables). */
+  readonly idleTimeoutMs: number;
+  /** How long an interrupted turn may take to stop before its runner is killed. */
+  readonly interruptGraceMs: number;
+  /** Files larger than this are indexed but their content is not persisted. */
+  readonly maxPersistedFileBytes: number;
+  /** How long a permission request waits for an answer before it is denied. */
+  readonly permissionTimeoutMs: number;
+  /** Limit the sandbox's egress (when its provider can) and keep the model key out of it. */
+  readonly restrictEgress: boolean;
+  /** First delay before a failed sync is retried; it doubles on each further failure. */
+  readonly syncRetryMinMs: number;
+  /** Upper bound of the retry delay. */
+  readonly syncRetryMaxMs: number;
+  /** Recent events kept for resume (see `EventLog`). */
+  readonly eventWindowSize: number;
+  /** Bounds on what a sandbox's runner may send; past them it is stopped (`RUNNER_PROTOCOL`). */
+  readonly runnerLimits: RunnerLimits;
+}

@@ -1,0 +1,223 @@
+import { createHash } from "node:crypto";
+import type { PermissionRequest, SessionEventInput } from "@agent-runtime/protocol";
+import type { Logger } from "pino";
+import type { AgentArchitecture } from "../agents/agent-architecture.js";
+import { resolveConfinedPath } from "../confined-path.js";
+import { errorMessage, RuntimeError } from "../errors.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { Sandbox } from "../sandboxes/sandbox-provider.js";
+import type { SessionState } from "./session-state.js";
+
+export interface SessionSyncOptions {
+  readonly persistence: PersistenceAdapter;
+  readonly architecture: AgentArchitecture;
+  readonly state: SessionState;
+  readonly logger: Logger;
+  /** Files larger than this are indexed but their content is not stored. */
+  readonly maxPersistedFileBytes: number;
+  /** First delay before a failed sync is retried; it doubles on each further failure. */
+  readonly syncRetryMinMs: number;
+  /** Upper bound of the retry delay. */
+  readonly syncRetryMaxMs: number;
+  /** The sandbox a retry reads from (the one running then, if any). */
+  currentSandbox(): Sandbox | undefined;
+  lastSeq(): number;
+  pendingPermissions(): PermissionRequest[];
+  emit(event: SessionEventInput): void;
+}
+
+/**
+ * Writes what changed in a session since the last sync to persistence:
+ * the agent's transcript, changed and deleted workspace files, completed
+ * blocks, the record. Syncs never overlap (each waits for the previous one).
+ * A failed sync reports one `PERSISTENCE_FAILED` error event per outage and
+ * is retried by itself with exponential backoff until one succeeds or
+ * `stop()` is called; what failed to save stays pending.
+ */
+export class SessionSync {
+  private chain: Promise<void> = Promise.resolve();
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private failing = false;
+  /** What this process last stored of the transcript (unknown after a failed write). */
+  private storedTranscript: { length: number; digest: string } | undefined;
+
+  constructor(private readonly options: SessionSyncOptions) {}
+
+  /** Syncs from the running sandbox (or without one). Rejects with `PERSISTENCE_FAILED`. */
+  sync(): Promise<void> {
+    return this.enqueue(() => this.syncOnce(this.options.currentSandbox()));
+  }
+
+  /**
+   * Syncs from `sandbox` (e.g. one whose agent just exited), then runs
+   * `after` whatever the outcome. Queued like any sync.
+   */
+  syncFrom(sandbox: Sandbox | undefined, after: () => Promise<void>): Promise<void> {
+    return this.enqueue(async () => {
+      try {
+        await this.syncOnce(sandbox);
+      } finally {
+        await after();
+      }
+    });
+  }
+
+  /** Resolves once every sync queued so far has settled. Never rejects. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  /** No more retries (the session is closing); a sync called later still runs. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private enqueue(run: () => Promise<void>): Promise<void> {
+    const result = this.chain.then(run);
+    this.chain = result.then(
+      () => {
+        this.failures = 0;
+        clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+      },
+      () => this.scheduleRetry(),
+    );
+    return result;
+  }
+
+  private scheduleRetry(): void {
+    this.failures += 1;
+    if (this.stopped || this.retryTimer) return;
+    const { syncRetryMinMs, syncRetryMaxMs } = this.options;
+    const delay = Math.min(syncRetryMaxMs, syncRetryMinMs * 2 ** Math.min(this.failures - 1, 30));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.sync().catch(() => undefined);
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private async syncOnce(sandbox: Sandbox | undefined): Promise<void> {
+    const { persistence, state } = this.options;
+    const sessionId = state.record.sessionId;
+    try {
+      if (sandbox) await this.syncTranscript(sandbox);
+      await this.syncFiles(sandbox);
+      const blocks = state.pendingBlocks();
+      if (blocks.length > 0) {
+        await persistence.saveBlocks(sessionId, blocks);
+        state.markBlocksSynced(blocks);
+      }
+      const lastSeq = this.options.lastSeq();
+      if (state.recordDirty || lastSeq !== state.record.lastSeq) {
+        state.record = {
+          ...state.record,
+          lastSeq,
+          updatedAt: new Date().toISOString(),
+          pendingPermissions: this.options.pendingPermissions(),
+        };
+        state.recordDirty = false;
+        await persistence.updateSession(state.record).catch((error: unknown) => {
+          state.recordDirty = true;
+          throw error;
+        });
+      }
+      if (this.failing) {
+        this.failing = false;
+        this.options.logger.info("persistence recovered");
+      }
+    } catch (error) {
+      if (!this.failing) {
+        this.failing = true;
+        this.options.logger.error({ err: errorMessage(error) }, "sync to persistence failed");
+        this.options.emit({
+          type: "error",
+          code: "PERSISTENCE_FAILED",
+          message: "Saving the session failed; retrying",
+        });
+      }
+      throw new RuntimeError("PERSISTENCE_FAILED", "Saving the session failed", { cause: error });
+    }
+  }
+
+  private async syncTranscript(sandbox: Sandbox): Promise<void> {
+    const { state } = this.options;
+    const nativeSessionId = state.record.nativeSessionId;
+    if (!state.transcriptDirty || !nativeSessionId) return;
+    state.transcriptDirty = false;
+    const path = this.options.architecture.transcriptPath({
+      workspaceDir: sandbox.workspaceDir,
+      homeDir: sandbox.homeDir,
+      nativeSessionId,
+    });
+    try {
+      await this.saveTranscript(Buffer.from(await sandbox.readFile(path)).toString("utf8"));
+    } catch (error) {
+      if (RuntimeError.is(error) && error.code === "FILE_NOT_FOUND") return;
+      state.transcriptDirty = true;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores the transcript: nothing when it is unchanged, only what is new
+   * when the adapter can append and the transcript grew from what this
+   * process stored last (an append-only JSONL, like Claude Code's), else the
+   * whole text.
+   */
+  private async saveTranscript(transcript: string): Promise<void> {
+    const { persistence, state } = this.options;
+    const sessionId = state.record.sessionId;
+    const stored = this.storedTranscript;
+    if (stored?.length === transcript.length && stored.digest === digest(transcript)) return;
+    this.storedTranscript = undefined;
+    const grew =
+      stored !== undefined &&
+      transcript.length > stored.length &&
+      digest(transcript.slice(0, stored.length)) === stored.digest;
+    if (grew && persistence.appendTranscript) {
+      await persistence.appendTranscript(sessionId, transcript.slice(stored.length));
+    } else {
+      await persistence.saveTranscript(sessionId, transcript);
+    }
+    this.storedTranscript = { length: transcript.length, digest: digest(transcript) };
+  }
+
+  private async syncFiles(sandbox: Sandbox | undefined): Promise<void> {
+    const { persistence, state } = this.options;
+    const sessionId = state.record.sessionId;
+    for (const path of [...state.deletedFiles]) {
+      await persistence.deleteWorkspaceFile(sessionId, path);
+      state.deletedFiles.delete(path);
+    }
+    if (!sandbox) return;
+    for (const path of [...state.changedFiles]) {
+      const file = state.files.get(path);
+      state.changedFiles.delete(path);
+      if (!file || file.size > this.options.maxPersistedFileBytes) continue;
+      let content: Uint8Array;
+      try {
+        content = await sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
+      } catch {
+        continue;
+      }
+      try {
+        await persistence.saveWorkspaceFile(sessionId, {
+          path,
+          content: Buffer.from(content).toString("utf8"),
+        });
+      } catch (error) {
+        state.changedFiles.add(path);
+        throw error;
+      }
+    }
+  }
+}
+
+function digest(text: string): string {
+  return createHash("sha256").update(text).digest("base64");
+}

@@ -1,0 +1,127 @@
+import type { RunnerOutput, SessionEventInput, WorkspaceFile } from "@agent-runtime/protocol";
+import { resolveConfinedPath } from "../confined-path.js";
+import { RuntimeError } from "../errors.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { Sandbox } from "../sandboxes/sandbox-provider.js";
+import type { SessionState } from "./session-state.js";
+
+/** Where a workspace lives while no sandbox runs (only for confining paths). */
+const RESTING_WORKSPACE = "/workspace";
+
+export interface SessionWorkspaceOptions {
+  readonly persistence: PersistenceAdapter;
+  readonly state: SessionState;
+  /** The running sandbox, if any. */
+  sandbox(): Sandbox | undefined;
+  emit(event: SessionEventInput): void;
+}
+
+/**
+ * A session's workspace files as the API sees them: in the running sandbox
+ * (whose watcher reports changes to the index), else in persistence (the
+ * index is updated here, and the next sandbox restores them). Every path is
+ * confined to the workspace (`INVALID_PATH`).
+ */
+export class SessionWorkspace {
+  constructor(private readonly options: SessionWorkspaceOptions) {}
+
+  private get sessionId(): string {
+    return this.options.state.record.sessionId;
+  }
+
+  /** Reads a file. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
+  async read(path: string): Promise<Uint8Array> {
+    const sandbox = this.options.sandbox();
+    if (sandbox) return sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
+    resolveConfinedPath(RESTING_WORKSPACE, path);
+    const stored = (await this.options.persistence.listWorkspaceFiles(this.sessionId)).find(
+      (file) => file.path === path,
+    );
+    if (!stored) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
+    return Buffer.from(stored.content, "utf8");
+  }
+
+  /** Writes a file. Throws `INVALID_PATH`. */
+  async write(path: string, content: string): Promise<void> {
+    const sandbox = this.options.sandbox();
+    const absolute = resolveConfinedPath(sandbox?.workspaceDir ?? RESTING_WORKSPACE, path);
+    if (sandbox) {
+      await sandbox.writeFiles([{ path: absolute, content }]);
+      return;
+    }
+    await this.options.persistence.saveWorkspaceFile(this.sessionId, { path, content });
+    const event = this.options.state.files.has(path) ? "modified" : "created";
+    this.emitAll(
+      applyFileEvent(
+        this.options.state,
+        { type: "file", event, path, size: Buffer.byteLength(content) },
+        { changed: false },
+      ),
+    );
+  }
+
+  /** Deletes a file. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
+  async delete(path: string): Promise<void> {
+    const sandbox = this.options.sandbox();
+    const absolute = resolveConfinedPath(sandbox?.workspaceDir ?? RESTING_WORKSPACE, path);
+    if (!this.options.state.files.has(path))
+      throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
+    if (sandbox) {
+      await sandbox.deleteFile(absolute);
+      return;
+    }
+    await this.options.persistence.deleteWorkspaceFile(this.sessionId, path);
+    this.emitAll(
+      applyFileEvent(this.options.state, { type: "file", event: "deleted", path }, { changed: false }),
+    );
+  }
+
+  /**
+   * The sandbox's watcher reports a change: the index follows. A path outside
+   * the workspace is ignored (the runner protocol admits none; this is the
+   * second line of defence).
+   */
+  reported(output: Extract<RunnerOutput, { type: "file" }>): void {
+    try {
+      resolveConfinedPath(this.options.sandbox()?.workspaceDir ?? RESTING_WORKSPACE, output.path);
+    } catch {
+      return;
+    }
+    this.emitAll(applyFileEvent(this.options.state, output));
+  }
+
+  private emitAll(events: SessionEventInput[]): void {
+    for (const event of events) this.options.emit(event);
+  }
+}
+
+/**
+ * Applies a workspace file event (from the runner's watcher, or a write made
+ * through the API while no sandbox runs) to the file index. `changed` says
+ * whether the file's content still has to be stored. Paths must already be
+ * confined to the workspace.
+ */
+export function applyFileEvent(
+  state: SessionState,
+  output: Extract<RunnerOutput, { type: "file" }>,
+  options: { changed: boolean; now?: Date } = { changed: true },
+): SessionEventInput[] {
+  const { path } = output;
+  if (output.event === "deleted") {
+    if (!state.files.delete(path)) return [];
+    state.changedFiles.delete(path);
+    if (options.changed) state.deletedFiles.add(path);
+    return [{ type: "session:file:deleted", path }];
+  }
+  const file: WorkspaceFile = {
+    path,
+    size: output.size ?? 0,
+    modifiedAt: output.modifiedAt ?? (options.now ?? new Date()).toISOString(),
+  };
+  const known = state.files.has(path);
+  state.files.set(path, file);
+  state.deletedFiles.delete(path);
+  if (options.changed) state.changedFiles.add(path);
+  else state.changedFiles.delete(path);
+  return [{ type: known ? "session:file:modified" : "session:file:created", file }];
+}

@@ -1,0 +1,195 @@
+import { randomUUID } from "node:crypto";
+import type { ErrorCode, QueuedMessage, RunnerOutput, TurnStopReason } from "@agent-runtime/protocol";
+import { errorMessage, RuntimeError } from "../errors.js";
+import type { ExitStatus } from "../sandboxes/sandbox-provider.js";
+import type { AgentProcess } from "./agent-process.js";
+
+/** One user message and what happened in its turn so far. */
+export interface Turn {
+  readonly turnId: string;
+  readonly content: string;
+  /** Someone asked to stop it (it ends `interrupted` unless it failed). */
+  interruptRequested: boolean;
+  /** The agent's parser showed an error in the main conversation in this turn. */
+  errorShown: boolean;
+  /** The runner said its agent failed (`fatal`) during this turn. */
+  agentFailed: boolean;
+}
+
+export interface TurnHooks {
+  /** A turn starts (before its message goes to the agent). */
+  started(turn: Turn): void;
+  /** A turn ended; called exactly once per started turn. */
+  ended(turn: Turn, stopReason: TurnStopReason): void;
+  /** No turn runs or waits any more. */
+  idle(): void;
+  /** A failure of the turn, for the session's user (`withBlock: false`: the agent already showed it). */
+  failed(code: ErrorCode, message: string, options?: { withBlock: boolean }): void;
+}
+
+/**
+ * The messages of one session, one turn at a time, in order, and the one
+ * authority on when a turn ends: the runner's `turn_end` for it, else the
+ * agent's exit, a failed start, or `close`. A second end of the same turn is
+ * ignored, so every started turn ends exactly once.
+ */
+export class TurnQueue {
+  private readonly waiting: Turn[] = [];
+  private running: Turn | undefined;
+  /** Resource limits reported since the current turn started (one error per limit and turn). */
+  private readonly reportedLimits = new Set<"memory" | "pids">();
+  /** The last turn ended with the agent's failure, and no turn started since. */
+  private lastTurnFailed = false;
+
+  constructor(
+    private readonly agent: AgentProcess,
+    private readonly hooks: TurnHooks,
+  ) {}
+
+  /** The running turn, if any. */
+  get current(): Turn | undefined {
+    return this.running;
+  }
+
+  /** Adds a message; it starts at once when no turn runs, else it waits (`queued`). */
+  push(content: string): { turnId: string; queued: boolean } {
+    const queued = this.running !== undefined || this.waiting.length > 0;
+    const turn: Turn = {
+      turnId: randomUUID(),
+      content,
+      interruptRequested: false,
+      errorShown: false,
+      agentFailed: false,
+    };
+    this.waiting.push(turn);
+    if (!queued) this.startNext();
+    return { turnId: turn.turnId, queued };
+  }
+
+  /** The messages waiting for their turn, as clients see them. */
+  queued(): QueuedMessage[] {
+    return this.waiting.map(({ turnId, content }) => ({ turnId, content }));
+  }
+
+  /**
+   * Asks the agent to stop the running turn; it is killed when it has not
+   * within its grace period. False when no turn runs.
+   */
+  interrupt(): boolean {
+    const turn = this.running;
+    if (!turn) return false;
+    turn.interruptRequested = true;
+    this.agent.interrupt(() => this.running === turn);
+    return true;
+  }
+
+  /** The runner reports the end of a turn. */
+  turnEnded(output: Extract<RunnerOutput, { type: "turn_end" }>): void {
+    const turn = this.running;
+    if (turn?.turnId !== output.turnId) return;
+    // The agent's own error block, when its parser made one, already shows the failure.
+    if (output.error) this.hooks.failed("AGENT_FAILED", output.error, { withBlock: !turn.errorShown });
+    const interrupted = turn.interruptRequested && output.stopReason !== "error";
+    this.lastTurnFailed = output.error !== undefined;
+    this.end(turn, interrupted ? "interrupted" : output.stopReason);
+  }
+
+  /**
+   * The runner says its agent failed (`fatal`; its exit follows). Said once:
+   * not again when it explains the failed end of the turn just before, nor
+   * as an exit once said.
+   */
+  agentFailed(message: string): void {
+    const turn = this.running;
+    if (turn) turn.agentFailed = true;
+    else if (this.lastTurnFailed) return;
+    this.hooks.failed("AGENT_FAILED", message);
+  }
+
+  /**
+   * The sandbox hit a resource limit: `process` when some process of it was
+   * stopped, `exit` when the agent itself was. Said once per limit and turn.
+   */
+  limitHit(limit: "memory" | "pids", by: "process" | "exit"): void {
+    if (this.reportedLimits.has(limit)) return;
+    this.reportedLimits.add(limit);
+    const message =
+      by === "exit"
+        ? `The sandbox hit its ${limit} limit and the agent was stopped`
+        : limit === "memory"
+          ? "A process in the sandbox was killed at the sandbox's memory limit"
+          : "The sandbox refused to start more processes: it is at its process limit";
+    this.hooks.failed("RESOURCE_LIMIT", message);
+  }
+
+  /**
+   * The agent's process exited: the running turn ends with `error` (said as
+   * `AGENT_FAILED` unless a limit or a protocol violation explains it), or
+   * `interrupted` when that was asked for.
+   */
+  agentExited(exit: ExitStatus & { violation?: string }): void {
+    if (exit.limit) this.limitHit(exit.limit, "exit");
+    const turn = this.running;
+    if (!turn) return;
+    // A limit, a protocol violation or the agent's failure was reported already.
+    const explained = exit.limit !== undefined || exit.violation !== undefined || turn.agentFailed;
+    if (!turn.interruptRequested && !explained) {
+      this.hooks.failed(
+        "AGENT_FAILED",
+        `The agent process exited (code ${exit.code}, signal ${exit.signal})`,
+      );
+    }
+    this.end(turn, turn.interruptRequested ? "interrupted" : "error");
+  }
+
+  /** Drops the waiting messages and ends the running turn as `interrupted` (the session is closing). */
+  close(): void {
+    this.waiting.length = 0;
+    const turn = this.running;
+    if (!turn) return;
+    turn.interruptRequested = true;
+    this.agent.send({ type: "interrupt" });
+    this.end(turn, "interrupted");
+  }
+
+  private startNext(): void {
+    if (this.running) return;
+    const turn = this.waiting.shift();
+    if (!turn) {
+      this.hooks.idle();
+      return;
+    }
+    this.running = turn;
+    this.reportedLimits.clear();
+    this.lastTurnFailed = false;
+    this.hooks.started(turn);
+    void this.deliver(turn);
+  }
+
+  private async deliver(turn: Turn): Promise<void> {
+    const { turnId, content } = turn;
+    let sent: boolean;
+    try {
+      sent = await this.agent.sendMessage(
+        { turnId, content },
+        () => this.running === turn && !turn.interruptRequested,
+      );
+    } catch (error) {
+      if (this.running === turn) {
+        this.hooks.failed(RuntimeError.is(error) ? error.code : "SANDBOX_FAILED", errorMessage(error));
+      }
+      this.end(turn, "error");
+      return;
+    }
+    if (sent || this.running !== turn) return;
+    if (!turn.interruptRequested) this.hooks.failed("AGENT_FAILED", "The agent process is not running");
+    this.end(turn, turn.interruptRequested ? "interrupted" : "error");
+  }
+
+  private end(turn: Turn, stopReason: TurnStopReason): void {
+    if (this.running !== turn) return;
+    this.running = undefined;
+    this.hooks.ended(turn, stopReason);
+    this.startNext();
+  }
+}
