@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
 import {
   claudeAnswer,
   claudeFixture,
@@ -94,6 +95,30 @@ describe("AgentSession failures", () => {
     expect(await h.completed(turnId)).toMatchObject({ stopReason: "error" });
     expect(h.errors()).toEqual(["AGENT_FAILED: API Error: 500 overloaded"]);
     expect(errorBlocks(h)).toEqual(["AGENT_FAILED: API Error: 500 overloaded"]);
+  });
+
+  it("an agent error its parser shows as a block is one AGENT_FAILED error and that one block (OpenCode)", async () => {
+    const session = "ses_main";
+    const event = (type: string, properties: Record<string, unknown>) => ({ type, properties });
+    const h = await start({
+      deps: { architecture: createOpenCodeArchitecture() },
+      runner: (turn) => {
+        turn.agent(
+          event("session.created", { info: { id: session, title: "t" } }),
+          event("session.status", { sessionID: session, status: { type: "busy" } }),
+          event("session.error", {
+            sessionID: session,
+            error: { name: "APIError", data: { message: "Overloaded" } },
+          }),
+          event("session.status", { sessionID: session, status: { type: "idle" } }),
+        );
+        turn.end("error", "Overloaded");
+      },
+    });
+    const { turnId } = h.session.sendMessage("Hi");
+    expect(await h.completed(turnId)).toMatchObject({ stopReason: "error" });
+    expect(h.errors()).toEqual(["AGENT_FAILED: Overloaded"]);
+    expect(errorBlocks(h)).toEqual(["APIError: Overloaded"]);
   });
 
   it("a runner breaking the protocol mid-turn is stopped with one RUNNER_PROTOCOL error", async () => {
