@@ -119,6 +119,16 @@ function start(
 
 const transcriptDir = (homeDir: string) => join(homeDir, ".local", "share", "agent-runtime", "opencode");
 
+/** The text OpenCode streamed in `message.part.delta` events, in order. */
+function deltaText(lines: readonly RunnerOutput[]): string {
+  return lines
+    .filter(is("agent"))
+    .map(event)
+    .filter((e) => e.type === "message.part.delta")
+    .map((e) => e.properties?.delta)
+    .join("");
+}
+
 describe("runner (real OpenCode against the mock model)", () => {
   it("keeps one OpenCode server across turns, relays its events and reports files", async () => {
     const runner = start(prepareDirs());
@@ -133,12 +143,7 @@ describe("runner (real OpenCode against the mock model)", () => {
     // A new session is announced by OpenCode itself (session.created) or by the runner (session.updated).
     expect(["session.created", "session.updated"]).toContain(types[0]);
     expect(types).toContain("message.part.delta");
-    const deltas = runner.lines
-      .filter(is("agent"))
-      .map(event)
-      .filter((e) => e.type === "message.part.delta")
-      .map((e) => e.properties?.delta)
-      .join("");
+    const deltas = deltaText(runner.lines);
     expect(deltas).toBe("You said: hello there");
 
     const mark = runner.lines.length;
@@ -195,12 +200,7 @@ describe("runner (real OpenCode against the mock model)", () => {
     runner.send({ type: "message", turnId: "early", content: "hello early" });
     expect(await runner.waitFor(is("turn_end"))).toMatchObject({ turnId: "early", stopReason: "end_turn" });
     expect(runner.lines.filter(is("ready"))).toHaveLength(1);
-    const deltas = runner.lines
-      .filter(is("agent"))
-      .map(event)
-      .filter((e) => e.type === "message.part.delta")
-      .map((e) => e.properties?.delta)
-      .join("");
+    const deltas = deltaText(runner.lines);
     expect(deltas).toBe("You said: hello early");
     runner.send({ type: "shutdown" });
     expect(await runner.exited).toBe(0);

@@ -1,26 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
 import {
   claudeAnswer,
   claudeFixture,
   claudeResult,
   type SessionHarness,
-  type SessionHarnessOptions,
-  startSession,
+  useSessions,
 } from "./__fixtures__/agent-session-harness.js";
 import { runnerLimitsSchema } from "./runner-limits.js";
 
-let harness: SessionHarness | undefined;
-
-async function start(options: SessionHarnessOptions = {}): Promise<SessionHarness> {
-  harness = await startSession(options);
-  return harness;
-}
-
-afterEach(async () => {
-  await harness?.session.kill();
-  harness = undefined;
-});
+const start = useSessions();
 
 /** The error blocks of the session, as `code: message`. */
 function errorBlocks(h: SessionHarness): string[] {

@@ -1,23 +1,17 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FakePermissionAnswer, FakeRunnerScript } from "../testing/fake-runner.js";
 import {
   type SessionHarness,
   type SessionHarnessOptions,
-  startSession,
+  useSessions,
 } from "./__fixtures__/agent-session-harness.js";
 
-let harness: SessionHarness | undefined;
+const startSessionAsking = useSessions({ sessionOptions: { permissions: { mode: "ask" } } });
 
 /** A session whose permission policy is `ask`, with the fake runner playing `runner`. */
-async function start(runner: FakeRunnerScript, options: SessionHarnessOptions = {}): Promise<SessionHarness> {
-  harness = await startSession({ sessionOptions: { permissions: { mode: "ask" } }, runner, ...options });
-  return harness;
+function start(runner: FakeRunnerScript, options: SessionHarnessOptions = {}): Promise<SessionHarness> {
+  return startSessionAsking({ runner, ...options });
 }
-
-afterEach(async () => {
-  await harness?.session.kill();
-  harness = undefined;
-});
 
 describe("AgentSession permissions", () => {
   it("shows a request until it is answered; allow reaches the runner and resolves it once", async () => {

@@ -1,25 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { claudeTranscriptPath } from "../agents/claude-agent-sdk/transcript-path.js";
 import type { FakeRunnerScript } from "../testing/fake-runner.js";
-import {
-  claudeAnswer,
-  failingWrites,
-  type SessionHarness,
-  type SessionHarnessOptions,
-  startSession,
-} from "./__fixtures__/agent-session-harness.js";
+import { claudeAnswer, failingWrites, useSessions } from "./__fixtures__/agent-session-harness.js";
 
-let harness: SessionHarness | undefined;
-
-async function start(options: SessionHarnessOptions = {}): Promise<SessionHarness> {
-  harness = await startSession(options);
-  return harness;
-}
-
-afterEach(async () => {
-  await harness?.session.kill();
-  harness = undefined;
-});
+const start = useSessions();
 
 const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
 

@@ -1,24 +1,8 @@
 import type { Block } from "@agent-runtime/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  claudeAnswer,
-  claudeFixture,
-  type SessionHarness,
-  type SessionHarnessOptions,
-  startSession,
-} from "./__fixtures__/agent-session-harness.js";
+import { describe, expect, it } from "vitest";
+import { claudeAnswer, claudeFixture, useSessions } from "./__fixtures__/agent-session-harness.js";
 
-let harness: SessionHarness | undefined;
-
-async function start(options: SessionHarnessOptions = {}): Promise<SessionHarness> {
-  harness = await startSession(options);
-  return harness;
-}
-
-afterEach(async () => {
-  await harness?.session.kill();
-  harness = undefined;
-});
+const start = useSessions();
 
 /** A promise the test settles by hand. */
 function gate(): { opened: Promise<void>; open: () => void } {

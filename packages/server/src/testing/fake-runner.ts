@@ -10,9 +10,12 @@ import { errorMessage } from "../errors.js";
 import type { ExitStatus, Sandbox } from "../sandboxes/sandbox-provider.js";
 import type { FakeProcess } from "./fake-process.js";
 
-/** What a fake runner needs of its sandbox (a `FakeSandbox`): its workspace and its files. */
-export interface FakeRunnerSandbox extends Pick<Sandbox, "workspaceDir" | "writeFiles" | "deleteFile"> {
+/** The sandbox of a fake runner (a `FakeSandbox`): a `Sandbox` whose files a test can see. */
+export interface FakeRunnerSandbox extends Sandbox {
+  /** Every file, by absolute path. */
   readonly files: ReadonlyMap<string, Uint8Array>;
+  /** Reports a resource limit to the sandbox's `onLimit` listeners. */
+  hitLimit(limit: "memory" | "pids"): void;
 }
 
 /**

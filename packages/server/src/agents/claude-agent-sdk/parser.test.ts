@@ -97,7 +97,7 @@ describe("Claude parser on recorded fixtures", () => {
     const writeStart = of(events, "block_start").find((e) => e.block.id === tools[0]!.id)!.block;
     expect(writeStart).toMatchObject({ input: {}, status: "pending" });
     const updates = of(events, "block_update").filter((e) => e.blockId === tools[0]!.id);
-    expect(updates.map((u) => u.updates.status)).toEqual(["running", "success"]);
+    expect(updates.map((u) => (u.updates as { status?: string }).status)).toEqual(["running", "success"]);
   });
 
   it("streams thinking before the answer", () => {

@@ -8,6 +8,7 @@ import {
   type SessionRecord,
 } from "@agent-runtime/protocol";
 import { pino } from "pino";
+import { afterEach } from "vitest";
 import { createClaudeAgentSdkArchitecture } from "../../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createMemoryPersistenceAdapter } from "../../persistence/memory/memory-persistence-adapter.js";
 import type { PersistenceAdapter } from "../../persistence/persistence-adapter.js";
@@ -50,6 +51,24 @@ export interface SessionHarness {
   ): Promise<SessionEventOf<T>>;
   /** The `session:turn:completed` of `turnId`. */
   completed(turnId: string): Promise<SessionEventOf<"session:turn:completed">>;
+}
+
+/**
+ * For one test file: a `start` that builds a session with `defaults` under
+ * its own options, and kills it after each test.
+ */
+export function useSessions(
+  defaults: SessionHarnessOptions = {},
+): (options?: SessionHarnessOptions) => Promise<SessionHarness> {
+  let harness: SessionHarness | undefined;
+  afterEach(async () => {
+    await harness?.session.kill();
+    harness = undefined;
+  });
+  return async (options = {}) => {
+    harness = await startSession({ ...defaults, ...options });
+    return harness;
+  };
 }
 
 /** Starts a session (no sandbox yet); the test kills it afterwards (`session.kill()`). */
