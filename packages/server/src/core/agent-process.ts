@@ -25,8 +25,8 @@ export interface AgentProcessOptions extends LaunchOptions {
 }
 
 export interface AgentProcessHandlers {
-  /** Output of the running agent; `agent` lines arrive parsed, through `agentEvents`. */
-  output(output: Exclude<RunnerOutput, { type: "agent" }>): void;
+  /** Output of the running agent; `agent` lines arrive parsed, through `agentEvents`; `log` lines are logged. */
+  output(output: Exclude<RunnerOutput, { type: "agent" | "log" | "ready" }>): void;
   agentEvents(events: AgentEvent[]): void;
   status(patch: Partial<RuntimeState>): void;
   /**
@@ -255,7 +255,8 @@ export class AgentProcess {
         onOutput: (output) => {
           if (runner !== this.runner) return;
           if (output.type === "agent") this.handlers.agentEvents(this.parse(output.message));
-          else this.handlers.output(output);
+          else if (output.type === "log") logger[output.level]({ source: "runner" }, output.message);
+          else if (output.type !== "ready") this.handlers.output(output);
         },
         onInvalidLine: (line) => logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
         onDropped: (dropped) => logger.warn(dropped, "runner lines dropped"),

@@ -1,19 +1,17 @@
-import {
-  type Block,
-  type ErrorCode,
-  isMainBlock,
-  type RunnerOutput,
-  type RuntimeState,
-  type SessionData,
-  type SessionEvent,
-  type SessionEventInput,
-  type SessionRecord,
-  type SessionSummary,
-  type TurnStopReason,
-  type WorkspaceFile,
+import type {
+  Block,
+  ErrorCode,
+  RunnerOutput,
+  RuntimeState,
+  SessionData,
+  SessionEvent,
+  SessionEventInput,
+  SessionRecord,
+  SessionSummary,
+  TurnStopReason,
+  WorkspaceFile,
 } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
-import type { AgentEvent } from "../agents/agent-architecture.js";
 import { RuntimeError } from "../errors.js";
 import { AgentProcess } from "./agent-process.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
@@ -62,7 +60,7 @@ export class AgentSession {
     const { lastSeq } = record;
     this.log = new EventLog({ sessionId: this.id, lastSeq, windowSize: deps.eventWindowSize });
     this.state = new SessionState(record, restored);
-    const emit = (event: SessionEventInput) => this.emit(event);
+    const emit = (event: SessionEventInput) => this.log.emit(event);
     this.permissions = new PermissionBroker({
       timeoutMs: deps.permissionTimeoutMs,
       send: (command) => this.agent.send(command),
@@ -95,8 +93,7 @@ export class AgentSession {
           this.state.touch();
           this.state.transcriptDirty = true;
           for (const event of events) this.emitAll(applyAgentEvent(this.state, event));
-          const turn = this.turns.current;
-          if (turn && events.some(isMainErrorBlock)) turn.errorShown = true;
+          this.turns.agentReported(events);
         },
         status: (patch) => this.setRuntime(patch),
         exited: ({ status, violation }) => this.turns.agentExited({ ...status, violation }),
@@ -253,7 +250,7 @@ export class AgentSession {
 
   private onTurnStarted(turnId: string, content: string): void {
     this.setRuntime({ busy: true, currentTurnId: turnId, queuedMessages: this.turns.queued() });
-    this.emit({ type: "session:turn:started", turnId, content });
+    this.log.emit({ type: "session:turn:started", turnId, content });
     const timestamp = new Date().toISOString();
     this.emitAll(addBlock(this.state, { type: "user_message", id: `user-${turnId}`, timestamp, content }));
     if (!this.state.record.title) this.state.patchRecord({ title: content.slice(0, 80) });
@@ -262,12 +259,12 @@ export class AgentSession {
   private onTurnEnded(turnId: string, stopReason: TurnStopReason): void {
     this.permissions.cancelAll();
     for (const event of this.agent.turnEnded()) this.emitAll(applyAgentEvent(this.state, event));
-    this.emit({ type: "session:turn:completed", turnId, stopReason });
+    this.log.emit({ type: "session:turn:completed", turnId, stopReason });
     this.setRuntime({ busy: false, currentTurnId: undefined });
     void this.sync().catch(() => undefined);
   }
 
-  private onAgentOutput(output: Exclude<RunnerOutput, { type: "agent" }>): void {
+  private onAgentOutput(output: Exclude<RunnerOutput, { type: "agent" | "log" | "ready" }>): void {
     this.state.touch();
     switch (output.type) {
       case "turn_end":
@@ -279,13 +276,8 @@ export class AgentSession {
       case "permission_request":
         this.permissions.request(output);
         return;
-      case "log":
-        this.logger[output.level]({ source: "runner" }, output.message);
-        return;
       case "fatal":
         this.turns.agentFailed(output.message);
-        return;
-      case "ready":
         return;
     }
   }
@@ -296,19 +288,10 @@ export class AgentSession {
   }
 
   private setRuntime(patch: Partial<RuntimeState>): void {
-    this.emit(setRuntime(this.state, patch));
+    this.log.emit(setRuntime(this.state, patch));
   }
 
   private emitAll(events: readonly SessionEventInput[]): void {
-    for (const event of events) this.emit(event);
+    for (const event of events) this.log.emit(event);
   }
-
-  private emit(event: SessionEventInput): void {
-    this.log.emit(event);
-  }
-}
-
-/** An error block of the main conversation, as the agent's parser reports one. */
-function isMainErrorBlock(event: AgentEvent): boolean {
-  return event.kind === "block_complete" && event.block.type === "error" && isMainBlock(event.block);
 }

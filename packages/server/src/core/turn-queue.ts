@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { ErrorCode, QueuedMessage, RunnerOutput, TurnStopReason } from "@agent-runtime/protocol";
+import {
+  type ErrorCode,
+  isMainBlock,
+  type QueuedMessage,
+  type RunnerOutput,
+  type TurnStopReason,
+} from "@agent-runtime/protocol";
+import type { AgentEvent } from "../agents/agent-architecture.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type { ExitStatus } from "../sandboxes/sandbox-provider.js";
 import type { AgentProcess } from "./agent-process.js";
@@ -81,6 +88,12 @@ export class TurnQueue {
     turn.interruptRequested = true;
     this.agent.interrupt(() => this.running === turn);
     return true;
+  }
+
+  /** What the agent's parser reported: an error block in the main conversation shows the turn's failure. */
+  agentReported(events: readonly AgentEvent[]): void {
+    const turn = this.running;
+    if (turn && events.some(isMainErrorBlock)) turn.errorShown = true;
   }
 
   /** The runner reports the end of a turn. */
@@ -192,4 +205,9 @@ export class TurnQueue {
     this.hooks.ended(turn, stopReason);
     this.startNext();
   }
+}
+
+/** An error block of the main conversation, as the agent's parser reports one. */
+function isMainErrorBlock(event: AgentEvent): boolean {
+  return event.kind === "block_complete" && event.block.type === "error" && isMainBlock(event.block);
 }
