@@ -1,4 +1,6 @@
-import type { Block, FileEntry, SessionRecord } from "@agent-runtime/protocol";
+import { createHash } from "node:crypto";
+import type { Block, SessionRecord } from "@agent-runtime/protocol";
+import type { StoredFile } from "@agent-runtime/server";
 
 /** Blocks one simulated turn produces: user message, assistant text, tool use, tool result, assistant text. */
 export const blocksPerTurn = 5;
@@ -63,8 +65,15 @@ export function createSessionWorkload(sessionId: string, seed: number) {
     }
   }
 
-  function file(index: number): FileEntry {
-    return { path: `src/module-${index}.ts`, content: text(2_000) };
+  function file(index: number): StoredFile {
+    const content = Buffer.from(text(2_000));
+    return {
+      path: `src/module-${index}.ts`,
+      size: content.length,
+      sha256: createHash("sha256").update(content).digest("hex"),
+      modifiedAt: timestamp(index),
+      content,
+    };
   }
 
   function record(blockCount: number): SessionRecord {

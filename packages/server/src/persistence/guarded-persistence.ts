@@ -82,6 +82,7 @@ export function guardPersistence(
     deleteWorkspaceFile: (id, path) =>
       write("deleteWorkspaceFile", id, () => adapter.deleteWorkspaceFile(id, path)),
     listWorkspaceFiles: (id) => bounded("listWorkspaceFiles", () => adapter.listWorkspaceFiles(id)),
+    loadWorkspaceFile: (id, path) => bounded("loadWorkspaceFile", () => adapter.loadWorkspaceFile(id, path)),
     listAgentProfiles: () => bounded("listAgentProfiles", () => adapter.listAgentProfiles()),
     loadAgentProfile: (id) => bounded("loadAgentProfile", () => adapter.loadAgentProfile(id)),
   };

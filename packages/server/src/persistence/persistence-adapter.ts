@@ -1,4 +1,21 @@
-import type { AgentProfile, Block, FileEntry, SessionRecord } from "@agent-runtime/protocol";
+import type { AgentProfile, Block, SessionRecord } from "@agent-runtime/protocol";
+
+/** A stored workspace file, without its content. */
+export interface StoredFileInfo {
+  /** Path relative to the workspace, `/`-separated. */
+  readonly path: string;
+  /** Bytes of content. */
+  readonly size: number;
+  /** Lowercase hex SHA-256 of the content. */
+  readonly sha256: string;
+  /** When the file was last modified in its sandbox (ISO 8601). */
+  readonly modifiedAt: string;
+}
+
+/** A workspace file to store: its bytes, exactly, with their hash. */
+export interface StoredFile extends StoredFileInfo {
+  readonly content: Uint8Array;
+}
 
 /**
  * The application's storage seam. The runtime calls it; the application (or a
@@ -51,10 +68,20 @@ export interface PersistenceAdapter {
   appendTranscript?(sessionId: string, text: string): Promise<void>;
   loadTranscript(sessionId: string): Promise<string | null>;
 
-  /** Upserts one workspace file by path (relative to the workspace). */
-  saveWorkspaceFile(sessionId: string, file: FileEntry): Promise<void>;
+  /**
+   * Upserts one workspace file by path (relative to the workspace). Content
+   * is bytes and must come back byte for byte (binary files, any size up to
+   * the runtime's per-file quota); `sha256` and `size` describe it.
+   */
+  saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void>;
   deleteWorkspaceFile(sessionId: string, path: string): Promise<void>;
-  listWorkspaceFiles(sessionId: string): Promise<FileEntry[]>;
+  /**
+   * The stored files of a session without their content, sorted by path in
+   * code point order (the order of their UTF-8 bytes).
+   */
+  listWorkspaceFiles(sessionId: string): Promise<StoredFileInfo[]>;
+  /** The content of one stored file, or `null` when none is stored at `path`. */
+  loadWorkspaceFile(sessionId: string, path: string): Promise<Uint8Array | null>;
 
   /** Profiles this adapter stores. Profiles loaded from folders are merged in by the runtime. */
   listAgentProfiles(): Promise<AgentProfile[]>;

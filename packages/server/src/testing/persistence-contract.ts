@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
-import type { AgentProfile, Block, FileEntry, SessionRecord } from "@agent-runtime/protocol";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { AgentProfile, Block, SessionRecord } from "@agent-runtime/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { PersistenceAdapter, StoredFile, StoredFileInfo } from "../persistence/persistence-adapter.js";
 
 export interface PersistenceAdapterContractOptions<A extends PersistenceAdapter> {
   /** Names the `describe` block. */
@@ -31,7 +31,9 @@ export interface PersistenceAdapterContractOptions<A extends PersistenceAdapter>
  * ```
  *
  * It checks only what the interface documents; built-in adapters promise more
- * (see `BuiltInPersistenceAdapter`) and test that separately.
+ * (see `BuiltInPersistenceAdapter`) and test that separately. Workspace files
+ * are checked byte for byte (every byte value, invalid UTF-8, empty files)
+ * up to a 50 MB file, so the adapter's storage must accept that size.
  */
 export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
   options: PersistenceAdapterContractOptions<A>,
@@ -129,6 +131,12 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         const [loadedBlock] = await store.loadBlocks(record.sessionId);
         (loadedBlock as { content: string }).content = "mutated result";
         expect(await store.loadBlocks(record.sessionId)).toEqual([textBlock("b1", "original")]);
+
+        const file = storedFileFixture("copied.bin", Uint8Array.from([1, 2, 3]));
+        await store.saveWorkspaceFile(record.sessionId, file);
+        file.content.fill(9);
+        (await store.loadWorkspaceFile(record.sessionId, "copied.bin"))!.fill(8);
+        expect(hex(await store.loadWorkspaceFile(record.sessionId, "copied.bin"))).toBe("010203");
       });
     });
 
@@ -140,6 +148,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         expect(await store.loadBlocks(missing)).toEqual([]);
         expect(await store.loadTranscript(missing)).toBeNull();
         expect(await store.listWorkspaceFiles(missing)).toEqual([]);
+        expect(await store.loadWorkspaceFile(missing, "a.txt")).toBeNull();
         expect(await store.loadAgentProfile(missing)).toBeNull();
       });
 
@@ -205,11 +214,13 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.saveBlocks(sessionId, batch);
         await store.saveTranscript(sessionId, "transcript");
         await store.saveTranscript(sessionId, "transcript");
-        await store.saveWorkspaceFile(sessionId, { path: "a.txt", content: "a" });
-        await store.saveWorkspaceFile(sessionId, { path: "a.txt", content: "a" });
+        const file = storedFileFixture("a.txt", "a");
+        await store.saveWorkspaceFile(sessionId, file);
+        await store.saveWorkspaceFile(sessionId, file);
         expect(await store.loadBlocks(sessionId)).toEqual(batch.map(({ block }) => block));
         expect(await store.loadTranscript(sessionId)).toBe("transcript");
-        expect(await store.listWorkspaceFiles(sessionId)).toEqual([{ path: "a.txt", content: "a" }]);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(file)]);
+        await expectContent(store, sessionId, file);
       });
 
       it("keeps blocks of different sessions apart", async () => {
@@ -237,13 +248,16 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
           blocks.map((block, order) => ({ order, block })),
         );
         await store.saveTranscript(record.sessionId, tricky);
-        const file = { path: "目录/emoji-😀 file.txt", content: tricky };
+        const file = storedFileFixture("目录/emoji-😀 file.txt", tricky);
         await store.saveWorkspaceFile(record.sessionId, file);
 
         expect(await store.loadSession(record.sessionId)).toEqual(record);
         expect(await store.loadBlocks(record.sessionId)).toEqual(blocks);
         expect(await store.loadTranscript(record.sessionId)).toBe(tricky);
-        expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([file]);
+        expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([fileInfo(file)]);
+        expect(
+          new TextDecoder().decode((await store.loadWorkspaceFile(record.sessionId, file.path)) ?? undefined),
+        ).toBe(tricky);
       });
 
       it("stores a 10 MB transcript and replaces it with a shorter one", async () => {
@@ -296,7 +310,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
               })),
             );
             await store.saveTranscript(record.sessionId, `transcript ${index}`);
-            await store.saveWorkspaceFile(record.sessionId, { path: "index.txt", content: String(index) });
+            await store.saveWorkspaceFile(record.sessionId, storedFileFixture("index.txt", String(index)));
             await store.updateSession({ ...record, lastSeq: index + 1 });
           }),
         );
@@ -306,9 +320,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
             (await store.loadBlocks(record.sessionId)).map((block) => (block as { content: string }).content),
           ).toEqual(Array.from({ length: 5 }, (_, order) => `${index}:${order}`));
           expect(await store.loadTranscript(record.sessionId)).toBe(`transcript ${index}`);
-          expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([
-            { path: "index.txt", content: String(index) },
-          ]);
+          await expectContent(store, record.sessionId, storedFileFixture("index.txt", String(index)));
         }
         expect(ownSessions(await store.listSessions(), records).map((record) => record.title)).toEqual(
           records.map((record) => record.title).reverse(),
@@ -324,7 +336,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         for (const { sessionId } of [doomed, kept]) {
           await store.saveBlocks(sessionId, [{ order: 0, block: textBlock("b", sessionId) }]);
           await store.saveTranscript(sessionId, sessionId);
-          await store.saveWorkspaceFile(sessionId, { path: "f.txt", content: sessionId });
+          await store.saveWorkspaceFile(sessionId, storedFileFixture("f.txt", sessionId));
         }
         await store.deleteSession(doomed.sessionId);
 
@@ -332,12 +344,13 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         expect(await store.loadBlocks(doomed.sessionId)).toEqual([]);
         expect(await store.loadTranscript(doomed.sessionId)).toBeNull();
         expect(await store.listWorkspaceFiles(doomed.sessionId)).toEqual([]);
+        expect(await store.loadWorkspaceFile(doomed.sessionId, "f.txt")).toBeNull();
         expect(ownSessions(await store.listSessions(), [doomed, kept])).toEqual([kept]);
 
         expect(await store.loadSession(kept.sessionId)).toEqual(kept);
         expect(await store.loadBlocks(kept.sessionId)).toEqual([textBlock("b", kept.sessionId)]);
         expect(await store.loadTranscript(kept.sessionId)).toBe(kept.sessionId);
-        expect(await store.listWorkspaceFiles(kept.sessionId)).toHaveLength(1);
+        await expectContent(store, kept.sessionId, storedFileFixture("f.txt", kept.sessionId));
       });
 
       it("is idempotent, and a re-created session starts empty", async () => {
@@ -345,6 +358,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         const record = await createdSession(store);
         await store.saveBlocks(record.sessionId, [{ order: 0, block: textBlock("b", "old") }]);
         await store.saveTranscript(record.sessionId, "old");
+        await store.saveWorkspaceFile(record.sessionId, storedFileFixture("old.txt", "old"));
         await store.deleteSession(record.sessionId);
         await store.deleteSession(record.sessionId);
 
@@ -352,29 +366,125 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         expect(await store.loadSession(record.sessionId)).toEqual(record);
         expect(await store.loadBlocks(record.sessionId)).toEqual([]);
         expect(await store.loadTranscript(record.sessionId)).toBeNull();
+        expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([]);
+        expect(await store.loadWorkspaceFile(record.sessionId, "old.txt")).toBeNull();
       });
     });
 
     describe("workspace files", () => {
-      it("upserts by path, deletes, and lists one entry per path", async () => {
+      it("round-trips binary content byte for byte, with its metadata", async () => {
         const store = await adapter();
         const { sessionId } = await createdSession(store);
-        await store.saveWorkspaceFile(sessionId, { path: "src/index.ts", content: "v1" });
-        await store.saveWorkspaceFile(sessionId, { path: "README.md", content: "# readme" });
-        await store.saveWorkspaceFile(sessionId, { path: "empty.txt", content: "" });
-        await store.saveWorkspaceFile(sessionId, { path: "src/index.ts", content: "v2" });
-        expect(byPath(await store.listWorkspaceFiles(sessionId))).toEqual([
-          { path: "README.md", content: "# readme" },
-          { path: "empty.txt", content: "" },
-          { path: "src/index.ts", content: "v2" },
-        ]);
+        const files = [
+          storedFileFixture(
+            "bytes/all-256.bin",
+            Uint8Array.from({ length: 512 }, (_, index) => index % 256),
+          ),
+          storedFileFixture("bytes/random.bin", randomBytes(256 * 1024), "2025-02-03T04:05:06.789Z"),
+          storedFileFixture("bytes/invalid-utf8.bin", invalidUtf8),
+          storedFileFixture(
+            "bytes/bom-crlf.txt",
+            Uint8Array.from([0xef, 0xbb, 0xbf, 0x61, 0x0d, 0x0a, 0x62]),
+          ),
+          storedFileFixture("bytes/empty.bin", new Uint8Array(0)),
+        ];
+        for (const file of files) await store.saveWorkspaceFile(sessionId, file);
 
-        await store.deleteWorkspaceFile(sessionId, "README.md");
-        await store.deleteWorkspaceFile(sessionId, "README.md");
-        expect(byPath(await store.listWorkspaceFiles(sessionId))).toEqual([
-          { path: "empty.txt", content: "" },
-          { path: "src/index.ts", content: "v2" },
+        for (const file of files) await expectContent(store, sessionId, file);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual(sortedByPath(files.map(fileInfo)));
+      });
+
+      it("round-trips a 50 MB file byte-identical", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const file = storedFileFixture("large/random.bin", randomBytes(50 * 1024 * 1024));
+        await store.saveWorkspaceFile(sessionId, file);
+        await expectContent(store, sessionId, file);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(file)]);
+      }, 120_000);
+
+      it("lists metadata without content, sorted by path in code point order", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const paths = [
+          "😀.txt",
+          "b.txt",
+          "～.txt",
+          "a/b.txt",
+          "B.txt",
+          "a.txt",
+          "é.txt",
+          "a-b.txt",
+          "a b.txt",
+        ];
+        const files = paths.map((path, index) =>
+          storedFileFixture(path, randomBytes(index), new Date(Date.UTC(2025, 0, index + 1)).toISOString()),
+        );
+        for (const file of files) await store.saveWorkspaceFile(sessionId, file);
+
+        const listed = await store.listWorkspaceFiles(sessionId);
+        for (const entry of listed) expect(entry).not.toHaveProperty("content");
+        expect(listed.map((entry) => entry.path)).toEqual([
+          "B.txt",
+          "a b.txt",
+          "a-b.txt",
+          "a.txt",
+          "a/b.txt",
+          "b.txt",
+          "é.txt",
+          "～.txt",
+          "😀.txt",
         ]);
+        expect(listed).toEqual(sortedByPath(files.map(fileInfo)));
+      });
+
+      it("upserts by path: content and metadata are replaced, larger or smaller", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const versions = [
+          storedFileFixture("doc.bin", randomBytes(3 * 1024 * 1024 + 1), "2025-01-01T00:00:00.000Z"),
+          storedFileFixture("doc.bin", Uint8Array.from([0xff, 0x00]), "2025-01-02T00:00:00.000Z"),
+          storedFileFixture("doc.bin", randomBytes(2 * 1024 * 1024 + 7), "2025-01-03T00:00:00.000Z"),
+          storedFileFixture("doc.bin", new Uint8Array(0), "2025-01-04T00:00:00.000Z"),
+        ];
+        for (const version of versions) {
+          await store.saveWorkspaceFile(sessionId, version);
+          expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(version)]);
+          await expectContent(store, sessionId, version);
+        }
+      }, 60_000);
+
+      it("loads null for a path never stored, and after a delete", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const kept = storedFileFixture("kept.txt", "kept");
+        const doomed = storedFileFixture("doomed.bin", randomBytes(1024));
+        await store.saveWorkspaceFile(sessionId, kept);
+        await store.saveWorkspaceFile(sessionId, doomed);
+        expect(await store.loadWorkspaceFile(sessionId, "never-written.txt")).toBeNull();
+        expect(await store.loadWorkspaceFile(sessionId, "KEPT.TXT")).toBeNull();
+
+        await store.deleteWorkspaceFile(sessionId, doomed.path);
+        await store.deleteWorkspaceFile(sessionId, doomed.path);
+        expect(await store.loadWorkspaceFile(sessionId, doomed.path)).toBeNull();
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(kept)]);
+        await expectContent(store, sessionId, kept);
+
+        await store.saveWorkspaceFile(sessionId, doomed);
+        await expectContent(store, sessionId, doomed);
+      });
+
+      it("keeps files of different sessions apart", async () => {
+        const store = await adapter();
+        const first = await createdSession(store);
+        const second = await createdSession(store);
+        const mine = storedFileFixture("same.bin", Uint8Array.from([1]));
+        const theirs = storedFileFixture("same.bin", Uint8Array.from([2]));
+        await store.saveWorkspaceFile(first.sessionId, mine);
+        await store.saveWorkspaceFile(second.sessionId, theirs);
+        await store.deleteWorkspaceFile(second.sessionId, "same.bin");
+        await expectContent(store, first.sessionId, mine);
+        expect(await store.listWorkspaceFiles(second.sessionId)).toEqual([]);
       });
     });
 
@@ -459,9 +569,57 @@ function ownSessions(listed: SessionRecord[], mine: SessionRecord[]): SessionRec
   return listed.filter((record) => ids.has(record.sessionId));
 }
 
-function byPath(files: FileEntry[]): FileEntry[] {
-  return [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+/**
+ * A `StoredFile` of `content` (bytes, or text stored as UTF-8) with its size
+ * and SHA-256. For adapter tests.
+ */
+export function storedFileFixture(
+  path: string,
+  content: Uint8Array | string,
+  modifiedAt = timestamp,
+): StoredFile {
+  const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+  return { path, size: bytes.length, sha256: sha256(bytes), modifiedAt, content: bytes };
 }
+
+function fileInfo({ path, size, sha256, modifiedAt }: StoredFile): StoredFileInfo {
+  return { path, size, sha256, modifiedAt };
+}
+
+/** Sorted by code point, which is the order of the paths' UTF-8 bytes. */
+function sortedByPath(files: StoredFileInfo[]): StoredFileInfo[] {
+  return [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+}
+
+/** Checks the stored bytes of `file.path`: in full when small, by length and SHA-256 when large. */
+async function expectContent(store: PersistenceAdapter, sessionId: string, file: StoredFile): Promise<void> {
+  const loaded = await store.loadWorkspaceFile(sessionId, file.path);
+  expect(loaded, `content of "${file.path}"`).toBeInstanceOf(Uint8Array);
+  if (file.size <= 4096) {
+    expect(hex(loaded), `content of "${file.path}"`).toBe(hex(file.content));
+  } else {
+    expect(loaded!.length, `size of "${file.path}"`).toBe(file.size);
+    expect(sha256(loaded!), `sha256 of "${file.path}"`).toBe(file.sha256);
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function hex(bytes: Uint8Array | null): string | null {
+  return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/**
+ * Byte sequences that are not UTF-8: stray continuation bytes, overlong
+ * forms, a UTF-16 surrogate, a code point above U+10FFFF, bytes UTF-8 never
+ * uses, NUL, and a sequence cut off by the end of the file.
+ */
+const invalidUtf8 = Uint8Array.from([
+  0x80, 0xbf, 0x41, 0xc0, 0xaf, 0xe0, 0x80, 0xaf, 0x00, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xf5, 0xfe,
+  0xff, 0xe2, 0x82, 0x41, 0xf0, 0x9f, 0x98,
+]);
 
 const timestamp = "2024-05-06T07:08:09.010Z";
 

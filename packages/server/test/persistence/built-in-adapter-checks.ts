@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BuiltInPersistenceAdapter } from "../../src/persistence/built-in-persistence-adapter.js";
-import { sessionRecordFixture } from "../../src/testing/persistence-contract.js";
+import { sessionRecordFixture, storedFileFixture } from "../../src/testing/persistence-contract.js";
 
 /** Seeds profiles through the built-in adapters' `saveAgentProfile`. */
 export async function seedProfiles(
@@ -50,7 +50,7 @@ export function runBuiltInAdapterChecks(
         code: "SESSION_NOT_FOUND",
       });
       await expect(
-        store.saveWorkspaceFile(record.sessionId, { path: "a", content: "" }),
+        store.saveWorkspaceFile(record.sessionId, storedFileFixture("a", "")),
       ).rejects.toMatchObject({
         code: "SESSION_NOT_FOUND",
       });

@@ -1,17 +1,23 @@
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { createPostgresPersistenceAdapter } from "../../src/persistence/postgres/postgres-persistence-adapter.js";
+import type { SqlDatabase } from "../../src/persistence/sql/sql-database.js";
 import {
   runPersistenceAdapterContract,
   sessionRecordFixture,
 } from "../../src/testing/persistence-contract.js";
 import { runBuiltInAdapterChecks, seedProfiles } from "./built-in-adapter-checks.js";
 import {
+  createLinguisticDatabase,
+  dropDatabase,
   dropSchema,
   postgresUrl,
   skipPostgres,
   uniqueSchemaName,
   withClient,
 } from "./postgres-test-schema.js";
+import { expectUpgradedTextFiles, seedTextWorkspaceFiles } from "./text-file-upgrade.js";
 
 if (skipPostgres) {
   describe.skip("postgres persistence (skipped: AGENT_RUNTIME_SKIP_POSTGRES=1)", () => {
@@ -25,6 +31,18 @@ if (skipPostgres) {
       createPostgresPersistenceAdapter({ connectionString: postgresUrl, schema: contractSchema }),
     seedProfiles,
     cleanup: () => dropSchema(contractSchema),
+  });
+
+  const linguisticDatabase = uniqueSchemaName("collation");
+  let linguisticUrl: Promise<string> | undefined;
+  runPersistenceAdapterContract({
+    name: `postgres (database ${linguisticDatabase}, ICU en-US collation, default schema)`,
+    createAdapter: async () => {
+      linguisticUrl ??= createLinguisticDatabase(linguisticDatabase);
+      return createPostgresPersistenceAdapter({ connectionString: await linguisticUrl });
+    },
+    seedProfiles,
+    cleanup: () => dropDatabase(linguisticDatabase),
   });
 
   const checksSchema = uniqueSchemaName("checks");
@@ -52,7 +70,11 @@ if (skipPostgres) {
         const applied = await withClient((client) =>
           client.query(`select name from ${client.escapeIdentifier(schema)}.agent_runtime_migration`),
         );
-        expect(applied.rows.map((row) => row.name)).toEqual(["0001_initial", "0002_transcript_chunks"]);
+        expect(applied.rows.map((row) => row.name)).toEqual([
+          "0001_initial",
+          "0002_transcript_chunks",
+          "0003_stored_file_bytes",
+        ]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));
       }
@@ -78,6 +100,31 @@ if (skipPostgres) {
       } finally {
         await first.close();
         await second.close();
+      }
+    });
+
+    it("upgrades text workspace files (0002) to bytes", async () => {
+      const schema = uniqueSchemaName("upgrade");
+      schemas.push(schema);
+      const root = new Kysely<SqlDatabase>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl, max: 2 }) }),
+      });
+      let sessionId: string;
+      try {
+        await root.schema.createSchema(schema).execute();
+        sessionId = await seedTextWorkspaceFiles(root.withSchema(schema), {
+          dialect: "postgres",
+          migrationTableSchema: schema,
+        });
+      } finally {
+        await root.destroy();
+      }
+      const adapter = createPostgresPersistenceAdapter({ connectionString: postgresUrl, schema });
+      try {
+        await adapter.init();
+        await expectUpgradedTextFiles(adapter, sessionId);
+      } finally {
+        await adapter.close();
       }
     });
 

@@ -27,3 +27,25 @@ export async function dropSchema(schema: string): Promise<void> {
     client.query(`drop schema if exists ${client.escapeIdentifier(schema)} cascade`),
   );
 }
+
+/**
+ * Creates database `name` with a linguistic default collation (ICU `en-US`,
+ * where "B" sorts after "b" and "～" before "a"), as many installations have,
+ * unlike the test database. Resolves to its URL.
+ */
+export async function createLinguisticDatabase(name: string): Promise<string> {
+  await withClient((client) =>
+    client.query(
+      `create database ${client.escapeIdentifier(name)} template template0 encoding 'UTF8' locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
+    ),
+  );
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await withClient((client) =>
+    client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`),
+  );
+}

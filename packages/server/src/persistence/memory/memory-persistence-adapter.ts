@@ -3,11 +3,11 @@ import {
   type AgentProfileInput,
   agentProfileSchema,
   type Block,
-  type FileEntry,
   type SessionRecord,
 } from "@agent-runtime/protocol";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
+import type { StoredFile } from "../persistence-adapter.js";
 import { conflictingSessionError, sessionNotFoundError } from "../persistence-errors.js";
 
 export interface MemoryPersistenceAdapterOptions {
@@ -22,15 +22,16 @@ interface StoredSession {
   record: SessionRecord;
   blocks: Map<string, { order: number; block: Block }>;
   transcript: string | null;
-  files: Map<string, FileEntry>;
+  files: Map<string, StoredFile>;
 }
 
 /**
  * Keeps everything in process memory; nothing survives the process. Meant for
- * tests, demos and apps that persist elsewhere. Values are deep-copied on the
- * way in and out. Ordering matches the SQL adapters: sessions by `updatedAt`
- * (string order, ISO 8601) descending then id, blocks by order then id, files
- * and profiles by path / id.
+ * tests, demos and apps that persist elsewhere. Values, file bytes included,
+ * are copied on the way in and out. Ordering matches the SQL adapters:
+ * sessions by `updatedAt` (string order, ISO 8601) descending then id, blocks
+ * by order then id, files by path in code point order (the SQL adapters' UTF-8
+ * byte order), profiles by id.
  */
 export function createMemoryPersistenceAdapter(
   options: MemoryPersistenceAdapterOptions = {},
@@ -121,7 +122,15 @@ export function createMemoryPersistenceAdapter(
     },
 
     async saveWorkspaceFile(sessionId, file) {
-      existing(sessionId).files.set(file.path, { path: file.path, content: file.content });
+      const { path, size, sha256, modifiedAt, content } = file;
+      // A copy, not `content.slice()`: on a Buffer that is a view of the caller's bytes.
+      existing(sessionId).files.set(path, {
+        path,
+        size,
+        sha256,
+        modifiedAt,
+        content: new Uint8Array(content),
+      });
     },
 
     async deleteWorkspaceFile(sessionId, path) {
@@ -132,8 +141,13 @@ export function createMemoryPersistenceAdapter(
       const stored = sessions.get(sessionId);
       if (!stored) return [];
       return [...stored.files.values()]
-        .sort((a, b) => compareText(a.path, b.path))
-        .map((file) => ({ ...file }));
+        .sort((a, b) => compareCodePoints(a.path, b.path))
+        .map(({ path, size, sha256, modifiedAt }) => ({ path, size, sha256, modifiedAt }));
+    },
+
+    async loadWorkspaceFile(sessionId, path) {
+      const content = sessions.get(sessionId)?.files.get(path)?.content;
+      return content ? new Uint8Array(content) : null;
     },
 
     async listAgentProfiles() {
@@ -157,4 +171,22 @@ export function createMemoryPersistenceAdapter(
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Orders by Unicode code point (as UTF-8 bytes sort), where `compareText` orders by UTF-16 code unit. */
+function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    const x = a.charCodeAt(index);
+    const y = b.charCodeAt(index);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** Moves surrogates (U+D800–U+DFFF, halves of code points above U+FFFF) above U+E000–U+FFFF. */
+function codePointRank(codeUnit: number): number {
+  if (codeUnit >= 0xe000) return codeUnit - 0x800;
+  if (codeUnit >= 0xd800) return codeUnit + 0x2000;
+  return codeUnit;
 }

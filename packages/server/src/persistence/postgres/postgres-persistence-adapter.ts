@@ -62,7 +62,10 @@ export function createPostgresPersistenceAdapter(
       await sql`select pg_advisory_lock(hashtext(${lockKey}))`.execute(lockConnection);
       try {
         if (schema !== undefined) await root.schema.createSchema(schema).ifNotExists().execute();
-        await migrateSqlDatabase(db, schema === undefined ? {} : { migrationTableSchema: schema });
+        await migrateSqlDatabase(db, {
+          dialect: "postgres",
+          ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+        });
       } finally {
         await sql`select pg_advisory_unlock(hashtext(${lockKey}))`.execute(lockConnection);
       }

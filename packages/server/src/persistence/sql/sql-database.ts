@@ -1,3 +1,5 @@
+import type { ColumnType } from "kysely";
+
 /**
  * Table shapes shared by the SQLite and PostgreSQL adapters (created by
  * `sql-migrations.ts`). JSON is stored as text; timestamps are the ISO 8601
@@ -7,7 +9,8 @@ export interface SqlDatabase {
   sessions: SessionsTable;
   blocks: BlocksTable;
   transcript_chunks: TranscriptChunksTable;
-  workspace_files: WorkspaceFilesTable;
+  stored_files: StoredFilesTable;
+  stored_file_chunks: StoredFileChunksTable;
   agent_profiles: AgentProfilesTable;
 }
 
@@ -41,11 +44,31 @@ export interface TranscriptChunksTable {
   text: string;
 }
 
-/** Primary key (session_id, path); cascade-deletes with its session. */
-export interface WorkspaceFilesTable {
+/**
+ * One row per workspace file: its metadata, never its content. Primary key
+ * (session_id, path); cascade-deletes with its session. On PostgreSQL `path`
+ * has collation "C", so both backends order paths by UTF-8 bytes.
+ */
+export interface StoredFilesTable {
   session_id: string;
   path: string;
-  content: string;
+  /** PostgreSQL returns its `bigint` as a string. */
+  size: ColumnType<number | string, number, number>;
+  sha256: string;
+  modified_at: string;
+}
+
+/**
+ * A file's content is the concatenation of its chunks in `seq` order (none
+ * for an empty file), so no statement moves more than one chunk. Primary key
+ * (session_id, path, seq); cascade-deletes with its `stored_files` row.
+ */
+export interface StoredFileChunksTable {
+  session_id: string;
+  path: string;
+  seq: number;
+  /** SQLite BLOB, PostgreSQL `bytea`. */
+  bytes: Uint8Array;
 }
 
 export interface AgentProfilesTable {

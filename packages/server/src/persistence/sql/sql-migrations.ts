@@ -1,6 +1,10 @@
+import { createHash } from "node:crypto";
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import type { SqlDatabase } from "./sql-database.js";
+
+/** The SQL backends; a migration creates the column types of the one it runs on. */
+export type SqlDialect = "sqlite" | "postgres";
 
 /** Both transcript layouts, as migration 0002 moves rows between them. */
 interface TranscriptTables {
@@ -8,11 +12,29 @@ interface TranscriptTables {
   transcript_chunks: { session_id: string; seq: number; text: string };
 }
 
+/** Both workspace file layouts, as migration 0003 moves rows between them. */
+interface WorkspaceFileTables {
+  workspace_files: { session_id: string; path: string; content: string };
+  stored_files: { session_id: string; path: string; size: number; sha256: string; modified_at: string };
+  stored_file_chunks: { session_id: string; path: string; seq: number; bytes: Uint8Array };
+}
+
+/** Files 0003 converts per query, so the conversion's memory does not grow with the table. */
+const fileConversionBatch = 100;
+/** Chunk size 0003 writes: the SQL adapter's chunk size when 0003 shipped. */
+const fileConversionChunkBytes = 1024 * 1024;
+/**
+ * `modified_at` of the files 0003 converts. Their real time is unknown and,
+ * stored as text, their content may be damaged, so the epoch makes any copy
+ * found on a disk count as newer than them.
+ */
+const unknownModifiedAt = "1970-01-01T00:00:00.000Z";
+
 /**
  * Schema history, oldest first. Entries are append-only: never edit a
  * migration that has shipped; add a new one. Keys sort in run order.
  */
-const migrations: Record<string, Migration> = {
+const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
   "0001_initial": {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -105,9 +127,119 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable("transcript_chunks").execute();
     },
   },
-};
+  // Workspace files become bytes (metadata row + content chunks) instead of UTF-8 text, which corrupted binary files.
+  "0003_stored_file_bytes": {
+    async up(db: Kysely<unknown>) {
+      const path = dialect === "postgres" ? sql`text collate "C"` : sql`text`;
+      await db.schema
+        .createTable("stored_files")
+        .addColumn("session_id", "text", (column) =>
+          column.notNull().references("sessions.id").onDelete("cascade"),
+        )
+        .addColumn("path", path, (column) => column.notNull())
+        .addColumn("size", "bigint", (column) => column.notNull())
+        .addColumn("sha256", "text", (column) => column.notNull())
+        .addColumn("modified_at", "text", (column) => column.notNull())
+        .addPrimaryKeyConstraint("stored_files_pk", ["session_id", "path"])
+        .execute();
+      await db.schema
+        .createTable("stored_file_chunks")
+        .addColumn("session_id", "text", (column) => column.notNull())
+        .addColumn("path", path, (column) => column.notNull())
+        .addColumn("seq", "integer", (column) => column.notNull())
+        .addColumn("bytes", dialect === "postgres" ? "bytea" : "blob", (column) => column.notNull())
+        .addPrimaryKeyConstraint("stored_file_chunks_pk", ["session_id", "path", "seq"])
+        .addForeignKeyConstraint(
+          "stored_file_chunks_file_fk",
+          ["session_id", "path"],
+          "stored_files",
+          ["session_id", "path"],
+          (constraint) => constraint.onDelete("cascade"),
+        )
+        .execute();
+
+      const typed = db as Kysely<WorkspaceFileTables>;
+      let after: { session_id: string; path: string } | undefined;
+      for (;;) {
+        const from = after;
+        const rows = await typed
+          .selectFrom("workspace_files")
+          .select(["session_id", "path", "content"])
+          .$if(from !== undefined, (query) =>
+            query.where((eb) =>
+              eb(eb.refTuple("session_id", "path"), ">", eb.tuple(from!.session_id, from!.path)),
+            ),
+          )
+          .orderBy("session_id")
+          .orderBy("path")
+          .limit(fileConversionBatch)
+          .execute();
+        for (const row of rows) {
+          const bytes = Buffer.from(row.content, "utf8");
+          await typed
+            .insertInto("stored_files")
+            .values({
+              session_id: row.session_id,
+              path: row.path,
+              size: bytes.length,
+              sha256: createHash("sha256").update(bytes).digest("hex"),
+              modified_at: unknownModifiedAt,
+            })
+            .execute();
+          for (let seq = 0; seq * fileConversionChunkBytes < bytes.length; seq++) {
+            const start = seq * fileConversionChunkBytes;
+            await typed
+              .insertInto("stored_file_chunks")
+              .values({
+                session_id: row.session_id,
+                path: row.path,
+                seq,
+                bytes: bytes.subarray(start, start + fileConversionChunkBytes),
+              })
+              .execute();
+          }
+        }
+        if (rows.length < fileConversionBatch) break;
+        after = rows.at(-1);
+      }
+      await db.schema.dropTable("workspace_files").execute();
+    },
+    async down(db: Kysely<unknown>) {
+      // Going back decodes content as UTF-8, as the text column always did: binary files do not survive it.
+      await db.schema
+        .createTable("workspace_files")
+        .addColumn("session_id", "text", (column) =>
+          column.notNull().references("sessions.id").onDelete("cascade"),
+        )
+        .addColumn("path", "text", (column) => column.notNull())
+        .addColumn("content", "text", (column) => column.notNull())
+        .addPrimaryKeyConstraint("workspace_files_pk", ["session_id", "path"])
+        .execute();
+      const typed = db as Kysely<WorkspaceFileTables>;
+      const files = await typed.selectFrom("stored_files").select(["session_id", "path"]).execute();
+      for (const file of files) {
+        const chunks = await typed
+          .selectFrom("stored_file_chunks")
+          .select("bytes")
+          .where("session_id", "=", file.session_id)
+          .where("path", "=", file.path)
+          .orderBy("seq")
+          .execute();
+        const content = Buffer.concat(chunks.map((chunk) => chunk.bytes)).toString("utf8");
+        await typed
+          .insertInto("workspace_files")
+          .values({ ...file, content })
+          .execute();
+      }
+      await db.schema.dropTable("stored_file_chunks").execute();
+      await db.schema.dropTable("stored_files").execute();
+    },
+  },
+});
 
 export interface MigrateSqlDatabaseOptions {
+  /** The backend `db` talks to. */
+  dialect: SqlDialect;
   /** Schema holding the migration bookkeeping tables (PostgreSQL only). */
   migrationTableSchema?: string;
   /** Stop after this migration (tests of upgrades from an older schema). @default the latest */
@@ -115,15 +247,17 @@ export interface MigrateSqlDatabaseOptions {
 }
 
 /**
- * Applies every pending migration. Safe to call on an up-to-date database
- * (no-op). Concurrent callers on one database must be serialised by the
- * caller (the PostgreSQL adapter holds an advisory lock). Throws
- * `PERSISTENCE_FAILED` naming the failing migration.
+ * Applies every pending migration, each in a transaction of its own (on
+ * PostgreSQL all of them in one), so a failed migration leaves the schema it
+ * started from. Safe to call on an up-to-date database (no-op). Concurrent
+ * callers on one database must be serialised by the caller (the PostgreSQL
+ * adapter holds an advisory lock). Throws `PERSISTENCE_FAILED` naming the
+ * failing migration.
  */
-export async function migrateSqlDatabase(db: Kysely<SqlDatabase>, options: MigrateSqlDatabaseOptions = {}) {
+export async function migrateSqlDatabase(db: Kysely<SqlDatabase>, options: MigrateSqlDatabaseOptions) {
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => migrations },
+    provider: { getMigrations: async () => atomic(migrations(options.dialect)) },
     migrationTableName: "agent_runtime_migration",
     migrationLockTableName: "agent_runtime_migration_lock",
     ...(options.migrationTableSchema === undefined
@@ -140,4 +274,21 @@ export async function migrateSqlDatabase(db: Kysely<SqlDatabase>, options: Migra
       { cause: error },
     );
   }
+}
+
+/**
+ * Runs each step in a transaction where the migrator has not opened one
+ * already (it does on PostgreSQL, not on SQLite).
+ */
+function atomic(steps: Record<string, Migration>): Record<string, Migration> {
+  const inTransaction =
+    (step: (db: Kysely<unknown>) => Promise<void>) =>
+    (db: Kysely<unknown>): Promise<void> =>
+      db.isTransaction ? step(db) : db.transaction().execute(step);
+  return Object.fromEntries(
+    Object.entries(steps).map(([name, { up, down }]) => [
+      name,
+      { up: inTransaction(up), ...(down ? { down: inTransaction(down) } : {}) },
+    ]),
+  );
 }

@@ -3,11 +3,11 @@ import {
   agentProfileSchema,
   type Block,
   blockSchema,
-  fileEntrySchema,
   type SessionRecord,
   sessionRecordSchema,
 } from "@agent-runtime/protocol";
 import type { Kysely, Transaction } from "kysely";
+import { z } from "zod";
 import { errorMessage, RuntimeError } from "../../errors.js";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
@@ -17,6 +17,20 @@ import type { SqlDatabase } from "./sql-database.js";
 
 /** Rows per multi-row INSERT: far below SQLite's and PostgreSQL's bound-parameter limits. */
 const insertChunkSize = 200;
+
+/**
+ * Content bytes per `stored_file_chunks` row: what one statement moves, so
+ * the drivers' own copies (PostgreSQL returns `bytea` as hex text) stay this
+ * small whatever the file's size.
+ */
+const fileChunkBytes = 1024 * 1024;
+
+const storedFileInfoSchema = z.object({
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  modifiedAt: z.string(),
+});
 
 export interface SqlPersistenceAdapterOptions {
   /** Names the backend in error messages, e.g. `sqlite`. */
@@ -234,15 +248,32 @@ export function createSqlPersistenceAdapter(
       return run("saveWorkspaceFile", () =>
         db.transaction().execute(async (trx) => {
           await assertSessionExists(trx, sessionId);
+          const key = { session_id: sessionId, path: file.path };
           await trx
-            .insertInto("workspace_files")
-            .values({ session_id: sessionId, path: file.path, content: file.content })
+            .insertInto("stored_files")
+            .values({ ...key, size: file.size, sha256: file.sha256, modified_at: file.modifiedAt })
             .onConflict((conflict) =>
-              conflict
-                .columns(["session_id", "path"])
-                .doUpdateSet((eb) => ({ content: eb.ref("excluded.content") })),
+              conflict.columns(["session_id", "path"]).doUpdateSet((eb) => ({
+                size: eb.ref("excluded.size"),
+                sha256: eb.ref("excluded.sha256"),
+                modified_at: eb.ref("excluded.modified_at"),
+              })),
             )
             .execute();
+          await trx
+            .deleteFrom("stored_file_chunks")
+            .where("session_id", "=", sessionId)
+            .where("path", "=", file.path)
+            .execute();
+          // A Buffer view of the caller's bytes: drivers bind Buffers as binary, without copying them in JS.
+          const content = Buffer.from(file.content.buffer, file.content.byteOffset, file.content.byteLength);
+          for (let seq = 0; seq * fileChunkBytes < content.length; seq++) {
+            const start = seq * fileChunkBytes;
+            await trx
+              .insertInto("stored_file_chunks")
+              .values({ ...key, seq, bytes: content.subarray(start, start + fileChunkBytes) })
+              .execute();
+          }
         }),
       );
     },
@@ -250,7 +281,7 @@ export function createSqlPersistenceAdapter(
     deleteWorkspaceFile(sessionId, path) {
       return run("deleteWorkspaceFile", async () => {
         await db
-          .deleteFrom("workspace_files")
+          .deleteFrom("stored_files")
           .where("session_id", "=", sessionId)
           .where("path", "=", path)
           .execute();
@@ -260,19 +291,57 @@ export function createSqlPersistenceAdapter(
     listWorkspaceFiles(sessionId) {
       return run("listWorkspaceFiles", async () => {
         const rows = await db
-          .selectFrom("workspace_files")
-          .select(["path", "content"])
+          .selectFrom("stored_files")
+          .select(["path", "size", "sha256", "modified_at"])
           .where("session_id", "=", sessionId)
           .orderBy("path", "asc")
           .execute();
         return rows.map((row) =>
           validateStoredValue(
-            fileEntrySchema,
-            row,
+            storedFileInfoSchema,
+            { path: row.path, size: Number(row.size), sha256: row.sha256, modifiedAt: row.modified_at },
             `${label}: stored file "${row.path}" of session "${sessionId}"`,
           ),
         );
       });
+    },
+
+    loadWorkspaceFile(sessionId, path) {
+      // One chunk per query, in one snapshot: memory holds the content once, plus one chunk.
+      return run("loadWorkspaceFile", () =>
+        db
+          .transaction()
+          .setIsolationLevel("repeatable read")
+          .execute(async (trx) => {
+            const file = await trx
+              .selectFrom("stored_files")
+              .select("size")
+              .where("session_id", "=", sessionId)
+              .where("path", "=", path)
+              .executeTakeFirst();
+            if (!file) return null;
+            const content = Buffer.allocUnsafeSlow(Number(file.size));
+            let filled = 0;
+            for (let seq = 0; filled < content.length; seq++) {
+              const chunk = await trx
+                .selectFrom("stored_file_chunks")
+                .select("bytes")
+                .where("session_id", "=", sessionId)
+                .where("path", "=", path)
+                .where("seq", "=", seq)
+                .executeTakeFirst();
+              if (!chunk || chunk.bytes.length === 0 || chunk.bytes.length > content.length - filled) {
+                throw new RuntimeError(
+                  "PERSISTENCE_FAILED",
+                  `${label}: stored file "${path}" of session "${sessionId}" is corrupt: its chunks do not add up to its size (${content.length} bytes)`,
+                );
+              }
+              content.set(chunk.bytes, filled);
+              filled += chunk.bytes.length;
+            }
+            return content;
+          }),
+      );
     },
 
     listAgentProfiles() {

@@ -48,6 +48,6 @@ export function createSqlitePersistenceAdapter(
   return createSqlPersistenceAdapter({
     label: "sqlite",
     db,
-    migrate: () => migrateSqlDatabase(db),
+    migrate: () => migrateSqlDatabase(db, { dialect: "sqlite" }),
   });
 }
