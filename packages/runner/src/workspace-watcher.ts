@@ -1,15 +1,17 @@
+import type { Stats } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { relative, sep } from "node:path";
-import type { RunnerOutput } from "@agent-runtime/protocol";
+import { isIgnoredWorkspacePath, type RunnerOutput } from "@agent-runtime/protocol";
 import { type FSWatcher, watch } from "chokidar";
 
 export type FileLine = Extract<RunnerOutput, { type: "file" }>;
 
 export interface WorkspaceWatcherOptions {
   readonly workspaceDir: string;
-  /** Workspace-relative paths ignored with everything below them. `.claude` is always ignored. */
+  /** Workspace-relative paths ignored with everything below them (see `isIgnoredWorkspacePath`). */
   readonly ignore: readonly string[];
   readonly onFile: (line: FileLine) => void;
+  /** A watcher error, or a file left unreported because it is not a regular file (with the reason). */
   readonly onError: (error: unknown) => void;
 }
 
@@ -18,15 +20,17 @@ const STABILITY_MS = 50;
 
 /**
  * Reports workspace changes made after `ready` resolves (existing files are
- * not reported). Paths are workspace-relative and `/`-separated. A file is
- * reported once its size has been stable for a short while.
+ * not reported). Paths are workspace-relative and `/`-separated, any name
+ * Linux accepts. A file is reported once its size has been stable for a
+ * short while. Regular files and symlinks are reported; a FIFO, socket or
+ * device is not (nothing of it can be stored or restored), and `onError`
+ * says so, naming it.
  */
 export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<FSWatcher> {
-  const ignored = [...options.ignore, ".claude"].map((p) => p.replace(/^\.?\/+|\/+$/g, "")).filter(Boolean);
   const toRelative = (path: string) => relative(options.workspaceDir, path).split(sep).join("/");
   const isIgnored = (path: string) => {
     const rel = toRelative(path);
-    return ignored.some((p) => rel === p || rel.startsWith(`${p}/`));
+    return isIgnoredWorkspacePath(rel, options.ignore);
   };
   const watcher = watch(options.workspaceDir, {
     ignoreInitial: true,
@@ -36,18 +40,26 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
     awaitWriteFinish: { stabilityThreshold: STABILITY_MS, pollInterval: 10 },
   });
   const report = (event: FileLine["event"]) => (path: string) => {
-    void describe(event, path).then(options.onFile, options.onError);
+    void describe(event, path).then((line) => line && options.onFile(line), options.onError);
   };
-  const describe = async (event: FileLine["event"], path: string): Promise<FileLine> => {
+  const describe = async (event: FileLine["event"], path: string): Promise<FileLine | undefined> => {
     const line: FileLine = { type: "file", event, path: toRelative(path) };
     if (event === "deleted") return line;
+    let info: Stats;
     try {
       // lstat: a symlink is indexed as the link itself, never as what it points at.
-      const info = await lstat(path);
-      return { ...line, size: info.size, modifiedAt: info.mtime.toISOString() };
+      info = await lstat(path);
     } catch {
       return line;
     }
+    const special = specialKind(info);
+    if (special) {
+      options.onError(
+        new Error(`${JSON.stringify(line.path)} is not reported: ${special} is not a regular file`),
+      );
+      return undefined;
+    }
+    return { ...line, size: info.size, modifiedAt: info.mtime.toISOString() };
   };
   watcher.on("add", report("created"));
   watcher.on("change", report("modified"));
@@ -55,4 +67,12 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
   watcher.on("error", options.onError);
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
   return watcher;
+}
+
+/** What a file that is neither a regular file, a symlink nor a folder is, for the reason it is left out. */
+function specialKind(info: Stats): string | undefined {
+  if (info.isFIFO()) return "a FIFO";
+  if (info.isSocket()) return "a socket";
+  if (info.isCharacterDevice() || info.isBlockDevice()) return "a device";
+  return undefined;
 }

@@ -1,8 +1,8 @@
 import { posix } from "node:path";
 import { RuntimeError } from "./errors.js";
 
-/** Longest accepted relative path, in characters (the HTTP routes' path parameters fit it). */
-export const MAX_RELATIVE_PATH_LENGTH = 1024;
+/** Longest accepted relative path, in UTF-8 bytes (Linux's PATH_MAX; the runner protocol's limit too). */
+export const MAX_RELATIVE_PATH_BYTES = 4096;
 
 /** Longest accepted single path segment, in UTF-8 bytes (Linux's NAME_MAX). */
 export const MAX_SEGMENT_BYTES = 255;
@@ -18,16 +18,20 @@ const utf8 = new TextEncoder();
  * names a file with it. Returns the canonical segments (no empty or `.`
  * segments, never none). Throws `INVALID_PATH` when `relativePath` is not a
  * string, is empty or names the root itself, is longer than
- * `MAX_RELATIVE_PATH_LENGTH`, has a segment longer than `MAX_SEGMENT_BYTES`,
- * contains NUL or a backslash, is absolute, or has any `..` segment (even one
- * that would stay inside). Names only: symlinks are the sandbox provider's
+ * `MAX_RELATIVE_PATH_BYTES`, has a segment longer than `MAX_SEGMENT_BYTES`,
+ * contains NUL, is absolute, or has any `..` segment (even one that would
+ * stay inside). Every other name Linux accepts is a name (a backslash is an
+ * ordinary character). Names only: symlinks are the sandbox provider's
  * concern.
  */
 export function confinedSegments(relativePath: string): string[] {
   if (typeof relativePath !== "string") throw invalidPath(relativePath, "is not a string");
-  if (relativePath.length > MAX_RELATIVE_PATH_LENGTH) throw invalidPath(relativePath, "is too long");
-  if (relativePath.includes("\0") || relativePath.includes("\\"))
-    throw invalidPath(relativePath, "contains NUL or a backslash");
+  if (
+    relativePath.length > MAX_RELATIVE_PATH_BYTES ||
+    utf8.encode(relativePath).byteLength > MAX_RELATIVE_PATH_BYTES
+  )
+    throw invalidPath(relativePath, `is longer than ${MAX_RELATIVE_PATH_BYTES} bytes`);
+  if (relativePath.includes("\0")) throw invalidPath(relativePath, "contains NUL");
   if (relativePath.startsWith("/")) throw invalidPath(relativePath, "is absolute");
   const segments = relativePath.split("/").filter((segment) => segment !== "" && segment !== ".");
   if (segments.some((segment) => segment === "..")) throw invalidPath(relativePath, "leaves its folder");

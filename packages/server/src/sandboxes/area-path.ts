@@ -19,7 +19,7 @@ export interface AreaPath {
 /**
  * Validates an absolute sandbox path, for every provider: it must start
  * with `<workspaceDir>/` or `<homeDir>/` (checked in that order) and the rest
- * must pass `confinedSegments` (no `..`, NUL, backslash or empty remainder,
+ * must pass `confinedSegments` (no `..`, NUL or empty remainder,
  * bounded length). Throws `INVALID_PATH` otherwise. It does not look inside
  * the sandbox: symlinks are dealt with where files are accessed.
  */

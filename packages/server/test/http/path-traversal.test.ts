@@ -88,10 +88,9 @@ describe("path traversal on the file endpoints", () => {
       "//etc/passwd",
       "ok.txt%00.png",
       "%00",
-      "..%5c..%5c..%5cetc%5cpasswd",
       "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
       "./../../../etc/passwd",
-      `${"a/".repeat(600)}x`,
+      `${"a/".repeat(2100)}x`,
       "a".repeat(5000),
     ];
     for (const vector of vectors) {
@@ -104,8 +103,13 @@ describe("path traversal on the file endpoints", () => {
       const remove = await raw(server.url, "DELETE", path);
       expect([400, 404], `DELETE ${vector}`).toContain(remove.status);
     }
-    // Double encoding decodes once, to literal names like `%2e%2e`: ordinary files inside the workspace.
-    for (const vector of ["%252e%252e/%252e%252e/etc/passwd", "..%252f..%252fetc%252fpasswd"]) {
+    // Double encoding decodes once, to literal names like `%2e%2e`, and a backslash is an ordinary
+    // character of a Linux name: ordinary files inside the workspace.
+    for (const vector of [
+      "%252e%252e/%252e%252e/etc/passwd",
+      "..%252f..%252fetc%252fpasswd",
+      "..%5c..%5c..%5cetc%5cpasswd",
+    ]) {
       const path = `${files()}/${vector}`;
       const read = await raw(server.url, "GET", path);
       expect([400, 404], `GET ${vector}`).toContain(read.status);

@@ -88,7 +88,13 @@ describe("materializeClaudeProfile", () => {
     expect(materialize({}).map((f) => f.path)).toEqual(["/workspace/.claude/settings.json"]);
   });
 
-  it.each(["../escape.txt", "a/../../escape.txt", "/etc/passwd", "..", "a\\..\\b", "nul\0byte", "./"])(
+  it("keeps a backslash as part of a default file's name (a Linux name, not a separator)", () => {
+    expect(materialize({ defaultFiles: [{ path: "a\\..\\b", content: "x" }] }).map((f) => f.path)).toContain(
+      "/workspace/a\\..\\b",
+    );
+  });
+
+  it.each(["../escape.txt", "a/../../escape.txt", "/etc/passwd", "..", "nul\0byte", "./"])(
     "rejects the hostile default file path %j",
     (path) => {
       expect(() => materialize({ defaultFiles: [{ path, content: "x" }] })).toThrow(RuntimeError);

@@ -15,7 +15,7 @@ import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } fro
  * - the profile's default files, relative to the workspace.
  *
  * Throws `INVALID_PATH` when a relative path would leave its folder (`..`,
- * absolute paths, backslashes, NUL): nothing is written outside the workspace.
+ * absolute paths, NUL): nothing is written outside the workspace.
  */
 export function materializeClaudeProfile(input: MaterializeInput): SandboxFile[] {
   const { profile, workspaceDir } = input;

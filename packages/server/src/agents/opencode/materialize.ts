@@ -30,7 +30,7 @@ export const DEFAULT_OPENCODE_MODEL = "mock-model";
  * The system prompt is not a file: the runner sends it with every prompt.
  *
  * Throws `INVALID_PATH` when a relative path would leave its folder (`..`,
- * absolute paths, backslashes, NUL): nothing is written outside the workspace.
+ * absolute paths, NUL): nothing is written outside the workspace.
  */
 export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile[] {
   const { profile, workspaceDir } = input;

@@ -7,7 +7,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { readFile, rmdir, writeFile } from "node:fs/promises";
+import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -48,6 +48,12 @@ export interface CgroupFactory {
   /** Whether the `cpu` controller is there too, so `CgroupLimitValues.cpus` is enforced. */
   readonly cpu: boolean;
   create(name: string, limits: CgroupLimitValues): Promise<SandboxCgroup>;
+  /**
+   * SIGKILLs the processes of, and removes, every sandbox cgroup whose name
+   * `matches`, whichever server process created it (e.g. one that crashed
+   * before its sandbox terminated). Never throws.
+   */
+  removeWhere(matches: (name: string) => boolean): Promise<void>;
 }
 
 /**
@@ -108,6 +114,8 @@ function detectV2(lines: CgroupLine[]): CgroupFactory | undefined {
         kill: () => writeFile(join(dir, "cgroup.kill"), "1"),
       });
     },
+    removeWhere: (matches) =>
+      removeMatching([parent], matches, (dir) => writeFile(join(dir, "cgroup.kill"), "1")),
   };
 }
 
@@ -168,6 +176,11 @@ function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
         pidsDenied: () => eventCount(join(pidsDir, "pids.events"), "max"),
       });
     },
+    removeWhere: (matches) =>
+      removeMatching(
+        cpuParent === undefined ? [parents.pids, parents.memory] : [parents.pids, parents.memory, cpuParent],
+        matches,
+      ),
   };
 }
 
@@ -202,6 +215,22 @@ function sweepEmptyCgroups(parent: string): void {
       rmdirSync(dir);
     } catch {
       // Busy (a live sandbox) or not ours to remove.
+    }
+  }
+}
+
+/** Kills and removes the cgroups below `parents` whose name `matches`; `kill` empties one at once (v2). */
+async function removeMatching(
+  parents: readonly string[],
+  matches: (name: string) => boolean,
+  kill?: (dir: string) => Promise<void>,
+): Promise<void> {
+  for (const parent of parents) {
+    const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isDirectory() || !matches(entry.name)) continue;
+      const dir = join(parent, entry.name);
+      await killAndRemove(dir, kill && (() => kill(dir))).catch(() => undefined);
     }
   }
 }

@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import {
   type FileHandle,
   lchown,
@@ -16,6 +15,7 @@ import { invalidPath } from "../../confined-path.js";
 import { RuntimeError } from "../../errors.js";
 import type { WorkspaceEntry } from "../sandbox-provider.js";
 import { isWithin, type SandboxPath } from "./sandbox-paths.js";
+import { temporaryName } from "./temporary-name.js";
 
 /*
  * Host-side access to a sandbox's folders while the agent may be changing
@@ -41,7 +41,7 @@ export async function writeAreaFile(
 ): Promise<void> {
   const parent = await openParent(area, target, { create: true });
   const name = basename(target);
-  const temp = `.${name}.${randomUUID()}.tmp`;
+  const temp = temporaryName();
   try {
     const file = await open(
       at(parent, temp),
@@ -71,36 +71,53 @@ const MAX_SYMLINKS = 16;
 /**
  * Reads a regular file; symlinks are followed only while they stay inside the
  * area. The runtime never opens what a symlink points to before knowing it is
- * inside: the last component is opened with O_NOFOLLOW, and a symlink there is
- * resolved here, path by path, so the agent cannot make the host open a
- * device or file of its choosing (a FIFO is opened non-blocking and refused).
+ * inside: the last component is looked at without following it, a symlink
+ * there is resolved here, path by path, and anything but a regular file is
+ * refused unopened (`INVALID_PATH`, "is not a regular file"), so the agent
+ * can neither make the host open a device or file of its choosing nor make a
+ * read wait on a FIFO. A name swapped meanwhile for a socket, FIFO or symlink
+ * is refused the same way (the open does not follow, block or succeed on it).
  */
 export async function readAreaFile(area: Area, target: SandboxPath, followed = 0): Promise<Uint8Array> {
   const parent = await openParent(area, target, { create: false }).catch(notFoundAs(target));
-  let link: string | undefined;
+  let link: string;
   try {
     const name = at(parent, basename(target));
-    const file = await open(name, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
-      async (error: unknown) => {
-        if (isCode(error, "ELOOP")) link = await readlink(name).catch(() => undefined);
-        if (link === undefined) notFoundAs(target)(error);
-        return undefined;
-      },
-    );
-    if (file) {
-      try {
-        await assertInside(area, file, target);
-        if (!(await file.stat()).isFile()) throw invalidPath(target.inside, "is not a regular file");
-        return new Uint8Array(await file.readFile());
-      } finally {
-        await file.close();
-      }
-    }
+    const stats = await lstat(name).catch(notFoundAs(target));
+    if (!stats.isSymbolicLink()) return await readRegularFile(area, name, target, stats);
+    link = await readlink(name).catch(notFoundAs(target));
   } finally {
     await parent.close();
   }
   if (followed >= MAX_SYMLINKS) throw new RuntimeError("FILE_NOT_FOUND", `No file at ${target.inside}`);
-  return readAreaFile(area, linkTarget(target, link!), followed + 1);
+  return readAreaFile(area, linkTarget(target, link), followed + 1);
+}
+
+/** Reads `path` (a name below an open, verified folder) when it is a regular file inside the area. */
+async function readRegularFile(
+  area: Area,
+  path: string,
+  target: SandboxPath,
+  stats: Stats,
+): Promise<Uint8Array> {
+  if (!stats.isFile()) throw notRegularFile(target);
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
+    (error: unknown) => {
+      if (isCode(error, "ELOOP", "ENXIO")) throw notRegularFile(target);
+      return notFoundAs(target)(error);
+    },
+  );
+  try {
+    await assertInside(area, file, target);
+    if (!(await file.stat()).isFile()) throw notRegularFile(target);
+    return new Uint8Array(await file.readFile());
+  } finally {
+    await file.close();
+  }
+}
+
+function notRegularFile(target: SandboxPath): RuntimeError {
+  return invalidPath(target.inside, "is not a regular file");
 }
 
 /** Where the symlink at `target` (with contents `link`) leads, as a path of the same area; throws when outside it. */
@@ -151,7 +168,11 @@ export async function deleteAreaFile(area: Area, target: SandboxPath): Promise<v
   }
 }
 
-/** Every regular file below the area, depth first; symlinks and other special files are skipped. */
+/**
+ * Every regular file below the area, depth first. Left out: symlinks, FIFOs,
+ * sockets and devices (never opened, so a FIFO cannot block the listing), and
+ * names that are not valid UTF-8 (their decoded names name no file).
+ */
 export async function listAreaFiles(area: Area): Promise<WorkspaceEntry[]> {
   const entries: WorkspaceEntry[] = [];
   const visit = async (dir: FileHandle, prefix: string): Promise<void> => {

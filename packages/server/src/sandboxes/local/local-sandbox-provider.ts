@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
-import { chown, mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -181,7 +181,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
       }
       // Unix socket paths are short (108 bytes), so the socket lives in the
       // host's temp folder rather than the (deep) sandbox folder.
-      const socketDir = await mkdtemp(join(tmpdir(), "agent-runtime-net-"));
+      const socketDir = await mkdtemp(join(tmpdir(), socketDirPrefix(spec.name)));
       const hostsFile = join(runtimeDir, "etc", "hosts");
       const socketPath = join(socketDir, PROXY_SOCKET_NAME);
       try {
@@ -286,15 +286,19 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     },
 
     /**
-     * Deletes the sandbox's folder (workspace, home, runtime files, disk
-     * image) and releases its host uid, terminating the sandbox first if it
-     * runs and unmounting its image.
+     * Deletes everything of the sandbox: terminates it if it runs here; kills
+     * and removes its cgroups and its egress proxy's socket folder, which a
+     * server that crashed while it ran leaves behind; unmounts its disk image
+     * (lazily when busy); deletes its folder (workspace, home, runtime files,
+     * disk image, host-uid record) and releases its host uid.
      */
     remove(name: string) {
       return serially(name, async () => {
-        const { realRootDir } = await hostFacts();
+        const { realRootDir, users } = await hostFacts();
         const layout = sandboxLayout(realRootDir, name, isolated);
         await live.get(name)?.terminate();
+        await cgroupFactory()?.removeWhere((cgroup) => isSandboxIdOf(name, cgroup));
+        await removeSocketDirs(name);
         if (mountSourcesAt(layout.disk.mountDir).length > 0) {
           const support = disks();
           await detachDisk(support.supported ? support.tools : { umount: "umount" }, layout.disk.mountDir, {
@@ -302,7 +306,6 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
           });
         }
         await rm(layout.sandboxDir, { recursive: true, force: true });
-        const { users } = await hostFacts();
         await users.release(layout.sandboxDir);
       });
     },
@@ -341,7 +344,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     }
     const readOnlyFiles = new ReadOnlyFiles(layout);
     await readOnlyFiles.load();
-    const id = `local-${spec.name}-${randomUUID().slice(0, 8)}`;
+    const id = `${sandboxIdPrefix(spec.name)}${randomUUID().slice(0, SANDBOX_ID_SUFFIX_LENGTH)}`;
     const confinement =
       hostUid !== undefined ? await confine(id, spec, layout.runtimeDir, runner, hostUid) : {};
     const sandbox = new LocalSandbox({
@@ -378,6 +381,42 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     });
     live.set(spec.name, sandbox);
     return sandbox;
+  }
+}
+
+/** Length of the random part of a sandbox id (`local-<name>-<hex>`), which names its cgroups. */
+const SANDBOX_ID_SUFFIX_LENGTH = 8;
+
+function sandboxIdPrefix(name: string): string {
+  return `local-${name}-`;
+}
+
+/** Whether `id` is the id of a sandbox named `name` (and not of one whose name merely starts with it). */
+function isSandboxIdOf(name: string, id: string): boolean {
+  const prefix = sandboxIdPrefix(name);
+  return (
+    id.startsWith(prefix) &&
+    new RegExp(`^[0-9a-f]{${SANDBOX_ID_SUFFIX_LENGTH}}$`).test(id.slice(prefix.length))
+  );
+}
+
+/**
+ * Start of the name of the temporary folder holding the egress proxy's socket
+ * of the sandbox `name`: a digest of the name, so it is fixed-length (socket
+ * paths are short) and `remove` finds the folder a crashed server left.
+ */
+function socketDirPrefix(name: string): string {
+  return `agent-runtime-net-${createHash("sha256").update(name).digest("hex").slice(0, 16)}-`;
+}
+
+/** Deletes the proxy socket folders of the sandbox `name` (`mkdtemp` adds six characters to the prefix). */
+async function removeSocketDirs(name: string): Promise<void> {
+  const prefix = socketDirPrefix(name);
+  const entries = await readdir(tmpdir()).catch(() => []);
+  for (const entry of entries) {
+    if (entry.startsWith(prefix) && entry.length === prefix.length + 6) {
+      await rm(join(tmpdir(), entry), { recursive: true, force: true });
+    }
   }
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -17,6 +16,7 @@ import { dirname, join, relative } from "node:path";
 import { RuntimeError } from "../../errors.js";
 import { isCode } from "./host-file-access.js";
 import { areaPath, type SandboxLayout, type SandboxPath, sandboxAreas } from "./sandbox-paths.js";
+import { temporaryName } from "./temporary-name.js";
 
 /** bwrap arguments for one `exec`, and the descriptors they refer to (child fd `firstFd + i` is `fds[i]`). */
 export interface ReadOnlyMounts {
@@ -68,7 +68,7 @@ export class ReadOnlyFiles {
   async save(path: SandboxPath, content: string | Uint8Array): Promise<void> {
     const copy = this.copyPath(path);
     await mkdir(dirname(copy), { recursive: true });
-    const temp = `${copy}.${randomUUID()}.tmp`;
+    const temp = join(dirname(copy), temporaryName());
     await writeFile(temp, content, { mode: 0o444 });
     await rename(temp, copy);
     this.files.set(path.inside, path);
@@ -134,7 +134,7 @@ export class ReadOnlyFiles {
       throw new RuntimeError("SANDBOX_FAILED", `A folder occupies the read-only file ${path.inside}`);
     }
     if (stats?.isFile() && holds(target, copy)) return;
-    const temp = `${dirname(target)}/.${randomUUID()}.tmp`;
+    const temp = `${dirname(target)}/${temporaryName()}`;
     writeFileSync(temp, copy, { mode: 0o444, flag: "wx" });
     renameSync(temp, target);
   }

@@ -34,7 +34,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asy
       const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
 
       if (!wantsStream) {
-        const events = session.eventsAfter(after);
+        const events = session.log.eventsAfter(after);
         if (events === null) {
           return sendError(
             reply,

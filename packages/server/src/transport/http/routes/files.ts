@@ -3,7 +3,10 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
 
-const fileParams = z.object({ id: z.string().min(1).max(200), "*": z.string().min(1).max(1024) });
+/** Longest file path a route takes: Linux's PATH_MAX, like the runner protocol's `file` lines. */
+const MAX_PATH_LENGTH = 4096;
+
+const fileParams = z.object({ id: z.string().min(1).max(200), "*": z.string().min(1).max(MAX_PATH_LENGTH) });
 
 /** Workspace files: index, read (raw bytes), write, delete. Paths are validated by the session. */
 export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {

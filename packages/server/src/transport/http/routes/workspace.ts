@@ -6,9 +6,10 @@ import { workspaceArchive } from "../workspace-archive.js";
 /**
  * `GET /sessions/:id/workspace`: the whole workspace as a `.tar.gz`, entries
  * named by workspace-relative path (no leading folder), streamed as it is
- * read. Unknown sessions answer 404 before any byte is sent; a read failure
- * mid-stream aborts the response, so an incomplete download never looks
- * complete.
+ * read. Unknown sessions answer 404 before any byte is sent; a file left
+ * out (not a regular file, or deleted meanwhile) is logged as a warning with
+ * its reason; any other read failure mid-stream aborts the response, so an
+ * incomplete download never looks complete.
  */
 export const workspaceRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
   app.get(
@@ -33,7 +34,17 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> =
         .type("application/gzip")
         .header("content-disposition", `attachment; filename="workspace-${safeName(session.id)}.tar.gz"`)
         .header("cache-control", "no-store")
-        .send(workspaceArchive(session));
+        .send(
+          workspaceArchive({
+            files: session.snapshot().files,
+            read: (path) => session.readFile(path),
+            onSkipped: (path, reason) =>
+              request.log.warn(
+                { sessionId: session.id, path },
+                `Left out of the workspace archive: ${reason}`,
+              ),
+          }),
+        );
     },
   );
 };

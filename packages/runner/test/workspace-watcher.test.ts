@@ -1,0 +1,95 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { runnerOutputSchema } from "@agent-runtime/protocol";
+import type { FSWatcher } from "chokidar";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type FileLine, watchWorkspace } from "../src/workspace-watcher.js";
+
+/**
+ * The runner's workspace watcher against a real folder (issue 14): every
+ * name Linux accepts is reported as a `file` line the server accepts, and
+ * FIFOs, sockets and devices are left out with a reason.
+ */
+describe("workspace watcher", () => {
+  let workspaceDir: string;
+  let watcher: FSWatcher | undefined;
+  let lines: FileLine[];
+  let problems: string[];
+
+  beforeEach(async () => {
+    workspaceDir = mkdtempSync(join(tmpdir(), "watcher-test-"));
+    lines = [];
+    problems = [];
+    watcher = await watchWorkspace({
+      workspaceDir,
+      ignore: [],
+      onFile: (line) => lines.push(line),
+      onError: (error) => problems.push(String(error)),
+    });
+  });
+  afterEach(async () => {
+    await watcher?.close();
+    rmSync(workspaceDir, { recursive: true, force: true });
+  });
+
+  /** Waits until `done` holds, polling, for at most 5 s. */
+  const until = async (done: () => boolean) => {
+    for (let waited = 0; waited < 5000 && !done(); waited += 20) await delay(20);
+  };
+
+  it("reports files with long, Unicode, blank, newline, backslash and dash names as valid file lines", async () => {
+    const names = [
+      `${"n".repeat(220)}.txt`,
+      "a".repeat(255),
+      "日".repeat(85),
+      "ünïcødé ✓ 🦀.txt",
+      "with  spaces .txt",
+      "line\nbreak.txt",
+      "back\\slash.txt",
+      "..\\..\\etc\\passwd",
+      "-rf",
+      "--help",
+      `deep/${"d".repeat(255)}/${"e".repeat(255)}`,
+    ];
+    await mkdir(join(workspaceDir, "deep", "d".repeat(255)), { recursive: true });
+    for (const name of names) writeFileSync(join(workspaceDir, name), name);
+    await until(() => names.every((name) => lines.some((line) => line.path === name)));
+
+    for (const name of names) {
+      const line = lines.find((candidate) => candidate.path === name);
+      expect(line, name).toMatchObject({ type: "file", event: "created", size: Buffer.byteLength(name) });
+      expect(runnerOutputSchema.safeParse(line).success, name).toBe(true);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("leaves FIFOs, sockets and devices out of the file lines, saying why", async () => {
+    let socket: Server | undefined;
+    try {
+      execFileSync("mkfifo", [join(workspaceDir, "fifo")]);
+      socket = createServer();
+      await new Promise<void>((resolve) => socket!.listen(join(workspaceDir, "sock"), resolve));
+      if (process.getuid?.() === 0) execFileSync("mknod", [join(workspaceDir, "null"), "c", "1", "3"]);
+      writeFileSync(join(workspaceDir, "after.txt"), "x");
+      await until(() => lines.some((line) => line.path === "after.txt"));
+      // The special files were made first: a report of them would have come by now.
+      await delay(200);
+    } finally {
+      await new Promise((resolve) => (socket ? socket.close(resolve) : resolve(undefined)));
+      await rm(join(workspaceDir, "sock"), { force: true });
+    }
+    expect(lines.map((line) => line.path)).toEqual(["after.txt"]);
+    const special = process.getuid?.() === 0 ? ["fifo", "sock", "null"] : ["fifo", "sock"];
+    for (const name of special) {
+      expect(
+        problems.some((problem) => problem.includes(`"${name}"`) && /not a regular file/.test(problem)),
+        name,
+      ).toBe(true);
+    }
+  });
+});
