@@ -2,6 +2,7 @@ import { measurePersistence, printPersistence } from "./persistence.js";
 import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
 import { formatSummary, summarize } from "./stats.js";
 import { measureDirectSdkLatency, measureTurnLatency, type TurnLatencyResult } from "./turn-latency.js";
+import { measureWorkspaceSync, printWorkspaceSync } from "./workspace-sync.js";
 
 /**
  * `npm run bench`: latency figures of the whole stack on this machine, as
@@ -68,3 +69,6 @@ console.log(`  terminate: ${formatSummary(lifecycle.terminateMs)}`);
 
 console.log("\npersistence");
 printPersistence(await measurePersistence());
+
+console.log("\nworkspace durability (runtime core + SQLite, in-memory sandbox)");
+printWorkspaceSync(await measureWorkspaceSync());

@@ -34,6 +34,16 @@ export const errorCodes = {
   /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
   RESOURCE_LIMIT: 503,
   SHUTTING_DOWN: 503,
+  /**
+   * The server stopped (a crash, a kill) while a turn ran; the turn was
+   * closed when the session was loaded again.
+   */
+  SERVER_RESTARTED: 503,
+  /**
+   * Workspace files over the per-file or per-workspace storage quota: they
+   * stay in the sandbox but are not stored, so they do not survive its teardown.
+   */
+  STORAGE_QUOTA: 507,
   UNSUPPORTED: 501,
 } as const;
 

@@ -9,3 +9,4 @@ export * from "./profile.js";
 export * from "./rest.js";
 export * from "./runner-protocol.js";
 export * from "./session.js";
+export * from "./workspace-ignore.js";

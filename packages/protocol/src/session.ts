@@ -114,6 +114,11 @@ export const sessionRecordSchema = z.object({
    * session finds no agent waiting for them and resolves them as expired.
    */
   pendingPermissions: z.array(permissionRequestSchema).optional(),
+  /**
+   * The turn running at the last sync. A server that loads the session with
+   * one set was stopped during that turn, and closes it with `SERVER_RESTARTED`.
+   */
+  openTurnId: z.string().optional(),
 });
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;
 

@@ -26,7 +26,7 @@ export { SessionManager } from "./core/session-manager.js";
 export { errorMessage, RuntimeError } from "./errors.js";
 export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";
 export { createMemoryPersistenceAdapter } from "./persistence/memory/memory-persistence-adapter.js";
-export type { PersistenceAdapter } from "./persistence/persistence-adapter.js";
+export type { PersistenceAdapter, StoredFile, StoredFileInfo } from "./persistence/persistence-adapter.js";
 export { createPostgresPersistenceAdapter } from "./persistence/postgres/postgres-persistence-adapter.js";
 export { createSqlitePersistenceAdapter } from "./persistence/sqlite/sqlite-persistence-adapter.js";
 export { loadProfilesFromFolder } from "./profiles/load-profiles-from-folder.js";

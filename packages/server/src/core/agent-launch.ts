@@ -2,7 +2,7 @@ import type { AgentProfile, PermissionPolicy, SessionOptions } from "@agent-runt
 import type { AgentArchitecture, ModelEndpoint, RunnerInput } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
-import type { Sandbox, SandboxFile, SandboxProvider } from "../sandboxes/sandbox-provider.js";
+import type { Sandbox, SandboxFile, SandboxProvider, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import { type SandboxEgress, sandboxEgressFor } from "./model-egress.js";
 
 /** Sandbox name of a session: deterministic so another process can find it. */
@@ -13,6 +13,19 @@ export function sandboxNameFor(sessionId: string): string {
 /** The permission policy of a session: its own option, else its profile's, else bypass. */
 export function effectivePermissions(profile: AgentProfile, options: SessionOptions): PermissionPolicy {
   return options.permissions ?? profile.permissions ?? { mode: "bypass" };
+}
+
+/**
+ * Whether the architecture places a transcript for `nativeSessionId` (it
+ * comes from the sandbox, so it may be hostile: such an id is ignored).
+ */
+export function namesTranscript(architecture: AgentArchitecture, nativeSessionId: string): boolean {
+  try {
+    architecture.transcriptPath({ homeDir: "/home", workspaceDir: "/workspace", nativeSessionId });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface LaunchOptions {
@@ -37,26 +50,58 @@ export function egressFor(options: LaunchOptions): SandboxEgress | undefined {
   return sandboxEgressFor(options.endpoint, options.architecture, options.profile);
 }
 
+/** What a new agent process of a session starts with. */
+export interface Launch {
+  /** Files to write into the sandbox before the agent starts. */
+  readonly files: SandboxFile[];
+  readonly input: RunnerInput;
+  /**
+   * The workspace the sandbox already held (a disk its provider kept, e.g.
+   * after a crash or an idle teardown); empty when it started empty and the
+   * stored files were restored into it.
+   */
+  readonly kept: WorkspaceEntry[];
+  /** The stored transcript the agent resumes from; `null` when the sandbox kept a newer one; absent: none. */
+  readonly transcript?: string | null;
+}
+
 /**
- * What a new agent process of a session starts with: the files of its
- * sandbox (the profile materialised, the stored workspace files, the stored
- * transcript) and the runner's input. The agent resumes its conversation
- * natively when the transcript was restored.
+ * Plans the start of a session's agent in `sandbox`. A sandbox that kept its
+ * workspace is trusted as it is (nothing stored is written over a newer
+ * file, and the files the agent changed since stay); an empty one gets the
+ * stored workspace files, byte for byte. The stored transcript is restored
+ * unless the sandbox kept a longer one. Runtime-owned files (the profile's
+ * configuration) are always written; its default workspace files only where
+ * the workspace has no file of that name.
  */
 export async function prepareLaunch(
   options: LaunchOptions,
   session: { sandbox: Sandbox; sessionOptions: SessionOptions; nativeSessionId?: string | undefined },
-): Promise<{ files: SandboxFile[]; input: RunnerInput }> {
+): Promise<Launch> {
   const { architecture, persistence, profile, sessionId } = options;
   const { sandbox, sessionOptions, nativeSessionId } = session;
   const dirs = { workspaceDir: sandbox.workspaceDir, homeDir: sandbox.homeDir };
-  const files: SandboxFile[] = architecture.materialize({ profile, sessionOptions, ...dirs });
-  for (const file of await persistence.listWorkspaceFiles(sessionId)) {
-    files.push({ path: resolveConfinedPath(sandbox.workspaceDir, file.path), content: file.content });
+  const kept = await sandbox.listWorkspace();
+  const present = new Set(kept.map((entry) => resolveConfinedPath(sandbox.workspaceDir, entry.path)));
+  const files = architecture
+    .materialize({ profile, sessionOptions, ...dirs })
+    .filter((file) => file.readOnly || !present.has(file.path));
+  if (kept.length === 0) {
+    for (const { path } of await persistence.listWorkspaceFiles(sessionId)) {
+      const content = await persistence.loadWorkspaceFile(sessionId, path);
+      if (content) files.push({ path: resolveConfinedPath(sandbox.workspaceDir, path), content });
+    }
   }
-  const transcript = nativeSessionId ? await persistence.loadTranscript(sessionId) : null;
-  if (nativeSessionId && transcript !== null) {
-    files.push({ path: architecture.transcriptPath({ ...dirs, nativeSessionId }), content: transcript });
+  let transcript: string | null | undefined;
+  if (nativeSessionId) {
+    const path = architecture.transcriptPath({ ...dirs, nativeSessionId });
+    const stored = await persistence.loadTranscript(sessionId);
+    const own = await sandbox.readFile(path).catch(() => null);
+    if (own && own.byteLength > Buffer.byteLength(stored ?? "")) transcript = null;
+    else if (stored !== null) {
+      transcript = stored;
+      files.push({ path, content: stored });
+    }
   }
   const input: RunnerInput = {
     profile,
@@ -64,7 +109,7 @@ export async function prepareLaunch(
     ...dirs,
     endpoint: egressFor(options)?.agentEndpoint ?? options.endpoint,
     permissions: effectivePermissions(profile, sessionOptions),
-    ...(nativeSessionId && transcript !== null ? { resumeSessionId: nativeSessionId } : {}),
+    ...(nativeSessionId && transcript !== undefined ? { resumeSessionId: nativeSessionId } : {}),
   };
-  return { files, input };
+  return { files, input, kept, ...(transcript === undefined ? {} : { transcript }) };
 }

@@ -1,9 +1,20 @@
-import type { RunnerCommand, RunnerOutput, RuntimeState } from "@agent-runtime/protocol";
+import {
+  isIgnoredWorkspacePath,
+  type RunnerCommand,
+  type RunnerOutput,
+  type RuntimeState,
+} from "@agent-runtime/protocol";
 import type { Logger } from "pino";
 import type { AgentEvent, AgentOutputParser } from "../agents/agent-architecture.js";
 import { errorMessage, RuntimeError } from "../errors.js";
-import type { ExitStatus, Sandbox } from "../sandboxes/sandbox-provider.js";
-import { egressFor, type LaunchOptions, prepareLaunch, sandboxNameFor } from "./agent-launch.js";
+import type { ExitStatus, Sandbox, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
+import {
+  egressFor,
+  type LaunchOptions,
+  namesTranscript,
+  prepareLaunch,
+  sandboxNameFor,
+} from "./agent-launch.js";
 import { RunnerConnection } from "./runner-connection.js";
 import type { RunnerLimits } from "./runner-limits.js";
 import type { SessionState } from "./session-state.js";
@@ -29,6 +40,8 @@ export interface AgentProcessHandlers {
   output(output: Exclude<RunnerOutput, { type: "agent" | "log" | "ready" }>): void;
   agentEvents(events: AgentEvent[]): void;
   status(patch: Partial<RuntimeState>): void;
+  /** The new sandbox kept a workspace (listed here), which is the truth about its files. */
+  workspaceKept(entries: readonly WorkspaceEntry[]): void;
   /**
    * The agent's process exited while it was expected to run (its sandbox is
    * being saved and terminated). `violation`: it was stopped for breaking
@@ -77,15 +90,37 @@ export class AgentProcess {
   async sendMessage(message: { turnId: string; content: string }, wanted: () => boolean): Promise<boolean> {
     const command: RunnerCommand = { type: "message", ...message };
     let sent = false;
-    if (!this.runner || this.runner.exited) {
-      this.starting ??= this.start((runner) => {
-        sent = wanted() && runner.send(command);
-      }).finally(() => {
-        this.starting = undefined;
-      });
-      await this.starting;
-    }
+    await this.ensureStarted((runner) => {
+      sent = wanted() && runner.send(command);
+    });
     return sent || (wanted() && this.send(command));
+  }
+
+  /**
+   * Starts the sandbox and agent without a message, so the workspace its
+   * provider kept is re-scanned and stored (after a crash); then idles until
+   * a message comes or the idle timer tears it down. Never rejects: a failed
+   * start shows in the status.
+   */
+  async recover(): Promise<void> {
+    if (
+      !(await this.ensureStarted(() => undefined).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+    await this.options.sync.sync().catch(() => undefined);
+    if (!this.options.busy()) this.armIdleTimer();
+  }
+
+  /** Starts the agent unless it runs (one start at a time; `onSpawned` only when this call starts it). */
+  private async ensureStarted(onSpawned: (runner: RunnerConnection) => void): Promise<void> {
+    if (this.runner && !this.runner.exited) return;
+    this.starting ??= this.start(onSpawned).finally(() => {
+      this.starting = undefined;
+    });
+    await this.starting;
   }
 
   /** Sends a command to the running agent; false when none runs. */
@@ -195,17 +230,20 @@ export class AgentProcess {
       }
       this.sandboxValue = sandbox;
       const { sessionOptions, nativeSessionId } = this.options.state.record;
-      const { files, input } = await prepareLaunch(this.options, {
-        sandbox,
-        sessionOptions,
-        nativeSessionId,
-      });
-      await sandbox.writeFiles(files);
+      const launch = await prepareLaunch(this.options, { sandbox, sessionOptions, nativeSessionId });
+      await sandbox.writeFiles(launch.files);
+      if (launch.transcript !== undefined) this.options.sync.transcriptRestored(launch.transcript);
+      const config = architecture.runnerConfig(launch.input);
+      const tracked = launch.kept.filter(
+        (entry) => !isIgnoredWorkspacePath(entry.path, config.watchIgnore ?? []),
+      );
+      if (launch.kept.length > 0) this.handlers.workspaceKept(tracked);
+      const { input } = launch;
       const runner = this.connect(sandbox);
       this.runner = runner;
       this.parser = architecture.createParser();
       this.options.state.agentRestarted();
-      await runner.start(architecture.runnerConfig(input), architecture.runnerEnv(input), {
+      await runner.start(config, architecture.runnerEnv(input), {
         onSpawned: () => onSpawned(runner),
       });
       this.handlers.status({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
@@ -225,25 +263,14 @@ export class AgentProcess {
     }
   }
 
-  /**
-   * What the parser makes of a native message, without a native session id
-   * the architecture would not place a transcript for (it comes from the
-   * sandbox, so it may be hostile).
-   */
+  /** What the parser makes of a native message, without a native session id that names no transcript. */
   private parse(message: unknown): AgentEvent[] {
+    const { architecture, logger } = this.options;
     return (this.parser?.parse(message) ?? []).filter((event) => {
-      if (event.kind !== "native_session") return true;
-      try {
-        this.options.architecture.transcriptPath({
-          homeDir: "/home",
-          workspaceDir: "/workspace",
-          nativeSessionId: event.nativeSessionId,
-        });
+      if (event.kind !== "native_session" || namesTranscript(architecture, event.nativeSessionId))
         return true;
-      } catch {
-        this.options.logger.warn("ignored a native session id that names no valid transcript");
-        return false;
-      }
+      logger.warn("ignored a native session id that names no valid transcript");
+      return false;
     });
   }
 

@@ -50,8 +50,17 @@ export interface AgentRuntimeOptions {
    * their agents; after it, remaining sandboxes are killed. @default 10_000
    */
   readonly shutdownGraceMs?: number;
-  /** Workspace files larger than this are indexed but not stored. @default 1_048_576 */
+  /**
+   * Workspace files larger than this are indexed but not stored, and the
+   * session gets a `STORAGE_QUOTA` error naming them (they do not survive
+   * the sandbox's teardown). @default 104_857_600 (100 MiB)
+   */
   readonly maxPersistedFileBytes?: number;
+  /**
+   * Stored workspace bytes per session; files past it are not stored, with a
+   * `STORAGE_QUOTA` error naming them. @default 1_073_741_824 (1 GiB)
+   */
+  readonly maxPersistedWorkspaceBytes?: number;
   /**
    * Egress of sandboxes whose provider can limit it: `restricted` allows only
    * the model endpoint (its key injected by the provider, never seen by the
@@ -110,7 +119,8 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
     syncIntervalMs: options.syncIntervalMs ?? 30_000,
     interruptGraceMs: options.interruptGraceMs ?? 5_000,
-    maxPersistedFileBytes: options.maxPersistedFileBytes ?? 1_048_576,
+    maxPersistedFileBytes: options.maxPersistedFileBytes ?? 104_857_600,
+    maxPersistedWorkspaceBytes: options.maxPersistedWorkspaceBytes ?? 1_073_741_824,
     permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
     restrictEgress: (options.egress ?? "restricted") === "restricted",
     syncRetryMinMs: options.syncRetryMinMs ?? 1_000,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { claudeTranscriptPath } from "../agents/claude-agent-sdk/transcript-path.js";
 import type { FakeRunnerScript } from "../testing/fake-runner.js";
 import { claudeAnswer, failingWrites, useSessions } from "./__fixtures__/agent-session-harness.js";
+import { retryDelay } from "./session-sync.js";
 
 const start = useSessions();
 
@@ -39,11 +40,8 @@ describe("AgentSession storage", () => {
 
     expect(failed).toHaveLength(4);
     expect(h.ofType("error")).toEqual([expect.objectContaining({ code: "PERSISTENCE_FAILED" })]);
-    const delays = failed.slice(1).map((at, index) => at - (failed[index] ?? 0));
-    // 10, 20, 40 ms (timers fire no earlier than asked; a little slack for clock granularity).
-    expect(delays[0]).toBeGreaterThanOrEqual(9);
-    expect(delays[1]).toBeGreaterThanOrEqual(19);
-    expect(delays[2]).toBeGreaterThanOrEqual(39);
+    // The syncs at the turn's start and end may fail back to back; retries then wait (see `retryDelay`).
+    expect((failed[3] ?? 0) - (failed[2] ?? 0)).toBeGreaterThanOrEqual(9);
     const blocks = await h.stored.loadBlocks(h.session.id);
     expect(blocks.map((block) => block.type)).toEqual(["user_message", "system", "assistant_text"]);
   });
@@ -166,5 +164,12 @@ describe("AgentSession storage", () => {
     await expect(h.session.deleteFile("kept.txt")).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
     await expect(h.session.writeFile("/abs.txt", "x")).rejects.toMatchObject({ code: "INVALID_PATH" });
     expect(h.provider.sandboxes).toHaveLength(1);
+  });
+});
+
+describe("retryDelay", () => {
+  it("starts at the minimum, doubles with each failure, and stops at the maximum", () => {
+    expect([1, 2, 3, 4, 5].map((failures) => retryDelay(failures, 10, 40))).toEqual([10, 20, 40, 40, 40]);
+    expect(retryDelay(1_000, 1_000, 30_000)).toBe(30_000);
   });
 });

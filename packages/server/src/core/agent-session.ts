@@ -9,10 +9,10 @@ import type {
   SessionRecord,
   SessionSummary,
   TurnStopReason,
-  WorkspaceFile,
 } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
 import { RuntimeError } from "../errors.js";
+import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
 import { AgentProcess } from "./agent-process.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
 import { type PermissionAnswer, PermissionBroker } from "./permission-broker.js";
@@ -53,7 +53,7 @@ export class AgentSession {
   constructor(
     deps: AgentSessionDeps,
     record: SessionRecord,
-    restored?: { blocks: Block[]; files: WorkspaceFile[] },
+    restored?: { blocks: Block[]; files: StoredFileInfo[] },
   ) {
     this.id = record.sessionId;
     this.logger = deps.logger.child({ sessionId: record.sessionId });
@@ -96,6 +96,7 @@ export class AgentSession {
           this.turns.agentReported(events);
         },
         status: (patch) => this.setRuntime(patch),
+        workspaceKept: (entries) => this.workspace.kept(entries),
         exited: ({ status, violation }) => this.turns.agentExited({ ...status, violation }),
         limit: (limit) => {
           if (!this.closed) this.turns.limitHit(limit, "process");
@@ -119,6 +120,11 @@ export class AgentSession {
     });
     this.permissions.expireStored(record.pendingPermissions ?? []);
     if (record.pendingPermissions?.length) this.state.patchRecord({ pendingPermissions: [] });
+    if (record.openTurnId) {
+      // The server died during a turn: close it, and rebuild the index from the workspace the sandbox kept.
+      this.turns.abandoned(record.openTurnId);
+      void this.agent.recover();
+    }
   }
 
   get isBusy(): boolean {
@@ -127,11 +133,6 @@ export class AgentSession {
 
   subscribe(listener: SessionEventListener): () => void {
     return this.log.subscribe(listener);
-  }
-
-  /** Events after `afterSeq`, or `null` when they are no longer held (see `resume`). */
-  eventsAfter(afterSeq: number): SessionEvent[] | null {
-    return this.log.eventsAfter(afterSeq);
   }
 
   /**
@@ -204,7 +205,7 @@ export class AgentSession {
   }
 
   /** Writes a workspace file (into the live sandbox, else into persistence). Throws `INVALID_PATH`. */
-  writeFile(path: string, content: string): Promise<void> {
+  writeFile(path: string, content: string | Uint8Array): Promise<void> {
     return this.workspace.write(path, content);
   }
 
@@ -253,11 +254,16 @@ export class AgentSession {
     this.log.emit({ type: "session:turn:started", turnId, content });
     const timestamp = new Date().toISOString();
     this.emitAll(addBlock(this.state, { type: "user_message", id: `user-${turnId}`, timestamp, content }));
-    if (!this.state.record.title) this.state.patchRecord({ title: content.slice(0, 80) });
+    this.state.patchRecord({
+      openTurnId: turnId,
+      ...(this.state.record.title ? {} : { title: content.slice(0, 80) }),
+    });
+    void this.sync().catch(() => undefined); // A crash from here on is noticed on the next load.
   }
 
   private onTurnEnded(turnId: string, stopReason: TurnStopReason): void {
     this.permissions.cancelAll();
+    this.state.patchRecord({ openTurnId: undefined });
     for (const event of this.agent.turnEnded()) this.emitAll(applyAgentEvent(this.state, event));
     this.log.emit({ type: "session:turn:completed", turnId, stopReason });
     this.setRuntime({ busy: false, currentTurnId: undefined });

@@ -19,6 +19,8 @@ export interface AgentSessionDeps {
   readonly interruptGraceMs: number;
   /** Files larger than this are indexed but their content is not persisted. */
   readonly maxPersistedFileBytes: number;
+  /** Stored workspace bytes per session; files past it are not stored (`STORAGE_QUOTA`). */
+  readonly maxPersistedWorkspaceBytes: number;
   /** How long a permission request waits for an answer before it is denied. */
   readonly permissionTimeoutMs: number;
   /** Limit the sandbox's egress (when its provider can) and keep the model key out of it. */

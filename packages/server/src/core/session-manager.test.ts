@@ -69,7 +69,7 @@ describe("SessionManager without an agent", () => {
     await persistence.createSession(record);
     const session = await runtime.sessions.get("crashed");
     expect(session.snapshot().pendingPermissions).toEqual([]);
-    expect(session.eventsAfter(41)).toEqual([
+    expect(session.log.eventsAfter(41)).toEqual([
       expect.objectContaining({
         type: "session:permission:resolved",
         seq: 42,

@@ -181,14 +181,7 @@ export class SessionManager {
       persistence.loadBlocks(sessionId),
       persistence.listWorkspaceFiles(sessionId),
     ]);
-    const session = await this.instantiate(record, {
-      blocks,
-      files: files.map((file) => ({
-        path: file.path,
-        size: Buffer.byteLength(file.content),
-        modifiedAt: record.updatedAt,
-      })),
-    });
+    const session = await this.instantiate(record, { blocks, files });
     const raced = this.live.get(sessionId);
     if (raced) return raced;
     this.live.set(sessionId, session);

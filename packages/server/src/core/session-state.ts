@@ -13,6 +13,7 @@ import {
   type WorkspaceFile,
 } from "@agent-runtime/protocol";
 import type { AgentEvent } from "../agents/agent-architecture.js";
+import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
 import { addUsage } from "./usage.js";
 
 interface OrderedBlock {
@@ -36,6 +37,8 @@ export class SessionState {
   /** The agent wrote to its transcript since it was last stored. */
   transcriptDirty = false;
   readonly files = new Map<string, WorkspaceFile>();
+  /** What persistence holds of each workspace file (its hash spares rewriting unchanged content). */
+  readonly storedFiles = new Map<string, StoredFileInfo>();
   readonly changedFiles = new Set<string>();
   readonly deletedFiles = new Set<string>();
   readonly subagents = new Map<string, Subagent>();
@@ -48,7 +51,7 @@ export class SessionState {
 
   constructor(
     record: SessionRecord,
-    restored?: { blocks: readonly Block[]; files: readonly WorkspaceFile[] },
+    restored?: { blocks: readonly Block[]; files: readonly StoredFileInfo[] },
   ) {
     this.record = record;
     this.runtime = {
@@ -63,7 +66,10 @@ export class SessionState {
       this.blocks.set(block.id, { order: this.nextOrder++, block });
       if (block.type === "subagent") this.subagents.set(block.subagentId, subagentFromBlock(block));
     }
-    for (const file of restored?.files ?? []) this.files.set(file.path, file);
+    for (const { path, size, modifiedAt, sha256 } of restored?.files ?? []) {
+      this.files.set(path, { path, size, modifiedAt });
+      this.storedFiles.set(path, { path, size, modifiedAt, sha256 });
+    }
   }
 
   /** Replaces the record (it is immutable) and marks it for the next sync. */

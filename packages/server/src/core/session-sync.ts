@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import { errorMessage, RuntimeError } from "../errors.js";
-import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import type { PersistenceAdapter, StoredFileInfo } from "../persistence/persistence-adapter.js";
 import type { Sandbox } from "../sandboxes/sandbox-provider.js";
 import type { SessionState } from "./session-state.js";
 
@@ -13,8 +13,10 @@ export interface SessionSyncOptions {
   readonly architecture: AgentArchitecture;
   readonly state: SessionState;
   readonly logger: Logger;
-  /** Files larger than this are indexed but their content is not stored. */
+  /** Files larger than this are indexed but their content is not stored (`STORAGE_QUOTA`). */
   readonly maxPersistedFileBytes: number;
+  /** Stored workspace bytes per session; files past it are not stored (`STORAGE_QUOTA`). */
+  readonly maxPersistedWorkspaceBytes: number;
   /** First delay before a failed sync is retried; it doubles on each further failure. */
   readonly syncRetryMinMs: number;
   /** Upper bound of the retry delay. */
@@ -42,6 +44,9 @@ export class SessionSync {
   private failing = false;
   /** What this process last stored of the transcript (unknown after a failed write). */
   private storedTranscript: { length: number; digest: string } | undefined;
+  /** Files (with their size) already reported as over the quota, or as unreadable. */
+  private readonly quotaReported = new Set<string>();
+  private readonly notStoredReported = new Set<string>();
 
   constructor(private readonly options: SessionSyncOptions) {}
 
@@ -69,6 +74,17 @@ export class SessionSync {
     return this.chain;
   }
 
+  /**
+   * A new agent starts from `transcript` as stored: later syncs append to
+   * it. `null`: its sandbox kept a newer transcript of its own, which the
+   * next sync stores.
+   */
+  transcriptRestored(transcript: string | null): void {
+    this.storedTranscript =
+      transcript === null ? undefined : { length: transcript.length, digest: digest(transcript) };
+    if (transcript === null) this.options.state.transcriptDirty = true;
+  }
+
   /** No more retries (the session is closing); a sync called later still runs. */
   stop(): void {
     this.stopped = true;
@@ -92,8 +108,7 @@ export class SessionSync {
   private scheduleRetry(): void {
     this.failures += 1;
     if (this.stopped || this.retryTimer) return;
-    const { syncRetryMinMs, syncRetryMaxMs } = this.options;
-    const delay = Math.min(syncRetryMaxMs, syncRetryMinMs * 2 ** Math.min(this.failures - 1, 30));
+    const delay = retryDelay(this.failures, this.options.syncRetryMinMs, this.options.syncRetryMaxMs);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.sync().catch(() => undefined);
@@ -193,31 +208,92 @@ export class SessionSync {
     for (const path of [...state.deletedFiles]) {
       await persistence.deleteWorkspaceFile(sessionId, path);
       state.deletedFiles.delete(path);
+      state.storedFiles.delete(path);
     }
     if (!sandbox) return;
+    const overQuota: string[] = [];
+    let storedBytes = 0;
+    for (const stored of state.storedFiles.values()) storedBytes += stored.size;
     for (const path of [...state.changedFiles]) {
       const file = state.files.get(path);
       state.changedFiles.delete(path);
-      if (!file || file.size > this.options.maxPersistedFileBytes) continue;
+      if (!file) continue;
+      const previous = state.storedFiles.get(path)?.size ?? 0;
+      if (
+        file.size > this.options.maxPersistedFileBytes ||
+        storedBytes - previous + file.size > this.options.maxPersistedWorkspaceBytes
+      ) {
+        overQuota.push(path);
+        // An older stored copy must never come back over the newer file.
+        if (state.storedFiles.delete(path)) {
+          storedBytes -= previous;
+          await persistence.deleteWorkspaceFile(sessionId, path);
+        }
+        continue;
+      }
       let content: Uint8Array;
       try {
         content = await sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
-      } catch {
+      } catch (error) {
+        // Gone meanwhile: the watcher reports that. Anything else leaves the file not durable: say so.
+        if (!(RuntimeError.is(error) && error.code === "FILE_NOT_FOUND")) this.reportNotStored(path, error);
         continue;
       }
+      const stored: StoredFileInfo = {
+        path,
+        size: content.byteLength,
+        sha256: createHash("sha256").update(content).digest("hex"),
+        modifiedAt: file.modifiedAt,
+      };
+      if (state.storedFiles.get(path)?.sha256 === stored.sha256) continue;
       try {
-        await persistence.saveWorkspaceFile(sessionId, {
-          path,
-          content: Buffer.from(content).toString("utf8"),
-        });
+        await persistence.saveWorkspaceFile(sessionId, { ...stored, content });
       } catch (error) {
         state.changedFiles.add(path);
         throw error;
       }
+      state.storedFiles.set(path, stored);
+      storedBytes += stored.size - previous;
     }
+    this.reportQuota(overQuota);
+  }
+
+  /** Says that the file at `path` could not be stored, once for each size it had. */
+  private reportNotStored(path: string, error: unknown): void {
+    const key = `${path}\0${this.options.state.files.get(path)?.size}`;
+    if (this.notStoredReported.has(key)) return;
+    this.notStoredReported.add(key);
+    this.options.emit({
+      type: "error",
+      code: RuntimeError.is(error) ? error.code : "SANDBOX_FAILED",
+      message: `Not stored, so it will not survive the sandbox's teardown: ${path.slice(0, 300)} (${errorMessage(error)})`,
+    });
+  }
+
+  /** Says which files are not durable, once for each size they had. */
+  private reportQuota(paths: readonly string[]): void {
+    const { state, maxPersistedFileBytes, maxPersistedWorkspaceBytes } = this.options;
+    const news = paths.filter((path) => {
+      const key = `${path}\0${state.files.get(path)?.size}`;
+      if (this.quotaReported.has(key)) return false;
+      this.quotaReported.add(key);
+      return true;
+    });
+    if (news.length === 0) return;
+    const shown = news.slice(0, 20).join(", ") + (news.length > 20 ? ` and ${news.length - 20} more` : "");
+    this.options.emit({
+      type: "error",
+      code: "STORAGE_QUOTA",
+      message: `Not stored (over ${maxPersistedFileBytes} bytes per file or ${maxPersistedWorkspaceBytes} per workspace); they will not survive the sandbox's teardown: ${shown}`,
+    });
   }
 }
 
 function digest(text: string): string {
   return createHash("sha256").update(text).digest("base64");
+}
+
+/** The wait before the retry after `failures` consecutive failed syncs: `minMs`, doubling, at most `maxMs`. */
+export function retryDelay(failures: number, minMs: number, maxMs: number): number {
+  return Math.min(maxMs, minMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30));
 }

@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 import type { RunnerOutput, SessionEventInput, WorkspaceFile } from "@agent-runtime/protocol";
 import { resolveConfinedPath } from "../confined-path.js";
 import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
-import type { Sandbox } from "../sandboxes/sandbox-provider.js";
+import type { Sandbox, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import type { SessionState } from "./session-state.js";
 
 /** Where a workspace lives while no sandbox runs (only for confining paths). */
@@ -29,35 +30,36 @@ export class SessionWorkspace {
     return this.options.state.record.sessionId;
   }
 
-  /** Reads a file. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
+  /** Reads a file, byte for byte. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
   async read(path: string): Promise<Uint8Array> {
     const sandbox = this.options.sandbox();
     if (sandbox) return sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
     resolveConfinedPath(RESTING_WORKSPACE, path);
-    const stored = (await this.options.persistence.listWorkspaceFiles(this.sessionId)).find(
-      (file) => file.path === path,
-    );
+    const stored = await this.options.persistence.loadWorkspaceFile(this.sessionId, path);
     if (!stored) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
-    return Buffer.from(stored.content, "utf8");
+    return stored;
   }
 
-  /** Writes a file. Throws `INVALID_PATH`. */
-  async write(path: string, content: string): Promise<void> {
+  /** Writes a file (text as UTF-8, or bytes). Throws `INVALID_PATH`. */
+  async write(path: string, content: string | Uint8Array): Promise<void> {
     const sandbox = this.options.sandbox();
     const absolute = resolveConfinedPath(sandbox?.workspaceDir ?? RESTING_WORKSPACE, path);
     if (sandbox) {
       await sandbox.writeFiles([{ path: absolute, content }]);
       return;
     }
-    await this.options.persistence.saveWorkspaceFile(this.sessionId, { path, content });
-    const event = this.options.state.files.has(path) ? "modified" : "created";
-    this.emitAll(
-      applyFileEvent(
-        this.options.state,
-        { type: "file", event, path, size: Buffer.byteLength(content) },
-        { changed: false },
-      ),
-    );
+    const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+    const file = {
+      path,
+      size: bytes.byteLength,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      modifiedAt: new Date().toISOString(),
+    };
+    await this.options.persistence.saveWorkspaceFile(this.sessionId, { ...file, content: bytes });
+    const { state } = this.options;
+    state.storedFiles.set(path, file);
+    const event = state.files.has(path) ? "modified" : "created";
+    this.emitAll(applyFileEvent(state, { type: "file", event, ...file }, { changed: false }));
   }
 
   /** Deletes a file. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
@@ -71,6 +73,7 @@ export class SessionWorkspace {
       return;
     }
     await this.options.persistence.deleteWorkspaceFile(this.sessionId, path);
+    this.options.state.storedFiles.delete(path);
     this.emitAll(
       applyFileEvent(this.options.state, { type: "file", event: "deleted", path }, { changed: false }),
     );
@@ -88,6 +91,25 @@ export class SessionWorkspace {
       return;
     }
     this.emitAll(applyFileEvent(this.options.state, output));
+  }
+
+  /**
+   * A new sandbox kept a workspace: it is the truth. The index follows it,
+   * and what differs from the stored copies is marked for the next sync (a
+   * file the agent wrote before a crash is indexed and stored now).
+   */
+  kept(entries: readonly WorkspaceEntry[]): void {
+    const { state } = this.options;
+    const onDisk = new Set<string>();
+    for (const entry of entries) {
+      onDisk.add(entry.path);
+      const known = state.files.get(entry.path);
+      if (known && known.size === entry.size && known.modifiedAt === entry.modifiedAt) continue;
+      this.emitAll(applyFileEvent(state, { type: "file", event: known ? "modified" : "created", ...entry }));
+    }
+    for (const path of [...state.files.keys()]) {
+      if (!onDisk.has(path)) this.emitAll(applyFileEvent(state, { type: "file", event: "deleted", path }));
+    }
   }
 
   private emitAll(events: SessionEventInput[]): void {

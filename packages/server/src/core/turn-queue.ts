@@ -155,6 +155,23 @@ export class TurnQueue {
     this.end(turn, turn.interruptRequested ? "interrupted" : "error");
   }
 
+  /**
+   * The server stopped while turn `turnId` ran (found when the session was
+   * loaded again): nothing will end it any more, so it ends with `error`,
+   * said as `SERVER_RESTARTED`.
+   */
+  abandoned(turnId: string): void {
+    this.hooks.failed("SERVER_RESTARTED", "The server stopped while this turn ran; it was not finished");
+    const turn: Turn = {
+      turnId,
+      content: "",
+      interruptRequested: false,
+      errorShown: false,
+      agentFailed: false,
+    };
+    this.hooks.ended(turn, "error");
+  }
+
   /** Drops the waiting messages and ends the running turn as `interrupted` (the session is closing). */
   close(): void {
     this.waiting.length = 0;

@@ -20,6 +20,11 @@ export interface FakeSandboxProviderOptions {
    * @default ends each turn at once with `end_turn`
    */
   readonly runner?: FakeRunnerScript;
+  /**
+   * A new sandbox starts with the workspace the last one of its name left
+   * (until `remove`), as providers with a persistent disk do. @default false
+   */
+  readonly keepWorkspace?: boolean;
 }
 
 /** An operation of the fake provider that a test can make fail once (`FakeSandboxProvider.fail`). */
@@ -47,7 +52,10 @@ export class FakeSandboxProvider implements SandboxProvider {
   readonly removed: string[] = [];
   private readonly failures = new Map<FakeSandboxOperation, Error>();
 
-  constructor(private readonly script: FakeRunnerScript) {}
+  constructor(
+    private readonly script: FakeRunnerScript,
+    private readonly keepWorkspace = false,
+  ) {}
 
   async check(): Promise<void> {}
 
@@ -63,11 +71,17 @@ export class FakeSandboxProvider implements SandboxProvider {
     const sandbox = new FakeSandbox(`fake-${this.sandboxes.length + 1}`, spec, this.script, (operation) =>
       this.takeFailure(operation),
     );
+    const previous = this.sandboxes.findLast((earlier) => earlier.name === spec.name);
+    if (this.keepWorkspace && previous && !this.removed.includes(spec.name)) {
+      for (const [path, content] of previous.files) {
+        if (path.startsWith(`${previous.workspaceDir}/`)) sandbox.files.set(path, content);
+      }
+    }
     this.sandboxes.push(sandbox);
     return sandbox;
   }
 
-  /** Terminates the sandboxes named `name`; the provider keeps nothing else. */
+  /** Terminates the sandboxes named `name` and forgets their workspace. */
   async remove(name: string): Promise<void> {
     this.removed.push(name);
     await Promise.all(this.sandboxes.filter((sandbox) => sandbox.name === name).map((s) => s.terminate()));
@@ -246,5 +260,5 @@ export class FakeSandbox implements Sandbox {
 
 /** A fake sandbox provider (see `FakeSandboxProvider`). No I/O. */
 export function createFakeSandboxProvider(options: FakeSandboxProviderOptions = {}): FakeSandboxProvider {
-  return new FakeSandboxProvider(options.runner ?? (() => undefined));
+  return new FakeSandboxProvider(options.runner ?? (() => undefined), options.keepWorkspace);
 }

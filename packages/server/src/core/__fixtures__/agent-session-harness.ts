@@ -27,6 +27,8 @@ export interface SessionHarnessOptions {
   readonly sessionOptions?: SessionRecord["sessionOptions"];
   /** Wraps the memory adapter the session stores into (its record is created before). */
   readonly persistence?: (stored: PersistenceAdapter) => PersistenceAdapter;
+  /** New sandboxes start with the workspace the last one left (a provider with a persistent disk). */
+  readonly keepWorkspace?: boolean;
 }
 
 /** An `AgentSession` over a fake sandbox provider, the Claude architecture and memory persistence. */
@@ -51,6 +53,11 @@ export interface SessionHarness {
   ): Promise<SessionEventOf<T>>;
   /** The `session:turn:completed` of `turnId`. */
   completed(turnId: string): Promise<SessionEventOf<"session:turn:completed">>;
+  /**
+   * The server dies (the session is killed without a sync) and a new one
+   * loads the session from what was stored, with the same sandbox provider.
+   */
+  crashAndReload(): Promise<SessionHarness>;
 }
 
 /**
@@ -86,7 +93,10 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     usage: emptyUsage(),
   };
   await stored.createSession(record);
-  const provider = createFakeSandboxProvider(options.runner ? { runner: options.runner } : {});
+  const provider = createFakeSandboxProvider({
+    ...(options.runner ? { runner: options.runner } : {}),
+    ...(options.keepWorkspace ? { keepWorkspace: true } : {}),
+  });
   const deps: AgentSessionDeps = {
     persistence: options.persistence ? options.persistence(stored) : stored,
     sandboxProvider: provider,
@@ -97,6 +107,7 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     idleTimeoutMs: 0,
     interruptGraceMs: 20,
     maxPersistedFileBytes: 1024 * 1024,
+    maxPersistedWorkspaceBytes: 8 * 1024 * 1024,
     permissionTimeoutMs: 1_000,
     restrictEgress: false,
     syncRetryMinMs: 5,
@@ -105,7 +116,15 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     runnerLimits: runnerLimitsSchema.parse({}),
     ...options.deps,
   };
-  const session = new AgentSession(deps, record);
+  return harnessOf(new AgentSession(deps, record), deps, provider, stored);
+}
+
+function harnessOf(
+  session: AgentSession,
+  deps: AgentSessionDeps,
+  provider: FakeSandboxProvider,
+  stored: PersistenceAdapter,
+): SessionHarness {
   const events: SessionEvent[] = [];
   session.subscribe((event) => events.push(event));
 
@@ -145,6 +164,13 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     errors: () => ofType("error").map((event) => `${event.code}: ${event.message}`),
     next,
     completed: (turnId) => next("session:turn:completed", (event) => event.turnId === turnId),
+    async crashAndReload() {
+      await session.kill();
+      const record = await stored.loadSession(session.id);
+      if (!record) throw new Error(`Session ${session.id} was never stored`);
+      const [blocks, files] = await Promise.all([stored.loadBlocks(session.id), stored.listWorkspaceFiles(session.id)]);
+      return harnessOf(new AgentSession(deps, record, { blocks, files }), deps, provider, stored);
+    },
   };
 }
 

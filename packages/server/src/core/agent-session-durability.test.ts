@@ -1,0 +1,154 @@
+import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import { claudeAnswer, type SessionHarness, useSessions } from "./__fixtures__/agent-session-harness.js";
+
+const start = useSessions();
+const sha256 = (bytes: Uint8Array | undefined | null) =>
+  bytes ? createHash("sha256").update(bytes).digest("hex") : "missing";
+
+/** Every byte value, then invalid UTF-8 sequences. */
+const binary = new Uint8Array([...Array.from({ length: 256 }, (_, i) => i), 0xc3, 0x28, 0xff, 0xfe, 0xed]);
+
+/** Counts stored file writes. */
+function countingWrites(writes: string[]): (stored: PersistenceAdapter) => PersistenceAdapter {
+  return (stored) =>
+    new Proxy(stored, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== "saveWorkspaceFile" || typeof value !== "function") return value;
+        return (sessionId: string, file: { path: string }) => {
+          writes.push(file.path);
+          return value.call(target, sessionId, file);
+        };
+      },
+    });
+}
+
+async function turn(h: SessionHarness, content: string): Promise<void> {
+  await h.completed(h.session.sendMessage(content).turnId);
+  await h.session.sync();
+}
+
+describe("AgentSession workspace durability", () => {
+  it("binary files survive a teardown byte for byte: restored into a new sandbox and served while none runs", async () => {
+    const random = randomBytes(64 * 1024);
+    const h = await start({
+      runner: async (turn) => {
+        if (turn.content !== "write") return;
+        await turn.writeFile("bin/all-bytes.bin", binary);
+        await turn.writeFile("random.bin", random);
+        await turn.writeFile("empty", new Uint8Array());
+      },
+    });
+    await turn(h, "write");
+    await h.session.hibernate();
+    expect(sha256(await h.session.readFile("bin/all-bytes.bin"))).toBe(sha256(binary));
+    expect(sha256(await h.session.readFile("random.bin"))).toBe(sha256(random));
+    expect((await h.session.readFile("empty")).byteLength).toBe(0);
+
+    await turn(h, "next");
+    const files = h.provider.lastSandbox.files;
+    expect(h.provider.sandboxes).toHaveLength(2);
+    expect(sha256(files.get("/workspace/bin/all-bytes.bin"))).toBe(sha256(binary));
+    expect(sha256(files.get("/workspace/random.bin"))).toBe(sha256(random));
+  });
+
+  it("stores a file again only when its content changed", async () => {
+    const writes: string[] = [];
+    const h = await start({
+      persistence: countingWrites(writes),
+      runner: async (turn) => {
+        await turn.writeFile("same.txt", "unchanged");
+        await turn.writeFile("changing.txt", turn.content);
+      },
+    });
+    await turn(h, "one");
+    await turn(h, "two");
+    expect(writes.filter((path) => path === "same.txt")).toHaveLength(1);
+    expect(writes.filter((path) => path === "changing.txt")).toHaveLength(2);
+  });
+
+  it("a file over the quota is named in a STORAGE_QUOTA error, and its older stored copy never comes back", async () => {
+    const h = await start({
+      deps: { maxPersistedFileBytes: 1024 },
+      runner: async (turn) => {
+        await turn.writeFile("grows.bin", turn.content === "small" ? "v1" : randomBytes(4096));
+      },
+    });
+    await turn(h, "small");
+    expect(await h.stored.loadWorkspaceFile(h.session.id, "grows.bin")).not.toBeNull();
+    await turn(h, "large");
+    expect(h.errors()).toEqual([expect.stringMatching(/^STORAGE_QUOTA: .*grows\.bin/)]);
+    expect(await h.stored.loadWorkspaceFile(h.session.id, "grows.bin")).toBeNull();
+    await h.session.hibernate();
+    await turn(h, "after");
+    expect(new TextDecoder().decode(h.provider.lastSandbox.files.get("/workspace/grows.bin"))).not.toBe("v1");
+  });
+
+  it("after a crash, a sandbox that kept its workspace is the truth: unsynced files are indexed and stored, none overwritten", async () => {
+    let step = 0;
+    const h = await start({
+      keepWorkspace: true,
+      runner: async (turn) => {
+        step += 1;
+        if (step === 1) await turn.writeFile("a.txt", "v1");
+        if (step === 2) {
+          await turn.writeFile("a.txt", "v2");
+          await turn.writeFile("new.bin", binary);
+        }
+        turn.agent(...claudeAnswer(`step ${step}`));
+      },
+    });
+    await turn(h, "first");
+    // The second turn's files reach the sandbox, but the server dies before any sync.
+    await h.completed(h.session.sendMessage("second").turnId);
+    const reloaded = await h.crashAndReload();
+    try {
+      await reloaded.completed(reloaded.session.sendMessage("third").turnId);
+      await reloaded.session.sync();
+      const files = reloaded.provider.lastSandbox.files;
+      expect(new TextDecoder().decode(files.get("/workspace/a.txt"))).toBe("v2");
+      expect(reloaded.session.snapshot().files.map((file) => file.path)).toEqual(["a.txt", "new.bin"]);
+      expect(sha256(await reloaded.stored.loadWorkspaceFile(reloaded.session.id, "new.bin"))).toBe(
+        sha256(binary),
+      );
+      expect(
+        new TextDecoder().decode(
+          (await reloaded.stored.loadWorkspaceFile(reloaded.session.id, "a.txt")) ?? undefined,
+        ),
+      ).toBe("v2");
+    } finally {
+      await reloaded.session.kill();
+    }
+  });
+
+  it("a turn that ran when the server died is closed with SERVER_RESTARTED on load; the next message works", async () => {
+    const h = await start({ runner: (turn) => (turn.content === "hang" ? turn.interrupted : undefined) });
+    const { turnId } = h.session.sendMessage("hang");
+    await h.next("session:status", (event) => event.runtime.sandboxStatus === "running");
+    await h.session.sync();
+    const reloaded = await h.crashAndReload();
+    try {
+      // Said on load, before anyone listened: a client gets it by resuming from its last seq.
+      const resumed = reloaded.session.resume(h.session.log.lastSeq);
+      const events = resumed.kind === "events" ? resumed.events : [];
+      expect(events.filter((event) => event.type === "error")).toEqual([
+        expect.objectContaining({ code: "SERVER_RESTARTED" }),
+      ]);
+      expect(events.find((event) => event.type === "session:turn:completed")).toMatchObject({
+        turnId,
+        stopReason: "error",
+      });
+      expect(reloaded.session.snapshot().blocks.at(-1)).toMatchObject({
+        type: "error",
+        code: "SERVER_RESTARTED",
+      });
+      const next = reloaded.session.sendMessage("hello");
+      expect(next.queued).toBe(false);
+      expect(await reloaded.completed(next.turnId)).toMatchObject({ stopReason: "end_turn" });
+    } finally {
+      await reloaded.session.kill();
+    }
+  });
+});
