@@ -29,8 +29,10 @@ export interface TestServerOptions {
   readonly permissionTimeoutMs?: number;
   /** Serve the Studio build (see `AgentServerOptions.studio`). @default false */
   readonly studio?: boolean;
-  /** Wraps the SQLite adapter (e.g. in a test double of a failing disk). */
-  readonly wrapPersistence?: (sqlite: PersistenceAdapter) => PersistenceAdapter;
+  /** Where the server stores its sessions (e.g. PostgreSQL). @default SQLite in the data folder */
+  readonly persistence?: PersistenceAdapter;
+  /** Wraps the persistence adapter (e.g. in a test double of a failing disk). */
+  readonly wrapPersistence?: (adapter: PersistenceAdapter) => PersistenceAdapter;
   /** Wraps the local sandbox provider (e.g. in a test double of a hostile sandbox). */
   readonly wrapSandbox?: (local: SandboxProvider) => SandboxProvider;
   /** Resource limits of the local sandboxes (see `LocalSandboxOptions.limits`). */
@@ -59,20 +61,22 @@ export const TEST_PROFILE: AgentProfileInput = {
   agentMDFile: "# Test workspace\n",
 };
 
-/** A real server: SQLite in a temp folder, real bubblewrap sandboxes, the real Claude Code against the mock model. */
+/** A real server: SQLite in a temp folder (unless `persistence` is given), real bubblewrap sandboxes, the real Claude Code against the mock model. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "agent-runtime-test-")));
   // Sandboxes run as other users, which must be able to enter it.
   await chmod(dataDir, 0o711);
   const ownMock = options.mock === undefined;
   const mock = options.mock ?? (await startMockModel({ script: options.script ?? { rules: [] } }));
-  const sqlite = createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
+  const persistence =
+    options.persistence ??
+    createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
   const local = createLocalSandboxProvider({
     rootDir: join(dataDir, "sandboxes"),
     ...(options.sandboxLimits ? { limits: options.sandboxLimits } : {}),
   });
   const runtime = createAgentRuntime({
-    persistence: options.wrapPersistence ? options.wrapPersistence(sqlite) : sqlite,
+    persistence: options.wrapPersistence ? options.wrapPersistence(persistence) : persistence,
     sandbox: options.wrapSandbox ? options.wrapSandbox(local) : local,
     agents: options.agents ?? [TEST_PROFILE],
     model: { baseUrl: mock.url, apiKey: "test-model-key" },
