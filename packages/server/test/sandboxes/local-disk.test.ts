@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLocalSandboxProvider } from "../../src/sandboxes/local/local-sandbox-provider.js";
 import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
 import type { Sandbox, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
+import { mountsBelow, unmountAllBelow } from "../support/mounts.js";
 
 /**
  * RELIABILITY case 8 for workspace and home: a loop-mounted ext4 image per
@@ -22,14 +23,6 @@ const MIB = 1024 * 1024;
 const QUOTA_MIB = 32;
 /** Host-side metadata of the image file (extent tree) and what mkfs writes. */
 const SLACK_BYTES = 4 * MIB;
-
-/** Mount points below `dir` in this process's namespace (`/proc/mounts`). */
-function mountsBelow(dir: string): string[] {
-  return readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((mountPoint) => mountPoint.startsWith(dir));
-}
 
 function freeBytes(): number {
   const stats = statfsSync(testRoot);
@@ -56,7 +49,7 @@ describe("local sandbox disk quota (loop-mounted image)", () => {
   });
   afterAll(async () => {
     // Never delete through a mount a failed test left behind.
-    for (const mountPoint of mountsBelow(testRoot).reverse()) execFileSync("umount", ["-l", mountPoint]);
+    unmountAllBelow(testRoot);
     await rm(testRoot, { recursive: true, force: true });
   });
 

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLocalSandboxProvider } from "../../src/sandboxes/local/local-sandbox-provider.js";
 import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
 import type { Sandbox, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
+import { unmountAllBelow } from "../support/mounts.js";
 
 /**
  * FIFOs, sockets and device files in a workspace (issue 14): the local
@@ -40,13 +41,7 @@ describe("local sandbox: special files in the workspace", () => {
     await Promise.all(created.splice(0).map((sandbox) => provider.remove(sandbox.name)));
   });
   afterAll(async () => {
-    for (const mountPoint of readFileSync("/proc/mounts", "utf8")
-      .split("\n")
-      .map((line) => line.split(" ")[1] ?? "")
-      .filter((mountPoint) => mountPoint.startsWith(testRoot))
-      .reverse()) {
-      execFileSync("umount", ["-l", mountPoint]);
-    }
+    unmountAllBelow(testRoot);
     await rm(testRoot, { recursive: true, force: true });
   });
 
