@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { RuntimeError } from "../errors.js";
@@ -315,6 +315,65 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         await sandbox.deleteFile(`${sandbox.workspaceDir}/never/existed.txt`);
         await expect(sandbox.readFile(path)).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
         expect((await runInSandbox(sandbox, ["test", "-e", path])).code).not.toBe(0);
+      });
+
+      test("readFiles returns many files byte for byte and one entry per path, missing ones as FILE_NOT_FOUND", async (context) => {
+        const sandbox = await create();
+        const readFiles = sandbox.readFiles?.bind(sandbox);
+        if (!readFiles) return context.skip("the sandbox has no readFiles (optional)");
+        const names = [
+          "plain.txt",
+          "with space.txt",
+          "ünïcødé €.txt",
+          "new\nline",
+          "back\\slash",
+          "a".repeat(200),
+        ];
+        const files = [
+          ...Array.from({ length: 300 }, (_, i) => ({
+            path: `${sandbox.workspaceDir}/many/${i % 7}/f${i}.bin`,
+            content: Uint8Array.from({ length: (i * 977) % 5000 }, (_, j) => (j * 131 + i) % 256),
+          })),
+          ...names.map((name, i) => ({
+            path: `${sandbox.workspaceDir}/names/${name}`,
+            content: Uint8Array.from({ length: 256 }, (_, j) => (j + i) % 256),
+          })),
+          { path: `${sandbox.workspaceDir}/empty`, content: new Uint8Array() },
+          {
+            path: `${sandbox.homeDir}/.config/bytes`,
+            content: Uint8Array.from([0, 255, 0xc3, 0x28, 0xff, 0xfe]),
+          },
+        ];
+        await sandbox.writeFiles(files);
+        expect((await sh(sandbox, "head -c 70000 /dev/urandom > by-agent.bin")).code).toBe(0);
+        const byAgent = `${sandbox.workspaceDir}/by-agent.bin`;
+        const missing = [`${sandbox.workspaceDir}/missing.txt`, `${sandbox.workspaceDir}/no/such/folder`];
+        const folder = `${sandbox.workspaceDir}/many`;
+        const outside = "/etc/passwd";
+        const requested = [
+          ...files.map((file) => file.path),
+          byAgent,
+          ...missing,
+          folder,
+          outside,
+          files[0]!.path,
+        ];
+
+        const entries = new Map<string, Uint8Array | RuntimeError>();
+        for await (const entry of readFiles(requested)) {
+          expect(entries.has(entry.path), entry.path).toBe(false);
+          entries.set(entry.path, "content" in entry ? entry.content : entry.error);
+        }
+        expect(new Set(entries.keys())).toEqual(new Set(requested));
+        const digest = (value: Uint8Array | RuntimeError | undefined) =>
+          value instanceof Uint8Array ? createHash("sha256").update(value).digest("hex") : value?.code;
+        for (const file of files)
+          expect(digest(entries.get(file.path)), file.path).toBe(digest(file.content));
+        expect(digest(entries.get(byAgent))).toBe(digest(await sandbox.readFile(byAgent)));
+        for (const path of missing) expect(entries.get(path), path).toMatchObject({ code: "FILE_NOT_FOUND" });
+        expect(entries.get(folder)).toMatchObject({ code: "INVALID_PATH" });
+        expect(entries.get(outside)).toMatchObject({ code: "INVALID_PATH" });
+        for await (const entry of readFiles([])) expect.unreachable(`an entry for no path: ${entry.path}`);
       });
 
       test("refuses paths that are relative, contain '..' or lie outside workspace and home", async () => {

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import type { RuntimeError } from "../errors.js";
 
 /** What a provider supports; the runtime and UIs act on the declaration, never on guesses. */
 export interface SandboxCapabilities {
@@ -138,6 +139,14 @@ export interface WorkspaceEntry {
   readonly modifiedAt: string;
 }
 
+/**
+ * One file of a `Sandbox.readFiles` call: its content, or why it could not be
+ * read. `path` is the path as it was requested.
+ */
+export type SandboxFileRead =
+  | { readonly path: string; readonly content: Uint8Array }
+  | { readonly path: string; readonly error: RuntimeError };
+
 export interface Sandbox {
   readonly id: string;
   readonly name: string;
@@ -153,6 +162,20 @@ export interface Sandbox {
   writeFiles(files: readonly SandboxFile[]): Promise<void>;
   /** Reads a file by absolute sandbox path. Throws `FILE_NOT_FOUND` when missing. */
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Reads many files by absolute sandbox path in one operation (added after
+   * v1, optional: without it, read each file with `readFile`). Yields exactly
+   * one entry per distinct requested path, in any order: the content of a
+   * regular file (a symlink is followed as `readFile` follows it), or an
+   * error: `FILE_NOT_FOUND` when nothing is there, `INVALID_PATH` when the
+   * path is not confined to `workspaceDir`/`homeDir` or is not a regular
+   * file, `SANDBOX_FAILED` when it could not be read (never reported as
+   * missing, so a caller never takes a failed read for a deletion). Holds at
+   * most one file's content at a time beyond what its stream buffers. Throws
+   * `SANDBOX_FAILED` only when the sandbox cannot be reached at all; ending
+   * the iteration early cancels the rest of the read.
+   */
+  readFiles?(paths: readonly string[]): AsyncIterable<SandboxFileRead>;
   /** All regular files under the workspace, recursively. */
   listWorkspace(): Promise<WorkspaceEntry[]>;
   /** Deletes a file by absolute sandbox path; missing files are ignored. */

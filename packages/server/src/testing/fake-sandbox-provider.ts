@@ -1,11 +1,13 @@
 import { type RunnerConfig, runnerConfigSchema } from "@agent-runtime/protocol";
 import { errorMessage, RuntimeError } from "../errors.js";
 import { resolveAreaPath } from "../sandboxes/area-path.js";
+import { readFilesOneByOne } from "../sandboxes/read-files-one-by-one.js";
 import type {
   ExecOptions,
   Sandbox,
   SandboxCapabilities,
   SandboxFile,
+  SandboxFileRead,
   SandboxProcess,
   SandboxProvider,
   SandboxSpec,
@@ -210,6 +212,10 @@ export class FakeSandbox implements Sandbox {
     const content = this.files.get(this.resolve(path));
     if (!content) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
     return content.slice();
+  }
+
+  readFiles(paths: readonly string[]): AsyncIterable<SandboxFileRead> {
+    return readFilesOneByOne((path) => this.readFile(path), paths);
   }
 
   async listWorkspace(): Promise<WorkspaceEntry[]> {

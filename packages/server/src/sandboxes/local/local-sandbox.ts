@@ -3,11 +3,13 @@ import { closeSync, constants, openSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { RuntimeError } from "../../errors.js";
+import { readFilesOneByOne } from "../read-files-one-by-one.js";
 import type {
   ExecOptions,
   ExitStatus,
   Sandbox,
   SandboxFile,
+  SandboxFileRead,
   SandboxProcess,
   WorkspaceEntry,
 } from "../sandbox-provider.js";
@@ -185,6 +187,11 @@ export class LocalSandbox implements Sandbox {
     const target = this.resolve(path);
     if (this.config.readOnlyFiles.has(target)) return this.config.readOnlyFiles.read(target);
     return readAreaFile(this.area(target), target);
+  }
+
+  /** Host-side reads, one file at a time (no exec); see `Sandbox.readFiles`. */
+  readFiles(paths: readonly string[]): AsyncIterable<SandboxFileRead> {
+    return readFilesOneByOne((path) => this.readFile(path), paths);
   }
 
   async listWorkspace(): Promise<WorkspaceEntry[]> {

@@ -7,10 +7,12 @@ import type {
   ExecOptions,
   Sandbox,
   SandboxFile,
+  SandboxFileRead,
   SandboxProcess,
   WorkspaceEntry,
 } from "../sandbox-provider.js";
 import { buildFilesArchive } from "./files-archive.js";
+import { readModalFiles } from "./files-reader.js";
 import type { ModalExecParams, ModalSandboxHandle } from "./modal-client.js";
 import { isModalNotFound, modalFailure } from "./modal-errors.js";
 import { AGENT_USER } from "./modal-image.js";
@@ -26,6 +28,7 @@ import {
   userCommand,
   writeFilesCommand,
 } from "./sandbox-commands.js";
+import { sendStdin } from "./send-stdin.js";
 
 export interface ModalSandboxIdentity {
   /** `SandboxSpec.name`. */
@@ -34,8 +37,6 @@ export interface ModalSandboxIdentity {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** Stdin is sent to Modal in slices of this size. */
-const STDIN_SLICE = 1024 * 1024;
 /** Back-off bounds while re-polling a sandbox whose wait call failed. */
 const WAIT_RETRY_MS = { first: 1000, max: 30_000 };
 
@@ -116,6 +117,10 @@ export function modalSandbox(
       return result.stdout;
     },
 
+    readFiles(paths: readonly string[]): AsyncIterable<SandboxFileRead> {
+      return readModalFiles(handle, agent, areas, paths);
+    },
+
     async listWorkspace(): Promise<WorkspaceEntry[]> {
       const result = await run("list workspace", listFilesCommand(agent, options.workspaceDir));
       // find exits 1 when some folder was unreadable; what it could read is still listed.
@@ -157,13 +162,7 @@ export async function runCommand(
 ): Promise<CommandResult> {
   try {
     const process = await handle.exec(argv, params);
-    const writing = (async () => {
-      const writer = process.stdin.getWriter();
-      for (let offset = 0; stdin && offset < stdin.length; offset += STDIN_SLICE) {
-        await writer.write(stdin.subarray(offset, offset + STDIN_SLICE));
-      }
-      await writer.close();
-    })().catch(() => undefined); // A command that exits early stops reading; its exit code says why.
+    const writing = sendStdin(process.stdin, stdin);
     const [code, stdout, stderr] = await Promise.all([
       process.wait(),
       readAll(process.stdout),

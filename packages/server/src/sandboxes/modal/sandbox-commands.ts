@@ -163,6 +163,36 @@ export function readFileCommand(agent: AgentIdentity, path: string): string[] {
   ];
 }
 
+/** Marks of `readFilesCommand`'s report: the path is missing, not a regular file, or not readable. */
+export const READ_FILES_REPORT = { missing: "M", notRegular: "N", unreadable: "U" } as const;
+
+/**
+ * Reads the files whose absolute paths come NUL-terminated on stdin, as the
+ * agent user (symlinks are followed with the agent's rights, as `cat`
+ * would). Stdout is first a report of the paths it will not archive, each a
+ * NUL-terminated record of a `READ_FILES_REPORT` mark and the path, ended by
+ * an empty record; then a GNU tar of the others, member names the absolute
+ * paths as given, each a regular file (hard links and symlinks resolved).
+ * A path that changed between the report and tar may be missing from the
+ * tar (then tar exits non-zero and says why on stderr) or be another type.
+ */
+export function readFilesCommand(agent: AgentIdentity): string[] {
+  const { missing, notRegular, unreadable } = READ_FILES_REPORT;
+  const script = [
+    "files=()",
+    'while IFS= read -r -d "" p; do',
+    `  if [ -f "$p" ]; then if [ -r "$p" ]; then files+=("$p"); else printf '${unreadable}%s\\0' "$p"; fi`,
+    `  elif [ -e "$p" ]; then printf '${notRegular}%s\\0' "$p"`,
+    `  else printf '${missing}%s\\0' "$p"; fi`,
+    "done",
+    "printf '\\0'",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    'if [ ${#files[@]} -gt 0 ]; then printf "%s\\0" "${files[@]}"; fi |',
+    "  exec tar --create --file=- --null --verbatim-files-from --no-unquote --no-recursion --absolute-names --dereference --hard-dereference --files-from=-",
+  ].join("\n");
+  return [...asAgent(agent), "bash", "-c", script, "agent-runtime-read-files"];
+}
+
 /** Lists regular files below `dir` as NUL-terminated `size mtime relative-path` records. */
 export function listFilesCommand(agent: AgentIdentity, dir: string): string[] {
   return [...asAgent(agent), "find", dir, "-type", "f", "-printf", "%s %T@ %P\\0"];
