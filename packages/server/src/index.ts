@@ -39,6 +39,7 @@ export type {
   Sandbox,
   SandboxCapabilities,
   SandboxFile,
+  SandboxFileRead,
   SandboxProcess,
   SandboxProvider,
   SandboxSpec,

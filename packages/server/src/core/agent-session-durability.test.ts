@@ -69,6 +69,28 @@ describe("AgentSession workspace durability", () => {
     expect(writes.filter((path) => path === "changing.txt")).toHaveLength(2);
   });
 
+  it("a sync reads the changed files in one batch from the sandbox", async () => {
+    const h = await start({
+      runner: async (turn) => {
+        for (let index = 0; index < 50; index++)
+          await turn.writeFile(`f/${index}.txt`, `${turn.content} ${index}`);
+      },
+    });
+    await turn(h, "first");
+    const sandbox = h.provider.lastSandbox;
+    const batches: number[] = [];
+    const readFiles = sandbox.readFiles.bind(sandbox);
+    sandbox.readFiles = (paths) => {
+      batches.push(paths.length);
+      return readFiles(paths);
+    };
+    await turn(h, "second");
+    expect(batches).toEqual([50]);
+    expect(
+      new TextDecoder().decode((await h.stored.loadWorkspaceFile(h.session.id, "f/7.txt")) ?? undefined),
+    ).toBe("second 7");
+  });
+
   it("a file over the quota is named in a STORAGE_QUOTA error, and its older stored copy never comes back", async () => {
     const h = await start({
       deps: { maxPersistedFileBytes: 1024 },

@@ -5,7 +5,9 @@ import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type { PersistenceAdapter, StoredFileInfo } from "../persistence/persistence-adapter.js";
+import { readFilesOneByOne } from "../sandboxes/read-files-one-by-one.js";
 import type { Sandbox } from "../sandboxes/sandbox-provider.js";
+import { NotDurableReport } from "./not-durable-report.js";
 import type { SessionState } from "./session-state.js";
 
 export interface SessionSyncOptions {
@@ -44,11 +46,15 @@ export class SessionSync {
   private failing = false;
   /** What this process last stored of the transcript (unknown after a failed write). */
   private storedTranscript: { length: number; digest: string } | undefined;
-  /** Files (with their size) already reported as over the quota, or as unreadable. */
-  private readonly quotaReported = new Set<string>();
-  private readonly notStoredReported = new Set<string>();
+  private readonly notDurable: NotDurableReport;
 
-  constructor(private readonly options: SessionSyncOptions) {}
+  constructor(private readonly options: SessionSyncOptions) {
+    this.notDurable = new NotDurableReport({
+      maxFileBytes: options.maxPersistedFileBytes,
+      maxWorkspaceBytes: options.maxPersistedWorkspaceBytes,
+      emit: options.emit,
+    });
+  }
 
   /** Syncs from the running sandbox (or without one). Rejects with `PERSISTENCE_FAILED`. */
   sync(): Promise<void> {
@@ -211,9 +217,11 @@ export class SessionSync {
       state.storedFiles.delete(path);
     }
     if (!sandbox) return;
-    const overQuota: string[] = [];
+    const overQuota: Array<{ path: string; size: number }> = [];
     let storedBytes = 0;
     for (const stored of state.storedFiles.values()) storedBytes += stored.size;
+    /** Workspace-relative paths to read, by their absolute path in the sandbox. */
+    const toRead = new Map<string, string>();
     for (const path of [...state.changedFiles]) {
       const file = state.files.get(path);
       state.changedFiles.delete(path);
@@ -223,7 +231,7 @@ export class SessionSync {
         file.size > this.options.maxPersistedFileBytes ||
         storedBytes - previous + file.size > this.options.maxPersistedWorkspaceBytes
       ) {
-        overQuota.push(path);
+        overQuota.push({ path, size: file.size });
         // An older stored copy must never come back over the newer file.
         if (state.storedFiles.delete(path)) {
           storedBytes -= previous;
@@ -231,61 +239,52 @@ export class SessionSync {
         }
         continue;
       }
-      let content: Uint8Array;
-      try {
-        content = await sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
-      } catch (error) {
-        // Gone meanwhile: the watcher reports that. Anything else leaves the file not durable: say so.
-        if (!(RuntimeError.is(error) && error.code === "FILE_NOT_FOUND")) this.reportNotStored(path, error);
-        continue;
-      }
-      const stored: StoredFileInfo = {
-        path,
-        size: content.byteLength,
-        sha256: createHash("sha256").update(content).digest("hex"),
-        modifiedAt: file.modifiedAt,
-      };
-      if (state.storedFiles.get(path)?.sha256 === stored.sha256) continue;
-      try {
-        await persistence.saveWorkspaceFile(sessionId, { ...stored, content });
-      } catch (error) {
-        state.changedFiles.add(path);
-        throw error;
-      }
-      state.storedFiles.set(path, stored);
-      storedBytes += stored.size - previous;
+      storedBytes += file.size - previous;
+      toRead.set(resolveConfinedPath(sandbox.workspaceDir, path), path);
     }
-    this.reportQuota(overQuota);
+    this.notDurable.overQuota(overQuota);
+    if (toRead.size === 0) return;
+    // One batch (a single archive stream where the provider can), one file in memory at a time.
+    const unsaved = new Set(toRead.values());
+    const reads = sandbox.readFiles
+      ? sandbox.readFiles([...toRead.keys()])
+      : readFilesOneByOne((path) => sandbox.readFile(path), [...toRead.keys()]);
+    try {
+      for await (const read of reads) {
+        const path = toRead.get(read.path);
+        if (path === undefined || !unsaved.delete(path)) continue;
+        if ("error" in read) {
+          // Gone meanwhile: the watcher reports that. Anything else leaves the file not durable: say so.
+          if (read.error.code !== "FILE_NOT_FOUND")
+            this.notDurable.unreadable(path, state.files.get(path)?.size, read.error);
+          if (read.error.code === "SANDBOX_FAILED") state.changedFiles.add(path);
+          continue;
+        }
+        await this.saveFile(path, read.content);
+      }
+    } finally {
+      // Whatever was not saved (a failed write, a broken stream) stays pending.
+      for (const path of unsaved) state.changedFiles.add(path);
+    }
   }
 
-  /** Says that the file at `path` could not be stored, once for each size it had. */
-  private reportNotStored(path: string, error: unknown): void {
-    const key = `${path}\0${this.options.state.files.get(path)?.size}`;
-    if (this.notStoredReported.has(key)) return;
-    this.notStoredReported.add(key);
-    this.options.emit({
-      type: "error",
-      code: RuntimeError.is(error) ? error.code : "SANDBOX_FAILED",
-      message: `Not stored, so it will not survive the sandbox's teardown: ${path.slice(0, 300)} (${errorMessage(error)})`,
-    });
-  }
-
-  /** Says which files are not durable, once for each size they had. */
-  private reportQuota(paths: readonly string[]): void {
-    const { state, maxPersistedFileBytes, maxPersistedWorkspaceBytes } = this.options;
-    const news = paths.filter((path) => {
-      const key = `${path}\0${state.files.get(path)?.size}`;
-      if (this.quotaReported.has(key)) return false;
-      this.quotaReported.add(key);
-      return true;
-    });
-    if (news.length === 0) return;
-    const shown = news.slice(0, 20).join(", ") + (news.length > 20 ? ` and ${news.length - 20} more` : "");
-    this.options.emit({
-      type: "error",
-      code: "STORAGE_QUOTA",
-      message: `Not stored (over ${maxPersistedFileBytes} bytes per file or ${maxPersistedWorkspaceBytes} per workspace); they will not survive the sandbox's teardown: ${shown}`,
-    });
+  /** Stores `content` as the file at `path`, unless the stored copy already has that content. */
+  private async saveFile(path: string, content: Uint8Array): Promise<void> {
+    const { persistence, state } = this.options;
+    const stored: StoredFileInfo = {
+      path,
+      size: content.byteLength,
+      sha256: createHash("sha256").update(content).digest("hex"),
+      modifiedAt: state.files.get(path)?.modifiedAt ?? new Date().toISOString(),
+    };
+    if (state.storedFiles.get(path)?.sha256 === stored.sha256) return;
+    try {
+      await persistence.saveWorkspaceFile(state.record.sessionId, { ...stored, content });
+    } catch (error) {
+      state.changedFiles.add(path);
+      throw error;
+    }
+    state.storedFiles.set(path, stored);
   }
 }
 

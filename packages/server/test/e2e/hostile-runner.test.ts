@@ -49,7 +49,9 @@ function withHostileRunners(local: SandboxProvider): SandboxProvider {
 const emit = (value: unknown) => `printf '%s\\n' '${JSON.stringify(value)}'`;
 const READY = emit({ type: "ready", pid: 1 });
 const FORGED_LOG = JSON.stringify({ type: "log", level: "error", message: "forged" });
-const BAD_PATHS = ["../../../etc/shadow", "/etc/shadow", "a/../../../etc/passwd", "..\\..\\etc\\passwd"];
+const BAD_PATHS = ["../../../etc/shadow", "/etc/shadow", "a/../../../etc/passwd"];
+/** A legal Linux name inside the workspace: a backslash is an ordinary character, never a separator. */
+const BACKSLASH_NAME = "..\\..\\etc\\passwd";
 
 /** Counts the server's log lines by message, without keeping them. */
 function logCounter() {
@@ -172,7 +174,7 @@ describe("hostile runner channel", () => {
   });
 
   it("never indexes forged paths outside the workspace, and stops a sandbox that writes garbage", async () => {
-    const fileLines = [...BAD_PATHS, "inside.txt"].map((path) =>
+    const fileLines = [...BAD_PATHS, BACKSLASH_NAME, "inside.txt"].map((path) =>
       emit({ type: "file", event: "created", path }),
     );
     const { session, errors, figures } = await runHostile(`${fileLines.join("; ")}; yes 'garbage {'`);
@@ -181,7 +183,7 @@ describe("hostile runner channel", () => {
     expect(errors[0]?.message).toBe(
       "The sandbox wrote over 1000 invalid lines to the runner channel; the agent was stopped",
     );
-    expect(session.files.map((f) => f.path)).toEqual(["inside.txt"]);
+    expect(session.files.map((f) => f.path)).toEqual([BACKSLASH_NAME, "inside.txt"]);
     expect(logs.counts.get("invalid runner output line") ?? 0).toBeLessThanOrEqual(50);
     expect(figures.healthP95).toBeLessThan(50);
   });
