@@ -50,10 +50,17 @@ export function egressFor(options: LaunchOptions): SandboxEgress | undefined {
   return sandboxEgressFor(options.endpoint, options.architecture, options.profile);
 }
 
+/** Where a sandbox records that the restore into it completed. */
+function restoredMarker(sandbox: Sandbox): string {
+  return `${sandbox.homeDir}/.agent-runtime/workspace-restored`;
+}
+
 /** What a new agent process of a session starts with. */
 export interface Launch {
   /** Files to write into the sandbox before the agent starts. */
   readonly files: SandboxFile[];
+  /** Written once `files` are: the sandbox's workspace is complete (a later start may trust what it kept). */
+  readonly marker: SandboxFile;
   readonly input: RunnerInput;
   /**
    * The workspace the sandbox already held (a disk its provider kept, e.g.
@@ -67,9 +74,10 @@ export interface Launch {
 
 /**
  * Plans the start of a session's agent in `sandbox`. A sandbox that kept its
- * workspace is trusted as it is (nothing stored is written over a newer
- * file, and the files the agent changed since stay); an empty one gets the
- * stored workspace files, byte for byte. The stored transcript is restored
+ * workspace from a complete restore is trusted as it is (nothing stored is
+ * written over a newer file, and the files the agent changed since stay);
+ * any other gets the stored workspace files it lacks, byte for byte, and
+ * keeps the files it has. The stored transcript is restored
  * unless the sandbox kept a longer one. Runtime-owned files (the profile's
  * configuration) are always written; its default workspace files only where
  * the workspace has no file of that name.
@@ -81,15 +89,27 @@ export async function prepareLaunch(
   const { architecture, persistence, profile, sessionId } = options;
   const { sandbox, sessionOptions, nativeSessionId } = session;
   const dirs = { workspaceDir: sandbox.workspaceDir, homeDir: sandbox.homeDir };
-  const kept = await sandbox.listWorkspace();
-  const present = new Set(kept.map((entry) => resolveConfinedPath(sandbox.workspaceDir, entry.path)));
+  const marker = restoredMarker(sandbox);
+  const onDisk = await sandbox.listWorkspace();
+  // Trusted only when the restore into it had completed: a start that failed half-way must not lose the rest.
+  const kept =
+    onDisk.length > 0 &&
+    (await sandbox.readFile(marker).then(
+      () => true,
+      () => false,
+    ))
+      ? onDisk
+      : [];
+  const present = new Set(onDisk.map((entry) => resolveConfinedPath(sandbox.workspaceDir, entry.path)));
   const files = architecture
     .materialize({ profile, sessionOptions, ...dirs })
     .filter((file) => file.readOnly || !present.has(file.path));
   if (kept.length === 0) {
     for (const { path } of await persistence.listWorkspaceFiles(sessionId)) {
+      const absolute = resolveConfinedPath(sandbox.workspaceDir, path);
+      if (present.has(absolute)) continue;
       const content = await persistence.loadWorkspaceFile(sessionId, path);
-      if (content) files.push({ path: resolveConfinedPath(sandbox.workspaceDir, path), content });
+      if (content) files.push({ path: absolute, content });
     }
   }
   let transcript: string | null | undefined;
@@ -111,5 +131,11 @@ export async function prepareLaunch(
     permissions: effectivePermissions(profile, sessionOptions),
     ...(nativeSessionId && transcript !== undefined ? { resumeSessionId: nativeSessionId } : {}),
   };
-  return { files, input, kept, ...(transcript === undefined ? {} : { transcript }) };
+  return {
+    files,
+    marker: { path: marker, content: "" },
+    input,
+    kept,
+    ...(transcript === undefined ? {} : { transcript }),
+  };
 }

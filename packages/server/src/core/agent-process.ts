@@ -231,7 +231,10 @@ export class AgentProcess {
       this.sandboxValue = sandbox;
       const { sessionOptions, nativeSessionId } = this.options.state.record;
       const launch = await prepareLaunch(this.options, { sandbox, sessionOptions, nativeSessionId });
+      // The marker goes first and comes back last: a start that fails in between leaves a workspace not to trust.
+      await sandbox.deleteFile(launch.marker.path);
       await sandbox.writeFiles(launch.files);
+      await sandbox.writeFiles([launch.marker]);
       if (launch.transcript !== undefined) this.options.sync.transcriptRestored(launch.transcript);
       const config = architecture.runnerConfig(launch.input);
       const tracked = launch.kept.filter(

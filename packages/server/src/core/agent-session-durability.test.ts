@@ -173,4 +173,43 @@ describe("AgentSession workspace durability", () => {
       await reloaded.session.kill();
     }
   });
+
+  it("a kept workspace whose restore never completed is not trusted: the stored files it lacks come back", async () => {
+    const h = await start({
+      keepWorkspace: true,
+      runner: async (turn) => {
+        if (turn.content !== "write") return;
+        await turn.writeFile("a.txt", "a");
+        await turn.writeFile("b.txt", "b");
+      },
+    });
+    await turn(h, "write");
+    await h.session.hibernate();
+    // What a start that failed half-way through its restore leaves: some files, and no mark of completion.
+    const left = h.provider.lastSandbox.files;
+    for (const path of [...left.keys()]) if (path.includes("workspace-restored")) left.delete(path);
+    left.delete("/workspace/b.txt");
+    await turn(h, "next");
+    expect(new TextDecoder().decode(h.provider.lastSandbox.files.get("/workspace/b.txt"))).toBe("b");
+    expect(h.session.snapshot().files.map((file) => file.path)).toEqual(["a.txt", "b.txt"]);
+    expect(await h.stored.loadWorkspaceFile(h.session.id, "b.txt")).not.toBeNull();
+  });
+
+  it("while no sandbox runs, a write keys files by one spelling and refuses what a file system would", async () => {
+    const h = await start();
+    await h.session.writeFile("a//b/", "1");
+    await h.session.writeFile("a/b", "2");
+    await h.session.writeFile("dy/child", "child");
+    await h.session.writeFile("fx", "file");
+    await expect(h.session.writeFile("dy", "file over a folder")).rejects.toMatchObject({
+      code: "INVALID_PATH",
+    });
+    await expect(h.session.writeFile("fx/child", "below a file")).rejects.toMatchObject({
+      code: "INVALID_PATH",
+    });
+    expect(h.session.snapshot().files.map((file) => file.path)).toEqual(["a/b", "dy/child", "fx"]);
+    expect(new TextDecoder().decode(await h.session.readFile("a//b"))).toBe("2");
+    await h.session.deleteFile("./dy//child");
+    expect(h.session.snapshot().files.map((file) => file.path)).toEqual(["a/b", "fx"]);
+  });
 });

@@ -1,13 +1,15 @@
 import { createHash } from "node:crypto";
 import type { RunnerOutput, SessionEventInput, WorkspaceFile } from "@agent-runtime/protocol";
-import { resolveConfinedPath } from "../confined-path.js";
+import { confinedSegments, invalidPath, resolveConfinedPath } from "../confined-path.js";
 import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { Sandbox, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import type { SessionState } from "./session-state.js";
 
-/** Where a workspace lives while no sandbox runs (only for confining paths). */
-const RESTING_WORKSPACE = "/workspace";
+/** The one spelling of a workspace-relative path (`a//b/` is `a/b`), as the index and storage key it. Throws `INVALID_PATH`. */
+function canonical(path: string): string {
+  return confinedSegments(path).join("/");
+}
 
 export interface SessionWorkspaceOptions {
   readonly persistence: PersistenceAdapter;
@@ -34,48 +36,70 @@ export class SessionWorkspace {
   async read(path: string): Promise<Uint8Array> {
     const sandbox = this.options.sandbox();
     if (sandbox) return sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
-    resolveConfinedPath(RESTING_WORKSPACE, path);
-    const stored = await this.options.persistence.loadWorkspaceFile(this.sessionId, path);
+    const stored = await this.options.persistence.loadWorkspaceFile(this.sessionId, canonical(path));
     if (!stored) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
     return stored;
   }
 
-  /** Writes a file (text as UTF-8, or bytes). Throws `INVALID_PATH`. */
+  /**
+   * Writes a file (text as UTF-8, or bytes). Throws `INVALID_PATH`, also,
+   * while no sandbox runs, for a path a file system would refuse: below a
+   * file, or naming a folder of other files.
+   */
   async write(path: string, content: string | Uint8Array): Promise<void> {
     const sandbox = this.options.sandbox();
-    const absolute = resolveConfinedPath(sandbox?.workspaceDir ?? RESTING_WORKSPACE, path);
     if (sandbox) {
-      await sandbox.writeFiles([{ path: absolute, content }]);
+      await sandbox.writeFiles([{ path: resolveConfinedPath(sandbox.workspaceDir, path), content }]);
       return;
     }
+    const relative = canonical(path);
+    this.assertPlaceable(relative);
     const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
     const file = {
-      path,
+      path: relative,
       size: bytes.byteLength,
       sha256: createHash("sha256").update(bytes).digest("hex"),
       modifiedAt: new Date().toISOString(),
     };
     await this.options.persistence.saveWorkspaceFile(this.sessionId, { ...file, content: bytes });
     const { state } = this.options;
-    state.storedFiles.set(path, file);
-    const event = state.files.has(path) ? "modified" : "created";
+    state.storedFiles.set(relative, file);
+    const event = state.files.has(relative) ? "modified" : "created";
     this.emitAll(applyFileEvent(state, { type: "file", event, ...file }, { changed: false }));
+  }
+
+  /** A file may go at `path` (canonical) unless a file is one of its folders, or it is the folder of a file. */
+  private assertPlaceable(path: string): void {
+    const { files } = this.options.state;
+    const segments = path.split("/");
+    for (let end = 1; end < segments.length; end++) {
+      const folder = segments.slice(0, end).join("/");
+      if (files.has(folder)) throw invalidPath(path, `${folder} is a file`);
+    }
+    const prefix = `${path}/`;
+    for (const known of files.keys()) {
+      if (known.startsWith(prefix)) throw invalidPath(path, "is a folder");
+    }
   }
 
   /** Deletes a file. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
   async delete(path: string): Promise<void> {
     const sandbox = this.options.sandbox();
-    const absolute = resolveConfinedPath(sandbox?.workspaceDir ?? RESTING_WORKSPACE, path);
-    if (!this.options.state.files.has(path))
+    const relative = canonical(path);
+    if (!this.options.state.files.has(relative))
       throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
     if (sandbox) {
-      await sandbox.deleteFile(absolute);
+      await sandbox.deleteFile(resolveConfinedPath(sandbox.workspaceDir, relative));
       return;
     }
-    await this.options.persistence.deleteWorkspaceFile(this.sessionId, path);
-    this.options.state.storedFiles.delete(path);
+    await this.options.persistence.deleteWorkspaceFile(this.sessionId, relative);
+    this.options.state.storedFiles.delete(relative);
     this.emitAll(
-      applyFileEvent(this.options.state, { type: "file", event: "deleted", path }, { changed: false }),
+      applyFileEvent(
+        this.options.state,
+        { type: "file", event: "deleted", path: relative },
+        { changed: false },
+      ),
     );
   }
 
@@ -86,7 +110,7 @@ export class SessionWorkspace {
    */
   reported(output: Extract<RunnerOutput, { type: "file" }>): void {
     try {
-      resolveConfinedPath(this.options.sandbox()?.workspaceDir ?? RESTING_WORKSPACE, output.path);
+      confinedSegments(output.path);
     } catch {
       return;
     }

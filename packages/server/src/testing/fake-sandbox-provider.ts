@@ -23,8 +23,9 @@ export interface FakeSandboxProviderOptions {
    */
   readonly runner?: FakeRunnerScript;
   /**
-   * A new sandbox starts with the workspace the last one of its name left
-   * (until `remove`), as providers with a persistent disk do. @default false
+   * A new sandbox starts with the workspace and home the last one of its
+   * name left (until `remove`), as providers with a persistent disk do.
+   * @default false
    */
   readonly keepWorkspace?: boolean;
 }
@@ -75,9 +76,7 @@ export class FakeSandboxProvider implements SandboxProvider {
     );
     const previous = this.sandboxes.findLast((earlier) => earlier.name === spec.name);
     if (this.keepWorkspace && previous && !this.removed.includes(spec.name)) {
-      for (const [path, content] of previous.files) {
-        if (path.startsWith(`${previous.workspaceDir}/`)) sandbox.files.set(path, content);
-      }
+      for (const [path, content] of previous.files) sandbox.files.set(path, content);
     }
     this.sandboxes.push(sandbox);
     return sandbox;
