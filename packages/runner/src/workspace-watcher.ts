@@ -22,9 +22,9 @@ const STABILITY_MS = 50;
  * Reports workspace changes made after `ready` resolves (existing files are
  * not reported). Paths are workspace-relative and `/`-separated, any name
  * Linux accepts. A file is reported once its size has been stable for a
- * short while. Regular files and symlinks are reported; a FIFO, socket or
- * device is not (nothing of it can be stored or restored), and `onError`
- * says so, naming it.
+ * short while. Regular files are reported; a symbolic link, FIFO, socket or
+ * device is not (nothing of it is stored or restored), and `onError` says
+ * so, naming it; a file replaced by a link is reported deleted.
  */
 export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<FSWatcher> {
   const toRelative = (path: string) => relative(options.workspaceDir, path).split(sep).join("/");
@@ -47,10 +47,19 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
     if (event === "deleted") return line;
     let info: Stats;
     try {
-      // lstat: a symlink is indexed as the link itself, never as what it points at.
       info = await lstat(path);
     } catch {
       return line;
+    }
+    if (info.isSymbolicLink()) {
+      // Not tracked (the workspace listing leaves links out too): what a link names inside the workspace is
+      // tracked where it is; what it names outside is not the workspace's. A file replaced by a link leaves the index.
+      if (event === "created") {
+        options.onError(
+          new Error(`${JSON.stringify(line.path)} is not reported: a symbolic link is not tracked`),
+        );
+      }
+      return { ...line, event: "deleted" };
     }
     const special = specialKind(info);
     if (special) {

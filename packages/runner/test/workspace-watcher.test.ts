@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,11 +36,6 @@ describe("workspace watcher", () => {
     await watcher?.close();
     rmSync(workspaceDir, { recursive: true, force: true });
   });
-
-  /** Waits until `done` holds, polling, for at most 5 s. */
-  const until = async (done: () => boolean) => {
-    for (let waited = 0; waited < 5000 && !done(); waited += 20) await delay(20);
-  };
 
   it("reports files with long, Unicode, blank, newline, backslash and dash names as valid file lines", async () => {
     const names = [
@@ -93,3 +88,45 @@ describe("workspace watcher", () => {
     }
   });
 });
+
+describe("workspace watcher and symbolic links", () => {
+  it("does not track links (in or out of the workspace, dangling); a file replaced by a link leaves the index", async () => {
+    const workspaceDir = mkdtempSync(join(tmpdir(), "watcher-links-"));
+    const lines: FileLine[] = [];
+    const problems: string[] = [];
+    const watcher = await watchWorkspace({
+      workspaceDir,
+      ignore: [],
+      onFile: (line) => lines.push(line),
+      onError: (error) => problems.push(String(error)),
+    });
+    try {
+      writeFileSync(join(workspaceDir, "real.txt"), "real");
+      writeFileSync(join(workspaceDir, "becomes-link"), "file");
+      await until(() => lines.some((line) => line.path === "becomes-link"));
+      symlinkSync("/etc/passwd", join(workspaceDir, "out"));
+      symlinkSync("real.txt", join(workspaceDir, "in"));
+      symlinkSync("missing", join(workspaceDir, "dangling"));
+      rmSync(join(workspaceDir, "becomes-link"));
+      symlinkSync("/etc/hostname", join(workspaceDir, "becomes-link"));
+      writeFileSync(join(workspaceDir, "after.txt"), "x");
+      await until(() => lines.some((line) => line.path === "after.txt"));
+      await delay(300);
+      const tracked = new Set<string>();
+      for (const line of lines) {
+        if (line.event === "deleted") tracked.delete(line.path);
+        else tracked.add(line.path);
+      }
+      expect([...tracked].sort()).toEqual(["after.txt", "real.txt"]);
+      expect(problems.join("\n")).toMatch(/"out" is not reported: a symbolic link is not tracked/);
+    } finally {
+      await watcher.close();
+      rmSync(workspaceDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Waits until `done` holds, polling, for at most 5 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; waited < 5000 && !done(); waited += 20) await delay(20);
+}
