@@ -260,7 +260,10 @@ describe("socket stress", () => {
     // The reader got every delta, as soon after the model wrote it as without a stalled peer.
     expect(baseline.length).toBe(CHUNKS);
     expect(withStalled.length).toBe(CHUNKS);
-    expect(figures.lagP95).toBeLessThan(Math.max(2 * figures.baselineP95, figures.baselineP95 + 50));
+    // The typical delta arrives as soon as without a stalled peer; the tail wobbles on a busy 2-core machine
+    // (p95 up to ~3× its baseline was seen in full runs), while a reader held up by the stalled one lags by seconds.
+    expect(figures.lagP50).toBeLessThan(Math.max(2 * figures.baselineP50, figures.baselineP50 + 20));
+    expect(figures.lagP95).toBeLessThan(Math.max(3 * figures.baselineP95, figures.baselineP95 + 150));
 
     // The stalled client was dropped during the stream, its queue never far past the bound.
     expect(droppedWhileStreaming).toBe(true);
