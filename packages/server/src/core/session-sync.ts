@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import { errorMessage, RuntimeError } from "../errors.js";
-import type { PersistenceAdapter, StoredFileInfo } from "../persistence/persistence-adapter.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import { storedFile, storedFileInfo } from "../persistence/stored-file.js";
 import { readFilesOneByOne } from "../sandboxes/read-files-one-by-one.js";
 import type { Sandbox } from "../sandboxes/sandbox-provider.js";
 import { NotDurableReport } from "./not-durable-report.js";
@@ -271,20 +272,15 @@ export class SessionSync {
   /** Stores `content` as the file at `path`, unless the stored copy already has that content. */
   private async saveFile(path: string, content: Uint8Array): Promise<void> {
     const { persistence, state } = this.options;
-    const stored: StoredFileInfo = {
-      path,
-      size: content.byteLength,
-      sha256: createHash("sha256").update(content).digest("hex"),
-      modifiedAt: state.files.get(path)?.modifiedAt ?? new Date().toISOString(),
-    };
-    if (state.storedFiles.get(path)?.sha256 === stored.sha256) return;
+    const file = storedFile(path, content, state.files.get(path)?.modifiedAt ?? new Date().toISOString());
+    if (state.storedFiles.get(path)?.sha256 === file.sha256) return;
     try {
-      await persistence.saveWorkspaceFile(state.record.sessionId, { ...stored, content });
+      await persistence.saveWorkspaceFile(state.record.sessionId, file);
     } catch (error) {
       state.changedFiles.add(path);
       throw error;
     }
-    state.storedFiles.set(path, stored);
+    state.storedFiles.set(path, storedFileInfo(file));
   }
 }
 

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { RunnerOutput, SessionEventInput, WorkspaceFile } from "@agent-runtime/protocol";
 import { confinedSegments, invalidPath, resolveConfinedPath } from "../confined-path.js";
 import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
+import { storedFile, storedFileInfo } from "../persistence/stored-file.js";
 import type { Sandbox, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import type { SessionState } from "./session-state.js";
 
@@ -54,18 +54,13 @@ export class SessionWorkspace {
     }
     const relative = canonical(path);
     this.assertPlaceable(relative);
-    const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
-    const file = {
-      path: relative,
-      size: bytes.byteLength,
-      sha256: createHash("sha256").update(bytes).digest("hex"),
-      modifiedAt: new Date().toISOString(),
-    };
-    await this.options.persistence.saveWorkspaceFile(this.sessionId, { ...file, content: bytes });
+    const file = storedFile(relative, content, new Date().toISOString());
+    await this.options.persistence.saveWorkspaceFile(this.sessionId, file);
     const { state } = this.options;
-    state.storedFiles.set(relative, file);
+    const info = storedFileInfo(file);
+    state.storedFiles.set(relative, info);
     const event = state.files.has(relative) ? "modified" : "created";
-    this.emitAll(applyFileEvent(state, { type: "file", event, ...file }, { changed: false }));
+    this.emitAll(applyFileEvent(state, { type: "file", event, ...info }, { changed: false }));
   }
 
   /** A file may go at `path` (canonical) unless a file is one of its folders, or it is the folder of a file. */

@@ -1,7 +1,8 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { AgentProfile, Block, SessionRecord } from "@agent-runtime/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { PersistenceAdapter, StoredFile, StoredFileInfo } from "../persistence/persistence-adapter.js";
+import { contentHash, storedFile, storedFileInfo } from "../persistence/stored-file.js";
 
 export interface PersistenceAdapterContractOptions<A extends PersistenceAdapter> {
   /** Names the `describe` block. */
@@ -219,7 +220,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.saveWorkspaceFile(sessionId, file);
         expect(await store.loadBlocks(sessionId)).toEqual(batch.map(({ block }) => block));
         expect(await store.loadTranscript(sessionId)).toBe("transcript");
-        expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(file)]);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([storedFileInfo(file)]);
         await expectContent(store, sessionId, file);
       });
 
@@ -254,7 +255,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         expect(await store.loadSession(record.sessionId)).toEqual(record);
         expect(await store.loadBlocks(record.sessionId)).toEqual(blocks);
         expect(await store.loadTranscript(record.sessionId)).toBe(tricky);
-        expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([fileInfo(file)]);
+        expect(await store.listWorkspaceFiles(record.sessionId)).toEqual([storedFileInfo(file)]);
         expect(
           new TextDecoder().decode((await store.loadWorkspaceFile(record.sessionId, file.path)) ?? undefined),
         ).toBe(tricky);
@@ -391,7 +392,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         for (const file of files) await store.saveWorkspaceFile(sessionId, file);
 
         for (const file of files) await expectContent(store, sessionId, file);
-        expect(await store.listWorkspaceFiles(sessionId)).toEqual(sortedByPath(files.map(fileInfo)));
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual(sortedByPath(files.map(storedFileInfo)));
       });
 
       it("round-trips a 50 MB file byte-identical", async () => {
@@ -400,7 +401,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         const file = storedFileFixture("large/random.bin", randomBytes(50 * 1024 * 1024));
         await store.saveWorkspaceFile(sessionId, file);
         await expectContent(store, sessionId, file);
-        expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(file)]);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([storedFileInfo(file)]);
       }, 120_000);
 
       it("lists metadata without content, sorted by path in code point order", async () => {
@@ -435,7 +436,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
           "～.txt",
           "😀.txt",
         ]);
-        expect(listed).toEqual(sortedByPath(files.map(fileInfo)));
+        expect(listed).toEqual(sortedByPath(files.map(storedFileInfo)));
       });
 
       it("upserts by path: content and metadata are replaced, larger or smaller", async () => {
@@ -449,7 +450,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         ];
         for (const version of versions) {
           await store.saveWorkspaceFile(sessionId, version);
-          expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(version)]);
+          expect(await store.listWorkspaceFiles(sessionId)).toEqual([storedFileInfo(version)]);
           await expectContent(store, sessionId, version);
         }
       }, 60_000);
@@ -467,7 +468,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.deleteWorkspaceFile(sessionId, doomed.path);
         await store.deleteWorkspaceFile(sessionId, doomed.path);
         expect(await store.loadWorkspaceFile(sessionId, doomed.path)).toBeNull();
-        expect(await store.listWorkspaceFiles(sessionId)).toEqual([fileInfo(kept)]);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual([storedFileInfo(kept)]);
         await expectContent(store, sessionId, kept);
 
         await store.saveWorkspaceFile(sessionId, doomed);
@@ -578,12 +579,7 @@ export function storedFileFixture(
   content: Uint8Array | string,
   modifiedAt = timestamp,
 ): StoredFile {
-  const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
-  return { path, size: bytes.length, sha256: sha256(bytes), modifiedAt, content: bytes };
-}
-
-function fileInfo({ path, size, sha256, modifiedAt }: StoredFile): StoredFileInfo {
-  return { path, size, sha256, modifiedAt };
+  return storedFile(path, content, modifiedAt);
 }
 
 /** Sorted by code point, which is the order of the paths' UTF-8 bytes. */
@@ -599,12 +595,8 @@ async function expectContent(store: PersistenceAdapter, sessionId: string, file:
     expect(hex(loaded), `content of "${file.path}"`).toBe(hex(file.content));
   } else {
     expect(loaded!.length, `size of "${file.path}"`).toBe(file.size);
-    expect(sha256(loaded!), `sha256 of "${file.path}"`).toBe(file.sha256);
+    expect(contentHash(loaded!), `sha256 of "${file.path}"`).toBe(file.sha256);
   }
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function hex(bytes: Uint8Array | null): string | null {

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
 import { errorMessage, RuntimeError } from "../../errors.js";
+import { contentHash } from "../stored-file.js";
 import type { SqlDatabase } from "./sql-database.js";
 
 /** The SQL backends; a migration creates the column types of the one it runs on. */
@@ -182,7 +182,7 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
               session_id: row.session_id,
               path: row.path,
               size: bytes.length,
-              sha256: createHash("sha256").update(bytes).digest("hex"),
+              sha256: contentHash(bytes),
               modified_at: unknownModifiedAt,
             })
             .execute();
