@@ -34,7 +34,7 @@ export const runnerConfigSchema = z.object({
   permissions: permissionPolicySchema.default({ mode: "bypass" }),
   /** Native session id to resume (its transcript has been restored beforehand). */
   resumeSessionId: z.string().optional(),
-  /** Report workspace changes as `file` lines. */
+  /** Report workspace changes as `file` lines; every change made before a `turn_end` is reported before it. */
   watchWorkspace: z.boolean().default(true),
   /** Paths (relative to the workspace) the watcher ignores. */
   watchIgnore: z.array(z.string()).default([".git", "node_modules"]),

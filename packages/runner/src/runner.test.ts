@@ -1,6 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { type RunnerCommand, type RunnerOutput, runnerConfigSchema } from "@agent-runtime/protocol";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentHost, AgentHostEvents, AgentHostFactory, TurnEnd } from "./agents/agent-host.js";
 import { runRunner } from "./runner.js";
 
@@ -56,7 +59,7 @@ interface Harness {
 const harnesses: Harness[] = [];
 
 /** Runs `runRunner` over in-memory stdin/stdout with a fake host for both architectures. */
-function startRunner(): Harness {
+function startRunner(workspace?: { dir: string }): Harness {
   const stdin = new PassThrough();
   const lines: RunnerOutput[] = [];
   let host: FakeHost | undefined;
@@ -67,8 +70,8 @@ function startRunner(): Harness {
   const exited = runRunner(
     runnerConfigSchema.parse({
       architecture: "claude-agent-sdk",
-      workspaceDir: "/nowhere",
-      watchWorkspace: false,
+      workspaceDir: workspace?.dir ?? "/nowhere",
+      watchWorkspace: workspace !== undefined,
     }),
     {
       stdin,
@@ -90,6 +93,15 @@ function startRunner(): Harness {
   };
   harnesses.push(harness);
   return harness;
+}
+
+/** Resolves once `condition` holds, checked every few milliseconds. */
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 const types = (lines: RunnerOutput[]) => lines.map((line) => line.type);
@@ -176,5 +188,63 @@ describe("runner turn handling", () => {
     await runner.send({ type: "interrupt" });
     expect(runner.host.interrupts).toBe(1);
     expect(turnEnds(runner.lines)).toEqual([]);
+  });
+});
+
+describe("runner workspace reports", () => {
+  let workspaceDir: string;
+  beforeEach(() => {
+    workspaceDir = mkdtempSync(join(tmpdir(), "runner-turn-files-"));
+  });
+  afterEach(() => {
+    rmSync(workspaceDir, { recursive: true, force: true });
+  });
+
+  it("reports every file the turn wrote, in folders made during the turn too, before its turn_end", async () => {
+    const runner = startRunner({ dir: workspaceDir });
+    runner.host.finishStarting();
+    await until(() => types(runner.lines).includes("ready"));
+    await runner.send({ type: "message", turnId: "t1", content: "write" });
+    const written: string[] = [];
+    for (let folder = 0; folder < 20; folder++) {
+      mkdirSync(join(workspaceDir, `folder ${folder}`, "below"), { recursive: true });
+      for (const name of ["a.txt", "below/b.bin"]) {
+        writeFileSync(join(workspaceDir, `folder ${folder}`, name), `${folder} ${name}`);
+        written.push(`folder ${folder}/${name}`);
+      }
+    }
+    writeFileSync(join(workspaceDir, "done.txt"), "done");
+    written.push("done.txt");
+    runner.host.endTurn();
+    await until(() => turnEnds(runner.lines).length === 1);
+
+    const end = runner.lines.findIndex((line) => line.type === "turn_end");
+    const reported = runner.lines
+      .slice(0, end)
+      .flatMap((line) => (line.type === "file" && line.event !== "deleted" ? [line.path] : []));
+    expect(reported.sort()).toEqual([...written].sort());
+    // Each file is reported once: the watcher's own later report of one adds nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const all = runner.lines.flatMap((line) => (line.type === "file" ? [`${line.event} ${line.path}`] : []));
+    expect(all.sort()).toEqual(written.map((path) => `created ${path}`).sort());
+  });
+
+  it("reports a file deleted during the turn before its turn_end, and one changed in place as modified", async () => {
+    writeFileSync(join(workspaceDir, "old.txt"), "old");
+    writeFileSync(join(workspaceDir, "kept.txt"), "one");
+    const runner = startRunner({ dir: workspaceDir });
+    runner.host.finishStarting();
+    await until(() => types(runner.lines).includes("ready"));
+    await runner.send({ type: "message", turnId: "t1", content: "change" });
+    rmSync(join(workspaceDir, "old.txt"));
+    writeFileSync(join(workspaceDir, "kept.txt"), "two, longer");
+    runner.host.endTurn();
+    await until(() => turnEnds(runner.lines).length === 1);
+
+    const end = runner.lines.findIndex((line) => line.type === "turn_end");
+    expect(runner.lines.slice(0, end).filter((line) => line.type === "file")).toEqual([
+      { type: "file", event: "deleted", path: "old.txt" },
+      expect.objectContaining({ type: "file", event: "modified", path: "kept.txt", size: 11 }),
+    ]);
   });
 });

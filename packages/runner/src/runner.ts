@@ -1,11 +1,10 @@
 import { createInterface } from "node:readline";
 import { type RunnerConfig, runnerCommandSchema } from "@agent-runtime/protocol";
-import type { FSWatcher } from "chokidar";
 import type { AgentHostFactory } from "./agents/agent-host.js";
 import { createClaudeHost } from "./agents/claude-agent-sdk/claude-host.js";
 import { createOpenCodeHost } from "./agents/opencode/opencode-host.js";
 import type { OutputWriter } from "./output.js";
-import { watchWorkspace } from "./workspace-watcher.js";
+import { type WorkspaceWatcher, watchWorkspace } from "./workspace-watcher.js";
 
 /** The agent hosts built into the runner, by architecture. */
 const builtInHosts: Readonly<Record<RunnerConfig["architecture"], AgentHostFactory>> = {
@@ -48,7 +47,7 @@ export async function runRunner(
   const finished = new Promise<number>((resolve) => {
     settle = resolve;
   });
-  let watcher: FSWatcher | undefined;
+  let watcher: WorkspaceWatcher | undefined;
   let stopping = false;
   /** The open turn: held until the agent has started, then the host's until its `turnEnd`. */
   let turn: { turnId: string; content: string } | undefined;
@@ -56,9 +55,17 @@ export async function runRunner(
 
   const host = factory(config, {
     message: (message) => io.output.write({ type: "agent", message }),
+    // Every file the turn wrote is reported before its end, so the index is complete when the turn is.
     turnEnd: (end) => {
-      turn = undefined;
-      io.output.write(end);
+      const finish = () => {
+        turn = undefined;
+        io.output.write(end);
+      };
+      if (!watcher) return finish();
+      void watcher.settle().then(finish, (error: unknown) => {
+        io.output.write({ type: "log", level: "warn", message: `workspace scan failed: ${String(error)}` });
+        finish();
+      });
     },
     permissionRequest: (request) => io.output.write(request),
     diagnostics: (text) => io.stderr.write(text),

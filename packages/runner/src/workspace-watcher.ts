@@ -1,8 +1,8 @@
-import type { Stats } from "node:fs";
-import { lstat } from "node:fs/promises";
-import { relative, sep } from "node:path";
+import type { Dirent, Stats } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
+import { join, relative, sep } from "node:path";
 import { isIgnoredWorkspacePath, type RunnerOutput } from "@agent-runtime/protocol";
-import { type FSWatcher, watch } from "chokidar";
+import { watch } from "chokidar";
 
 export type FileLine = Extract<RunnerOutput, { type: "file" }>;
 
@@ -15,73 +15,149 @@ export interface WorkspaceWatcherOptions {
   readonly onError: (error: unknown) => void;
 }
 
-/** How long a file must stay unchanged before it is reported, so writes are reported once complete. */
+export interface WorkspaceWatcher {
+  /**
+   * Compares the workspace on disk with what has been reported and reports
+   * every difference now: after it resolves, each file written, changed or
+   * deleted before the call has been reported, whether or not the watcher
+   * has seen it yet (a file in a folder made a moment ago, a write still
+   * settling). The runner calls it before it ends a turn.
+   */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long a file must stay unchanged before the watcher reports it, so writes are reported once complete. */
 const STABILITY_MS = 50;
 
+/** What was last reported of a file: a new report is made only when one of these changed. */
+interface Reported {
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
 /**
- * Reports workspace changes made after `ready` resolves (existing files are
- * not reported). Paths are workspace-relative and `/`-separated, any name
- * Linux accepts. A file is reported once its size has been stable for a
- * short while. Regular files are reported; a symbolic link, FIFO, socket or
- * device is not (nothing of it is stored or restored), and `onError` says
- * so, naming it; a file replaced by a link is reported deleted.
+ * Reports workspace changes made after it resolves (files already there are
+ * known, not reported). Paths are workspace-relative and `/`-separated, any
+ * name Linux accepts. The watcher reports a file once its size has been
+ * stable for a short while; `settle` reports at once. Each change is
+ * reported once, whoever sees it first: a file new to the reports is
+ * `created`, a known one whose size or time changed `modified`, a known one
+ * gone `deleted`. Regular files are reported; a symbolic link, FIFO, socket
+ * or device is not (nothing of it is stored or restored), and `onError` says
+ * so once, naming it; a file replaced by a link is reported deleted.
  */
-export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<FSWatcher> {
+export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<WorkspaceWatcher> {
   const toRelative = (path: string) => relative(options.workspaceDir, path).split(sep).join("/");
-  const isIgnored = (path: string) => {
-    const rel = toRelative(path);
-    return isIgnoredWorkspacePath(rel, options.ignore);
+  const isIgnored = (rel: string) => rel !== "" && isIgnoredWorkspacePath(rel, options.ignore);
+  const reported = new Map<string, Reported>();
+  const leftOut = new Set<string>();
+
+  /** Reports `rel` as `info` (from `lstat`, undefined when gone) shows it, if that differs from its last report. */
+  const apply = (rel: string, info: Stats | undefined): void => {
+    const known = reported.get(rel);
+    const reason = info && !info.isFile() && !info.isDirectory() ? notReportedBecause(info) : undefined;
+    if (reason && !leftOut.has(rel)) {
+      leftOut.add(rel);
+      options.onError(new Error(`${JSON.stringify(rel)} is not reported: ${reason}`));
+    }
+    if (!info?.isFile()) {
+      if (!reason) leftOut.delete(rel);
+      if (known) {
+        reported.delete(rel);
+        options.onFile({ type: "file", event: "deleted", path: rel });
+      }
+      return;
+    }
+    leftOut.delete(rel);
+    if (known && known.size === info.size && known.mtimeMs === info.mtimeMs) return;
+    reported.set(rel, { size: info.size, mtimeMs: info.mtimeMs });
+    options.onFile({
+      type: "file",
+      event: known ? "modified" : "created",
+      path: rel,
+      size: info.size,
+      modifiedAt: info.mtime.toISOString(),
+    });
   };
+  const stat = (rel: string) => lstatSync(join(options.workspaceDir, rel), { throwIfNoEntry: false });
+
+  /**
+   * Every file below the workspace that is not a folder (regular or not, so
+   * `apply` names what it leaves out), by relative path, skipping ignored
+   * paths and not entering links. Reads
+   * synchronously: a workspace of 10,000 files takes tens of milliseconds,
+   * several times less than the same reads one promise each.
+   */
+  const walk = (): Set<string> => {
+    const found = new Set<string>();
+    const visit = (rel: string): void => {
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(join(options.workspaceDir, rel), { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        const child = rel === "" ? entry.name : `${rel}/${entry.name}`;
+        if (isIgnored(child)) continue;
+        if (entry.isDirectory()) visit(child);
+        else found.add(child);
+      }
+    };
+    visit("");
+    return found;
+  };
+
+  /**
+   * Reports the files `which` names as they are on disk now. One batch at a
+   * time, each read after the previous batch was reported, so the watcher and
+   * `settle` never both report one change, nor an older state after a newer one.
+   */
+  let reports = Promise.resolve();
+  const report = (which: () => Iterable<string>): Promise<void> => {
+    reports = reports
+      .then(() => {
+        for (const rel of which()) apply(rel, stat(rel));
+      })
+      .catch(options.onError);
+    return reports;
+  };
+
+  for (const rel of walk()) {
+    const info = stat(rel);
+    if (info?.isFile()) reported.set(rel, { size: info.size, mtimeMs: info.mtimeMs });
+  }
+
   const watcher = watch(options.workspaceDir, {
     ignoreInitial: true,
-    ignored: isIgnored,
+    ignored: (path: string) => isIgnored(toRelative(path)),
     // A link to `/` must not make the watcher crawl (and index) the whole filesystem.
     followSymlinks: false,
     awaitWriteFinish: { stabilityThreshold: STABILITY_MS, pollInterval: 10 },
   });
-  const report = (event: FileLine["event"]) => (path: string) => {
-    void describe(event, path).then((line) => line && options.onFile(line), options.onError);
-  };
-  const describe = async (event: FileLine["event"], path: string): Promise<FileLine | undefined> => {
-    const line: FileLine = { type: "file", event, path: toRelative(path) };
-    if (event === "deleted") return line;
-    let info: Stats;
-    try {
-      info = await lstat(path);
-    } catch {
-      return line;
-    }
-    if (info.isSymbolicLink()) {
-      // Not tracked (the workspace listing leaves links out too): what a link names inside the workspace is
-      // tracked where it is; what it names outside is not the workspace's. A file replaced by a link leaves the index.
-      if (event === "created") {
-        options.onError(
-          new Error(`${JSON.stringify(line.path)} is not reported: a symbolic link is not tracked`),
-        );
-      }
-      return { ...line, event: "deleted" };
-    }
-    const special = specialKind(info);
-    if (special) {
-      options.onError(
-        new Error(`${JSON.stringify(line.path)} is not reported: ${special} is not a regular file`),
-      );
-      return undefined;
-    }
-    return { ...line, size: info.size, modifiedAt: info.mtime.toISOString() };
-  };
-  watcher.on("add", report("created"));
-  watcher.on("change", report("modified"));
-  watcher.on("unlink", report("deleted"));
+  const onChange = (path: string) => void report(() => [toRelative(path)]);
+  watcher.on("add", onChange);
+  watcher.on("change", onChange);
+  watcher.on("unlink", onChange);
   watcher.on("error", options.onError);
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-  return watcher;
+
+  return {
+    settle: async () => {
+      await report(() => {
+        const onDisk = walk();
+        return [...[...reported.keys()].filter((rel) => !onDisk.has(rel)), ...onDisk];
+      });
+    },
+    close: () => watcher.close(),
+  };
 }
 
-/** What a file that is neither a regular file, a symlink nor a folder is, for the reason it is left out. */
-function specialKind(info: Stats): string | undefined {
-  if (info.isFIFO()) return "a FIFO";
-  if (info.isSocket()) return "a socket";
-  if (info.isCharacterDevice() || info.isBlockDevice()) return "a device";
-  return undefined;
+/** Why a file that is neither a regular file nor a folder is left out. */
+function notReportedBecause(info: Stats): string {
+  if (info.isSymbolicLink()) return "a symbolic link is not tracked";
+  if (info.isFIFO()) return "a FIFO is not a regular file";
+  if (info.isSocket()) return "a socket is not a regular file";
+  return "a device is not a regular file";
 }

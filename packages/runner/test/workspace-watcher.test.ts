@@ -6,9 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { runnerOutputSchema } from "@agent-runtime/protocol";
-import type { FSWatcher } from "chokidar";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FileLine, watchWorkspace } from "../src/workspace-watcher.js";
+import { type FileLine, type WorkspaceWatcher, watchWorkspace } from "../src/workspace-watcher.js";
 
 /**
  * The runner's workspace watcher against a real folder (issue 14): every
@@ -17,7 +16,7 @@ import { type FileLine, watchWorkspace } from "../src/workspace-watcher.js";
  */
 describe("workspace watcher", () => {
   let workspaceDir: string;
-  let watcher: FSWatcher | undefined;
+  let watcher: WorkspaceWatcher | undefined;
   let lines: FileLine[];
   let problems: string[];
 
@@ -85,6 +84,45 @@ describe("workspace watcher", () => {
         problems.some((problem) => problem.includes(`"${name}"`) && /not a regular file/.test(problem)),
         name,
       ).toBe(true);
+    }
+  });
+});
+
+describe("workspace watcher settle", () => {
+  it("reports at once what the watcher has not seen yet, once each; files there at start are known, a FIFO is named once", async () => {
+    const workspaceDir = mkdtempSync(join(tmpdir(), "watcher-settle-"));
+    writeFileSync(join(workspaceDir, "there before.txt"), "old");
+    const lines: FileLine[] = [];
+    const problems: string[] = [];
+    const watcher = await watchWorkspace({
+      workspaceDir,
+      ignore: ["ignored"],
+      onFile: (line) => lines.push(line),
+      onError: (error) => problems.push(String(error)),
+    });
+    try {
+      await mkdir(join(workspaceDir, "new", "deeper"), { recursive: true });
+      await mkdir(join(workspaceDir, "ignored"));
+      writeFileSync(join(workspaceDir, "new", "deeper", "file.txt"), "new");
+      writeFileSync(join(workspaceDir, "ignored", "skip.txt"), "skip");
+      execFileSync("mkfifo", [join(workspaceDir, "new", "fifo")]);
+      await watcher.settle();
+      expect(lines).toEqual([
+        expect.objectContaining({ event: "created", path: "new/deeper/file.txt", size: 3 }),
+      ]);
+
+      rmSync(join(workspaceDir, "there before.txt"));
+      await watcher.settle();
+      await watcher.settle();
+      await delay(300);
+      expect(lines.map((line) => `${line.event} ${line.path}`)).toEqual([
+        "created new/deeper/file.txt",
+        "deleted there before.txt",
+      ]);
+      expect(problems.filter((problem) => problem.includes('"new/fifo"'))).toHaveLength(1);
+    } finally {
+      await watcher.close();
+      rmSync(workspaceDir, { recursive: true, force: true });
     }
   });
 });
