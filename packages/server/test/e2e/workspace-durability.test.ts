@@ -14,7 +14,12 @@ import { startFixtureSession } from "../support/fixture-session.js";
 import { restClient } from "../support/rest.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer } from "../support/test-server.js";
-import { createWorkspaceFixtures, fixtureRules, sha256 } from "../support/workspace-fixtures.js";
+import {
+  createWorkspaceFixtures,
+  fixtureRules,
+  type ShellTool,
+  sha256,
+} from "../support/workspace-fixtures.js";
 import {
   expectedView,
   hashesInArchive,
@@ -31,7 +36,8 @@ import {
  * file, a file written through the API, a deleted file) comes back byte for
  * byte, in the index, through the files API and the workspace archive while
  * no sandbox runs, and in the next sandbox as the agent reads it, after (a) an idle teardown and
- * (b) a graceful restart on the same data, on SQLite and on PostgreSQL.
+ * (b) a graceful restart on the same data, on SQLite and on PostgreSQL, with
+ * Claude Code and with OpenCode.
  * Failed checks are soft, so one run shows every view that differs.
  */
 const fixtures = createWorkspaceFixtures();
@@ -40,6 +46,8 @@ const paths = viewedPaths(fixtures);
 
 interface Backend {
   readonly name: string;
+  /** The agent that writes and reads the files. */
+  readonly agent: { readonly architecture: "claude-agent-sdk" | "opencode"; readonly shell: ShellTool };
   readonly skip: boolean;
   /** A new adapter over this backend's store (one per server start). */
   readonly persistence: (schema: string) => PersistenceAdapter | undefined;
@@ -47,10 +55,16 @@ interface Backend {
   readonly drop?: (schema: string) => Promise<void>;
 }
 
+const claudeCode = { architecture: "claude-agent-sdk", shell: "Bash" } as const;
+const openCode = { architecture: "opencode", shell: "bash" } as const;
+
+/** Claude Code on both stores; OpenCode on SQLite (what is stored does not depend on the agent). */
 const backends: Backend[] = [
-  { name: "SQLite", skip: false, persistence: () => undefined },
+  { name: "SQLite with Claude Code", agent: claudeCode, skip: false, persistence: () => undefined },
+  { name: "SQLite with OpenCode", agent: openCode, skip: false, persistence: () => undefined },
   {
-    name: "PostgreSQL",
+    name: "PostgreSQL with Claude Code",
+    agent: claudeCode,
     skip: skipPostgres,
     persistence: (schema) => createPostgresPersistenceAdapter({ connectionString: postgresUrl, schema }),
     drop: dropSchema,
@@ -66,7 +80,7 @@ describe.each(backends)("workspace durability on $name", (backend) => {
   };
 
   beforeAll(async () => {
-    mock = await startMockModel({ script: { rules: fixtureRules(fixtures) } });
+    mock = await startMockModel({ script: { rules: fixtureRules(fixtures, backend.agent.shell) } });
   });
   afterAll(async () => {
     await mock?.close();
@@ -93,7 +107,9 @@ describe.each(backends)("workspace durability on $name", (backend) => {
   it.skipIf(backend.skip)("(a) after an idle teardown every file is byte-identical", async () => {
     const server = await startTestServer({ mock, idleTimeoutMs: 3_000, ...storage() });
     try {
-      const { sessionId, recorder, writtenHashes } = await startFixtureSession(server.url, fixtures);
+      const { sessionId, recorder, writtenHashes } = await startFixtureSession(server.url, fixtures, {
+        architecture: backend.agent.architecture,
+      });
       expect(writtenHashes).toEqual({
         ...expected.hashes,
         [fixtures.deleted.path]: sha256(fixtures.deleted.content),
@@ -115,12 +131,12 @@ describe.each(backends)("workspace durability on $name", (backend) => {
     async () => {
       const dataDir = await mkdtemp(join(tmpdir(), "agent-runtime-test-"));
       const first = await startTestServer({ mock, dataDir, ...storage() });
-      const { sessionId, recorder } = await startFixtureSession(first.url, fixtures).catch(
-        async (error: unknown) => {
-          await first.dispose();
-          throw error;
-        },
-      );
+      const { sessionId, recorder } = await startFixtureSession(first.url, fixtures, {
+        architecture: backend.agent.architecture,
+      }).catch(async (error: unknown) => {
+        await first.dispose();
+        throw error;
+      });
       recorder.close();
       await first.stop();
       const second = await startTestServer({ mock, dataDir, ...storage() });

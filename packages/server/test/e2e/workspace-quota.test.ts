@@ -47,7 +47,7 @@ describe("a file over the per-file storage quota", () => {
             match: { prompt: "Write version 2" },
             replies: [bashReply(repeatedBytesCommand(BLOCK, V2.length, PATH)), "Written."],
           },
-          hashRule,
+          hashRule(),
         ],
       },
     });

@@ -13,15 +13,20 @@ export interface FixtureSession {
 }
 
 /**
- * Creates a session of the `test` profile on the server at `url` (whose mock
+ * Creates a session of the `test` profile (with `createBody`, e.g. an
+ * architecture) on the server at `url` (whose mock
  * model runs `fixtureRules(fixtures)`), writes `fixtures.putPath` through
  * the API before any sandbox exists, lets the agent write the others, waits
  * until the index shows them all, then deletes `fixtures.deleted` through the
  * API while the sandbox runs and waits until the index drops it. Throws when
  * any step does not happen (the setup, not the durability under test).
  */
-export async function startFixtureSession(url: string, fixtures: WorkspaceFixtures): Promise<FixtureSession> {
-  const sessionId = await restClient(url).createSession();
+export async function startFixtureSession(
+  url: string,
+  fixtures: WorkspaceFixtures,
+  createBody: Record<string, unknown> = {},
+): Promise<FixtureSession> {
+  const sessionId = await restClient(url).createSession(createBody);
   await putTextFile(url, sessionId, fixtures.putPath, fixtures.files.get(fixtures.putPath)!.toString("utf8"));
   const recorder = new SocketRecorder(url);
   await recorder.join(sessionId, 0);

@@ -117,29 +117,34 @@ export const PROMPTS = {
   hash: "Hash the workspace",
 } as const;
 
-/** Claude Code rule: `PROMPTS.hash` runs `HASH_COMMAND`, then answers shortly. */
-export const hashRule: RuleInput = {
-  name: "hash-workspace",
-  match: { prompt: PROMPTS.hash },
-  replies: [bashReply(HASH_COMMAND), "Hashed."],
-};
+/** The shell tool's name: Claude Code's `Bash` or OpenCode's `bash`. */
+export type ShellTool = "Bash" | "bash";
 
-/** Claude Code rules: `PROMPTS.write` runs `fixtures.writeCommand`, then answers shortly; and `hashRule`. */
-export function fixtureRules(fixtures: WorkspaceFixtures): RuleInput[] {
+/** Rule: `PROMPTS.hash` runs `HASH_COMMAND` with `tool`, then answers shortly. */
+export function hashRule(tool: ShellTool = "Bash"): RuleInput {
+  return {
+    name: "hash-workspace",
+    match: { prompt: PROMPTS.hash },
+    replies: [bashReply(HASH_COMMAND, tool), "Hashed."],
+  };
+}
+
+/** Rules: `PROMPTS.write` runs `fixtures.writeCommand` with `tool`, then answers shortly; and `hashRule`. */
+export function fixtureRules(fixtures: WorkspaceFixtures, tool: ShellTool = "Bash"): RuleInput[] {
   return [
     {
       name: "write-fixtures",
       match: { prompt: PROMPTS.write },
-      replies: [bashReply(fixtures.writeCommand), "Fixtures written."],
+      replies: [bashReply(fixtures.writeCommand, tool), "Fixtures written."],
     },
-    hashRule,
+    hashRule(tool),
   ];
 }
 
-/** One Claude Code `Bash` call in the workspace, its input streamed in large chunks (the write command is ~90 KB). */
-export function bashReply(command: string): ReplyInput {
+/** One shell tool call in the workspace, its input streamed in large chunks (the write command is ~90 KB). */
+export function bashReply(command: string, tool: ShellTool = "Bash"): ReplyInput {
   return {
-    steps: [{ tool: "Bash", input: { command: `cd {{cwd}} && ${command}`, description: "Run it" } }],
+    steps: [{ tool, input: { command: `cd {{cwd}} && ${command}`, description: "Run it" } }],
     chunkSize: 8_192,
   };
 }
