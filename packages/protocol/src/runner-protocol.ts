@@ -28,6 +28,11 @@ export const runnerConfigSchema = z.object({
   model: z.string().optional(),
   /** Appended to the agent's built-in system prompt. */
   systemPrompt: z.string().optional(),
+  /**
+   * The only tools the agent is offered and may call, as the architecture
+   * names them (MCP tools as `mcp__<server>[__<tool>]`); absent: the agent's
+   * defaults. The runner makes the agent refuse every other call.
+   */
   allowedTools: z.array(z.string()).optional(),
   mcpServers: z.record(z.string(), mcpServerSchema).default({}),
   /** Which tool calls wait for a decision (`permission_request` lines). @default bypass */
@@ -85,6 +90,14 @@ function isWorkspacePath(path: string): boolean {
 
 const workspacePath = z.string().refine(isWorkspacePath, "must be a canonical workspace-relative path");
 const shortString = z.string().min(1).max(MAX_SHORT_LENGTH);
+/** A symbolic link's target: any text Linux takes as one (not empty, no NUL, at most `MAX_PATH_BYTES`). */
+const linkTarget = z
+  .string()
+  .min(1)
+  .refine(
+    (target) => !target.includes("\0") && utf8.encode(target).byteLength <= MAX_PATH_BYTES,
+    "must be a link target Linux accepts",
+  );
 const text = z
   .string()
   .transform((value) => (value.length > MAX_TEXT_LENGTH ? `${value.slice(0, MAX_TEXT_LENGTH)}…` : value));
@@ -122,6 +135,8 @@ export const runnerOutputSchema = z.discriminatedUnion("type", [
     path: workspacePath,
     size: z.number().int().nonnegative().optional(),
     modifiedAt: shortString.optional(),
+    /** The target of a symbolic link (`size` is its length in bytes); absent for a regular file. */
+    linkTarget: linkTarget.optional(),
   }),
   z.object({
     type: z.literal("log"),

@@ -1,3 +1,6 @@
+/** What a profile leaves untracked unless it says otherwise (`AgentProfile.untrackedPaths`). */
+export const DEFAULT_UNTRACKED_PATHS: readonly string[] = [".git", "node_modules"];
+
 /** Workspace folders never tracked, whatever the configuration says: the agent's runtime-owned settings. */
 export const ALWAYS_IGNORED: readonly string[] = [".claude"];
 

@@ -1,5 +1,5 @@
 import type { Dirent, Stats } from "node:fs";
-import { lstatSync, readdirSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { isIgnoredWorkspacePath, type RunnerOutput } from "@agent-runtime/protocol";
 import { watch } from "chokidar";
@@ -34,7 +34,11 @@ const STABILITY_MS = 50;
 interface Reported {
   readonly size: number;
   readonly mtimeMs: number;
+  readonly linkTarget: string | undefined;
 }
+
+/** Longest link target reported (Linux's PATH_MAX); a longer one cannot be made on Linux anyway. */
+const MAX_LINK_TARGET_BYTES = 4096;
 
 /**
  * Reports workspace changes made after it resolves (files already there are
@@ -43,9 +47,10 @@ interface Reported {
  * stable for a short while; `settle` reports at once. Each change is
  * reported once, whoever sees it first: a file new to the reports is
  * `created`, a known one whose size or time changed `modified`, a known one
- * gone `deleted`. Regular files are reported; a symbolic link, FIFO, socket
- * or device is not (nothing of it is stored or restored), and `onError` says
- * so once, naming it; a file replaced by a link is reported deleted.
+ * gone `deleted`. Regular files and symbolic links are reported (a link
+ * with its `linkTarget`, never followed: what it names is reported where it
+ * is, if it is in the workspace); a FIFO, socket or device is not (nothing
+ * of it is stored or restored), and `onError` says so once, naming it.
  */
 export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<WorkspaceWatcher> {
   const toRelative = (path: string) => relative(options.workspaceDir, path).split(sep).join("/");
@@ -56,12 +61,14 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
   /** Reports `rel` as `info` (from `lstat`, undefined when gone) shows it, if that differs from its last report. */
   const apply = (rel: string, info: Stats | undefined): void => {
     const known = reported.get(rel);
-    const reason = info && !info.isFile() && !info.isDirectory() ? notReportedBecause(info) : undefined;
+    const tracked = info?.isFile() || info?.isSymbolicLink();
+    const reason = info && !tracked && !info.isDirectory() ? notReportedBecause(info) : undefined;
     if (reason && !leftOut.has(rel)) {
       leftOut.add(rel);
       options.onError(new Error(`${JSON.stringify(rel)} is not reported: ${reason}`));
     }
-    if (!info?.isFile()) {
+    const linkTarget = info?.isSymbolicLink() ? readLink(rel) : undefined;
+    if (!info || !tracked || (info.isSymbolicLink() && linkTarget === undefined)) {
       if (!reason) leftOut.delete(rel);
       if (known) {
         reported.delete(rel);
@@ -70,15 +77,31 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
       return;
     }
     leftOut.delete(rel);
-    if (known && known.size === info.size && known.mtimeMs === info.mtimeMs) return;
-    reported.set(rel, { size: info.size, mtimeMs: info.mtimeMs });
+    if (
+      known &&
+      known.size === info.size &&
+      known.mtimeMs === info.mtimeMs &&
+      known.linkTarget === linkTarget
+    )
+      return;
+    reported.set(rel, { size: info.size, mtimeMs: info.mtimeMs, linkTarget });
     options.onFile({
       type: "file",
       event: known ? "modified" : "created",
       path: rel,
       size: info.size,
       modifiedAt: info.mtime.toISOString(),
+      ...(linkTarget !== undefined ? { linkTarget } : {}),
     });
+  };
+  /** A link's target, or undefined when it is gone or its target is not one the protocol carries. */
+  const readLink = (rel: string): string | undefined => {
+    try {
+      const target = readlinkSync(join(options.workspaceDir, rel));
+      return Buffer.byteLength(target) <= MAX_LINK_TARGET_BYTES ? target : undefined;
+    } catch {
+      return undefined;
+    }
   };
   const stat = (rel: string) => lstatSync(join(options.workspaceDir, rel), { throwIfNoEntry: false });
 
@@ -126,7 +149,10 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
 
   for (const rel of walk()) {
     const info = stat(rel);
-    if (info?.isFile()) reported.set(rel, { size: info.size, mtimeMs: info.mtimeMs });
+    const linkTarget = info?.isSymbolicLink() ? readLink(rel) : undefined;
+    if (info?.isFile() || linkTarget !== undefined) {
+      reported.set(rel, { size: info!.size, mtimeMs: info!.mtimeMs, linkTarget });
+    }
   }
 
   const watcher = watch(options.workspaceDir, {
@@ -156,7 +182,6 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
 
 /** Why a file that is neither a regular file nor a folder is left out. */
 function notReportedBecause(info: Stats): string {
-  if (info.isSymbolicLink()) return "a symbolic link is not tracked";
   if (info.isFIFO()) return "a FIFO is not a regular file";
   if (info.isSocket()) return "a socket is not a regular file";
   return "a device is not a regular file";

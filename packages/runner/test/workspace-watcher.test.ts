@@ -128,7 +128,7 @@ describe("workspace watcher settle", () => {
 });
 
 describe("workspace watcher and symbolic links", () => {
-  it("does not track links (in or out of the workspace, dangling); a file replaced by a link leaves the index", async () => {
+  it("reports links with their targets (in or out of the workspace, dangling), never what they point to", async () => {
     const workspaceDir = mkdtempSync(join(tmpdir(), "watcher-links-"));
     const lines: FileLine[] = [];
     const problems: string[] = [];
@@ -145,18 +145,31 @@ describe("workspace watcher and symbolic links", () => {
       symlinkSync("/etc/passwd", join(workspaceDir, "out"));
       symlinkSync("real.txt", join(workspaceDir, "in"));
       symlinkSync("missing", join(workspaceDir, "dangling"));
+      symlinkSync("/", join(workspaceDir, "root"));
       rmSync(join(workspaceDir, "becomes-link"));
       symlinkSync("/etc/hostname", join(workspaceDir, "becomes-link"));
-      writeFileSync(join(workspaceDir, "after.txt"), "x");
-      await until(() => lines.some((line) => line.path === "after.txt"));
+      await watcher.settle();
       await delay(300);
-      const tracked = new Set<string>();
+      const tracked = new Map<string, FileLine>();
       for (const line of lines) {
         if (line.event === "deleted") tracked.delete(line.path);
-        else tracked.add(line.path);
+        else tracked.set(line.path, line);
       }
-      expect([...tracked].sort()).toEqual(["after.txt", "real.txt"]);
-      expect(problems.join("\n")).toMatch(/"out" is not reported: a symbolic link is not tracked/);
+      const view = Object.fromEntries(
+        [...tracked].map(([path, line]) => [path, line.linkTarget ?? `${line.size} bytes`]),
+      );
+      expect(view).toEqual({
+        "real.txt": "4 bytes",
+        out: "/etc/passwd",
+        in: "real.txt",
+        dangling: "missing",
+        root: "/",
+        "becomes-link": "/etc/hostname",
+      });
+      expect(tracked.get("out")?.size).toBe("/etc/passwd".length);
+      // Nothing below a link to `/` was walked or reported.
+      expect(lines.filter((line) => line.path.startsWith("root/"))).toEqual([]);
+      expect(problems).toEqual([]);
     } finally {
       await watcher.close();
       rmSync(workspaceDir, { recursive: true, force: true });

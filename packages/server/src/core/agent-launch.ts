@@ -1,9 +1,19 @@
-import type { AgentProfile, PermissionPolicy, SessionOptions } from "@agent-runtime/protocol";
+import {
+  type AgentProfile,
+  DEFAULT_UNTRACKED_PATHS,
+  type PermissionPolicy,
+  type SessionOptions,
+} from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint, RunnerInput } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { Sandbox, SandboxFile, SandboxProvider, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import { type SandboxEgress, sandboxEgressFor } from "./model-egress.js";
+
+/** Workspace paths a session does not track: its profile's (or the default) and its agent's own. */
+export function untrackedPaths(profile: AgentProfile, architecture: AgentArchitecture): string[] {
+  return [...(profile.untrackedPaths ?? DEFAULT_UNTRACKED_PATHS), ...(architecture.untrackedPaths ?? [])];
+}
 
 /** Sandbox name of a session: deterministic so another process can find it. */
 export function sandboxNameFor(sessionId: string): string {
@@ -48,6 +58,18 @@ export interface LaunchOptions {
 export function egressFor(options: LaunchOptions): SandboxEgress | undefined {
   if (!options.restrictEgress || !options.sandboxProvider.capabilities.networkPolicy) return undefined;
   return sandboxEgressFor(options.endpoint, options.architecture, options.profile);
+}
+
+/** The size of a file in `sandbox` without reading it where the provider can open files; undefined when there is none. */
+async function sizeOf(sandbox: Sandbox, path: string): Promise<number | undefined> {
+  try {
+    if (!sandbox.openFile) return (await sandbox.readFile(path)).byteLength;
+    const reader = await sandbox.openFile(path);
+    await reader.close();
+    return reader.size;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where a sandbox records that the restore into it completed. */
@@ -105,9 +127,13 @@ export async function prepareLaunch(
     .materialize({ profile, sessionOptions, ...dirs })
     .filter((file) => file.readOnly || !present.has(file.path));
   if (kept.length === 0) {
-    for (const { path } of await persistence.listWorkspaceFiles(sessionId)) {
+    for (const { path, linkTarget } of await persistence.listWorkspaceFiles(sessionId)) {
       const absolute = resolveConfinedPath(sandbox.workspaceDir, path);
       if (present.has(absolute)) continue;
+      if (linkTarget !== undefined) {
+        files.push({ path: absolute, content: "", linkTarget });
+        continue;
+      }
       const content = await persistence.loadWorkspaceFile(sessionId, path);
       if (content) files.push({ path: absolute, content });
     }
@@ -116,8 +142,8 @@ export async function prepareLaunch(
   if (nativeSessionId) {
     const path = architecture.transcriptPath({ ...dirs, nativeSessionId });
     const stored = await persistence.loadTranscript(sessionId);
-    const own = await sandbox.readFile(path).catch(() => null);
-    if (own && own.byteLength > Buffer.byteLength(stored ?? "")) transcript = null;
+    const own = await sizeOf(sandbox, path);
+    if (own !== undefined && own > Buffer.byteLength(stored ?? "")) transcript = null;
     else if (stored !== null) {
       transcript = stored;
       files.push({ path, content: stored });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { agentProfileSchema } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { claudeAnswer, type SessionHarness, useSessions } from "./__fixtures__/agent-session-harness.js";
@@ -54,6 +55,42 @@ describe("AgentSession workspace durability", () => {
     expect(sha256(files.get("/workspace/random.bin"))).toBe(sha256(random));
   });
 
+  it("symbolic links survive a teardown as links; while no sandbox runs a read follows them inside the workspace", async () => {
+    const h = await start({
+      runner: async (turn) => {
+        if (turn.content !== "write") return;
+        await turn.writeFile("data/real.txt", "real content");
+        await turn.writeLink("links/to-real", "../data/real.txt");
+        await turn.writeLink("links/chain", "to-real");
+        await turn.writeLink("out", "/etc/passwd");
+        await turn.writeLink("escape", "../../etc/passwd");
+        await turn.writeLink("dangling", "nowhere");
+      },
+    });
+    await turn(h, "write");
+    await h.session.hibernate();
+    expect(h.session.snapshot().files.find((file) => file.path === "out")).toMatchObject({
+      linkTarget: "/etc/passwd",
+      size: "/etc/passwd".length,
+    });
+    expect(new TextDecoder().decode(await h.session.readFile("links/chain"))).toBe("real content");
+    for (const path of ["out", "escape", "dangling"]) {
+      await expect(h.session.readFile(path), path).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
+    }
+
+    await turn(h, "next");
+    const sandbox = h.provider.lastSandbox;
+    expect(h.provider.sandboxes).toHaveLength(2);
+    expect(Object.fromEntries(sandbox.links)).toEqual({
+      "/workspace/links/to-real": "../data/real.txt",
+      "/workspace/links/chain": "to-real",
+      "/workspace/out": "/etc/passwd",
+      "/workspace/escape": "../../etc/passwd",
+      "/workspace/dangling": "nowhere",
+    });
+    expect(sandbox.files.has("/workspace/out")).toBe(false);
+  });
+
   it("stores a file again only when its content changed", async () => {
     const writes: string[] = [];
     const h = await start({
@@ -89,6 +126,23 @@ describe("AgentSession workspace durability", () => {
     expect(
       new TextDecoder().decode((await h.stored.loadWorkspaceFile(h.session.id, "f/7.txt")) ?? undefined),
     ).toBe("second 7");
+  });
+
+  it("a sync never reads past the quota: a file grown after it was reported is named, not read", async () => {
+    const h = await start({
+      deps: { maxPersistedFileBytes: 1024 },
+      runner: async (turn) => {
+        await turn.writeFile("grown.bin", "v1");
+        // It grows after the report (an agent writing on), past the quota.
+        const { sandbox } = turn.runner;
+        await sandbox.writeFiles([
+          { path: `${sandbox.workspaceDir}/grown.bin`, content: randomBytes(64 * 1024) },
+        ]);
+      },
+    });
+    await turn(h, "grow");
+    expect(await h.stored.loadWorkspaceFile(h.session.id, "grown.bin")).toBeNull();
+    expect(h.errors()).toEqual([expect.stringMatching(/^STORAGE_QUOTA: .*grown\.bin/)]);
   });
 
   it("a file over the quota is named in a STORAGE_QUOTA error, and its older stored copy never comes back", async () => {
@@ -193,6 +247,35 @@ describe("AgentSession workspace durability", () => {
     expect(new TextDecoder().decode(h.provider.lastSandbox.files.get("/workspace/b.txt"))).toBe("b");
     expect(h.session.snapshot().files.map((file) => file.path)).toEqual(["a.txt", "b.txt"]);
     expect(await h.stored.loadWorkspaceFile(h.session.id, "b.txt")).not.toBeNull();
+  });
+
+  it("untracked paths: the profile's (or .git and node_modules) reach the watcher and are refused by the files API", async () => {
+    const byDefault = await start();
+    for (const path of [".git/config", "node_modules/x/index.js", ".claude/settings.json"]) {
+      await expect(byDefault.session.writeFile(path, "x"), path).rejects.toMatchObject({
+        code: "INVALID_PATH",
+      });
+    }
+    await byDefault.completed(byDefault.session.sendMessage("hello").turnId);
+    expect(byDefault.provider.lastSandbox.runners[0]?.config.watchIgnore).toEqual([".git", "node_modules"]);
+
+    const own = await start({
+      deps: {
+        profile: agentProfileSchema.parse({
+          id: "test",
+          name: "Test",
+          untrackedPaths: ["dist", "build/out"],
+        }),
+      },
+    });
+    await own.session.writeFile(".git/config", "[core]\n");
+    await expect(own.session.writeFile("build/out/app.js", "x")).rejects.toMatchObject({
+      code: "INVALID_PATH",
+    });
+    await expect(own.session.deleteFile("dist")).rejects.toMatchObject({ code: "INVALID_PATH" });
+    await own.completed(own.session.sendMessage("hello").turnId);
+    expect(own.provider.lastSandbox.runners[0]?.config.watchIgnore).toEqual(["dist", "build/out"]);
+    expect(own.session.snapshot().files.map((file) => file.path)).toEqual([".git/config"]);
   });
 
   it("while no sandbox runs, a write keys files by one spelling and refuses what a file system would", async () => {

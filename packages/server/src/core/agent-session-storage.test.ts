@@ -74,6 +74,25 @@ describe("AgentSession storage", () => {
     expect(h.session.snapshot().blocks.filter((block) => block.type === "system")).toHaveLength(1);
   });
 
+  it("a transcript past the per-file quota is named, not read, and the stored one stays", async () => {
+    const h = await start({
+      runner: async (turn) => {
+        await claudeWithTranscript(turn);
+        if (turn.content !== "huge") return;
+        const { sandbox } = turn.runner;
+        const transcript = claudeTranscriptPath({ ...sandbox, nativeSessionId: "native-1" });
+        await sandbox.writeFiles([{ path: transcript, content: "x".repeat(4096) }]);
+      },
+      deps: { maxPersistedFileBytes: 1024 },
+    });
+    await h.completed(h.session.sendMessage("first").turnId);
+    await h.session.sync();
+    await h.completed(h.session.sendMessage("huge").turnId);
+    await h.session.sync();
+    expect(await h.stored.loadTranscript(h.session.id)).toBe('{"user":"first"}\n');
+    expect(h.errors()).toEqual([expect.stringMatching(/^STORAGE_QUOTA: .*transcript/)]);
+  });
+
   it("ignores a native session id that names no valid transcript, and starts again after a restore", async () => {
     const h = await start({ runner: (turn) => turn.agent(...claudeAnswer("hi", "../../../../etc/passwd")) });
     await h.completed(h.session.sendMessage("first").turnId);

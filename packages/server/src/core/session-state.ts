@@ -14,6 +14,7 @@ import {
 } from "@agent-runtime/protocol";
 import type { AgentEvent } from "../agents/agent-architecture.js";
 import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
+import { storedFileInfo } from "../persistence/stored-file.js";
 import { addUsage } from "./usage.js";
 
 interface OrderedBlock {
@@ -66,9 +67,10 @@ export class SessionState {
       this.blocks.set(block.id, { order: this.nextOrder++, block });
       if (block.type === "subagent") this.subagents.set(block.subagentId, subagentFromBlock(block));
     }
-    for (const { path, size, modifiedAt, sha256 } of restored?.files ?? []) {
-      this.files.set(path, { path, size, modifiedAt });
-      this.storedFiles.set(path, { path, size, modifiedAt, sha256 });
+    for (const stored of restored?.files ?? []) {
+      const { path, size, modifiedAt, linkTarget } = stored;
+      this.files.set(path, { path, size, modifiedAt, ...(linkTarget === undefined ? {} : { linkTarget }) });
+      this.storedFiles.set(path, storedFileInfo(stored));
     }
   }
 

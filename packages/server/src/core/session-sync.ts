@@ -4,10 +4,10 @@ import type { Logger } from "pino";
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import { errorMessage, RuntimeError } from "../errors.js";
-import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
-import { storedFile, storedFileInfo } from "../persistence/stored-file.js";
+import type { PersistenceAdapter, StoredFile } from "../persistence/persistence-adapter.js";
+import { storedFile, storedFileInfo, storedLink } from "../persistence/stored-file.js";
 import { readFilesOneByOne } from "../sandboxes/read-files-one-by-one.js";
-import type { Sandbox } from "../sandboxes/sandbox-provider.js";
+import type { Sandbox, SandboxFileRead } from "../sandboxes/sandbox-provider.js";
 import { NotDurableReport } from "./not-durable-report.js";
 import type { SessionState } from "./session-state.js";
 
@@ -177,9 +177,16 @@ export class SessionSync {
       nativeSessionId,
     });
     try {
-      await this.saveTranscript(Buffer.from(await sandbox.readFile(path)).toString("utf8"));
+      const read = await readBounded(sandbox, path, this.options.maxPersistedFileBytes);
+      if ("error" in read) {
+        if (read.error.code === "FILE_NOT_FOUND") return;
+        if (read.error.code !== "FILE_TOO_LARGE") throw read.error;
+        // Not read and not stored: the stored transcript stays, and the session says why it may be older.
+        this.notDurable.overQuota([{ path: "the agent's transcript", size: read.size ?? 0 }]);
+        return;
+      }
+      await this.saveTranscript(Buffer.from(read.content).toString("utf8"));
     } catch (error) {
-      if (RuntimeError.is(error) && error.code === "FILE_NOT_FOUND") return;
       state.transcriptDirty = true;
       throw error;
     }
@@ -241,19 +248,33 @@ export class SessionSync {
         continue;
       }
       storedBytes += file.size - previous;
+      if (file.linkTarget !== undefined) {
+        // A link is stored as its target, which the watcher reported: nothing to read.
+        await this.save(storedLink(path, file.linkTarget, file.modifiedAt));
+        continue;
+      }
       toRead.set(resolveConfinedPath(sandbox.workspaceDir, path), path);
     }
-    this.notDurable.overQuota(overQuota);
-    if (toRead.size === 0) return;
-    // One batch (a single archive stream where the provider can), one file in memory at a time.
+    if (toRead.size === 0) {
+      this.notDurable.overQuota(overQuota);
+      return;
+    }
+    // One batch (a single archive stream where the provider can), one file in memory at a time, never
+    // more than the per-file quota: a file that grew past it since it was reported is named, not read.
     const unsaved = new Set(toRead.values());
+    const limit = { maxBytes: this.options.maxPersistedFileBytes };
     const reads = sandbox.readFiles
-      ? sandbox.readFiles([...toRead.keys()])
-      : readFilesOneByOne((path) => sandbox.readFile(path), [...toRead.keys()]);
+      ? sandbox.readFiles([...toRead.keys()], limit)
+      : readFilesOneByOne(sandbox, [...toRead.keys()], limit);
     try {
       for await (const read of reads) {
         const path = toRead.get(read.path);
         if (path === undefined || !unsaved.delete(path)) continue;
+        if ("error" in read && read.error.code === "FILE_TOO_LARGE") {
+          overQuota.push({ path, size: read.size ?? state.files.get(path)?.size ?? 0 });
+          if (state.storedFiles.delete(path)) await persistence.deleteWorkspaceFile(sessionId, path);
+          continue;
+        }
         if ("error" in read) {
           // Gone meanwhile: the watcher reports that. Anything else leaves the file not durable: say so.
           if (read.error.code !== "FILE_NOT_FOUND")
@@ -266,14 +287,22 @@ export class SessionSync {
     } finally {
       // Whatever was not saved (a failed write, a broken stream) stays pending.
       for (const path of unsaved) state.changedFiles.add(path);
+      this.notDurable.overQuota(overQuota);
     }
   }
 
   /** Stores `content` as the file at `path`, unless the stored copy already has that content. */
-  private async saveFile(path: string, content: Uint8Array): Promise<void> {
+  private saveFile(path: string, content: Uint8Array): Promise<void> {
+    const modifiedAt = this.options.state.files.get(path)?.modifiedAt ?? new Date().toISOString();
+    return this.save(storedFile(path, content, modifiedAt));
+  }
+
+  /** Stores `file`, unless the stored copy is the same (content, and link or not). */
+  private async save(file: StoredFile): Promise<void> {
     const { persistence, state } = this.options;
-    const file = storedFile(path, content, state.files.get(path)?.modifiedAt ?? new Date().toISOString());
-    if (state.storedFiles.get(path)?.sha256 === file.sha256) return;
+    const { path } = file;
+    const stored = state.storedFiles.get(path);
+    if (stored?.sha256 === file.sha256 && stored.linkTarget === file.linkTarget) return;
     try {
       await persistence.saveWorkspaceFile(state.record.sessionId, file);
     } catch (error) {
@@ -282,6 +311,12 @@ export class SessionSync {
     }
     state.storedFiles.set(path, storedFileInfo(file));
   }
+}
+
+/** One file read with `readFilesOneByOne`'s bound: its content, or why not (`FILE_TOO_LARGE` with its size). */
+async function readBounded(sandbox: Sandbox, path: string, maxBytes: number): Promise<SandboxFileRead> {
+  for await (const read of readFilesOneByOne(sandbox, [path], { maxBytes })) return read;
+  throw new RuntimeError("SANDBOX_FAILED", `Cannot read ${path}`);
 }
 
 function digest(text: string): string {

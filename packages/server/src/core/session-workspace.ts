@@ -1,10 +1,20 @@
-import type { RunnerOutput, SessionEventInput, WorkspaceFile } from "@agent-runtime/protocol";
+import { posix } from "node:path";
+import {
+  isIgnoredWorkspacePath,
+  type RunnerOutput,
+  type SessionEventInput,
+  type WorkspaceFile,
+} from "@agent-runtime/protocol";
 import { confinedSegments, invalidPath, resolveConfinedPath } from "../confined-path.js";
 import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { storedFile, storedFileInfo } from "../persistence/stored-file.js";
 import type { Sandbox, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import type { SessionState } from "./session-state.js";
+import { openSandboxFile, openStoredFile, type WorkspaceFileReader } from "./workspace-file-reader.js";
+
+/** How many links a read follows, like the kernel's ELOOP limit for one path. */
+const MAX_LINK_HOPS = 40;
 
 /** The one spelling of a workspace-relative path (`a//b/` is `a/b`), as the index and storage key it. Throws `INVALID_PATH`. */
 function canonical(path: string): string {
@@ -14,6 +24,8 @@ function canonical(path: string): string {
 export interface SessionWorkspaceOptions {
   readonly persistence: PersistenceAdapter;
   readonly state: SessionState;
+  /** Paths the session does not track (see `untrackedPaths`): the API does not write or delete there. */
+  readonly untracked: readonly string[];
   /** The running sandbox, if any. */
   sandbox(): Sandbox | undefined;
   emit(event: SessionEventInput): void;
@@ -32,13 +44,45 @@ export class SessionWorkspace {
     return this.options.state.record.sessionId;
   }
 
-  /** Reads a file, byte for byte. Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */
+  /**
+   * Reads a file, byte for byte; a symbolic link is followed while it stays
+   * in the workspace, as in the sandbox. Throws `INVALID_PATH`, `FILE_NOT_FOUND`.
+   */
   async read(path: string): Promise<Uint8Array> {
     const sandbox = this.options.sandbox();
     if (sandbox) return sandbox.readFile(resolveConfinedPath(sandbox.workspaceDir, path));
-    const stored = await this.options.persistence.loadWorkspaceFile(this.sessionId, canonical(path));
+    const stored = await this.options.persistence.loadWorkspaceFile(this.sessionId, this.followLinks(path));
     if (!stored) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
     return stored;
+  }
+
+  /**
+   * Opens a file for streaming (see `WorkspaceFileReader`), following links
+   * as `read` does; memory stays bounded whatever the file's size when the
+   * sandbox provider or the storage adapter can stream. Throws `INVALID_PATH`,
+   * `FILE_NOT_FOUND`.
+   */
+  async open(path: string): Promise<WorkspaceFileReader> {
+    const sandbox = this.options.sandbox();
+    if (sandbox) return openSandboxFile(sandbox, resolveConfinedPath(sandbox.workspaceDir, path));
+    const stored = await openStoredFile(this.options.persistence, this.sessionId, this.followLinks(path));
+    if (!stored) throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
+    return stored;
+  }
+
+  /** The stored file `path` names once its links are followed. Throws `FILE_NOT_FOUND` for a link out of the workspace. */
+  private followLinks(path: string): string {
+    let current = canonical(path);
+    for (let hops = 0; hops <= MAX_LINK_HOPS; hops++) {
+      const target = this.options.state.files.get(current)?.linkTarget;
+      if (target === undefined) return current;
+      const next = posix.normalize(posix.join(posix.dirname(current), target));
+      if (target.startsWith("/") || next === ".." || next.startsWith("../")) {
+        throw new RuntimeError("FILE_NOT_FOUND", `File ${path} is a link out of the workspace`);
+      }
+      current = next;
+    }
+    throw new RuntimeError("FILE_NOT_FOUND", `File ${path}: too many levels of symbolic links`);
   }
 
   /**
@@ -47,9 +91,14 @@ export class SessionWorkspace {
    * file, or naming a folder of other files.
    */
   async write(path: string, content: string | Uint8Array): Promise<void> {
+    this.assertTracked(path);
     const sandbox = this.options.sandbox();
     if (sandbox) {
       await sandbox.writeFiles([{ path: resolveConfinedPath(sandbox.workspaceDir, path), content }]);
+      this.wroteInSandbox(
+        path,
+        typeof content === "string" ? Buffer.byteLength(content) : content.byteLength,
+      );
       return;
     }
     const relative = canonical(path);
@@ -61,6 +110,54 @@ export class SessionWorkspace {
     state.storedFiles.set(relative, info);
     const event = state.files.has(relative) ? "modified" : "created";
     this.emitAll(applyFileEvent(state, { type: "file", event, ...info }, { changed: false }));
+  }
+
+  /**
+   * A write through the API into the running sandbox is in the index at once
+   * (and marked for the next sync); the watcher's own report of it follows.
+   */
+  private wroteInSandbox(path: string, size: number): void {
+    const { state } = this.options;
+    const relative = canonical(path);
+    const event = state.files.has(relative) ? "modified" : "created";
+    this.emitAll(applyFileEvent(state, { type: "file", event, path: relative, size }));
+  }
+
+  /** Throws `INVALID_PATH` when the session does not track `path`: a change there would be neither indexed nor kept. */
+  private assertTracked(path: string): void {
+    const relative = canonical(path);
+    if (isIgnoredWorkspacePath(relative, this.options.untracked)) {
+      throw invalidPath(path, "is not tracked by this session (see the profile's untrackedPaths)");
+    }
+  }
+
+  /**
+   * Writes a file from a byte stream, which the caller bounds: streamed into
+   * the sandbox when its provider can (`writeFileFrom`), else collected and
+   * written as `write` writes. Throws what `write` throws; rethrows the
+   * stream's error, leaving the earlier file as it was.
+   */
+  async writeFrom(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+    this.assertTracked(path);
+    const sandbox = this.options.sandbox();
+    if (sandbox?.writeFileFrom) {
+      let size = 0;
+      const counted = (async function* () {
+        for await (const chunk of source) {
+          size += chunk.byteLength;
+          yield chunk;
+        }
+      })();
+      await sandbox.writeFileFrom(resolveConfinedPath(sandbox.workspaceDir, path), counted);
+      this.wroteInSandbox(path, size);
+      return;
+    }
+    // Refused paths are refused before the stream is read.
+    if (sandbox) resolveConfinedPath(sandbox.workspaceDir, path);
+    else this.assertPlaceable(canonical(path));
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of source) chunks.push(chunk);
+    await this.write(path, Buffer.concat(chunks));
   }
 
   /** A file may go at `path` (canonical) unless a file is one of its folders, or it is the folder of a file. */
@@ -81,6 +178,7 @@ export class SessionWorkspace {
   async delete(path: string): Promise<void> {
     const sandbox = this.options.sandbox();
     const relative = canonical(path);
+    this.assertTracked(relative);
     if (!this.options.state.files.has(relative))
       throw new RuntimeError("FILE_NOT_FOUND", `File ${path} not found`);
     if (sandbox) {
@@ -123,7 +221,13 @@ export class SessionWorkspace {
     for (const entry of entries) {
       onDisk.add(entry.path);
       const known = state.files.get(entry.path);
-      if (known && known.size === entry.size && known.modifiedAt === entry.modifiedAt) continue;
+      if (
+        known &&
+        known.size === entry.size &&
+        known.modifiedAt === entry.modifiedAt &&
+        known.linkTarget === entry.linkTarget
+      )
+        continue;
       this.emitAll(applyFileEvent(state, { type: "file", event: known ? "modified" : "created", ...entry }));
     }
     for (const path of [...state.files.keys()]) {
@@ -158,6 +262,7 @@ export function applyFileEvent(
     path,
     size: output.size ?? 0,
     modifiedAt: output.modifiedAt ?? (options.now ?? new Date()).toISOString(),
+    ...(output.linkTarget === undefined ? {} : { linkTarget: output.linkTarget }),
   };
   const known = state.files.has(path);
   state.files.set(path, file);

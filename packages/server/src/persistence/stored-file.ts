@@ -12,7 +12,18 @@ export function storedFile(path: string, content: string | Uint8Array, modifiedA
   return { path, size: bytes.byteLength, sha256: contentHash(bytes), modifiedAt, content: bytes };
 }
 
+/** The stored form of a symbolic link at `path` to `target`: the target's bytes are its content. */
+export function storedLink(path: string, target: string, modifiedAt: string): StoredFile {
+  return { ...storedFile(path, target, modifiedAt), linkTarget: target };
+}
+
 /** What is kept of a stored file in memory: everything but its content. */
-export function storedFileInfo({ path, size, sha256, modifiedAt }: StoredFileInfo): StoredFileInfo {
-  return { path, size, sha256, modifiedAt };
+export function storedFileInfo({
+  path,
+  size,
+  sha256,
+  modifiedAt,
+  linkTarget,
+}: StoredFileInfo): StoredFileInfo {
+  return { path, size, sha256, modifiedAt, ...(linkTarget === undefined ? {} : { linkTarget }) };
 }

@@ -23,13 +23,28 @@ describe("readFilesOneByOne", () => {
     ]);
   });
 
+  it("with maxBytes, reads no file larger than it: a FILE_TOO_LARGE entry with its size instead", async () => {
+    const sandbox = await createFakeSandboxProvider().create({ name: "s" });
+    await sandbox.writeFiles([
+      { path: "/workspace/big", content: "0123456789" },
+      { path: "/workspace/fits", content: "01234" },
+    ]);
+    const entries = await collect(sandbox.readFiles(["/workspace/big", "/workspace/fits"], { maxBytes: 5 }));
+    expect(entries).toEqual([
+      { path: "/workspace/big", error: expect.objectContaining({ code: "FILE_TOO_LARGE" }), size: 10 },
+      { path: "/workspace/fits", content: new TextEncoder().encode("01234") },
+    ]);
+  });
+
   it("turns any other failure into a SANDBOX_FAILED entry and goes on", async () => {
     const failure = new Error("EIO");
     const entries = await collect(
       readFilesOneByOne(
-        async (path) => {
-          if (path === "/w/bad") throw failure;
-          return Uint8Array.of(1);
+        {
+          readFile: async (path) => {
+            if (path === "/w/bad") throw failure;
+            return Uint8Array.of(1);
+          },
         },
         ["/w/bad", "/w/good"],
       ),

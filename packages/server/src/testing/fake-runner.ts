@@ -14,6 +14,8 @@ import type { FakeProcess } from "./fake-process.js";
 export interface FakeRunnerSandbox extends Sandbox {
   /** Every file, by absolute path. */
   readonly files: ReadonlyMap<string, Uint8Array>;
+  /** Every symbolic link, by absolute path, to its target. */
+  readonly links: ReadonlyMap<string, string>;
   /** Reports a resource limit to the sandbox's `onLimit` listeners. */
   hitLimit(limit: "memory" | "pids"): void;
 }
@@ -202,6 +204,8 @@ export interface FakeTurn {
   writeFile(path: string, content: string | Uint8Array): Promise<void>;
   /** Deletes a workspace file and reports it with a `file` line (`deleted`). */
   deleteFile(path: string): Promise<void>;
+  /** Makes `path` a symbolic link to `target` and reports it with a `file` line carrying `linkTarget`. */
+  writeLink(path: string, target: string): Promise<void>;
   /**
    * Writes a `permission_request` and resolves with the server's
    * `permission_response`. Open requests are denied when the turn is
@@ -250,6 +254,21 @@ class RunningTurn implements FakeTurn {
       path,
       size: sandbox.files.get(absolute)?.byteLength ?? 0,
       modifiedAt: new Date().toISOString(),
+    });
+  }
+
+  async writeLink(path: string, target: string): Promise<void> {
+    const { sandbox } = this.runner;
+    const absolute = posix.join(sandbox.workspaceDir, path);
+    const known = sandbox.files.has(absolute) || sandbox.links.has(absolute);
+    await sandbox.writeFiles([{ path: absolute, content: "", linkTarget: target }]);
+    this.runner.send({
+      type: "file",
+      event: known ? "modified" : "created",
+      path,
+      size: Buffer.byteLength(target),
+      modifiedAt: new Date().toISOString(),
+      linkTarget: target,
     });
   }
 

@@ -15,6 +15,7 @@ import {
   expectedView,
   hashesInSandbox,
   hashesViaApi,
+  sandboxPaths,
   sizesInIndex,
   viewedPaths,
 } from "../support/workspace-probe.js";
@@ -130,8 +131,11 @@ describe("workspace durability across a SIGKILL of the server mid-turn", () => {
     try {
       await next.join(sessionId);
       expect
-        .soft(await hashesInSandbox(url, next, sessionId, paths), "next message, in its sandbox")
-        .toEqual({ stopReason: "end_turn", errors: [], hashes: expected.hashes });
+        .soft(
+          await hashesInSandbox(url, next, sessionId, sandboxPaths(afterCrash)),
+          "next message, in its sandbox",
+        )
+        .toEqual({ stopReason: "end_turn", errors: [], hashes: expected.inSandbox });
     } finally {
       next.close();
     }

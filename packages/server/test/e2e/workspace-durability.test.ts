@@ -25,6 +25,9 @@ import {
   hashesInArchive,
   hashesInSandbox,
   hashesViaApi,
+  linkTargetsInArchive,
+  linkTargetsInIndex,
+  sandboxPaths,
   sizesInIndex,
   viewedPaths,
 } from "../support/workspace-probe.js";
@@ -33,7 +36,8 @@ import {
  * Workspace durability (issue 14) with the real agent, real sandboxes and
  * real storage: every file of the round-trip table (random binary, 3 MB and
  * 50 MB files, UTF-8, a 224-byte name, odd names, nested folders, an empty
- * file, a file written through the API, a deleted file) comes back byte for
+ * file, a file written through the API, symbolic links in and out of the
+ * workspace, a deleted file) comes back byte for
  * byte, in the index, through the files API and the workspace archive while
  * no sandbox runs, and in the next sandbox as the agent reads it, after (a) an idle teardown and
  * (b) a graceful restart on the same data, on SQLite and on PostgreSQL, with
@@ -90,14 +94,20 @@ describe.each(backends)("workspace durability on $name", (backend) => {
   /** Every view of the workspace (the index again once the next sandbox runs); the sandbox view runs a turn. */
   async function expectDurable(url: string, sessionId: string) {
     expect.soft(await sizesInIndex(url, sessionId, paths), "index").toEqual(expected.sizes);
+    expect
+      .soft(await linkTargetsInIndex(url, sessionId, fixtures.links.keys()), "links in the index")
+      .toEqual(expected.linkTargets);
+    expect
+      .soft(await linkTargetsInArchive(url, sessionId, fixtures.links.keys()), "links in the archive")
+      .toEqual(expected.linkTargets);
     expect.soft(await hashesViaApi(url, sessionId, paths), "files API, no sandbox").toEqual(expected.hashes);
     expect.soft(await hashesInArchive(url, sessionId, paths), "archive, no sandbox").toEqual(expected.hashes);
     const recorder = new SocketRecorder(url);
     try {
       await recorder.join(sessionId);
       expect
-        .soft(await hashesInSandbox(url, recorder, sessionId, paths), "next sandbox")
-        .toEqual({ stopReason: "end_turn", errors: [], hashes: expected.hashes });
+        .soft(await hashesInSandbox(url, recorder, sessionId, sandboxPaths(fixtures)), "next sandbox")
+        .toEqual({ stopReason: "end_turn", errors: [], hashes: expected.inSandbox });
     } finally {
       recorder.close();
     }
@@ -111,7 +121,7 @@ describe.each(backends)("workspace durability on $name", (backend) => {
         architecture: backend.agent.architecture,
       });
       expect(writtenHashes).toEqual({
-        ...expected.hashes,
+        ...expected.inSandbox,
         [fixtures.deleted.path]: sha256(fixtures.deleted.content),
       });
       await recorder.waitFor(

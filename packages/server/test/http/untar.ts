@@ -7,6 +7,8 @@ export interface TarEntry {
   readonly type: string;
   readonly mode: number;
   readonly content: Buffer;
+  /** A symlink entry's target. */
+  readonly linkname?: string;
 }
 
 /** Unpacks a `.tar.gz` in memory: every entry with its header facts and bytes, in archive order. */
@@ -19,8 +21,14 @@ export async function untarGz(archive: Uint8Array): Promise<TarEntry[]> {
   for await (const entry of unpack) {
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
-    const { name, type, mode } = entry.header;
-    entries.push({ name, type: type ?? "file", mode: mode ?? 0, content: Buffer.concat(chunks) });
+    const { name, type, mode, linkname } = entry.header;
+    entries.push({
+      name,
+      type: type ?? "file",
+      mode: mode ?? 0,
+      content: Buffer.concat(chunks),
+      ...(linkname ? { linkname } : {}),
+    });
   }
   return entries;
 }

@@ -74,6 +74,7 @@ if (skipPostgres) {
           "0001_initial",
           "0002_transcript_chunks",
           "0003_stored_file_bytes",
+          "0004_stored_file_links",
         ]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));

@@ -286,8 +286,16 @@ describe("local sandbox provider", () => {
       expect(readdirSync(outside)).toEqual(["secret.txt"]);
       expect(existsSync(join(rootDir, "created-by-test"))).toBe(false);
 
-      const listed = (await sandbox.listWorkspace()).map((entry) => entry.path);
-      expect(listed.filter((path) => path.startsWith("dir-link/") || path.startsWith("sub/"))).toEqual([]);
+      // Links are listed as links, with their targets, and never entered.
+      const listing = await sandbox.listWorkspace();
+      const listed = listing.map((entry) => entry.path);
+      expect(listed.filter((path) => path.startsWith("dir-link/") || path.startsWith("sub/up/"))).toEqual([]);
+      expect(
+        listing.flatMap((entry) => (entry.linkTarget === undefined ? [] : [[entry.path, entry.linkTarget]])),
+      ).toEqual([
+        ["dir-link", outside],
+        ["sub/up", "../../.."],
+      ]);
       expect(listed).toContain("file-link");
     } finally {
       await rm(outside, { recursive: true, force: true });

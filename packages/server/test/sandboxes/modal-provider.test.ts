@@ -409,13 +409,16 @@ describe("Modal sandbox: requests (scripted)", () => {
     expect(error.message).toContain("Modal list workspace failed");
   });
 
-  it("parses the workspace listing", async () => {
-    const listing = "5 1700000000.5 a.txt\u00000 1700000001.0000000000 dir/with space\nand newline\u0000";
+  it("parses the workspace listing: files, and links with their targets", async () => {
+    const listing =
+      "f 5 1700000000.5 a.txt\u0000f 0 1700000001.0000000000 dir/with space\nand newline\u0000" +
+      "l 11 1700000002 link to\u0000/etc/passwd\u0000";
     const { provider } = setup({}, { onExec: () => ({ stdout: listing }) });
     const sandbox = await provider.create({ name: "s" });
     expect(await sandbox.listWorkspace()).toEqual([
       { path: "a.txt", size: 5, modifiedAt: "2023-11-14T22:13:20.500Z" },
       { path: "dir/with space\nand newline", size: 0, modifiedAt: "2023-11-14T22:13:21.000Z" },
+      { path: "link to", size: 11, modifiedAt: "2023-11-14T22:13:22.000Z", linkTarget: "/etc/passwd" },
     ]);
   });
 

@@ -33,7 +33,7 @@ export async function startFixtureSession(
   const turn = await runTurn(url, recorder, sessionId, PROMPTS.write);
   if (turn.stopReason !== "end_turn")
     throw new Error(`writing the fixtures ended with ${turn.stopReason}: ${turn.errors.join("; ")}`);
-  const all = [...fixtures.files.keys(), fixtures.deleted.path];
+  const all = [...fixtures.files.keys(), fixtures.deleted.path, ...fixtures.links.keys()];
   const writtenHashes = hashesListedIn(turn.blocks, all);
 
   await waitUntil(async () =>

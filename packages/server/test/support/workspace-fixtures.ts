@@ -11,6 +11,8 @@ import type { ReplyInput, RuleInput } from "@agent-runtime/mock-model";
 export interface WorkspaceFixtures {
   /** Workspace-relative path → exact content, for every file that must survive. */
   readonly files: ReadonlyMap<string, Buffer>;
+  /** Symbolic links the agent makes: path → target (one inside the workspace, one out of it). */
+  readonly links: ReadonlyMap<string, string>;
   /** Written with the others, then deleted: it must stay deleted. */
   readonly deleted: { readonly path: string; readonly content: Buffer };
   /** Written through `PUT /sessions/:id/files/*` before the first message (the others by the agent). */
@@ -27,10 +29,12 @@ const TEXT = "Grüße, 世界 — ½ € 🌍\nzweite Zeile\n";
 
 /**
  * Lists `sha256  ./path` of every regular file in the workspace (the agent's
- * own `.claude` folder aside), as GNU `sha256sum` prints it.
+ * own `.claude` folder aside), as GNU `sha256sum` prints it, then
+ * `link ./path -> target` of every symbolic link.
  */
 export const HASH_COMMAND =
-  "find . -path ./.claude -prune -o -type f -print0 | sort -z | xargs -0 sha256sum --";
+  "find . -path ./.claude -prune -o -type f -print0 | sort -z | xargs -0 sha256sum -- && " +
+  "find . -path ./.claude -prune -o -type l -printf 'link ./%P -> %l\\n' | sort";
 
 /** Draws a new table: 64 KiB of random bytes, and a 3 MB and a 50 MB file built from them. */
 export function createWorkspaceFixtures(): WorkspaceFixtures {
@@ -48,6 +52,10 @@ export function createWorkspaceFixtures(): WorkspaceFixtures {
     ["deep/er/and/deeper/leaf.txt", Buffer.from("nested\n")],
     ["empty.txt", Buffer.alloc(0)],
   ]);
+  const links = new Map([
+    ["links/to-utf8", "../notes/utf8.txt"],
+    ["links/out", "/etc/hostname"],
+  ]);
   const deleted = { path: "gone.txt", content: Buffer.from("this file is deleted\n") };
   const putPath = "notes/put-via-api.txt";
   const writeCommand = [
@@ -60,9 +68,11 @@ export function createWorkspaceFixtures(): WorkspaceFixtures {
       .filter(([path]) => path !== putPath && !path.endsWith(".bin"))
       .map(([path, content]) => printfTo(path, content)),
     printfTo(deleted.path, deleted.content),
+    "mkdir -p links",
+    ...[...links].map(([path, target]) => `ln -s ${shellQuote(target)} ${shellQuote(`./${path}`)}`),
     HASH_COMMAND,
   ].join("\n");
-  return { files, deleted, putPath, writeCommand };
+  return { files, links, deleted, putPath, writeCommand };
 }
 
 /** `content` (text) written to `./path` with printf, both single-quoted for the shell. */
@@ -101,14 +111,24 @@ export function expectedHashes(files: ReadonlyMap<string, Buffer>): Record<strin
   return Object.fromEntries([...files].map(([path, content]) => [path, sha256(content)]));
 }
 
-/** Parses `HASH_COMMAND`'s output into path → SHA-256 (paths without the leading `./`). */
+/**
+ * Parses `HASH_COMMAND`'s output into path → SHA-256, and for a link path →
+ * `linkView(target)` (paths without the leading `./`).
+ */
 export function parseHashListing(output: string): Record<string, string> {
   const hashes: Record<string, string> = {};
   for (const line of output.split("\n")) {
-    const match = /^([0-9a-f]{64}) [ *]\.\/(.+)$/.exec(line);
-    if (match) hashes[match[2]!] = match[1]!;
+    const file = /^([0-9a-f]{64}) [ *]\.\/(.+)$/.exec(line);
+    if (file) hashes[file[2]!] = file[1]!;
+    const link = /^link \.\/(.+) -> (.+)$/.exec(line);
+    if (link) hashes[link[1]!] = linkView(link[2]!);
   }
   return hashes;
+}
+
+/** How a listing of the workspace shows a symbolic link to `target`. */
+export function linkView(target: string): string {
+  return `link -> ${target}`;
 }
 
 /** Prompts the rules of `fixtureRules` answer. */

@@ -1,9 +1,10 @@
 import type { Block, SessionEvent, TurnStopReason } from "@agent-runtime/protocol";
-import { untarGz } from "../http/untar.js";
+import { type TarEntry, untarGz } from "../http/untar.js";
 import { restClient } from "./rest.js";
 import type { SocketRecorder } from "./socket-recorder.js";
 import {
   expectedHashes,
+  linkView,
   PROMPTS,
   parseHashListing,
   sha256,
@@ -17,9 +18,19 @@ import {
  * path, so one `toEqual` against `expectedView` shows every difference at once.
  */
 
-/** What a durable workspace holding `fixtures` shows: each file's hash and size, the deleted file absent. */
+/**
+ * What a durable workspace holding `fixtures` shows: each file's hash and
+ * size, the deleted file absent; each link's target (`linkTargets`, as the
+ * index shows it) and `linkView` (as a listing in the sandbox shows it).
+ */
 export function expectedView(fixtures: WorkspaceFixtures) {
   return {
+    linkTargets: Object.fromEntries(fixtures.links),
+    inSandbox: {
+      ...expectedHashes(fixtures.files),
+      [fixtures.deleted.path]: ABSENT,
+      ...Object.fromEntries([...fixtures.links].map(([path, target]) => [path, linkView(target)])),
+    },
     hashes: { ...expectedHashes(fixtures.files), [fixtures.deleted.path]: ABSENT },
     sizes: {
       ...Object.fromEntries([...fixtures.files].map(([path, content]) => [path, content.length])),
@@ -64,17 +75,35 @@ export async function hashesViaApi(
   return hashes;
 }
 
+/** The entries of the `GET /sessions/:id/workspace` archive. */
+async function archiveEntries(url: string, sessionId: string): Promise<TarEntry[]> {
+  const response = await fetch(`${url}/sessions/${sessionId}/workspace`);
+  if (response.status !== 200) throw new Error(`GET workspace: ${response.status} ${await response.text()}`);
+  return untarGz(new Uint8Array(await response.arrayBuffer()));
+}
+
 /** Path → SHA-256 of each of `paths` in the `GET /sessions/:id/workspace` archive (`ABSENT` when left out). */
 export async function hashesInArchive(
   url: string,
   sessionId: string,
   paths: Iterable<string>,
 ): Promise<Record<string, string>> {
-  const response = await fetch(`${url}/sessions/${sessionId}/workspace`);
-  if (response.status !== 200) throw new Error(`GET workspace: ${response.status} ${await response.text()}`);
-  const entries = await untarGz(new Uint8Array(await response.arrayBuffer()));
+  const entries = await archiveEntries(url, sessionId);
   const byName = new Map(entries.map((entry) => [entry.name, sha256(entry.content)]));
   return Object.fromEntries([...paths].map((path) => [path, byName.get(path) ?? ABSENT]));
+}
+
+/** Path → link target of each of `paths` in the `GET /sessions/:id/workspace` archive (`ABSENT` when not a link there). */
+export async function linkTargetsInArchive(
+  url: string,
+  sessionId: string,
+  paths: Iterable<string>,
+): Promise<Record<string, string>> {
+  const entries = await archiveEntries(url, sessionId);
+  const links = new Map(
+    entries.flatMap((entry) => (entry.type === "symlink" ? [[entry.name, entry.linkname]] : [])),
+  );
+  return Object.fromEntries([...paths].map((path) => [path, links.get(path) ?? ABSENT]));
 }
 
 /** Path → size in `GET /sessions/:id/files` for each of `paths` (`ABSENT` when not indexed). */
@@ -87,6 +116,19 @@ export async function sizesInIndex(
   if (response.status !== 200) throw new Error(`GET files: ${response.status} ${await response.text()}`);
   const { files } = (await response.json()) as { files: Array<{ path: string; size: number }> };
   const byPath = new Map(files.map((file) => [file.path, file.size]));
+  return Object.fromEntries([...paths].map((path) => [path, byPath.get(path) ?? ABSENT]));
+}
+
+/** Path → link target in `GET /sessions/:id/files` for each of `paths` (`ABSENT` when not indexed as a link). */
+export async function linkTargetsInIndex(
+  url: string,
+  sessionId: string,
+  paths: Iterable<string>,
+): Promise<Record<string, string>> {
+  const response = await fetch(`${url}/sessions/${sessionId}/files`);
+  if (response.status !== 200) throw new Error(`GET files: ${response.status} ${await response.text()}`);
+  const { files } = (await response.json()) as { files: Array<{ path: string; linkTarget?: string }> };
+  const byPath = new Map(files.map((file) => [file.path, file.linkTarget]));
   return Object.fromEntries([...paths].map((path) => [path, byPath.get(path) ?? ABSENT]));
 }
 
@@ -145,7 +187,12 @@ export async function hashesInSandbox(
   return { stopReason: turn.stopReason, errors: turn.errors, hashes: hashesListedIn(turn.blocks, paths) };
 }
 
-/** Every path a view of `fixtures` covers: the files and the deleted one. */
+/** Every path a view of `fixtures` covers: the files and the deleted one (the links aside). */
 export function viewedPaths(fixtures: WorkspaceFixtures): string[] {
   return [...fixtures.files.keys(), fixtures.deleted.path];
+}
+
+/** Every path a view inside the sandbox covers: `viewedPaths` and the links. */
+export function sandboxPaths(fixtures: WorkspaceFixtures): string[] {
+  return [...viewedPaths(fixtures), ...fixtures.links.keys()];
 }

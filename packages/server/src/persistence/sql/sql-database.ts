@@ -56,6 +56,8 @@ export interface StoredFilesTable {
   size: ColumnType<number | string, number, number>;
   sha256: string;
   modified_at: string;
+  /** A symbolic link's target; null for a regular file. */
+  link_target: string | null;
 }
 
 /**

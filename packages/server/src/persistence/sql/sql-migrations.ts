@@ -235,6 +235,17 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.dropTable("stored_files").execute();
     },
   },
+  // Symbolic links are stored as links (their target), not left out of the workspace.
+  "0004_stored_file_links": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("stored_files").addColumn("link_target", "text").execute();
+    },
+    async down(db: Kysely<unknown>) {
+      // Going back drops the links (their rows would read as files holding the target's text).
+      await sql`delete from stored_files where link_target is not null`.execute(db);
+      await db.schema.alterTable("stored_files").dropColumn("link_target").execute();
+    },
+  },
 });
 
 export interface MigrateSqlDatabaseOptions {

@@ -7,7 +7,7 @@ import type { FileTarget } from "./sandbox-commands.js";
 export interface FilesArchive {
   /** Every file of the batch as NUL-terminated area root, folder and name. */
   readonly list: Uint8Array;
-  /** A tar of the files as regular files, names relative to `/`, mode 0644. */
+  /** A tar of the files as regular files (names relative to `/`, mode 0644) and symbolic links. */
   readonly tar: Uint8Array;
   /** The batch's read-only files, for root to take over after extraction. */
   readonly readOnly: readonly FileTarget[];
@@ -36,6 +36,10 @@ export async function buildFilesArchive(
 
   const archive = pack();
   for (const [path, { file }] of targets) {
+    if (file.linkTarget !== undefined) {
+      archive.entry({ name: path.slice(1), type: "symlink", linkname: file.linkTarget, mtime });
+      continue;
+    }
     const content =
       typeof file.content === "string"
         ? Buffer.from(file.content)

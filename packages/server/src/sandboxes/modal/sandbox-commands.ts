@@ -163,6 +163,44 @@ export function readFileCommand(agent: AgentIdentity, path: string): string[] {
   ];
 }
 
+/** Exit code of `fileSizeCommand` when the path names something that is not a regular file. */
+export const NOT_REGULAR_EXIT_CODE = 65;
+
+/**
+ * Prints the size in bytes of a regular file (a symlink followed with the
+ * agent's rights); exits with `NOT_A_FILE_EXIT_CODE` when nothing is there
+ * and with `NOT_REGULAR_EXIT_CODE` when it is not a regular file.
+ */
+export function fileSizeCommand(agent: AgentIdentity, path: string): string[] {
+  return [
+    ...asAgent(agent),
+    "sh",
+    "-c",
+    `[ -e "$1" ] || exit ${NOT_A_FILE_EXIT_CODE}; [ -f "$1" ] || exit ${NOT_REGULAR_EXIT_CODE}; exec stat -L -c %s -- "$1"`,
+    "agent-runtime-stat",
+    path,
+  ];
+}
+
+/**
+ * Prints `count` bytes of a file from byte `start` (fewer when it ends
+ * first), seeking rather than reading what comes before. The file is opened
+ * non-blocking, so a name swapped for a FIFO ends the read instead of
+ * waiting on it.
+ */
+export function readRangeCommand(agent: AgentIdentity, path: string, start: number, count: number): string[] {
+  return [
+    ...asAgent(agent),
+    "dd",
+    `if=${path}`,
+    "iflag=skip_bytes,count_bytes,nonblock",
+    `skip=${start}`,
+    `count=${count}`,
+    "bs=1M",
+    "status=none",
+  ];
+}
+
 /** Marks of `readFilesCommand`'s report: the path is missing, not a regular file, or not readable. */
 export const READ_FILES_REPORT = { missing: "M", notRegular: "N", unreadable: "U" } as const;
 
@@ -195,7 +233,13 @@ export function readFilesCommand(agent: AgentIdentity): string[] {
 
 /** Lists regular files below `dir` as NUL-terminated `size mtime relative-path` records. */
 export function listFilesCommand(agent: AgentIdentity, dir: string): string[] {
-  return [...asAgent(agent), "find", dir, "-type", "f", "-printf", "%s %T@ %P\\0"];
+  return [
+    ...asAgent(agent),
+    "find",
+    dir,
+    ...["(", "-type", "f", "-printf", "f %s %T@ %P\\0", ")"],
+    ...["-o", "(", "-type", "l", "-printf", "l %s %T@ %P\\0%l\\0", ")"],
+  ];
 }
 
 /** Deletes a file or symlink (never its target); a missing file is not an error. */
