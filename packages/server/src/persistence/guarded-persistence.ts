@@ -61,7 +61,7 @@ export function guardPersistence(
   return {
     ...(adapter.init ? { init: () => bounded("init", () => adapter.init!()) } : {}),
     ...(adapter.close ? { close: () => bounded("close", () => adapter.close!()) } : {}),
-    listSessions: () => bounded("listSessions", () => adapter.listSessions()),
+    listSessions: (page) => bounded("listSessions", () => adapter.listSessions(page)),
     loadSession: (id) => bounded("loadSession", () => adapter.loadSession(id)),
     createSession: (record) => write("createSession", record.sessionId, () => adapter.createSession(record)),
     updateSession: (record) => write("updateSession", record.sessionId, () => adapter.updateSession(record)),
@@ -83,6 +83,14 @@ export function guardPersistence(
       write("deleteWorkspaceFile", id, () => adapter.deleteWorkspaceFile(id, path)),
     listWorkspaceFiles: (id) => bounded("listWorkspaceFiles", () => adapter.listWorkspaceFiles(id)),
     loadWorkspaceFile: (id, path) => bounded("loadWorkspaceFile", () => adapter.loadWorkspaceFile(id, path)),
+    ...(adapter.loadWorkspaceFileRange
+      ? {
+          loadWorkspaceFileRange: (id: string, path: string, start: number, maxBytes: number) =>
+            bounded("loadWorkspaceFileRange", () =>
+              adapter.loadWorkspaceFileRange!(id, path, start, maxBytes),
+            ),
+        }
+      : {}),
     listAgentProfiles: () => bounded("listAgentProfiles", () => adapter.listAgentProfiles()),
     loadAgentProfile: (id) => bounded("loadAgentProfile", () => adapter.loadAgentProfile(id)),
   };

@@ -10,6 +10,34 @@ export interface StoredFileInfo {
   readonly sha256: string;
   /** When the file was last modified in its sandbox (ISO 8601). */
   readonly modifiedAt: string;
+  /**
+   * Set when the file is a symbolic link: its target, as written. Its
+   * content is then the target's UTF-8 bytes (so size and hash follow it).
+   */
+  readonly linkTarget?: string;
+}
+
+/** A place in the session list: the session with this `updatedAt` and `sessionId`. */
+export interface SessionListPosition {
+  readonly updatedAt: string;
+  readonly sessionId: string;
+}
+
+/** Which page of the session list `listSessions` reads. */
+export interface SessionListPage {
+  /** Most records to return, at least 1. */
+  readonly limit: number;
+  /** Start just after this position (the last record of the previous page); omitted: at the newest. */
+  readonly after?: SessionListPosition;
+}
+
+/** Part of a stored file (`PersistenceAdapter.loadWorkspaceFileRange`), with what identifies the whole. */
+export interface StoredFileRange {
+  /** Bytes of the whole file. */
+  readonly size: number;
+  /** Lowercase hex SHA-256 of the whole file. */
+  readonly sha256: string;
+  readonly bytes: Uint8Array;
 }
 
 /** A workspace file to store: its bytes, exactly, with their hash. */
@@ -37,8 +65,14 @@ export interface PersistenceAdapter {
   /** Release resources. Called once by `runtime.shutdown()` after the last write. */
   close?(): Promise<void>;
 
-  /** All sessions, newest `updatedAt` first. */
-  listSessions(): Promise<SessionRecord[]>;
+  /**
+   * One page of the sessions in list order: newest `updatedAt` first, equal
+   * `updatedAt` by `sessionId` ascending (in the storage's text order, the
+   * one its comparisons use); at most `page.limit` records, only those after
+   * `page.after`. Reads the page from storage, never every session. A session
+   * updated while a client pages moves to the front of the order.
+   */
+  listSessions(page: SessionListPage): Promise<SessionRecord[]>;
   loadSession(sessionId: string): Promise<SessionRecord | null>;
   /** Called once when a session is created, before any other write for it. */
   createSession(record: SessionRecord): Promise<void>;
@@ -82,6 +116,24 @@ export interface PersistenceAdapter {
   listWorkspaceFiles(sessionId: string): Promise<StoredFileInfo[]>;
   /** The content of one stored file, or `null` when none is stored at `path`. */
   loadWorkspaceFile(sessionId: string, path: string): Promise<Uint8Array | null>;
+  /**
+   * Optional capability: part of one stored file, so that a large file is
+   * served without being loaded whole. Resolves with the file's `size` and
+   * `sha256` (a caller reading a file in several calls compares it, to
+   * notice a file replaced meanwhile) and up to `maxBytes` of its content
+   * from byte `start`: fewer only at the end of the file, or where the
+   * adapter's own unit of storage ends (at least one byte while
+   * `start < size` and `maxBytes > 0`; the built-in adapters return at most
+   * 1 MiB per call). `start` at or past the end, or `maxBytes` 0, returns no
+   * bytes. Resolves `null` when no file is stored at `path`. Without it, the
+   * runtime reads the file with `loadWorkspaceFile`.
+   */
+  loadWorkspaceFileRange?(
+    sessionId: string,
+    path: string,
+    start: number,
+    maxBytes: number,
+  ): Promise<StoredFileRange | null>;
 
   /** Profiles this adapter stores. Profiles loaded from folders are merged in by the runtime. */
   listAgentProfiles(): Promise<AgentProfile[]>;

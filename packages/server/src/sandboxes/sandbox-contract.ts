@@ -376,6 +376,96 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         for await (const entry of readFiles([])) expect.unreachable(`an entry for no path: ${entry.path}`);
       });
 
+      test("openFile streams a file or a range of it byte for byte, and refuses what readFile refuses", async (context) => {
+        const sandbox = await create();
+        const openFile = sandbox.openFile?.bind(sandbox);
+        if (!openFile) return context.skip("the sandbox has no openFile (optional)");
+        const at = (path: string) => `${sandbox.workspaceDir}/${path}`;
+        const content = Uint8Array.from(
+          { length: 3 * 1024 * 1024 + 7 },
+          (_, i) => (i * 7919 + (i >> 12)) % 256,
+        );
+        await sandbox.writeFiles([
+          { path: at("data.bin"), content },
+          { path: at("empty"), content: new Uint8Array() },
+        ]);
+        const made = await sh(
+          sandbox,
+          "ln -s data.bin link.bin && mkfifo fifo && mkdir folder && truncate -s 1G sparse.bin",
+        );
+        expect(made.code, made.stderr).toBe(0);
+        const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+        const drain = async (stream: NodeJS.ReadableStream) => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
+          return Buffer.concat(chunks);
+        };
+
+        const whole = await openFile(at("data.bin"));
+        expect(whole.size).toBe(content.length);
+        expect(digest(await drain(whole.read()))).toBe(digest(content));
+        const part = await openFile(at("link.bin"));
+        expect(part.size).toBe(content.length);
+        const range = { start: 1_000_000, end: 2_100_000 };
+        expect(digest(await drain(part.read(range)))).toBe(
+          digest(content.subarray(range.start, range.end + 1)),
+        );
+        const sparse = await openFile(at("sparse.bin"));
+        expect(sparse.size).toBe(2 ** 30);
+        expect(await drain(sparse.read({ start: 2 ** 30 - 5, end: 2 ** 30 - 1 }))).toEqual(Buffer.alloc(5));
+        const unread = await openFile(at("data.bin"));
+        await unread.close();
+        await unread.close();
+        const empty = await openFile(at("empty"));
+        expect(empty.size).toBe(0);
+        expect((await drain(empty.read())).length).toBe(0);
+
+        await expect(openFile(at("missing.bin"))).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
+        for (const path of [at("fifo"), at("folder"), "/etc/passwd", `${sandbox.workspaceDir}/../x`]) {
+          await expect(openFile(path), path).rejects.toMatchObject({ code: "INVALID_PATH" });
+        }
+      });
+
+      test("writeFileFrom streams bytes into a file the agent owns, and a failing source leaves the earlier file", async (context) => {
+        const sandbox = await create();
+        const writeFileFrom = sandbox.writeFileFrom?.bind(sandbox);
+        if (!writeFileFrom) return context.skip("the sandbox has no writeFileFrom (optional)");
+        const path = `${sandbox.workspaceDir}/up/loaded.bin`;
+        const chunks = [
+          Uint8Array.from([0, 255, 0xc3, 0x28]),
+          new Uint8Array(70_000).fill(7),
+          Uint8Array.from([1]),
+        ];
+        await writeFileFrom(
+          path,
+          (async function* () {
+            yield* chunks;
+          })(),
+        );
+        const expected = Buffer.concat(chunks);
+        expect(Buffer.from(await sandbox.readFile(path)).equals(expected)).toBe(true);
+        const agent = await sh(sandbox, "wc -c < up/loaded.bin && echo more >> up/loaded.bin");
+        expect(agent.code, agent.stderr).toBe(0);
+        expect(agent.stdout.trim()).toBe(String(expected.length));
+
+        const before = await sandbox.readFile(path);
+        const failure = new Error("the client went away");
+        await expect(
+          writeFileFrom(
+            path,
+            (async function* () {
+              yield new Uint8Array(1000);
+              throw failure;
+            })(),
+          ),
+        ).rejects.toBe(failure);
+        expect(Buffer.from(await sandbox.readFile(path)).equals(Buffer.from(before))).toBe(true);
+        expect((await sandbox.listWorkspace()).map((entry) => entry.path)).toEqual(["up/loaded.bin"]);
+        await expect(writeFileFrom("/etc/passwd", (async function* () {})())).rejects.toMatchObject({
+          code: "INVALID_PATH",
+        });
+      });
+
       test("refuses paths that are relative, contain '..' or lie outside workspace and home", async () => {
         const sandbox = await create();
         const hostile = [
@@ -418,6 +508,49 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         expect((await runInSandbox(sandbox, ["test", "-e", "/etc/created-by-contract"])).code).not.toBe(0);
         const listed = (await sandbox.listWorkspace()).map((entry) => entry.path);
         expect(listed.filter((path) => path.startsWith("linkdir/"))).toEqual([]);
+      });
+
+      test("writes symbolic links as links, never following them, and lists them with their targets", async () => {
+        const sandbox = await create();
+        const at = (path: string) => `${sandbox.workspaceDir}/${path}`;
+        const before = await sh(sandbox, "cat /etc/passwd");
+        await sandbox.writeFiles([
+          { path: at("real.txt"), content: "real" },
+          { path: at("over.txt"), content: "a file first" },
+          { path: at("abs"), content: "a file first" },
+        ]);
+        await sandbox.writeFiles([
+          { path: at("links/rel"), content: "", linkTarget: "../real.txt" },
+          { path: at("abs"), content: "", linkTarget: "/etc/passwd" },
+          { path: at("dangling"), content: "", linkTarget: "missing/ünï ✓" },
+          { path: at("over.txt"), content: "", linkTarget: "real.txt" },
+        ]);
+        const seen = await sh(
+          sandbox,
+          'for link in links/rel abs dangling over.txt; do readlink "$link"; done && cat links/rel',
+        ).then((result) => result.stdout);
+        expect(seen).toBe("../real.txt\n/etc/passwd\nmissing/ünï ✓\nreal.txt\nreal");
+
+        const listing = await sandbox.listWorkspace();
+        expect(
+          listing
+            .filter((entry) => entry.linkTarget !== undefined)
+            .map(({ path, size, linkTarget }) => ({ path, size, linkTarget })),
+        ).toEqual([
+          { path: "abs", size: Buffer.byteLength("/etc/passwd"), linkTarget: "/etc/passwd" },
+          { path: "dangling", size: Buffer.byteLength("missing/ünï ✓"), linkTarget: "missing/ünï ✓" },
+          { path: "links/rel", size: Buffer.byteLength("../real.txt"), linkTarget: "../real.txt" },
+          { path: "over.txt", size: Buffer.byteLength("real.txt"), linkTarget: "real.txt" },
+        ]);
+        expect(listing.find((entry) => entry.path === "real.txt")).not.toHaveProperty("linkTarget");
+
+        // A file written over a link replaces the link; the link's target is untouched.
+        await sandbox.writeFiles([{ path: at("abs"), content: "a file again" }]);
+        expect(await text(sandbox, at("abs"))).toBe("a file again");
+        expect((await sh(sandbox, "cat /etc/passwd")).stdout).toBe(before.stdout);
+        expect((await sandbox.listWorkspace()).find((entry) => entry.path === "abs")).not.toHaveProperty(
+          "linkTarget",
+        );
       });
 
       test("read-only files cannot be changed, removed or replaced by the agent", async (context) => {

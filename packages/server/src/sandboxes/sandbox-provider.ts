@@ -41,7 +41,7 @@ export interface SandboxCapabilities {
 /**
  * A secret that must never enter the sandbox: the sandbox holds a
  * placeholder, and the provider's egress proxy sets `header` to `value` on
- * every plain-HTTP request to `endpoint`.
+ * every plain-HTTP request to `endpoint` (under `paths`, when given).
  */
 export interface SandboxSecret {
   /** `host:port`, one of `SandboxNetworkPolicy.allow`. */
@@ -51,30 +51,58 @@ export interface SandboxSecret {
   readonly value: string;
   /**
    * The endpoint speaks HTTPS: processes inside send plain HTTP to
-   * `http://<endpoint>` and the proxy forwards it over TLS. @default false
+   * `http://<endpoint>`, its own port included (`http://api.example.com:443`),
+   * and the proxy forwards it over TLS. @default false
    */
   readonly tls?: boolean;
+  /**
+   * The paths of the API the secret is for (added after v1), e.g.
+   * `["/v1/messages", "/v1/models"]`: plain absolute paths, each covering
+   * itself and everything below it. The proxy then forwards only requests
+   * whose path (before the query) is covered by a secret of the endpoint,
+   * and answers any other request to the endpoint 403 without forwarding it:
+   * the secret never goes elsewhere on the host. A request path with `%`, a
+   * backslash, or an empty, `.` or `..` segment is never covered.
+   * @default every path
+   */
+  readonly paths?: readonly string[];
+}
+
+/** A response the egress proxy saw stall (see `SandboxNetworkPolicy.stallWatch`). */
+export interface EgressStall {
+  /** `host:port` of the endpoint. */
+  readonly endpoint: string;
+  readonly method: string;
+  /** The request's path, without its query. */
+  readonly path: string;
+  /** `headers`: the response never started; `body`: it started and then stopped sending. */
+  readonly phase: "headers" | "body";
+  /** How long nothing arrived (the watch's `timeoutMs`). */
+  readonly idleMs: number;
 }
 
 /**
  * Egress allowed from a sandbox (added after v1): everything not listed is
- * refused. Each endpoint is reachable inside at the same host (a host name
- * resolves to a loopback address inside) and, for ports from 1024 up, the
- * same port; a port below 1024, which the sandbox's unprivileged user cannot
- * serve, is reachable at `insidePort(port)`.
+ * refused. Each endpoint is reachable inside at its own host and port (a
+ * host name resolves to a loopback address inside), so its real URL works
+ * for any client; TLS, if the endpoint speaks it, stays end to end.
  */
 export interface SandboxNetworkPolicy {
   /** `host:port` endpoints, e.g. `["127.0.0.1:4100", "api.anthropic.com:443"]`. Empty: no egress at all. */
   readonly allow: readonly string[];
   readonly secrets?: readonly SandboxSecret[];
-}
-
-/** Offset of the inside port of an allowed endpoint whose port is below 1024. */
-export const PRIVILEGED_PORT_OFFSET = 10_000;
-
-/** The port at which an allowed endpoint's `port` is reachable inside a sandbox with a network policy. */
-export function insidePort(port: number): number {
-  return port < 1024 ? port + PRIVILEGED_PORT_OFFSET : port;
+  /**
+   * Watches the responses to the requests the proxy forwards with secrets
+   * (the model API's; added after v1): one whose headers have not arrived
+   * `timeoutMs` after its request was sent, or whose body then sends no byte
+   * for `timeoutMs`, is reported to `onStall`, once, from the provider's
+   * process; the exchange itself is left as it is. Only providers whose
+   * proxy reads those requests honour it (local); others ignore it.
+   */
+  readonly stallWatch?: {
+    readonly timeoutMs: number;
+    readonly onStall: (stall: EgressStall) => void;
+  };
 }
 
 export interface SandboxSpec {
@@ -100,6 +128,11 @@ export interface SandboxFile {
   readonly content: string | Uint8Array;
   /** Make the file read-only for the agent (runtime-owned configuration). */
   readonly readOnly?: boolean;
+  /**
+   * Write a symbolic link to this target (any text; never followed while
+   * writing) instead of a file; `content` is ignored. Added after v1.
+   */
+  readonly linkTarget?: string;
 }
 
 export interface ExecOptions {
@@ -137,6 +170,8 @@ export interface WorkspaceEntry {
   readonly path: string;
   readonly size: number;
   readonly modifiedAt: string;
+  /** Set for a symbolic link: its target (the link is not followed). */
+  readonly linkTarget?: string;
 }
 
 /**
@@ -145,7 +180,48 @@ export interface WorkspaceEntry {
  */
 export type SandboxFileRead =
   | { readonly path: string; readonly content: Uint8Array }
-  | { readonly path: string; readonly error: RuntimeError };
+  | {
+      readonly path: string;
+      readonly error: RuntimeError;
+      /** The file's size, when it was not read for it (`FILE_TOO_LARGE`). */
+      readonly size?: number;
+    };
+
+/** How a `Sandbox.readFiles` call reads. */
+export interface ReadFilesOptions {
+  /**
+   * A file larger than this is not read: its entry is a `FILE_TOO_LARGE`
+   * error with its `size`, so a caller's memory is bounded by this whatever
+   * a file grew to since it was listed. @default no bound
+   */
+  readonly maxBytes?: number;
+}
+
+/** Bytes `start` to `end` of a file, both included, counted from 0. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A regular file opened by `Sandbox.openFile`: its size is known before any
+ * byte is read, so a caller can refuse or slice the file first.
+ */
+export interface SandboxFileReader {
+  /** Bytes in the file when it was opened. */
+  readonly size: number;
+  /**
+   * Streams `range` (within `0..size-1`; default the whole file) with
+   * backpressure, and releases the file when the stream ends or is
+   * destroyed. Call at most once. The stream never carries more than the
+   * range, and fewer bytes only when the file shrank meanwhile (callers
+   * compare the length); it fails with `SANDBOX_FAILED` when the file
+   * cannot be read.
+   */
+  read(range?: ByteRange): Readable;
+  /** Releases the file without reading it; a no-op after `read`. Idempotent. */
+  close(): Promise<void>;
+}
 
 export interface Sandbox {
   readonly id: string;
@@ -175,7 +251,26 @@ export interface Sandbox {
    * `SANDBOX_FAILED` only when the sandbox cannot be reached at all; ending
    * the iteration early cancels the rest of the read.
    */
-  readFiles?(paths: readonly string[]): AsyncIterable<SandboxFileRead>;
+  readFiles?(paths: readonly string[], options?: ReadFilesOptions): AsyncIterable<SandboxFileRead>;
+  /**
+   * Opens a regular file by absolute sandbox path for streaming (added after
+   * v1, optional: without it, read the whole file with `readFile`). Paths
+   * are refused and symlinks followed as `readFile` does: `FILE_NOT_FOUND`
+   * when nothing is there, `INVALID_PATH` when the path is not confined to
+   * `workspaceDir`/`homeDir` or is not a regular file (a FIFO is refused,
+   * never waited on). Memory stays at the stream's buffer whatever the
+   * file's size.
+   */
+  openFile?(path: string): Promise<SandboxFileReader>;
+  /**
+   * Writes one file by absolute sandbox path from a byte stream (added after
+   * v1, optional: without it, collect the bytes and call `writeFiles`).
+   * Parent folders are created; the file is not read-only. The file is
+   * replaced only once `source` has ended: a source that fails leaves the
+   * earlier file as it was, and its error is rethrown. Throws
+   * `INVALID_PATH` as `writeFiles` does.
+   */
+  writeFileFrom?(path: string, source: AsyncIterable<Uint8Array>): Promise<void>;
   /** All regular files under the workspace, recursively. */
   listWorkspace(): Promise<WorkspaceEntry[]>;
   /** Deletes a file by absolute sandbox path; missing files are ignored. */

@@ -1,13 +1,16 @@
 import { type RunnerConfig, runnerConfigSchema } from "@agent-runtime/protocol";
 import { errorMessage, RuntimeError } from "../errors.js";
 import { resolveAreaPath } from "../sandboxes/area-path.js";
+import { bytesFileReader } from "../sandboxes/bytes-file-reader.js";
 import { readFilesOneByOne } from "../sandboxes/read-files-one-by-one.js";
 import type {
   ExecOptions,
+  ReadFilesOptions,
   Sandbox,
   SandboxCapabilities,
   SandboxFile,
   SandboxFileRead,
+  SandboxFileReader,
   SandboxProcess,
   SandboxProvider,
   SandboxSpec,
@@ -77,6 +80,7 @@ export class FakeSandboxProvider implements SandboxProvider {
     const previous = this.sandboxes.findLast((earlier) => earlier.name === spec.name);
     if (this.keepWorkspace && previous && !this.removed.includes(spec.name)) {
       for (const [path, content] of previous.files) sandbox.files.set(path, content);
+      for (const [path, target] of previous.links) sandbox.links.set(path, target);
     }
     this.sandboxes.push(sandbox);
     return sandbox;
@@ -126,6 +130,8 @@ export class FakeSandbox implements Sandbox {
   readonly runnerCommand = ["agent-runtime-runner"] as const;
   /** Every file, by absolute path. A test may read and change it directly. */
   readonly files = new Map<string, Uint8Array>();
+  /** Every symbolic link, by absolute path, to its target (never followed). */
+  readonly links = new Map<string, string>();
   /** Every runner started in this sandbox, in order. */
   readonly runners: FakeRunner[] = [];
   readonly terminated: Promise<void>;
@@ -201,8 +207,14 @@ export class FakeSandbox implements Sandbox {
 
   async writeFiles(files: readonly SandboxFile[]): Promise<void> {
     this.takeFailure("writeFiles");
-    const resolved = files.map((file) => ({ path: this.resolve(file.path), content: file.content }));
-    for (const { path, content } of resolved) {
+    const resolved = files.map((file) => ({ ...file, path: this.resolve(file.path) }));
+    for (const { path, content, linkTarget } of resolved) {
+      if (linkTarget !== undefined) {
+        this.files.delete(path);
+        this.links.set(path, linkTarget);
+        continue;
+      }
+      this.links.delete(path);
       this.files.set(path, typeof content === "string" ? new TextEncoder().encode(content) : content.slice());
     }
   }
@@ -213,24 +225,41 @@ export class FakeSandbox implements Sandbox {
     return content.slice();
   }
 
-  readFiles(paths: readonly string[]): AsyncIterable<SandboxFileRead> {
-    return readFilesOneByOne((path) => this.readFile(path), paths);
+  readFiles(paths: readonly string[], options?: ReadFilesOptions): AsyncIterable<SandboxFileRead> {
+    return readFilesOneByOne(this, paths, options);
+  }
+
+  async openFile(path: string): Promise<SandboxFileReader> {
+    return bytesFileReader(await this.readFile(path));
+  }
+
+  /** Collects `source`, then stores it: a failing source leaves the earlier file. */
+  async writeFileFrom(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+    const target = this.resolve(path);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of source) chunks.push(chunk);
+    this.files.set(target, new Uint8Array(Buffer.concat(chunks)));
   }
 
   async listWorkspace(): Promise<WorkspaceEntry[]> {
     const prefix = `${this.workspaceDir}/`;
-    return [...this.files]
-      .filter(([path]) => path.startsWith(prefix))
-      .map(([path, content]) => ({
-        path: path.slice(prefix.length),
-        size: content.byteLength,
-        modifiedAt: new Date().toISOString(),
-      }))
+    const modifiedAt = new Date().toISOString();
+    const files = [...this.files].map(([path, content]) => ({ path, size: content.byteLength, modifiedAt }));
+    const links = [...this.links].map(([path, linkTarget]) => ({
+      path,
+      size: Buffer.byteLength(linkTarget),
+      modifiedAt,
+      linkTarget,
+    }));
+    return [...files, ...links]
+      .filter(({ path }) => path.startsWith(prefix))
+      .map((entry) => ({ ...entry, path: entry.path.slice(prefix.length) }))
       .sort((a, b) => a.path.localeCompare(b.path));
   }
 
   async deleteFile(path: string): Promise<void> {
     this.files.delete(this.resolve(path));
+    this.links.delete(this.resolve(path));
   }
 
   /** Kills every process (`SIGKILL`) and resolves `terminated`. Idempotent. */

@@ -1,8 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AgentProfile, Block, SessionRecord } from "@agent-runtime/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { PersistenceAdapter, StoredFile, StoredFileInfo } from "../persistence/persistence-adapter.js";
-import { contentHash, storedFile, storedFileInfo } from "../persistence/stored-file.js";
+import type {
+  PersistenceAdapter,
+  SessionListPosition,
+  StoredFile,
+  StoredFileInfo,
+} from "../persistence/persistence-adapter.js";
+import { contentHash, storedFile, storedFileInfo, storedLink } from "../persistence/stored-file.js";
 
 export interface PersistenceAdapterContractOptions<A extends PersistenceAdapter> {
   /** Names the `describe` block. */
@@ -63,7 +68,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         const record = sessionRecordFixture({
           nativeSessionId: "native-1",
           title: "A title",
-          sessionOptions: { model: "claude-test", custom: { nested: [1, 2] } },
+          sessionOptions: { model: "claude-test", permissions: { mode: "ask", tools: ["Bash", "Write"] } },
         });
         await store.createSession(record);
         expect(await store.loadSession(record.sessionId)).toEqual(record);
@@ -75,7 +80,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.createSession(record);
         await store.createSession(record);
         expect(await store.loadSession(record.sessionId)).toEqual(record);
-        expect(ownSessions(await store.listSessions(), [record])).toHaveLength(1);
+        expect(ownSessions(await listAll(store), [record])).toHaveLength(1);
       });
 
       it("lists sessions newest updatedAt first", async () => {
@@ -85,11 +90,51 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         const middle = sessionRecordFixture({ updatedAt: "2024-02-01T00:00:00.000Z" });
         for (const record of [older, newest, middle]) await store.createSession(record);
         const mine = [older, newest, middle];
-        expect(ownSessions(await store.listSessions(), mine)).toEqual([newest, middle, older]);
+        expect(ownSessions(await listAll(store), mine)).toEqual([newest, middle, older]);
 
         const touched = { ...older, updatedAt: "2024-04-01T00:00:00.000Z" };
         await store.updateSession(touched);
-        expect(ownSessions(await store.listSessions(), mine)).toEqual([touched, newest, middle]);
+        expect(ownSessions(await listAll(store), mine)).toEqual([touched, newest, middle]);
+      });
+
+      it("lists a page at a time: at most `limit`, after `after`, each session once, in order", async () => {
+        const store = await adapter();
+        // Three share one updatedAt, so the order among them is by sessionId.
+        const times = ["2023-05-01", "2023-05-02", "2023-05-02", "2023-05-02", "2023-05-03", "2023-05-04"];
+        const mine = times.map((day) => sessionRecordFixture({ updatedAt: `${day}T00:00:00.000Z` }));
+        for (const record of mine) await store.createSession(record);
+
+        const whole = await store.listSessions({ limit: 1_000_000 });
+        for (const [index, record] of whole.entries()) {
+          const next = whole[index + 1];
+          if (next) expect(next.updatedAt <= record.updatedAt, "newest updatedAt first").toBe(true);
+        }
+        for (const limit of [1, 2, 5]) {
+          const pages: SessionRecord[][] = [];
+          let after: SessionListPosition | undefined;
+          do {
+            const page = await store.listSessions({ limit, ...(after ? { after } : {}) });
+            expect(page.length).toBeLessThanOrEqual(limit);
+            pages.push(page);
+            after = page.length === limit ? page.at(-1) : undefined;
+          } while (after);
+          const paged = pages.flat();
+          expect(
+            paged.map((r) => r.sessionId),
+            `limit ${limit}`,
+          ).toEqual(whole.map((r) => r.sessionId));
+        }
+        // From a position, whether or not a session is stored there.
+        const [, second, third] = ownSessions(whole, mine);
+        const afterSecond = await store.listSessions({ limit: 1_000_000, after: second! });
+        expect(afterSecond.map((r) => r.sessionId)).toEqual(
+          whole.slice(whole.findIndex((r) => r.sessionId === second!.sessionId) + 1).map((r) => r.sessionId),
+        );
+        expect(ownSessions(afterSecond, mine)[0]).toEqual(third);
+        const gone = { updatedAt: "2023-05-02T00:00:00.000Z", sessionId: "" };
+        expect(ownSessions(await store.listSessions({ limit: 1_000_000, after: gone }), mine)).toEqual(
+          ownSessions(whole, mine).slice(2),
+        );
       });
 
       it("replaces the whole record on updateSession", async () => {
@@ -323,7 +368,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
           expect(await store.loadTranscript(record.sessionId)).toBe(`transcript ${index}`);
           await expectContent(store, record.sessionId, storedFileFixture("index.txt", String(index)));
         }
-        expect(ownSessions(await store.listSessions(), records).map((record) => record.title)).toEqual(
+        expect(ownSessions(await listAll(store), records).map((record) => record.title)).toEqual(
           records.map((record) => record.title).reverse(),
         );
       }, 60_000);
@@ -346,7 +391,7 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         expect(await store.loadTranscript(doomed.sessionId)).toBeNull();
         expect(await store.listWorkspaceFiles(doomed.sessionId)).toEqual([]);
         expect(await store.loadWorkspaceFile(doomed.sessionId, "f.txt")).toBeNull();
-        expect(ownSessions(await store.listSessions(), [doomed, kept])).toEqual([kept]);
+        expect(ownSessions(await listAll(store), [doomed, kept])).toEqual([kept]);
 
         expect(await store.loadSession(kept.sessionId)).toEqual(kept);
         expect(await store.loadBlocks(kept.sessionId)).toEqual([textBlock("b", kept.sessionId)]);
@@ -403,6 +448,25 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await expectContent(store, sessionId, file);
         expect(await store.listWorkspaceFiles(sessionId)).toEqual([storedFileInfo(file)]);
       }, 120_000);
+
+      it("round-trips a symbolic link as its target; a file saved over it is a file again", async () => {
+        const store = await adapter();
+        const { sessionId } = await createdSession(store);
+        const links = [
+          storedLink("links/relative", "../data/file.txt", "2025-02-03T04:05:06.789Z"),
+          storedLink("links/absolute", "/etc/hostname", "2025-02-03T04:05:06.789Z"),
+          storedLink("links/odd target", "ünï cødé/\n✓", "2025-02-03T04:05:06.789Z"),
+        ];
+        for (const link of links) await store.saveWorkspaceFile(sessionId, link);
+        expect(await store.listWorkspaceFiles(sessionId)).toEqual(sortedByPath(links.map(storedFileInfo)));
+        for (const link of links) await expectContent(store, sessionId, link);
+
+        const file = storedFileFixture("links/relative", new Uint8Array([1, 2, 3]));
+        await store.saveWorkspaceFile(sessionId, file);
+        const listed = await store.listWorkspaceFiles(sessionId);
+        expect(listed.find((info) => info.path === "links/relative")).toEqual(storedFileInfo(file));
+        expect(listed.find((info) => info.path === "links/relative")).not.toHaveProperty("linkTarget");
+      });
 
       it("lists metadata without content, sorted by path in code point order", async () => {
         const store = await adapter();
@@ -474,6 +538,64 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.saveWorkspaceFile(sessionId, doomed);
         await expectContent(store, sessionId, doomed);
       });
+
+      it("loads ranges of a stored file when the adapter declares loadWorkspaceFileRange", async (context) => {
+        const store = await adapter();
+        const loadRange = store.loadWorkspaceFileRange?.bind(store);
+        if (!loadRange) return context.skip("the adapter has no loadWorkspaceFileRange (optional)");
+        const { sessionId } = await createdSession(store);
+        const file = storedFileFixture("ranges/random.bin", randomBytes(3 * 1024 * 1024 + 5));
+        await store.saveWorkspaceFile(sessionId, file);
+        /** Reads `count` bytes from `start` in as many calls as the adapter needs. */
+        const read = async (start: number, count: number): Promise<Buffer> => {
+          const parts: Uint8Array[] = [];
+          for (let at = start; at < start + count; ) {
+            const part = await loadRange(sessionId, file.path, at, start + count - at);
+            expect(part).toMatchObject({ size: file.size, sha256: file.sha256 });
+            expect(part!.bytes.byteLength).toBeGreaterThan(0);
+            expect(part!.bytes.byteLength).toBeLessThanOrEqual(start + count - at);
+            parts.push(part!.bytes);
+            at += part!.bytes.byteLength;
+          }
+          return Buffer.concat(parts);
+        };
+        const content = Buffer.from(file.content);
+        for (const [start, count] of [
+          [0, 10],
+          [1024 * 1024 - 3, 6],
+          [1_000_000, 2_100_000],
+          [file.size - 5, 5],
+          [0, file.size],
+        ] as const) {
+          expect(
+            (await read(start, count)).equals(content.subarray(start, start + count)),
+            `${start}+${count}`,
+          ).toBe(true);
+        }
+        for (const [start, maxBytes] of [
+          [file.size, 10],
+          [file.size + 100, 10],
+          [5, 0],
+        ] as const) {
+          const part = await loadRange(sessionId, file.path, start, maxBytes);
+          expect(part).toMatchObject({ size: file.size, sha256: file.sha256 });
+          expect(part!.bytes.byteLength).toBe(0);
+        }
+        expect(await loadRange(sessionId, "ranges/missing.bin", 0, 10)).toBeNull();
+        expect(await loadRange(`never-${randomUUID()}`, file.path, 0, 10)).toBeNull();
+
+        const empty = storedFileFixture("ranges/empty.bin", new Uint8Array(0));
+        await store.saveWorkspaceFile(sessionId, empty);
+        expect(await loadRange(sessionId, empty.path, 0, 10)).toMatchObject({
+          size: 0,
+          sha256: empty.sha256,
+        });
+        const replaced = storedFileFixture(file.path, Uint8Array.from([9, 8, 7]));
+        await store.saveWorkspaceFile(sessionId, replaced);
+        const part = await loadRange(sessionId, file.path, 0, 10);
+        expect(part?.sha256).toBe(replaced.sha256);
+        expect(Buffer.from(part!.bytes)).toEqual(Buffer.from([9, 8, 7]));
+      }, 60_000);
 
       it("keeps files of different sessions apart", async () => {
         const store = await adapter();
@@ -562,6 +684,17 @@ async function createdSession(store: PersistenceAdapter): Promise<SessionRecord>
   const record = sessionRecordFixture();
   await store.createSession(record);
   return record;
+}
+
+/** Every stored session, read 100 at a time. */
+async function listAll(store: PersistenceAdapter): Promise<SessionRecord[]> {
+  const all: SessionRecord[] = [];
+  for (;;) {
+    const last = all.at(-1);
+    const page = await store.listSessions({ limit: 100, ...(last ? { after: last } : {}) });
+    all.push(...page);
+    if (page.length < 100) return all;
+  }
 }
 
 /** The sessions of `mine`, in the order the adapter listed them (storage may hold others). */

@@ -1,17 +1,29 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
+import { setTimeout as delay } from "node:timers/promises";
 import type { WorkspaceFile } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
 import { invalidPath } from "../../src/confined-path.js";
+import type { WorkspaceFileReader } from "../../src/core/workspace-file-reader.js";
 import { RuntimeError } from "../../src/errors.js";
-import { workspaceArchive } from "../../src/transport/http/workspace-archive.js";
+import { bytesFileReader } from "../../src/sandboxes/bytes-file-reader.js";
+import {
+  OMITTED_ENTRY_NAME,
+  type OmittedFile,
+  workspaceArchive,
+} from "../../src/transport/http/workspace-archive.js";
 import { untarGz } from "./untar.js";
 
 const file = (path: string): WorkspaceFile => ({ path, size: 0, modifiedAt: "2024-05-01T12:00:00.000Z" });
+const opener = (contents: (path: string) => Uint8Array) => async (path: string) =>
+  bytesFileReader(contents(path));
+const unlimited = Number.MAX_SAFE_INTEGER;
 
 /**
- * The archive itself, over an index and a reader (issue 14): every name
- * comes out exactly as it went in, and a file left out is reported with its
- * reason.
+ * The archive itself, over an index and an opener (issues 14 and 15): every
+ * name comes out exactly as it went in, files stream in with bounded
+ * memory, and a file left out is named with its reason in a last entry.
  */
 describe("workspace archive", () => {
   it("holds every name Linux accepts, byte for byte", async () => {
@@ -29,11 +41,12 @@ describe("workspace archive", () => {
       `${"short/".repeat(30)}file`,
     ];
     const contents = new Map(names.map((name, index) => [name, Buffer.from(`${index}:${name}`)]));
-    const skipped: string[] = [];
+    const omitted: OmittedFile[] = [];
     const archive = workspaceArchive({
       files: names.map(file),
-      read: async (path) => contents.get(path)!,
-      onSkipped: (path) => skipped.push(path),
+      open: opener((path) => contents.get(path)!),
+      maxFileBytes: unlimited,
+      onOmitted: (entry) => omitted.push(entry),
     });
     const entries = await untarGz(new Uint8Array(await buffer(archive)));
     expect(entries.map((entry) => entry.name)).toEqual(names);
@@ -41,40 +54,102 @@ describe("workspace archive", () => {
       expect(entry.type, entry.name).toBe("file");
       expect(entry.content.equals(contents.get(entry.name)!), entry.name).toBe(true);
     }
-    expect(skipped).toEqual([]);
+    expect(omitted).toEqual([]);
   });
 
-  it("leaves out what is not a regular file or is gone, and reports each with its reason", async () => {
-    const skipped: Array<{ path: string; reason: string }> = [];
+  it("leaves out what is too large, not a regular file or gone, and names each in a last entry", async () => {
+    const omitted: OmittedFile[] = [];
     const archive = workspaceArchive({
-      files: ["a.txt", "fifo", "gone.txt", "z.txt"].map(file),
-      read: async (path) => {
+      files: ["a.txt", "big.bin", "fifo", "gone.txt", "z.txt"].map(file),
+      open: async (path) => {
         if (path === "fifo") throw invalidPath(`/workspace/${path}`, "is not a regular file");
         if (path === "gone.txt") throw new RuntimeError("FILE_NOT_FOUND", `No file at /workspace/${path}`);
-        return Buffer.from(path);
+        return bytesFileReader(path === "big.bin" ? new Uint8Array(101) : Buffer.from(path));
       },
-      onSkipped: (path, reason) => skipped.push({ path, reason }),
+      maxFileBytes: 100,
+      onOmitted: (entry) => omitted.push(entry),
     });
     const entries = await untarGz(new Uint8Array(await buffer(archive)));
-    expect(entries.map((entry) => [entry.name, entry.content.toString()])).toEqual([
-      ["a.txt", "a.txt"],
-      ["z.txt", "z.txt"],
-    ]);
-    expect(skipped).toEqual([
+    expect(entries.map((entry) => entry.name)).toEqual(["a.txt", "z.txt", OMITTED_ENTRY_NAME]);
+    expect(entries[1]!.content.toString()).toBe("z.txt");
+    const expected = [
+      { path: "big.bin", size: 101, reason: "101 bytes, over the 100-byte limit of one file" },
       { path: "fifo", reason: expect.stringContaining("is not a regular file") },
       { path: "gone.txt", reason: expect.stringContaining("No file at") },
-    ]);
+    ];
+    expect(omitted).toEqual(expected);
+    expect(JSON.parse(entries[2]!.content.toString("utf8"))).toEqual({ omitted: expected });
   });
 
-  it("fails the stream on any other read error, so an incomplete archive never looks complete", async () => {
+  it("reads a file only as fast as the archive is consumed, and stops reading when it is destroyed", async () => {
+    // Incompressible (a random block longer than gzip's window), so output keeps pace with input.
+    const block = randomBytes(64 * 1024);
+    let produced = 0;
+    let released = false;
+    const endless: WorkspaceFileReader = {
+      size: 2 ** 40,
+      read: () =>
+        Readable.from(
+          (async function* () {
+            try {
+              for (;;) {
+                produced += block.length;
+                yield block;
+              }
+            } finally {
+              released = true;
+            }
+          })(),
+          { objectMode: false },
+        ),
+      close: async () => undefined,
+    };
     const archive = workspaceArchive({
-      files: ["a.txt", "b.txt"].map(file),
-      read: async (path) => {
-        if (path === "b.txt") throw Object.assign(new Error("EIO: i/o error"), { code: "EIO" });
-        return Buffer.from(path);
-      },
-      onSkipped: () => undefined,
+      files: [file("endless.bin")],
+      open: async () => endless,
+      maxFileBytes: unlimited,
+      onOmitted: () => undefined,
     });
-    await expect(buffer(archive)).rejects.toThrow("EIO");
+    let consumed = 0;
+    for await (const chunk of archive) {
+      consumed += (chunk as Buffer).length;
+      if (consumed >= 4 * 1024 * 1024) break;
+    }
+    // `break` destroyed the archive; before that, a paused consumer held the reading back.
+    await delay(100);
+    expect(produced).toBeLessThan(consumed + 4 * 1024 * 1024);
+    expect(released).toBe(true);
+  });
+
+  it("fails the stream on any other open or read error, so an incomplete archive never looks complete", async () => {
+    const failingOpen = workspaceArchive({
+      files: ["a.txt", "b.txt"].map(file),
+      open: async (path) => {
+        if (path === "b.txt") throw Object.assign(new Error("EIO: i/o error"), { code: "EIO" });
+        return bytesFileReader(Buffer.from(path));
+      },
+      maxFileBytes: unlimited,
+      onOmitted: () => undefined,
+    });
+    await expect(buffer(failingOpen)).rejects.toThrow("EIO");
+
+    const failingRead = workspaceArchive({
+      files: [file("a.txt")],
+      open: async () => ({
+        size: 10,
+        read: () =>
+          Readable.from(
+            (async function* () {
+              yield Buffer.from("12345");
+              throw new RuntimeError("CONFLICT", "File a.txt changed while it was read (5 of 10 bytes)");
+            })(),
+            { objectMode: false },
+          ),
+        close: async () => undefined,
+      }),
+      maxFileBytes: unlimited,
+      onOmitted: () => undefined,
+    });
+    await expect(buffer(failingRead)).rejects.toThrow("changed while it was read");
   });
 });

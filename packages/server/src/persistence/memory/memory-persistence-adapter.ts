@@ -7,8 +7,12 @@ import {
 } from "@agent-runtime/protocol";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
-import type { StoredFile } from "../persistence-adapter.js";
+import type { SessionListPosition, StoredFile } from "../persistence-adapter.js";
 import { conflictingSessionError, sessionNotFoundError } from "../persistence-errors.js";
+import { storedFileInfo } from "../stored-file.js";
+
+/** Most bytes one `loadWorkspaceFileRange` call returns, as the SQL adapters do. */
+const RANGE_BYTES = 1024 * 1024;
 
 export interface MemoryPersistenceAdapterOptions {
   /**
@@ -57,10 +61,14 @@ export function createMemoryPersistenceAdapter(
     async init() {},
     async close() {},
 
-    async listSessions() {
+    async listSessions({ limit, after }) {
+      const listOrder = (a: SessionListPosition, b: SessionListPosition) =>
+        compareText(b.updatedAt, a.updatedAt) || compareText(a.sessionId, b.sessionId);
       return [...sessions.values()]
         .map((stored) => stored.record)
-        .sort((a, b) => compareText(b.updatedAt, a.updatedAt) || compareText(a.sessionId, b.sessionId))
+        .filter((record) => after === undefined || listOrder(after, record) < 0)
+        .sort(listOrder)
+        .slice(0, limit)
         .map((record) => structuredClone(record));
     },
 
@@ -122,14 +130,10 @@ export function createMemoryPersistenceAdapter(
     },
 
     async saveWorkspaceFile(sessionId, file) {
-      const { path, size, sha256, modifiedAt, content } = file;
       // A copy, not `content.slice()`: on a Buffer that is a view of the caller's bytes.
-      existing(sessionId).files.set(path, {
-        path,
-        size,
-        sha256,
-        modifiedAt,
-        content: new Uint8Array(content),
+      existing(sessionId).files.set(file.path, {
+        ...storedFileInfo(file),
+        content: new Uint8Array(file.content),
       });
     },
 
@@ -140,14 +144,19 @@ export function createMemoryPersistenceAdapter(
     async listWorkspaceFiles(sessionId) {
       const stored = sessions.get(sessionId);
       if (!stored) return [];
-      return [...stored.files.values()]
-        .sort((a, b) => compareCodePoints(a.path, b.path))
-        .map(({ path, size, sha256, modifiedAt }) => ({ path, size, sha256, modifiedAt }));
+      return [...stored.files.values()].sort((a, b) => compareCodePoints(a.path, b.path)).map(storedFileInfo);
     },
 
     async loadWorkspaceFile(sessionId, path) {
       const content = sessions.get(sessionId)?.files.get(path)?.content;
       return content ? new Uint8Array(content) : null;
+    },
+
+    async loadWorkspaceFileRange(sessionId, path, start, maxBytes) {
+      const file = sessions.get(sessionId)?.files.get(path);
+      if (!file) return null;
+      const bytes = file.content.slice(start, start + Math.min(maxBytes, RANGE_BYTES));
+      return { size: file.size, sha256: file.sha256, bytes };
     },
 
     async listAgentProfiles() {

@@ -30,6 +30,7 @@ const storedFileInfoSchema = z.object({
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   modifiedAt: z.string(),
+  linkTarget: z.string().min(1).optional(),
 });
 
 export interface SqlPersistenceAdapterOptions {
@@ -91,13 +92,22 @@ export function createSqlPersistenceAdapter(
       return run("close", () => db.destroy());
     },
 
-    listSessions() {
+    listSessions({ limit, after }) {
       return run("listSessions", async () => {
         const rows = await db
           .selectFrom("sessions")
           .select(["id", "record"])
+          .$if(after !== undefined, (query) =>
+            query.where((eb) =>
+              eb.or([
+                eb("updated_at", "<", after!.updatedAt),
+                eb.and([eb("updated_at", "=", after!.updatedAt), eb("id", ">", after!.sessionId)]),
+              ]),
+            ),
+          )
           .orderBy("updated_at", "desc")
           .orderBy("id", "asc")
+          .limit(limit)
           .execute();
         return rows.map(toSession);
       });
@@ -251,12 +261,19 @@ export function createSqlPersistenceAdapter(
           const key = { session_id: sessionId, path: file.path };
           await trx
             .insertInto("stored_files")
-            .values({ ...key, size: file.size, sha256: file.sha256, modified_at: file.modifiedAt })
+            .values({
+              ...key,
+              size: file.size,
+              sha256: file.sha256,
+              modified_at: file.modifiedAt,
+              link_target: file.linkTarget ?? null,
+            })
             .onConflict((conflict) =>
               conflict.columns(["session_id", "path"]).doUpdateSet((eb) => ({
                 size: eb.ref("excluded.size"),
                 sha256: eb.ref("excluded.sha256"),
                 modified_at: eb.ref("excluded.modified_at"),
+                link_target: eb.ref("excluded.link_target"),
               })),
             )
             .execute();
@@ -292,14 +309,20 @@ export function createSqlPersistenceAdapter(
       return run("listWorkspaceFiles", async () => {
         const rows = await db
           .selectFrom("stored_files")
-          .select(["path", "size", "sha256", "modified_at"])
+          .select(["path", "size", "sha256", "modified_at", "link_target"])
           .where("session_id", "=", sessionId)
           .orderBy("path", "asc")
           .execute();
         return rows.map((row) =>
           validateStoredValue(
             storedFileInfoSchema,
-            { path: row.path, size: Number(row.size), sha256: row.sha256, modifiedAt: row.modified_at },
+            {
+              path: row.path,
+              size: Number(row.size),
+              sha256: row.sha256,
+              modifiedAt: row.modified_at,
+              ...(row.link_target === null ? {} : { linkTarget: row.link_target }),
+            },
             `${label}: stored file "${row.path}" of session "${sessionId}"`,
           ),
         );
@@ -340,6 +363,44 @@ export function createSqlPersistenceAdapter(
               filled += chunk.bytes.length;
             }
             return content;
+          }),
+      );
+    },
+
+    loadWorkspaceFileRange(sessionId, path, start, maxBytes) {
+      // One chunk at most: the one holding `start` (every chunk but the last holds `fileChunkBytes`).
+      return run("loadWorkspaceFileRange", () =>
+        db
+          .transaction()
+          .setIsolationLevel("repeatable read")
+          .execute(async (trx) => {
+            const file = await trx
+              .selectFrom("stored_files")
+              .select(["size", "sha256"])
+              .where("session_id", "=", sessionId)
+              .where("path", "=", path)
+              .executeTakeFirst();
+            if (!file) return null;
+            const size = Number(file.size);
+            const found = { size, sha256: file.sha256 };
+            if (start >= size || maxBytes <= 0) return { ...found, bytes: new Uint8Array() };
+            const seq = Math.floor(start / fileChunkBytes);
+            const chunk = await trx
+              .selectFrom("stored_file_chunks")
+              .select("bytes")
+              .where("session_id", "=", sessionId)
+              .where("path", "=", path)
+              .where("seq", "=", seq)
+              .executeTakeFirst();
+            const chunkEnd = Math.min(size, (seq + 1) * fileChunkBytes);
+            if (chunk?.bytes.length !== chunkEnd - seq * fileChunkBytes) {
+              throw new RuntimeError(
+                "PERSISTENCE_FAILED",
+                `${label}: stored file "${path}" of session "${sessionId}" is corrupt: chunk ${seq} is not ${fileChunkBytes} bytes or the file's end`,
+              );
+            }
+            const offset = start - seq * fileChunkBytes;
+            return { ...found, bytes: chunk.bytes.subarray(offset, offset + maxBytes) };
           }),
       );
     },

@@ -8,10 +8,12 @@ import {
   readdir,
   readlink,
   rename,
+  symlink,
   unlink,
+  writeFile,
 } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { invalidPath } from "../../confined-path.js";
+import { confinedSegments, invalidPath } from "../../confined-path.js";
 import { RuntimeError } from "../../errors.js";
 import type { WorkspaceEntry } from "../sandbox-provider.js";
 import { isWithin, type SandboxPath } from "./sandbox-paths.js";
@@ -32,11 +34,17 @@ interface Area {
   readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
-/** Writes `content` at `target`, creating parent folders. A symlink at `target` is replaced, never followed. */
+/**
+ * Writes `content` (text as UTF-8, bytes, or a stream of bytes) at `target`,
+ * creating parent folders. The file is written under a temporary name and
+ * renamed over `target` once complete, so a failed write (a failing stream)
+ * leaves the earlier file as it was. A symlink at `target` is replaced,
+ * never followed.
+ */
 export async function writeAreaFile(
   area: Area,
   target: SandboxPath,
-  content: string | Uint8Array,
+  content: string | Uint8Array | AsyncIterable<Uint8Array>,
   mode = 0o644,
 ): Promise<void> {
   const parent = await openParent(area, target, { create: true });
@@ -50,16 +58,48 @@ export async function writeAreaFile(
     );
     try {
       if (area.owner) await file.chown(area.owner.uid, area.owner.gid);
-      await file.writeFile(content);
-    } finally {
+      await writeFile(file, content);
+    } catch (error) {
       await file.close();
-    }
-    await rename(at(parent, temp), at(parent, name)).catch(async (error: unknown) => {
       await unlink(at(parent, temp)).catch(() => undefined);
-      throw isCode(error, "EISDIR", "ENOTEMPTY", "EEXIST")
-        ? invalidPath(target.inside, "is a folder")
-        : error;
-    });
+      throw error;
+    }
+    await file.close();
+    await replaceWith(parent, temp, name, target);
+  } finally {
+    await parent.close();
+  }
+}
+
+/**
+ * Renames `temp` over `name` (both below `parent`): what was at `name` is
+ * replaced at once. `temp` is removed when that fails; a folder at `name`
+ * is refused (`INVALID_PATH`).
+ */
+async function replaceWith(
+  parent: FileHandle,
+  temp: string,
+  name: string,
+  target: SandboxPath,
+): Promise<void> {
+  await rename(at(parent, temp), at(parent, name)).catch(async (error: unknown) => {
+    await unlink(at(parent, temp)).catch(() => undefined);
+    throw isCode(error, "EISDIR", "ENOTEMPTY", "EEXIST") ? invalidPath(target.inside, "is a folder") : error;
+  });
+}
+
+/**
+ * Makes `target` a symbolic link to `linkTarget` (any text; it is never
+ * followed here), creating parent folders. A file or link at `target` is
+ * replaced; a folder there is refused (`INVALID_PATH`).
+ */
+export async function writeAreaLink(area: Area, target: SandboxPath, linkTarget: string): Promise<void> {
+  const parent = await openParent(area, target, { create: true });
+  const temp = temporaryName();
+  try {
+    await symlink(linkTarget, at(parent, temp));
+    if (area.owner) await lchown(at(parent, temp), area.owner.uid, area.owner.gid);
+    await replaceWith(parent, temp, basename(target), target);
   } finally {
     await parent.close();
   }
@@ -68,38 +108,49 @@ export async function writeAreaFile(
 /** How many symlinks a read follows before it gives up, like the kernel's ELOOP. */
 const MAX_SYMLINKS = 16;
 
+/** Reads a whole regular file, opened as `openAreaFile` opens it. */
+export async function readAreaFile(area: Area, target: SandboxPath): Promise<Uint8Array> {
+  const file = await openAreaFile(area, target);
+  try {
+    return new Uint8Array(await file.readFile());
+  } finally {
+    await file.close();
+  }
+}
+
 /**
- * Reads a regular file; symlinks are followed only while they stay inside the
- * area. The runtime never opens what a symlink points to before knowing it is
- * inside: the last component is looked at without following it, a symlink
- * there is resolved here, path by path, and anything but a regular file is
- * refused unopened (`INVALID_PATH`, "is not a regular file"), so the agent
- * can neither make the host open a device or file of its choosing nor make a
- * read wait on a FIFO. A name swapped meanwhile for a socket, FIFO or symlink
- * is refused the same way (the open does not follow, block or succeed on it).
+ * Opens a regular file for reading; the caller closes the handle. Symlinks
+ * are followed only while they stay inside the area. The runtime never opens
+ * what a symlink points to before knowing it is inside: the last component
+ * is looked at without following it, a symlink there is resolved here, path
+ * by path, and anything but a regular file is refused unopened
+ * (`INVALID_PATH`, "is not a regular file"), so the agent can neither make
+ * the host open a device or file of its choosing nor make a read wait on a
+ * FIFO. A name swapped meanwhile for a socket, FIFO or symlink is refused the
+ * same way (the open does not follow, block or succeed on it).
  */
-export async function readAreaFile(area: Area, target: SandboxPath, followed = 0): Promise<Uint8Array> {
+export async function openAreaFile(area: Area, target: SandboxPath, followed = 0): Promise<FileHandle> {
   const parent = await openParent(area, target, { create: false }).catch(notFoundAs(target));
   let link: string;
   try {
     const name = at(parent, basename(target));
     const stats = await lstat(name).catch(notFoundAs(target));
-    if (!stats.isSymbolicLink()) return await readRegularFile(area, name, target, stats);
+    if (!stats.isSymbolicLink()) return await openRegularFile(area, name, target, stats);
     link = await readlink(name).catch(notFoundAs(target));
   } finally {
     await parent.close();
   }
   if (followed >= MAX_SYMLINKS) throw new RuntimeError("FILE_NOT_FOUND", `No file at ${target.inside}`);
-  return readAreaFile(area, linkTarget(target, link), followed + 1);
+  return openAreaFile(area, linkTarget(target, link), followed + 1);
 }
 
-/** Reads `path` (a name below an open, verified folder) when it is a regular file inside the area. */
-async function readRegularFile(
+/** Opens `path` (a name below an open, verified folder) when it is a regular file inside the area. */
+async function openRegularFile(
   area: Area,
   path: string,
   target: SandboxPath,
   stats: Stats,
-): Promise<Uint8Array> {
+): Promise<FileHandle> {
   if (!stats.isFile()) throw notRegularFile(target);
   const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
     (error: unknown) => {
@@ -110,9 +161,10 @@ async function readRegularFile(
   try {
     await assertInside(area, file, target);
     if (!(await file.stat()).isFile()) throw notRegularFile(target);
-    return new Uint8Array(await file.readFile());
-  } finally {
+    return file;
+  } catch (error) {
     await file.close();
+    throw error;
   }
 }
 
@@ -123,18 +175,20 @@ function notRegularFile(target: SandboxPath): RuntimeError {
 /** Where the symlink at `target` (with contents `link`) leads, as a path of the same area; throws when outside it. */
 function linkTarget(target: SandboxPath, link: string): SandboxPath {
   const root = target.inside.slice(0, target.inside.length - target.relative.length - 1);
-  const resolved = posix.isAbsolute(link)
+  const normalised = posix.isAbsolute(link)
     ? posix.relative(root, posix.normalize(link))
     : posix.normalize(posix.join(posix.dirname(target.relative), link));
   if (
-    resolved === "" ||
-    resolved === "." ||
-    resolved === ".." ||
-    resolved.startsWith("../") ||
-    posix.isAbsolute(resolved)
+    normalised === "" ||
+    normalised === "." ||
+    normalised === ".." ||
+    normalised.startsWith("../") ||
+    posix.isAbsolute(normalised)
   ) {
     throw invalidPath(target.inside, "resolves outside the sandbox");
   }
+  // The agent chose the link's text: the names it leads to obey the rule of every path (`INVALID_PATH`).
+  const resolved = confinedSegments(normalised).join("/");
   return {
     area: target.area,
     relative: resolved,
@@ -169,9 +223,10 @@ export async function deleteAreaFile(area: Area, target: SandboxPath): Promise<v
 }
 
 /**
- * Every regular file below the area, depth first. Left out: symlinks, FIFOs,
- * sockets and devices (never opened, so a FIFO cannot block the listing), and
- * names that are not valid UTF-8 (their decoded names name no file).
+ * Every regular file and symbolic link (with its target, not followed) below
+ * the area, depth first. Left out: FIFOs, sockets and devices (never opened,
+ * so a FIFO cannot block the listing), and names that are not valid UTF-8
+ * (their decoded names name no file).
  */
 export async function listAreaFiles(area: Area): Promise<WorkspaceEntry[]> {
   const entries: WorkspaceEntry[] = [];
@@ -181,6 +236,11 @@ export async function listAreaFiles(area: Area): Promise<WorkspaceEntry[]> {
       const path = prefix ? `${prefix}/${entry}` : entry;
       if (stats?.isFile()) {
         entries.push({ path, size: stats.size, modifiedAt: stats.mtime.toISOString() });
+      } else if (stats?.isSymbolicLink()) {
+        const linkTarget = await readlink(at(dir, entry)).catch(() => undefined);
+        if (linkTarget !== undefined) {
+          entries.push({ path, size: stats.size, modifiedAt: stats.mtime.toISOString(), linkTarget });
+        }
       } else if (stats?.isDirectory()) {
         const child = await openVerifiedDir(area, at(dir, entry), path).catch(() => undefined);
         if (child) await visit(child, path).finally(() => child.close());
@@ -252,11 +312,21 @@ function basename(target: SandboxPath): string {
   return target.relative.slice(target.relative.lastIndexOf("/") + 1);
 }
 
+/**
+ * Rethrows a file system error met on the way to `target` as what a client
+ * is told: nothing there (`FILE_NOT_FOUND`), a name the file system refuses
+ * (`INVALID_PATH`) or a file the host may not open (`FORBIDDEN`); any other
+ * error (the host's own failure) as it is.
+ */
 function notFoundAs(target: SandboxPath): (error: unknown) => never {
   return (error) => {
     if (isCode(error, "ENOENT", "ENOTDIR", "ELOOP")) {
       throw new RuntimeError("FILE_NOT_FOUND", `No file at ${target.inside}`);
     }
+    if (isCode(error, "ENAMETOOLONG")) throw invalidPath(target.inside, "names a file longer than allowed");
+    if (isCode(error, "EISDIR")) throw invalidPath(target.inside, "is a folder");
+    if (isCode(error, "EACCES", "EPERM"))
+      throw new RuntimeError("FORBIDDEN", `No access to ${target.inside}`);
     throw error;
   };
 }

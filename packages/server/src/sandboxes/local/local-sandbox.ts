@@ -3,13 +3,16 @@ import { closeSync, constants, openSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { RuntimeError } from "../../errors.js";
+import { bytesFileReader } from "../bytes-file-reader.js";
 import { readFilesOneByOne } from "../read-files-one-by-one.js";
 import type {
   ExecOptions,
   ExitStatus,
+  ReadFilesOptions,
   Sandbox,
   SandboxFile,
   SandboxFileRead,
+  SandboxFileReader,
   SandboxProcess,
   WorkspaceEntry,
 } from "../sandbox-provider.js";
@@ -17,7 +20,16 @@ import { bwrapArgs } from "./bwrap-args.js";
 import type { SandboxCgroup } from "./cgroup-limits.js";
 import type { SandboxDisk } from "./disk-image.js";
 import type { EgressProxy } from "./egress-proxy.js";
-import { deleteAreaFile, listAreaFiles, readAreaFile, writeAreaFile } from "./host-file-access.js";
+import { fileHandleReader } from "./file-handle-reader.js";
+import {
+  deleteAreaFile,
+  listAreaFiles,
+  openAreaFile,
+  readAreaFile,
+  writeAreaFile,
+  writeAreaLink,
+} from "./host-file-access.js";
+import type { SandboxListeners } from "./netns-listeners.js";
 import type { ReadOnlyFiles } from "./read-only-files.js";
 import { resolveSandboxPath, type SandboxLayout, type SandboxPath } from "./sandbox-paths.js";
 import { readInitPid, sandboxProcess, signalSandbox } from "./sandbox-process.js";
@@ -73,12 +85,15 @@ export interface LocalSandboxConfig {
     readonly cgroup?: SandboxCgroup;
     /** The mounted disk image holding workspace and home (`"image"` storage), unmounted at terminate. */
     readonly disk?: SandboxDisk;
-    /** Network policy: own namespace, the proxy's socket folder, and the `net-bridge` command prefix. */
+    /**
+     * Network policy: own namespace with `/etc/hosts`, the egress proxy, and
+     * `listen`, which opens the allowed endpoints' listeners in the namespace
+     * of a sandbox process (its init's host pid) before anything runs in it.
+     */
     readonly network?: {
-      readonly socketDir: string;
       readonly hostsFile: string;
-      readonly commandPrefix: readonly string[];
       readonly proxy: EgressProxy;
+      listen(pid: number): Promise<SandboxListeners>;
     };
   };
   /** Called once, when the sandbox has terminated. */
@@ -174,6 +189,11 @@ export class LocalSandbox implements Sandbox {
   async writeFiles(files: readonly SandboxFile[]): Promise<void> {
     const targets = files.map((file) => ({ file, path: this.resolve(file.path) }));
     for (const { file, path } of targets) {
+      if (file.linkTarget !== undefined) {
+        await this.config.readOnlyFiles.forget(path);
+        await writeAreaLink(this.area(path), path, file.linkTarget);
+        continue;
+      }
       if (file.readOnly) {
         await this.config.readOnlyFiles.save(path, file.content);
       } else {
@@ -189,9 +209,25 @@ export class LocalSandbox implements Sandbox {
     return readAreaFile(this.area(target), target);
   }
 
+  /** A host-side open (no exec), with `readFile`'s protections; see `Sandbox.openFile`. */
+  async openFile(path: string): Promise<SandboxFileReader> {
+    const target = this.resolve(path);
+    if (this.config.readOnlyFiles.has(target)) {
+      return bytesFileReader(await this.config.readOnlyFiles.read(target));
+    }
+    return fileHandleReader(await openAreaFile(this.area(target), target));
+  }
+
+  /** Streams into a temporary file renamed over `path` once complete; see `Sandbox.writeFileFrom`. */
+  async writeFileFrom(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+    const target = this.resolve(path);
+    await this.config.readOnlyFiles.forget(target);
+    await writeAreaFile(this.area(target), target, source);
+  }
+
   /** Host-side reads, one file at a time (no exec); see `Sandbox.readFiles`. */
-  readFiles(paths: readonly string[]): AsyncIterable<SandboxFileRead> {
-    return readFilesOneByOne((path) => this.readFile(path), paths);
+  readFiles(paths: readonly string[], options?: ReadFilesOptions): AsyncIterable<SandboxFileRead> {
+    return readFilesOneByOne(this, paths, options);
   }
 
   async listWorkspace(): Promise<WorkspaceEntry[]> {
@@ -219,7 +255,7 @@ export class LocalSandbox implements Sandbox {
         delay(TERMINATE_WAIT_MS),
       ]);
       await this.config.isolation?.cgroup?.destroy();
-      await this.config.isolation?.network?.proxy.close();
+      this.config.isolation?.network?.proxy.close();
       await this.config.isolation?.disk?.release();
       this.config.onTerminated();
       this.markTerminated();
@@ -248,9 +284,9 @@ export class LocalSandbox implements Sandbox {
         readOnlyFileMounts: mounts.args,
         cwd,
         infoFd: INFO_FD,
-        ...(cgroup ? { blockFd: BLOCK_FD } : {}),
+        ...(cgroup || network ? { blockFd: BLOCK_FD } : {}),
         seccompFd: SECCOMP_FD,
-        command: [...STDIO_WRAPPER, ...(network ? network.commandPrefix : []), ...command],
+        command: [...STDIO_WRAPPER, ...command],
       });
       // The options go through a pipe (`--args`), so that the sandbox's own `/proc/1/cmdline`
       // (bwrap's) shows no host paths; only the command, which runs inside, stays on the command line.
@@ -268,7 +304,7 @@ export class LocalSandbox implements Sandbox {
           "ignore",
           "ignore",
           "pipe",
-          cgroup ? "pipe" : "ignore",
+          cgroup || network ? "pipe" : "ignore",
           filter,
           "pipe",
           "pipe",
@@ -287,19 +323,23 @@ export class LocalSandbox implements Sandbox {
     const [stdin, stdout, stderr] = STDIO_FDS.map((fd) => pipes[fd]!);
     const streams = { stdin: stdin!, stdout: stdout!, stderr: stderr! };
     const reported = readInitPid(child.stdio[INFO_FD] as Readable);
-    if (!cgroup) {
+    if (!cgroup && !network) {
       return sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal), streams);
     }
 
-    // The init waits on the block descriptor until it is in the cgroups, so
-    // nothing in the sandbox ever runs outside them; if that fails, it dies.
+    // The init waits on the block descriptor until it is in the cgroups and
+    // the server listens on the allowed endpoints in its network namespace,
+    // so nothing in the sandbox ever runs outside them or before its egress
+    // works; if that fails, it dies. The listeners close when it exits.
     const gate = child.stdio[BLOCK_FD] as Writable;
     gate.on("error", () => undefined);
+    let listeners: SandboxListeners | undefined;
     const confined = reported.then(async (pid) => {
       if (pid === undefined) return undefined;
       try {
-        const before = await cgroup.counters();
-        await cgroup.add(pid);
+        const before = await cgroup?.counters();
+        await cgroup?.add(pid);
+        listeners = await network?.listen(pid);
         gate.end("go");
         return before;
       } catch {
@@ -308,7 +348,8 @@ export class LocalSandbox implements Sandbox {
       }
     });
     const started = sandboxProcess(child, (signal) => void signalSandbox(child, reported, signal), streams);
-    return { ...started, exited: withLimit(started.exited, confined, cgroup) };
+    void started.exited.then(() => confined).then(() => listeners?.close());
+    return cgroup ? { ...started, exited: withLimit(started.exited, confined, cgroup) } : started;
   }
 
   /** Unsafe mode: the command runs on the host in its own process group, which `kill` signals. */

@@ -3,7 +3,7 @@ import type { ReadableStream, ReadableStreamDefaultReader } from "node:stream/we
 import { extract } from "tar-stream";
 import { RuntimeError } from "../../errors.js";
 import { resolveAreaPath, type SandboxAreas } from "../area-path.js";
-import type { SandboxFileRead } from "../sandbox-provider.js";
+import type { ReadFilesOptions, SandboxFileRead } from "../sandbox-provider.js";
 import type { ModalSandboxHandle } from "./modal-client.js";
 import { modalFailure } from "./modal-errors.js";
 import { type AgentIdentity, READ_FILES_REPORT, readFilesCommand } from "./sandbox-commands.js";
@@ -26,6 +26,7 @@ export async function* readModalFiles(
   agent: AgentIdentity,
   areas: SandboxAreas,
   paths: readonly string[],
+  options: ReadFilesOptions = {},
 ): AsyncGenerator<SandboxFileRead> {
   /** Requested spellings by normalised path, while the path has no entry yet. */
   const pending = new Map<string, string[]>();
@@ -88,6 +89,17 @@ export async function* readModalFiles(
         yield* settle(name, (path) => ({
           path,
           error: new RuntimeError("INVALID_PATH", `${path} is not a regular file`),
+        }));
+        continue;
+      }
+      const size = member.header.size ?? 0;
+      if (options.maxBytes !== undefined && size > options.maxBytes) {
+        // Not held: the member streams past, unread.
+        member.resume();
+        yield* settle(name, (path) => ({
+          path,
+          error: new RuntimeError("FILE_TOO_LARGE", `${path} holds ${size} bytes, over ${options.maxBytes}`),
+          size,
         }));
         continue;
       }
@@ -155,7 +167,7 @@ async function* remaining(
 }
 
 /** The first `limit` bytes of `stream` as trimmed text; the rest is read and dropped. */
-async function keepStart(stream: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+export async function keepStart(stream: ReadableStream<Uint8Array>, limit: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let kept = 0;
   for await (const chunk of stream) {

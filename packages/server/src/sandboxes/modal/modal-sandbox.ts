@@ -5,12 +5,15 @@ import { RuntimeError } from "../../errors.js";
 import { resolveAreaPath } from "../area-path.js";
 import type {
   ExecOptions,
+  ReadFilesOptions,
   Sandbox,
   SandboxFile,
   SandboxFileRead,
+  SandboxFileReader,
   SandboxProcess,
   WorkspaceEntry,
 } from "../sandbox-provider.js";
+import { openModalFile } from "./file-range-reader.js";
 import { buildFilesArchive } from "./files-archive.js";
 import { readModalFiles } from "./files-reader.js";
 import type { ModalExecParams, ModalSandboxHandle } from "./modal-client.js";
@@ -117,8 +120,12 @@ export function modalSandbox(
       return result.stdout;
     },
 
-    readFiles(paths: readonly string[]): AsyncIterable<SandboxFileRead> {
-      return readModalFiles(handle, agent, areas, paths);
+    readFiles(paths: readonly string[], options?: ReadFilesOptions): AsyncIterable<SandboxFileRead> {
+      return readModalFiles(handle, agent, areas, paths, options);
+    },
+
+    openFile(path: string): Promise<SandboxFileReader> {
+      return openModalFile(handle, agent, areas, path);
     },
 
     async listWorkspace(): Promise<WorkspaceEntry[]> {
@@ -183,16 +190,20 @@ export function commandFailure(operation: string, result: CommandResult): Runtim
   );
 }
 
-/** Parses `listFilesCommand` output. */
+/** Parses `listFilesCommand` output: `f SIZE TIME PATH\0` per file, `l SIZE TIME PATH\0TARGET\0` per link. */
 function parseFileList(output: Uint8Array): WorkspaceEntry[] {
   const entries: WorkspaceEntry[] = [];
-  for (const record of Buffer.from(output).toString("utf8").split("\0")) {
-    const match = /^(\d+) (\d+(?:\.\d+)?) (.+)$/s.exec(record);
+  const fields = Buffer.from(output).toString("utf8").split("\0");
+  for (let index = 0; index < fields.length; index++) {
+    const match = /^([fl]) (\d+) (\d+(?:\.\d+)?) (.+)$/s.exec(fields[index]!);
     if (!match) continue;
+    const linkTarget = match[1] === "l" ? fields[++index] : undefined;
+    if (linkTarget === "") continue;
     entries.push({
-      path: match[3]!,
-      size: Number(match[1]),
-      modifiedAt: new Date(Math.round(Number(match[2]) * 1000)).toISOString(),
+      path: match[4]!,
+      size: Number(match[2]),
+      modifiedAt: new Date(Math.round(Number(match[3]) * 1000)).toISOString(),
+      ...(linkTarget === undefined ? {} : { linkTarget }),
     });
   }
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -1,17 +1,25 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
-import { workspaceArchive } from "../workspace-archive.js";
+import { OMITTED_ENTRY_NAME, workspaceArchive } from "../workspace-archive.js";
+import { DEFAULT_MAX_FILE_READ_BYTES, type FileRouteOptions } from "./files.js";
 
 /**
  * `GET /sessions/:id/workspace`: the whole workspace as a `.tar.gz`, entries
- * named by workspace-relative path (no leading folder), streamed as it is
- * read. Unknown sessions answer 404 before any byte is sent; a file left
- * out (not a regular file, or deleted meanwhile) is logged as a warning with
- * its reason; any other read failure mid-stream aborts the response, so an
- * incomplete download never looks complete.
+ * named by workspace-relative path (no leading folder), streamed file by
+ * file as the client reads, so server memory stays bounded whatever the
+ * files' sizes. Unknown sessions answer 404 before any byte is sent. A file
+ * left out (over `files.maxReadBytes`, not a regular file, or deleted
+ * meanwhile) is named with its reason in a last entry
+ * `.agent-runtime-omitted.json` and logged as a warning; any other read
+ * failure mid-stream aborts the response, so an incomplete download never
+ * looks complete.
  */
-export const workspaceRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
+export const workspaceRoutes: FastifyPluginAsyncZod<{
+  runtime: AgentRuntime;
+  files?: FileRouteOptions;
+}> = async (app, { runtime, files = {} }) => {
+  const maxFileBytes = files.maxReadBytes ?? DEFAULT_MAX_FILE_READ_BYTES;
   app.get(
     "/sessions/:id/workspace",
     {
@@ -22,9 +30,11 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> =
         produces: ["application/gzip"],
         // `any` so the handler may send a stream; the metadata documents the bytes.
         response: {
-          200: z
-            .any()
-            .meta({ type: "string", format: "binary", description: "A gzipped tar of the workspace" }),
+          200: z.any().meta({
+            type: "string",
+            format: "binary",
+            description: `A gzipped tar of the workspace; files left out are named in its last entry, ${OMITTED_ENTRY_NAME}`,
+          }),
         },
       },
     },
@@ -37,11 +47,12 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> =
         .send(
           workspaceArchive({
             files: session.snapshot().files,
-            read: (path) => session.readFile(path),
-            onSkipped: (path, reason) =>
+            open: (path) => session.openFile(path),
+            maxFileBytes,
+            onOmitted: ({ path, reason }) =>
               request.log.warn(
                 { sessionId: session.id, path },
-                `Left out of the workspace archive: ${reason}`,
+                `Left out of the workspace archive (named in ${OMITTED_ENTRY_NAME}): ${reason}`,
               ),
           }),
         );
