@@ -1,5 +1,7 @@
+import { measureFileServing, printFileServing } from "./file-serving.js";
 import { measurePersistence, printPersistence } from "./persistence.js";
 import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
+import { measureSocketReplay, printSocketReplay } from "./socket-replay.js";
 import { formatSummary, summarize } from "./stats.js";
 import { measureDirectSdkLatency, measureTurnLatency, type TurnLatencyResult } from "./turn-latency.js";
 import { measureWorkspaceSync, printWorkspaceSync } from "./workspace-sync.js";
@@ -72,3 +74,9 @@ printPersistence(await measurePersistence());
 
 console.log("\nworkspace durability (runtime core + SQLite, in-memory sandbox)");
 printWorkspaceSync(await measureWorkspaceSync());
+
+console.log("\nfile serving (agent-runtime serve, a local sandbox, a 2 GB file to 4 clients)");
+printFileServing(await measureFileServing());
+
+console.log("\nsocket replay (agent-runtime serve, 100 slow socket.io clients replaying a 32 MB session)");
+printSocketReplay(await measureSocketReplay());

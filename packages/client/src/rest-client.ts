@@ -6,6 +6,8 @@ import type {
   CreateSessionRequest,
   EventsResponse,
   HealthResponse,
+  ListSessionsQuery,
+  ListSessionsResponse,
   PermissionAnswerRequest,
   SendMessageResponse,
   SessionData,
@@ -27,7 +29,10 @@ export interface RestClientOptions {
 }
 
 interface RequestOptions {
+  /** Sent as JSON. */
   readonly body?: unknown;
+  /** Sent as they are (`application/octet-stream`). */
+  readonly bytes?: Uint8Array;
   readonly query?: Record<string, string | number>;
   readonly raw?: boolean;
 }
@@ -73,8 +78,17 @@ export class RestClient {
     return this.request("POST", "/sessions", { body: request });
   }
 
-  async listSessions(): Promise<SessionSummary[]> {
-    return (await this.request<{ sessions: SessionSummary[] }>("GET", "/sessions")).sessions;
+  /**
+   * A page of the sessions, newest `updatedAt` first (the server's default
+   * page size unless `limit` is given); pass its `nextCursor` as `cursor` for
+   * the next page, until it is `null`.
+   */
+  listSessions(page: ListSessionsQuery = {}): Promise<ListSessionsResponse> {
+    const query = {
+      ...(page.limit === undefined ? {} : { limit: page.limit }),
+      ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+    };
+    return this.request("GET", "/sessions", { query });
   }
 
   /** Metadata, runtime state, main-conversation blocks, files and subagents, consistent with `lastSeq`. */
@@ -137,6 +151,14 @@ export class RestClient {
     await this.request("PUT", filePath(sessionId, path), { body: { content } });
   }
 
+  /**
+   * Writes a workspace file byte for byte (any content, binary included).
+   * Rejects with `PAYLOAD_TOO_LARGE` (413) over the server's raw write limit.
+   */
+  async writeFileBytes(sessionId: string, path: string, bytes: Uint8Array): Promise<void> {
+    await this.request("PUT", filePath(sessionId, path), { bytes });
+  }
+
   async deleteFile(sessionId: string, path: string): Promise<void> {
     await this.request("DELETE", filePath(sessionId, path));
   }
@@ -175,6 +197,10 @@ export class RestClient {
     if (options.body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(options.body);
+    } else if (options.bytes !== undefined) {
+      headers["content-type"] = "application/octet-stream";
+      // A view typed over any ArrayBufferLike; fetch takes it as bytes.
+      init.body = options.bytes as Uint8Array<ArrayBuffer>;
     }
 
     let response: Response;

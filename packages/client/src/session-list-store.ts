@@ -17,11 +17,12 @@ const REMEMBERED_DELETIONS = 500;
 
 /**
  * The session list as an external store. `follow()` keeps it live over the
- * socket (`sessions:subscribe`: a full list on every (re)connect, then
- * creations, summary changes — status, activity, usage, title — and
- * deletions, from any client); `refresh()` refetches it over REST. Whatever
- * the source, a summary never replaces a newer one of the same session
- * (higher `lastSeq`), and a session seen deleted never comes back.
+ * socket (`sessions:subscribe`: the newest sessions, the server's first
+ * page, on every (re)connect, then creations, summary changes — status,
+ * activity, usage, title — and deletions, from any client); `refresh()`
+ * refetches that page over REST. Whatever the source, a summary never
+ * replaces a newer one of the same session (higher `lastSeq`), and a session
+ * seen deleted never comes back.
  */
 export class SessionListStore {
   private state: SessionListSnapshot = { sessions: [], isLoading: false, loaded: false, error: undefined };
@@ -74,7 +75,7 @@ export class SessionListStore {
     this.pending ??= (async () => {
       this.set({ ...this.state, isLoading: true });
       try {
-        this.replaceAll(await this.rest.listSessions());
+        this.replaceAll((await this.rest.listSessions()).sessions);
       } catch (error) {
         const failure = AgentRuntimeError.is(error)
           ? error

@@ -66,6 +66,11 @@ export interface SocketConnectionOptions {
  * subscriber drops anything it already holds, so nothing is doubled. A gap
  * in the sequence triggers the same resume. The live session list follows
  * the same pattern: subscribed again, with a fresh full list, on reconnect.
+ * A join or subscription refused `RATE_LIMITED` is asked again after the
+ * server's `retryAfter`; a handshake refused `RATE_LIMITED` or
+ * `TOO_MANY_SOCKETS` is tried again after `reconnectionDelayMaxMs`. A
+ * server that drops the connection (a slow consumer) is a disconnect like
+ * any other: reconnect, then resume from each cursor.
  */
 export class SocketConnection {
   /** The underlying socket (e.g. to drop the transport in tests: `socket.io.engine.close()`). */
@@ -77,6 +82,9 @@ export class SocketConnection {
   /** Per session, the generation of the join in flight (absent: none in flight). */
   private readonly joining = new Map<string, number>();
   private generation = 0;
+  /** Retries waiting for the server's rate limit (`retryAfter`) or socket limit; cleared by `close`. */
+  private readonly retries = new Set<ReturnType<typeof setTimeout>>();
+  private readonly retryDelayMs: number;
   private state: ConnectionState = { status: "idle", error: undefined };
   private readonly listeners = new Set<() => void>();
   private readonly joinTimeoutMs: number;
@@ -84,6 +92,7 @@ export class SocketConnection {
 
   constructor(options: SocketConnectionOptions) {
     this.joinTimeoutMs = options.joinTimeoutMs ?? 10_000;
+    this.retryDelayMs = options.reconnectionDelayMaxMs ?? 5000;
     this.log = options.log ?? (() => undefined);
     this.socket = io(options.wsUrl, {
       autoConnect: false,
@@ -155,6 +164,8 @@ export class SocketConnection {
 
   /** Disconnects and drops every subscriber; a later `join` connects again. Idempotent. */
   close(): void {
+    for (const retry of this.retries) clearTimeout(retry);
+    this.retries.clear();
     this.subscribers.clear();
     this.joining.clear();
     this.listSubscriber = undefined;
@@ -174,6 +185,13 @@ export class SocketConnection {
       .timeout(this.joinTimeoutMs)
       .emit("session:join", { sessionId, afterSeq }, (error: Error | null, ack: JoinAck) => {
         if (this.joining.get(sessionId) !== generation) return;
+        if (!error && !ack.ok && ack.error.code === "RATE_LIMITED") {
+          // Still joining (a gap does not ask again meanwhile); a disconnect, a leave or a later join cancels it.
+          this.retryAfter(ack.error.retryAfter, () => {
+            if (this.joining.get(sessionId) === generation && this.socket.connected) this.sendJoin(sessionId);
+          });
+          return;
+        }
         this.joining.delete(sessionId);
         if (error) {
           // Timed out or disconnected: a reconnect joins again; a live socket asks again.
@@ -194,6 +212,12 @@ export class SocketConnection {
       .timeout(this.joinTimeoutMs)
       .emit("sessions:subscribe", (error: Error | null, ack: SessionListAck) => {
         if (this.listJoining !== generation) return;
+        if (!error && !ack.ok && ack.error.code === "RATE_LIMITED") {
+          this.retryAfter(ack.error.retryAfter, () => {
+            if (this.listJoining === generation && this.socket.connected) this.sendListSubscribe();
+          });
+          return;
+        }
         this.listJoining = undefined;
         if (error) {
           if (this.socket.connected) this.sendListSubscribe();
@@ -268,8 +292,26 @@ export class SocketConnection {
     const failure = new AgentRuntimeError(code, `Socket connection failed: ${message}`, { cause: error });
     this.log("connect_error", { code, message });
     this.listSubscriber?.onFailed(failure);
-    // An inactive socket was refused by the server (e.g. auth) and will not retry on its own.
-    this.setState({ status: this.socket.active ? "reconnecting" : "disconnected", error: failure });
+    // An inactive socket was refused by the server and will not retry on its own; over a limit, it is worth another try later.
+    const overLimit = !this.socket.active && (code === "RATE_LIMITED" || code === "TOO_MANY_SOCKETS");
+    if (overLimit) this.retryAfter(undefined, () => this.connect());
+    this.setState({
+      status: this.socket.active || overLimit ? "reconnecting" : "disconnected",
+      error: failure,
+    });
+  }
+
+  /** Runs `retry` after `seconds` (the server's `retryAfter`), or after the longest reconnection delay. */
+  private retryAfter(seconds: number | undefined, retry: () => void): void {
+    this.log("over a server limit; retrying later", { retryAfterSeconds: seconds });
+    const timer = setTimeout(
+      () => {
+        this.retries.delete(timer);
+        retry();
+      },
+      seconds === undefined ? this.retryDelayMs : seconds * 1000,
+    );
+    this.retries.add(timer);
   }
 
   private setState(next: ConnectionState): void {

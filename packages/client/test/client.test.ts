@@ -222,7 +222,7 @@ describe("AgentRuntimeClient against a real server", () => {
         () =>
           listed(sessionId)?.runtime.sandboxStatus === "running" && listed(sessionId)?.runtime.busy === false,
       );
-      const fromServer = (await b.rest.listSessions()).find((s) => s.sessionId === sessionId);
+      const fromServer = (await b.rest.listSessions()).sessions.find((s) => s.sessionId === sessionId);
       expect(idle.sessions.find((s) => s.sessionId === sessionId)?.lastSeq).toBe(fromServer?.lastSeq);
 
       // Changes made while the watcher is disconnected arrive with the fresh list on reconnect.

@@ -6,6 +6,7 @@ import { pino } from "pino";
 // Vite's SSR environment, so the bare package names would load possibly stale `dist` builds.
 import { type ScriptInput, startMockModel } from "../../../mock-model/src/index.js";
 import {
+  type AgentServerOptions,
   createAgentRuntime,
   createAgentServer,
   createLocalSandboxProvider,
@@ -22,7 +23,11 @@ export interface RealServer {
  * Claude Code) answering through the scripted mock model. Shared by the
  * client and React end-to-end suites.
  */
-export async function startRealServer(script: ScriptInput): Promise<RealServer> {
+export async function startRealServer(
+  script: ScriptInput,
+  /** Further server options (e.g. socket limits). */
+  serverOptions: Partial<Omit<AgentServerOptions, "runtime">> = {},
+): Promise<RealServer> {
   const dir = await mkdtemp(join(tmpdir(), "agent-runtime-client-test-"));
   // Sandboxes run as other users, which must be able to enter it.
   await chmod(dir, 0o711);
@@ -35,7 +40,7 @@ export async function startRealServer(script: ScriptInput): Promise<RealServer> 
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "warn" }),
     idleTimeoutMs: 0,
   });
-  const server = await createAgentServer({ runtime });
+  const server = await createAgentServer({ runtime, ...serverOptions });
   const url = await server.listen({ port: 0 });
   return {
     url,

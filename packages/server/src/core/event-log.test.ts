@@ -19,6 +19,16 @@ describe("EventLog", () => {
     expect(log.eventsAfter(0)?.length).toBe(5);
   });
 
+  it("pages through the events after a cursor", () => {
+    const log = new EventLog({ sessionId: "s", windowSize: 4 });
+    for (let i = 0; i < 6; i++) log.emit(status);
+    expect(log.eventsAfter(2, 2)?.map((e) => e.seq)).toEqual([3, 4]);
+    expect(log.eventsAfter(4, 2)?.map((e) => e.seq)).toEqual([5, 6]);
+    expect(log.eventsAfter(5, 2)?.map((e) => e.seq)).toEqual([6]);
+    expect(log.eventsAfter(6, 2)).toEqual([]);
+    expect(log.eventsAfter(1, 2)).toBeNull();
+  });
+
   it("answers null once the window lost the cursor", () => {
     const log = new EventLog({ sessionId: "s", windowSize: 3 });
     for (let i = 0; i < 10; i++) log.emit(status);

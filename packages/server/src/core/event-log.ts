@@ -57,14 +57,18 @@ export class EventLog {
   }
 
   /**
-   * Events with `seq > afterSeq`, or `null` when the window no longer holds
-   * all of them (the caller then sends a snapshot instead).
+   * The first `limit` events with `seq > afterSeq` (all of them by default),
+   * or `null` when the window no longer holds the one right after `afterSeq`
+   * (the caller then sends a snapshot instead). Paging with the last returned
+   * `seq` as the next cursor yields every event once, in order, as long as
+   * the window keeps up.
    */
-  eventsAfter(afterSeq: number): SessionEvent[] | null {
+  eventsAfter(afterSeq: number, limit = Number.POSITIVE_INFINITY): SessionEvent[] | null {
     if (afterSeq >= this.seq) return [];
     const first = this.window[0];
     if (!first || first.seq > afterSeq + 1) return null;
-    return this.window.slice(afterSeq + 1 - first.seq);
+    const start = afterSeq + 1 - first.seq;
+    return this.window.slice(start, start + limit);
   }
 
   subscribe(listener: SessionEventListener): () => void {

@@ -26,6 +26,19 @@ export class ApiKeyChecker {
   }
 }
 
+/**
+ * Whom a rate limit counts a request or a socket against: its API key when it
+ * presents a valid one (so clients behind one address do not starve each
+ * other), else its address (so guessing keys is limited too). Holds a digest
+ * of the key, never the key.
+ */
+export function callerKey(apiKeys: ApiKeyChecker, token: string | undefined, address: string): string {
+  if (apiKeys.required && token && apiKeys.accepts(token)) {
+    return `key:${createHash("sha256").update(token).digest("base64url")}`;
+  }
+  return `ip:${address}`;
+}
+
 /** The key of an `Authorization: Bearer <key>` header value. */
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");

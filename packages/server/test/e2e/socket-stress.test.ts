@@ -1,15 +1,13 @@
 import { readdirSync } from "node:fs";
-import type { Socket as NetSocket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { setTimeout as delay } from "node:timers/promises";
 import { type ChunkEvent, type MockModel, type ScriptInput, startMockModel } from "@agent-runtime/mock-model";
 import type { JoinAck, SessionEvent } from "@agent-runtime/protocol";
-import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roomFor } from "../../src/transport/socket/socket-transport.js";
 import { BlockReplica } from "../support/block-replica.js";
 import { percentile } from "../support/percentile.js";
 import { restClient } from "../support/rest.js";
+import { connectSocket as connect, tcpOf, until } from "../support/socket-client.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -40,30 +38,6 @@ const script: ScriptInput = {
 };
 
 const now = () => performance.timeOrigin + performance.now();
-
-function connect(url: string): Promise<Socket> {
-  const socket = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
-  return new Promise((resolve, reject) => {
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", reject);
-  });
-}
-
-/** The TCP socket under a connected socket.io client (websocket transport, Node's `ws`). */
-function tcpOf(socket: Socket): NetSocket {
-  const transport = socket.io.engine.transport as unknown as { ws?: { _socket?: NetSocket } };
-  const tcp = transport.ws?._socket;
-  if (!tcp) throw new Error("no TCP socket under the client");
-  return tcp;
-}
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await delay(10);
-  }
-}
 
 describe("socket stress", () => {
   let server: TestServer;

@@ -1,7 +1,10 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import type { SocketError, SocketErrorEvent } from "@agent-runtime/protocol";
 import { pino } from "pino";
+import type { Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentRuntime,
@@ -11,6 +14,8 @@ import {
 } from "../../src/index.js";
 import { ApiKeyChecker } from "../../src/transport/api-keys.js";
 import { createHttpApp, type HttpApp } from "../../src/transport/http/http-app.js";
+import { connectSocket } from "../support/socket-client.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const KEYS = ["rate-key-a", "rate-key-b"];
 const MAX = 5;
@@ -93,5 +98,61 @@ describe("rate limits", () => {
     } finally {
       await defaults.close();
     }
+  });
+});
+
+/** RELIABILITY cases 16 and 34: per-caller rate limits on socket events (a real server, real socket.io clients). */
+describe("socket event rate limits", () => {
+  const RATE = { eventsPerSecond: 2, burst: 5, maxRefusedInARow: 3 };
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ apiKeys: KEYS, server: { socketRateLimit: RATE } });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  const unsubscribe = (socket: Socket) =>
+    socket.timeout(10_000).emitWithAck("sessions:unsubscribe") as Promise<
+      { ok: true } | { ok: false; error: SocketError }
+    >;
+
+  it("answers RATE_LIMITED with retryAfter once a key used up its burst, over all its sockets", async () => {
+    const [first, second] = await Promise.all([
+      connectSocket(server.url, { token: KEYS[0] }),
+      connectSocket(server.url, { token: KEYS[0] }),
+    ]);
+    if (!first || !second) throw new Error("not connected");
+    for (let i = 0; i < RATE.burst - 1; i++) expect(await unsubscribe(first)).toEqual({ ok: true });
+    expect(await unsubscribe(second)).toEqual({ ok: true });
+    const limited = await unsubscribe(second);
+    expect(limited).toMatchObject({ ok: false, error: { code: "RATE_LIMITED", retryAfter: 1 } });
+    // Without an acknowledgement, the refusal comes as an `error` event naming the event.
+    const error = new Promise<SocketErrorEvent>((resolve) => first.once("error", resolve));
+    first.emit("session:leave", { sessionId: "s" });
+    expect(await error).toMatchObject({ code: "RATE_LIMITED", retryAfter: 1, event: "session:leave" });
+    // Another key has its own budget.
+    const other = await connectSocket(server.url, { token: KEYS[1] });
+    expect(await unsubscribe(other)).toEqual({ ok: true });
+    // After `retryAfter`, the key's events are admitted again.
+    await delay(1_100);
+    expect(await unsubscribe(first)).toEqual({ ok: true });
+    for (const socket of [first, second, other]) socket.close();
+  });
+
+  it("disconnects a socket that keeps sending over the rate, and tells it why", async () => {
+    const socket = await connectSocket(server.url, { token: KEYS[1] });
+    const errors: SocketErrorEvent[] = [];
+    socket.on("error", (error: SocketErrorEvent) => errors.push(error));
+    const reason = new Promise<string>((resolve) => socket.once("disconnect", resolve));
+    for (let i = 0; i < RATE.burst + RATE.maxRefusedInARow + 5; i++)
+      socket.emit("session:leave", { sessionId: "s" });
+    expect(await Promise.race([reason, delay(10_000).then(() => "still connected")])).toBe(
+      "io server disconnect",
+    );
+    // The first refusal in a row and the last one, which disconnected it.
+    expect(errors.map((e) => e.code)).toEqual(["RATE_LIMITED", "RATE_LIMITED"]);
+    expect(errors[1]?.message).toMatch(/disconnected/);
   });
 });

@@ -12,6 +12,10 @@ export interface ServerProcessOptions {
   readonly dataDir: string;
   /** Anthropic-compatible endpoint the agents talk to (e.g. a mock model's URL). */
   readonly modelUrl: string;
+  /** Further `serve` flags (e.g. `["--api-keys", "a,b"]`). @default [] */
+  readonly args?: readonly string[];
+  /** Further environment variables (e.g. the `AGENT_RUNTIME_*` settings `serve` reads). @default {} */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ServerProcess {
@@ -56,6 +60,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       profilesDir,
       "--idle-timeout",
       "0",
+      ...(options.args ?? []),
     ],
     {
       cwd: SERVER_DIR,
@@ -65,6 +70,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
         ANTHROPIC_API_KEY: "test-model-key",
         LOG_FORMAT: "json",
         LOG_LEVEL: "info",
+        ...options.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -5,25 +5,26 @@ import {
   leaveRequestSchema,
   type SessionEvent,
   type SessionListAck,
+  type SocketError,
+  type SocketErrorEvent,
 } from "@agent-runtime/protocol";
 import { Server, type Socket } from "socket.io";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
-import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+import { type ApiKeyChecker, bearerToken, callerKey } from "../api-keys.js";
 import { errorAck, errorReply, errorReplyFor } from "../error-reply.js";
+import { CallerLimits, type CallerSocket } from "./caller-limits.js";
+import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
+import { replayInPages } from "./paged-replay.js";
+import { resolveSocketLimits, type SocketLimitsInput } from "./socket-limits.js";
 
-export interface SocketTransportOptions {
+export interface SocketTransportOptions extends SocketLimitsInput {
   readonly runtime: AgentRuntime;
   readonly apiKeys: ApiKeyChecker;
-  /** Largest accepted socket frame; bigger ones close the socket. @default 1_048_576 */
-  readonly maxFrameBytes?: number;
-  /**
-   * Outgoing bytes a socket may have queued (not yet handed to its
-   * connection) before it is dropped as a slow consumer; see
-   * `attachSocketTransport`. @default 16_777_216
-   */
-  readonly maxBufferedBytes?: number;
   readonly corsOrigin?: string | string[] | boolean;
 }
+
+/** Bytes a replay page may add to a socket's queue (at most `maxBufferedBytes`). */
+const REPLAY_PAGE_BYTES = 256 * 1024;
 
 export function roomFor(sessionId: string): string {
   return `session:${sessionId}`;
@@ -35,64 +36,119 @@ const SESSION_LIST_ROOM = "sessions";
 /**
  * socket.io on the HTTP server. `session:join {sessionId, afterSeq?}` replays
  * the missed events (or a `session:snapshot` when they are no longer held)
- * and then delivers live events; replay and room join happen in the same
- * tick, so nothing falls in between. `sessions:subscribe` joins the live
- * session list (see `SessionListAck` in the protocol): the room is joined
- * before the list is read, so no change falls in between.
+ * a page at a time and then delivers live events; the last page and the
+ * room join happen in the same tick, so nothing falls in between (see
+ * `replayInPages`), and the acknowledgement follows. A later join or a leave
+ * of the same session replaces a replay still running. `sessions:subscribe`
+ * joins the live session list (see `SessionListAck` in the protocol): the
+ * room is joined before the list is read, so no change falls in between.
  *
- * Slow consumers: a client that does not read (stalled, or slower than the
- * stream) makes its outgoing queue grow. After each live event the queue of
- * every socket in the event's room is checked; past `maxBufferedBytes` the
- * connection is closed at once, discarding the queue, so one stalled client
- * holds at most about twice that (the queue plus the batch its connection is
- * still writing; the kernel's socket buffers come on top) and never slows
- * the others. The client sees a transport close, reconnects and re-joins
- * with `afterSeq` for what it missed. Replays and snapshots are not checked
- * as they are queued, so a large replay to a healthy client cannot trip the
- * bound by itself.
+ * Limits (see `SocketLimitsInput`): every socket counts against its caller
+ * (API key, or address without keys): at most `maxSocketsPerCaller` at once
+ * (the handshake is refused `TOO_MANY_SOCKETS`), and every event it emits
+ * takes a token of the caller's bucket. An event over the rate is not
+ * handled: its acknowledgement says `RATE_LIMITED` with `retryAfter`, or,
+ * for events without one, an `error` event at the first refusal in a row;
+ * a socket refused `maxRefusedInARow` times in a row is told so and
+ * disconnected. Frames over `maxFrameBytes` close the
+ * socket.
+ *
+ * Slow consumers: everything sent to a socket, live events and replay pages
+ * alike, goes through its `OutgoingQueue`. A replay adds a page only once
+ * the previous one is written, so replays hold at most a page (and the
+ * event that ends it) per socket whatever their size or number, and cannot
+ * trip the bound by themselves. Live events are queued as they happen: when
+ * one leaves a socket of its room with more than `maxBufferedBytes` queued
+ * behind what its connection is writing, or when a connection has not
+ * finished writing a batch for `stallTimeoutMs` (a client that reads
+ * nothing), the connection is closed at once, discarding the queue, so one
+ * stalled client holds at most about twice the bound whatever it asks for
+ * (the kernel's socket buffers come on top) and never slows the others. The
+ * client sees a transport close, reconnects and re-joins with `afterSeq` for
+ * what it missed.
  */
 export function attachSocketTransport(httpServer: HttpServer, options: SocketTransportOptions): Server {
   const { runtime, apiKeys } = options;
-  const maxBufferedBytes = options.maxBufferedBytes ?? 16_777_216;
-  const queues = new WeakMap<Socket, OutgoingQueue>();
+  const limits = resolveSocketLimits(options);
+  const callers = new CallerLimits(limits);
+  const places = new WeakMap<Socket, CallerSocket>();
+  const queues = new Map<Socket, OutgoingQueue>();
+  const pageBytes = Math.min(REPLAY_PAGE_BYTES, limits.maxBufferedBytes);
   const io = new Server(httpServer, {
-    maxHttpBufferSize: options.maxFrameBytes ?? 1_048_576,
+    maxHttpBufferSize: limits.maxFrameBytes,
     cors: { origin: options.corsOrigin ?? true },
     serveClient: false,
   });
+
+  const dropSlow = (socket: Socket, reason: string, details: Record<string, unknown>): void => {
+    if (!socket.connected) return;
+    runtime.logger.warn(
+      { socketId: socket.id, ...details },
+      `dropping a slow consumer (socket client): ${reason}; it resumes with afterSeq when it reconnects`,
+    );
+    dropConnection(socket);
+  };
 
   io.use((socket, next) => {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token =
       (typeof auth?.token === "string" ? auth.token : undefined) ??
       bearerToken(socket.handshake.headers.authorization);
-    if (apiKeys.accepts(token)) return next();
-    const error = new Error("Unauthorized") as Error & { data?: unknown };
-    error.data = errorReplyFor("UNAUTHORIZED", "A valid API key is required").body.error;
-    next(error);
+    if (!apiKeys.accepts(token)) return next(handshakeError("UNAUTHORIZED", "A valid API key is required"));
+    const place = callers.connect(callerKey(apiKeys, token, socket.handshake.address));
+    if (!place) {
+      return next(
+        handshakeError(
+          "TOO_MANY_SOCKETS",
+          `This caller already holds ${limits.maxSocketsPerCaller} sockets, the most it may; close one first`,
+        ),
+      );
+    }
+    places.set(socket, place);
+    // The connection may close before the socket connects, when no `disconnect` follows.
+    socket.conn.once("close", () => place.release());
+    next();
   });
 
+  /** Drops the sockets of `room` whose queue a broadcast took over the bound. */
+  const checkRoom = (room: string): void => {
+    for (const id of io.of("/").adapter.rooms.get(room) ?? []) {
+      const socket = io.of("/").sockets.get(id);
+      const queuedBytes = socket ? queues.get(socket)?.queuedBytes : undefined;
+      if (socket && queuedBytes !== undefined && queuedBytes > limits.maxBufferedBytes) {
+        dropSlow(socket, `its outgoing queue is over ${limits.maxBufferedBytes} bytes`, {
+          room,
+          queuedBytes,
+        });
+      }
+    }
+  };
   const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
     const room = roomFor(event.sessionId);
     io.to(room).emit(event.type, event);
-    for (const id of io.of("/").adapter.rooms.get(room) ?? []) {
-      const socket = io.of("/").sockets.get(id);
-      const queued = socket ? (queues.get(socket)?.bytes ?? 0) : 0;
-      if (socket && queued > maxBufferedBytes) {
-        runtime.logger.warn(
-          { socketId: socket.id, sessionId: event.sessionId, queuedBytes: queued },
-          "dropping a slow socket client: its outgoing queue is over the limit",
-        );
-        dropConnection(socket);
-      }
-    }
+    checkRoom(room);
   });
   const unsubscribeList = runtime.sessions.listFeed.subscribe((change) => {
     if (change.type === "updated")
       io.to(SESSION_LIST_ROOM).emit("sessions:updated", { session: change.session });
     else io.to(SESSION_LIST_ROOM).emit("sessions:deleted", { sessionId: change.sessionId });
+    checkRoom(SESSION_LIST_ROOM);
   });
+  const stallSweep = setInterval(
+    () => {
+      for (const [socket, queue] of queues) {
+        const writingForMs = queue.writingForMs();
+        if (writingForMs > limits.stallTimeoutMs) {
+          dropSlow(socket, `it has not read for ${Math.round(writingForMs)} ms`, {
+            pendingBytes: queue.pendingBytes,
+          });
+        }
+      }
+    },
+    Math.min(1000, limits.stallTimeoutMs / 4),
+  ).unref();
   httpServer.on("close", () => {
+    clearInterval(stallSweep);
     unsubscribe();
     unsubscribeList();
   });
@@ -104,7 +160,52 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   };
 
   io.on("connection", (socket: Socket) => {
-    queues.set(socket, trackOutgoingQueue(socket));
+    const queue = new OutgoingQueue(socket.conn);
+    queues.set(socket, queue);
+    /** Per session, the join whose replay is running (aborted when a later join or a leave replaces it). */
+    const replays = new Map<string, AbortController>();
+    const replaceReplay = (sessionId: string): AbortController => {
+      replays.get(sessionId)?.abort(REPLACED);
+      const controller = new AbortController();
+      replays.set(sessionId, controller);
+      return controller;
+    };
+    socket.on("disconnect", () => {
+      queues.delete(socket);
+      places.get(socket)?.release();
+      for (const controller of replays.values()) controller.abort(REPLACED);
+      replays.clear();
+    });
+
+    socket.use((packet, next) => {
+      // Events the client sent before it was disconnected are still on their way through.
+      if (!socket.connected) return;
+      const place = places.get(socket);
+      const admission = place ? place.admit() : { ok: true as const };
+      if (admission.ok) return next();
+      const [event] = packet;
+      const error: SocketError = {
+        ...errorReplyFor(
+          "RATE_LIMITED",
+          admission.disconnect
+            ? `Too many events over the rate limit; disconnected`
+            : `Rate limit exceeded; retry in ${admission.retryAfter} s`,
+        ).body.error,
+        retryAfter: admission.retryAfter,
+      };
+      const ack = packet.at(-1);
+      if (typeof ack === "function") ack({ ok: false, error });
+      else if (admission.refusedInARow === 1 || admission.disconnect)
+        socket.emit("error", { ...error, event: String(event) } satisfies SocketErrorEvent);
+      if (admission.disconnect) {
+        runtime.logger.warn(
+          { socketId: socket.id, refusedInARow: admission.refusedInARow },
+          "disconnecting a socket client that kept sending events over its rate limit",
+        );
+        socket.disconnect(true);
+      }
+    });
+
     socket.on("session:join", async (payload: unknown, ack?: (answer: JoinAck) => void) => {
       const reply = typeof ack === "function" ? ack : () => undefined;
       const parsed = joinRequestSchema.safeParse(payload);
@@ -113,24 +214,27 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         return;
       }
       const { sessionId, afterSeq } = parsed.data;
+      const room = roomFor(sessionId);
+      const replay = replaceReplay(sessionId);
       try {
         const session = await runtime.sessions.get(sessionId);
-        let replayed = 0;
-        let snapshot = false;
-        if (afterSeq !== undefined) {
-          const resumed = session.resume(afterSeq);
-          if (resumed.kind === "snapshot") {
-            snapshot = true;
-            const data = resumed.snapshot;
-            socket.emit("session:snapshot", { sessionId, seq: data.lastSeq, session: data });
-          } else {
-            for (const event of resumed.events) socket.emit(event.type, event);
-            replayed = resumed.events.length;
-          }
+        if (replay.signal.aborted) return reply(replaced());
+        if (afterSeq === undefined) {
+          replays.delete(sessionId);
+          socket.join(room);
+          reply({ ok: true, sessionId, lastSeq: session.log.lastSeq, replayed: 0, snapshot: false });
+          return;
         }
-        socket.join(roomFor(sessionId));
-        reply({ ok: true, sessionId, lastSeq: session.log.lastSeq, replayed, snapshot });
+        // Live events resume from the log once the replay has caught up.
+        socket.leave(room);
+        const outcome = await replayInPages(
+          { socket, queue, session, afterSeq, room, pageBytes, signal: replay.signal },
+          ({ lastSeq, replayed, snapshot }) => reply({ ok: true, sessionId, lastSeq, replayed, snapshot }),
+        );
+        if (!outcome) return reply(replaced());
+        if (replays.get(sessionId) === replay) replays.delete(sessionId);
       } catch (error) {
+        if (replays.get(sessionId) === replay) replays.delete(sessionId);
         logFailure(error, "session:join");
         reply(errorAck(error));
       }
@@ -157,7 +261,11 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
 
     socket.on("session:leave", (payload: unknown, ack?: (answer: { ok: boolean }) => void) => {
       const parsed = leaveRequestSchema.safeParse(payload);
-      if (parsed.success) socket.leave(roomFor(parsed.data.sessionId));
+      if (parsed.success) {
+        replays.get(parsed.data.sessionId)?.abort(REPLACED);
+        replays.delete(parsed.data.sessionId);
+        socket.leave(roomFor(parsed.data.sessionId));
+      }
       if (typeof ack === "function") ack({ ok: parsed.success });
     });
   });
@@ -165,33 +273,21 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   return io;
 }
 
-/** Approximate bytes of a socket's engine.io write buffer, kept current from the connection's events. */
-interface OutgoingQueue {
-  readonly bytes: number;
+/** Why a replay was aborted (a reason of our own: aborting without one builds a `DOMException` and its stack). */
+const REPLACED = "replaced";
+
+/** A refused handshake: the client's `connect_error` carries `{code, message}` as its `data`. */
+function handshakeError(code: "UNAUTHORIZED" | "TOO_MANY_SOCKETS", message: string): Error {
+  const error = new Error(message) as Error & { data?: unknown };
+  error.data = errorReplyFor(code, message).body.error;
+  return error;
 }
 
-function trackOutgoingQueue(socket: Socket): OutgoingQueue {
-  const queue = { bytes: 0 };
-  socket.conn.on("packetCreate", (packet: { data?: unknown }) => {
-    const { data } = packet;
-    if (typeof data === "string") queue.bytes += data.length;
-    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) queue.bytes += data.byteLength;
-  });
-  // A flush hands the whole write buffer to the transport.
-  socket.conn.on("flush", () => {
-    queue.bytes = 0;
-  });
-  return queue;
-}
-
-/**
- * Closes a socket's connection without waiting for its queue to drain (a
- * graceful close would wait for a reader that never comes), and tears down
- * the underlying WebSocket so the bytes it still holds are released now
- * rather than after the close handshake times out.
- */
-function dropConnection(socket: Socket): void {
-  const transport = socket.conn.transport as { socket?: { terminate?: () => void } };
-  socket.conn.close(true);
-  transport.socket?.terminate?.();
+/** The answer to a join whose replay a later join or leave of the same session replaced. */
+function replaced(): JoinAck {
+  return {
+    ok: false,
+    error: errorReplyFor("CONFLICT", "Replaced by a later session:join or session:leave of this session").body
+      .error,
+  };
 }
