@@ -135,14 +135,42 @@ export type JoinRequest = z.infer<typeof joinRequestSchema>;
 
 export const leaveRequestSchema = z.object({ sessionId: z.string().min(1) });
 
-/** Socket acknowledgement of `session:join`. */
+/**
+ * Socket: why the server refused an event. `retryAfter` (seconds) comes with
+ * `RATE_LIMITED`: the caller's events are over its rate, and the same event
+ * is admitted again after that long.
+ */
+export interface SocketError {
+  code: string;
+  message: string;
+  retryAfter?: number;
+}
+
+/**
+ * Socket: server → one socket, `error` with this payload when the server
+ * refuses an event sent without an acknowledgement callback (with one, the
+ * acknowledgement carries the `SocketError`). Unlike a session's `error`
+ * event it has no `sessionId` and no `seq`; `event` names the refused event.
+ */
+export interface SocketErrorEvent extends SocketError {
+  event: string;
+}
+
+/**
+ * Socket acknowledgement of `session:join`, sent once the replay is delivered
+ * and live events follow (`lastSeq` is the last event replayed or already
+ * held). A later `session:join` or `session:leave` of the same session
+ * replaces a join whose replay is still running: that one is answered
+ * `CONFLICT`.
+ */
 export type JoinAck =
   | { ok: true; sessionId: string; lastSeq: number; replayed: number; snapshot: boolean }
-  | { ok: false; error: { code: string; message: string } };
+  | { ok: false; error: SocketError };
 
 /**
  * Socket: the live session list. A client emits `sessions:subscribe` (no
- * payload) and gets a `SessionListAck` holding the full list; from then on,
+ * payload) and gets a `SessionListAck` holding the newest sessions (the
+ * first page of `GET /sessions`); from then on,
  * until `sessions:unsubscribe` or disconnect, the server emits
  * `sessions:updated` whenever a session is created or its summary changes
  * (status, activity, usage, title) and `sessions:deleted` when one is
@@ -159,4 +187,4 @@ export type SessionsDeletedEvent = z.infer<typeof sessionsDeletedEventSchema>;
 /** Socket acknowledgement of `sessions:subscribe`. */
 export type SessionListAck =
   | { ok: true; sessions: SessionsUpdatedEvent["session"][] }
-  | { ok: false; error: { code: string; message: string } };
+  | { ok: false; error: SocketError };

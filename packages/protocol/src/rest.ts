@@ -13,8 +13,14 @@ export const healthResponseSchema = z.object({
 });
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
 
-export const createSessionRequestSchema = z.object({
-  agentProfileRef: z.string().min(1),
+/*
+ * Request bodies and query strings are strict (an unknown field is refused
+ * with `VALIDATION_FAILED` naming it) and every string and array in them is
+ * bounded.
+ */
+
+export const createSessionRequestSchema = z.strictObject({
+  agentProfileRef: z.string().min(1).max(200),
   architecture: architectureSchema.default("claude-agent-sdk"),
   sessionOptions: sessionOptionsSchema.optional(),
 });
@@ -22,7 +28,25 @@ export type CreateSessionRequest = z.input<typeof createSessionRequestSchema>;
 
 export const createSessionResponseSchema = sessionSummarySchema;
 
-export const listSessionsResponseSchema = z.object({ sessions: z.array(sessionSummarySchema) });
+/** Sessions per page of `GET /sessions` when the client names no `limit`. */
+export const DEFAULT_SESSION_PAGE_SIZE = 50;
+/** Largest `limit` of `GET /sessions`. */
+export const MAX_SESSION_PAGE_SIZE = 200;
+
+/** `GET /sessions?limit=&cursor=`: a page of the sessions, newest `updatedAt` first. */
+export const listSessionsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_SESSION_PAGE_SIZE).default(DEFAULT_SESSION_PAGE_SIZE),
+  /** The `nextCursor` of the previous page (opaque). */
+  cursor: z.string().min(1).max(512).optional(),
+});
+export type ListSessionsQuery = Partial<z.infer<typeof listSessionsQuerySchema>>;
+
+export const listSessionsResponseSchema = z.object({
+  sessions: z.array(sessionSummarySchema),
+  /** Where the next page starts (pass it as `cursor`); `null` on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type ListSessionsResponse = z.infer<typeof listSessionsResponseSchema>;
 
 /**
  * What an agent architecture supports; clients offer only what the chosen
@@ -61,7 +85,7 @@ export const getProfileResponseSchema = agentProfileSchema;
 /** Upper bound on one message (characters). */
 export const MAX_MESSAGE_LENGTH = 200_000;
 
-export const sendMessageRequestSchema = z.object({
+export const sendMessageRequestSchema = z.strictObject({
   content: z.string().min(1).max(MAX_MESSAGE_LENGTH),
 });
 export type SendMessageRequest = z.infer<typeof sendMessageRequestSchema>;
@@ -75,7 +99,7 @@ export type SendMessageResponse = z.infer<typeof sendMessageResponseSchema>;
 
 export const interruptResponseSchema = z.object({ interrupted: z.boolean() });
 
-export const eventsQuerySchema = z.object({
+export const eventsQuerySchema = z.strictObject({
   after: z.coerce.number().int().nonnegative().default(0),
 });
 
@@ -85,7 +109,7 @@ export const eventsResponseSchema = z.object({
 });
 export type EventsResponse = z.infer<typeof eventsResponseSchema>;
 
-export const permissionAnswerRequestSchema = z.object({
+export const permissionAnswerRequestSchema = z.strictObject({
   decision: z.enum(["allow", "deny"]),
   /** With `allow`: allow this tool for the rest of the session without asking. */
   always: z.boolean().optional(),
@@ -99,7 +123,8 @@ export const permissionAnswerResponseSchema = z.object({
   decision: z.enum(["allow", "deny"]),
 });
 
-export const writeFileRequestSchema = z.object({ content: z.string() });
+/** The content is bounded by the server's body limit. */
+export const writeFileRequestSchema = z.strictObject({ content: z.string() });
 export const fileContentResponseSchema = z.object({
   path: z.string(),
   content: z.string(),

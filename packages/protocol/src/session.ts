@@ -12,18 +12,32 @@ export type Architecture = z.infer<typeof architectureSchema>;
  */
 export const permissionPolicySchema = z.object({
   mode: z.enum(["bypass", "ask"]),
-  tools: z.array(z.string().min(1)).optional(),
+  tools: z.array(z.string().min(1).max(200)).max(200).optional(),
 });
 export type PermissionPolicy = z.infer<typeof permissionPolicySchema>;
 
-export const sessionOptionsSchema = z
-  .object({
-    model: z.string().min(1).optional(),
-    /** Overrides the profile's permission policy. */
-    permissions: permissionPolicySchema.optional(),
-  })
-  .catchall(z.unknown());
+/**
+ * What a client chooses for a session at creation. Strict: an unknown field
+ * is refused (`VALIDATION_FAILED` naming it), never stored.
+ */
+export const sessionOptionsSchema = z.strictObject({
+  model: z.string().min(1).max(200).optional(),
+  /** Overrides the profile's permission policy. */
+  permissions: z.strictObject(permissionPolicySchema.shape).optional(),
+});
 export type SessionOptions = z.infer<typeof sessionOptionsSchema>;
+
+/**
+ * `sessionOptions` as stored: the same fields, without the bounds of a
+ * request; fields a record stored before options were strict may hold are
+ * dropped when it is read.
+ */
+const storedSessionOptionsSchema = z.object({
+  model: z.string().min(1).optional(),
+  permissions: z
+    .object({ mode: permissionPolicySchema.shape.mode, tools: z.array(z.string()).optional() })
+    .optional(),
+});
 
 /**
  * Sandbox lifecycle as clients see it: `pending` (no sandbox yet, the lazy
@@ -67,6 +81,8 @@ export const workspaceFileSchema = z.object({
   path: z.string(),
   size: z.number().int().nonnegative(),
   modifiedAt: z.string(),
+  /** Set when the file is a symbolic link: what it points to, as written (relative or absolute, anywhere). */
+  linkTarget: z.string().optional(),
 });
 export type WorkspaceFile = z.infer<typeof workspaceFileSchema>;
 
@@ -100,7 +116,7 @@ export const sessionRecordSchema = z.object({
   sessionId: z.string(),
   agentProfileRef: z.string(),
   architecture: architectureSchema,
-  sessionOptions: sessionOptionsSchema,
+  sessionOptions: storedSessionOptionsSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
   /** Last event sequence number issued. */

@@ -126,7 +126,9 @@ describe("React hooks against a real server", () => {
     expect(eventTypes).toContain("session:block:delta");
 
     const client = new AgentRuntimeClient({ apiUrl: server.url });
-    const [created] = (await client.rest.listSessions()).filter((s) => s.title === "Make a file please");
+    const [created] = (await client.rest.listSessions()).sessions.filter(
+      (s) => s.title === "Make a file please",
+    );
     const data = await client.rest.getSession(created?.sessionId ?? "");
     client.close();
     const byType = (type: string) => data.blocks.filter((b) => b.type === type).map((b) => b.id);

@@ -3,12 +3,17 @@ import {
   type Architecture,
   type CreateSessionRequest,
   createSessionRequestSchema,
+  type ListSessionsQuery,
+  type ListSessionsResponse,
+  listSessionsQuerySchema,
   type SessionRecord,
   type SessionSummary,
 } from "@agent-runtime/protocol";
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { RuntimeError } from "../errors.js";
+import { decodeSessionListCursor, encodeSessionListCursor } from "../persistence/session-list-cursor.js";
 import type { ProfileRegistry } from "../profiles/profile-registry.js";
+import { assertProfileToolsOn } from "../profiles/profile-tools.js";
 import { sandboxNameFor } from "./agent-launch.js";
 import { AgentSession } from "./agent-session.js";
 import type { SessionEventListener } from "./event-log.js";
@@ -33,6 +38,8 @@ export interface SessionManagerOptions extends Omit<AgentSessionDeps, "architect
 export class SessionManager {
   private readonly live = new Map<string, AgentSession>();
   private readonly loading = new Map<string, Promise<AgentSession | null>>();
+  /** Sessions `destroy` is closing and deleting: missing to `get` meanwhile. */
+  private readonly destroying = new Set<string>();
   private readonly globalListeners = new Set<SessionEventListener>();
   private syncTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -54,7 +61,10 @@ export class SessionManager {
     return () => this.globalListeners.delete(listener);
   }
 
-  /** Creates a session (no sandbox yet). Throws `PROFILE_NOT_FOUND`, `UNSUPPORTED_ARCHITECTURE`, `VALIDATION_FAILED`. */
+  /**
+   * Creates a session (no sandbox yet). Throws `PROFILE_NOT_FOUND`, `UNSUPPORTED_ARCHITECTURE`,
+   * `VALIDATION_FAILED` (also when the profile names a tool the architecture lacks).
+   */
   async create(request: CreateSessionRequest): Promise<AgentSession> {
     this.assertOpen();
     const parsed = createSessionRequestSchema.safeParse(request);
@@ -62,6 +72,7 @@ export class SessionManager {
     const { agentProfileRef, architecture, sessionOptions } = parsed.data;
     const profile = await this.options.profiles.get(agentProfileRef);
     const agent = this.architectureFor(architecture);
+    assertProfileToolsOn(profile, architecture, `agent profile "${profile.id}"`);
     const policy = sessionOptions?.permissions ?? profile.permissions;
     if (policy?.mode === "ask" && !agent.capabilities.permissions) {
       throw new RuntimeError(
@@ -87,30 +98,62 @@ export class SessionManager {
     return session;
   }
 
-  /** The live session, loading it from persistence when needed. Throws `SESSION_NOT_FOUND`. */
+  /**
+   * The live session, loading it from persistence when needed. Throws
+   * `SESSION_NOT_FOUND`, also while the session is being destroyed.
+   */
   async get(sessionId: string): Promise<AgentSession> {
-    const session = this.live.get(sessionId) ?? (await this.load(sessionId));
-    if (!session) throw new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
+    const session = this.destroying.has(sessionId) ? null : await this.find(sessionId);
+    if (!session || this.destroying.has(sessionId)) throw sessionNotFound(sessionId);
     return session;
   }
 
-  /** Persisted sessions with live runtime state where the session is loaded. */
+  /** The live session, loaded from persistence when needed; `null` when there is none. */
+  private async find(sessionId: string): Promise<AgentSession | null> {
+    return this.live.get(sessionId) ?? (await this.load(sessionId));
+  }
+
+  /** The newest sessions: the first page of `listPage`. */
   async list(): Promise<SessionSummary[]> {
-    const records = await this.options.persistence.listSessions();
-    return records.map((record) => {
-      const session = this.live.get(record.sessionId);
-      if (session) return session.summary();
-      return {
-        ...record,
-        runtime: {
-          isLoaded: false,
-          sandboxStatus: record.nativeSessionId ? "terminated" : "pending",
-          busy: false,
-          queuedMessages: [],
-          lastActivityAt: record.updatedAt,
-        },
-      };
+    return (await this.listPage()).sessions;
+  }
+
+  /**
+   * One page of the persisted sessions (newest `updatedAt` first, see
+   * `PersistenceAdapter.listSessions`), with live runtime state where a
+   * session is loaded, and the cursor of the next page (`null` after the
+   * last). Throws `VALIDATION_FAILED` for a limit out of range or a cursor
+   * this server did not issue.
+   */
+  async listPage(request: ListSessionsQuery = {}): Promise<ListSessionsResponse> {
+    const parsed = listSessionsQuerySchema.safeParse(request);
+    if (!parsed.success) throw new RuntimeError("VALIDATION_FAILED", parsed.error.message);
+    const { limit, cursor } = parsed.data;
+    const records = await this.options.persistence.listSessions({
+      // One more than asked says whether a next page exists.
+      limit: limit + 1,
+      ...(cursor === undefined ? {} : { after: decodeSessionListCursor(cursor) }),
     });
+    const page = records.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor = records.length > limit && last ? encodeSessionListCursor(last) : null;
+    return { sessions: page.map((record) => this.summaryOf(record)), nextCursor };
+  }
+
+  /** The summary of a listed session: live when it is loaded, else from its record. */
+  private summaryOf(record: SessionRecord): SessionSummary {
+    const session = this.live.get(record.sessionId);
+    if (session) return session.summary();
+    return {
+      ...record,
+      runtime: {
+        isLoaded: false,
+        sandboxStatus: record.nativeSessionId ? "terminated" : "pending",
+        busy: false,
+        queuedMessages: [],
+        lastActivityAt: record.updatedAt,
+      },
+    };
   }
 
   /**
@@ -118,15 +161,18 @@ export class SessionManager {
    * keeps for it, and deletes the session from persistence.
    */
   destroy(sessionId: string): Promise<void> {
+    if (this.destroying.has(sessionId)) return Promise.reject(sessionNotFound(sessionId));
+    this.destroying.add(sessionId);
     return this.listFeed.deletion(
       sessionId,
       (async () => {
-        const session = await this.get(sessionId);
+        const session = await this.find(sessionId);
+        if (!session) throw sessionNotFound(sessionId);
         await session.close();
         this.live.delete(sessionId);
         await this.options.sandboxProvider.remove(sandboxNameFor(sessionId));
         await this.options.persistence.deleteSession(sessionId);
-      })(),
+      })().finally(() => this.destroying.delete(sessionId)),
     );
   }
 
@@ -228,4 +274,8 @@ export class SessionManager {
   private assertOpen(): void {
     if (this.closing) throw new RuntimeError("SHUTTING_DOWN", "The server is shutting down");
   }
+}
+
+function sessionNotFound(sessionId: string): RuntimeError {
+  return new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
 }

@@ -24,10 +24,21 @@ const fastifyCodes: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "INVALID_JSON",
   FST_ERR_CTP_EMPTY_JSON_BODY: "INVALID_JSON",
   FST_ERR_CTP_BODY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: "VALIDATION_FAILED",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "VALIDATION_FAILED",
   FST_ERR_VALIDATION: "VALIDATION_FAILED",
 };
+
+/** Validation issues a reply names; the rest are counted. */
+const MAX_SHOWN_ISSUES = 5;
+/** Longest issue message a reply quotes (an unknown-keys message lists every key). */
+const MAX_ISSUE_MESSAGE_LENGTH = 300;
+
+function shortened(message: string): string {
+  return message.length > MAX_ISSUE_MESSAGE_LENGTH
+    ? `${message.slice(0, MAX_ISSUE_MESSAGE_LENGTH)}…`
+    : message;
+}
 
 /** The reply for `code`: its status from the protocol's table and `{error: {code, message, requestId?, details?}}`. */
 export function errorReplyFor(
@@ -60,11 +71,16 @@ export function errorReplyFor(
 export function errorReply(error: unknown, requestId?: string): ErrorReply {
   if (RuntimeError.is(error)) return errorReplyFor(error.code, error.message, { requestId });
   if (error instanceof Error && hasZodFastifySchemaValidationErrors(error)) {
-    const details = error.validation.map((issue) => ({
-      path: issue.instancePath || "/",
-      message: issue.message,
-    }));
-    const summary = details.map((d) => `${d.path}: ${d.message}`).join("; ");
+    const { validationContext } = error as { validationContext?: string };
+    const shown = error.validation.slice(0, MAX_SHOWN_ISSUES);
+    const details = shown.map((issue) => {
+      const below = issue.instancePath === "/" ? "" : issue.instancePath;
+      // `body/sessionOptions`, `querystring`, …
+      return { path: `${validationContext ?? ""}${below}` || "/", message: shortened(issue.message) };
+    });
+    const more = error.validation.length - shown.length;
+    const summary =
+      details.map((d) => `${d.path}: ${d.message}`).join("; ") + (more > 0 ? `; and ${more} more` : "");
     return errorReplyFor("VALIDATION_FAILED", `Invalid request: ${summary}`, { requestId, details });
   }
   if (error instanceof SyntaxError)

@@ -177,7 +177,7 @@ describe("sqlite adapter", () => {
       code: "PERSISTENCE_FAILED",
       message: expect.stringContaining(`stored session "${record.sessionId}" is corrupt: invalid JSON`),
     });
-    await expect(adapter.listSessions()).rejects.toMatchObject({ code: "PERSISTENCE_FAILED" });
+    await expect(adapter.listSessions({ limit: 1000 })).rejects.toMatchObject({ code: "PERSISTENCE_FAILED" });
     await expect(adapter.loadBlocks(record.sessionId)).rejects.toMatchObject({
       code: "PERSISTENCE_FAILED",
       message: expect.stringMatching(/stored block "b1" .* is corrupt: timestamp: .*; content: /),

@@ -1,3 +1,6 @@
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { ErrorCode } from "@agent-runtime/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorReply, errorReply, errorReplyFor } from "../error-reply.js";
@@ -15,16 +18,62 @@ export function sendError(
 
 /** Maps every error through `errorReply`; logs those answered with a 5xx status. */
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request, reply) => {
-    const mapped = errorReply(error, request.id);
-    if (mapped.status >= 500) request.log.error({ err: error }, "request failed");
-    return send(reply, mapped);
-  });
+  app.setErrorHandler((error: unknown, request, reply) => replyWithError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, request, "NOT_FOUND", `No route for ${request.method} ${request.url.split("?")[0]}`),
   );
 }
 
+/** Answers `error` through `errorReply`, logging it when the status is 5xx. */
+function replyWithError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const mapped = errorReply(error, request.id);
+  if (mapped.status >= 500) request.log.error({ err: error }, "request failed");
+  return send(reply, mapped);
+}
+
+/**
+ * Fastify's `frameworkErrors`: the router's refusals before any route (a
+ * path segment over `maxParamLength`, a path that is not valid
+ * percent-encoding) as `{error: {code, message, requestId}}`, with a fixed
+ * message that does not echo the path.
+ */
+export function replyToFrameworkError(
+  error: Error & { code?: string },
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH")
+    return sendError(reply, request, "URI_TOO_LONG", "A path segment is longer than the server accepts");
+  if (error.code === "FST_ERR_BAD_URL")
+    return sendError(reply, request, "MALFORMED_REQUEST", "The path is not valid percent-encoding");
+  return replyWithError(error, request, reply);
+}
+
 function send(reply: FastifyReply, { status, body }: ErrorReply): FastifyReply {
   return reply.status(status).type("application/json").send(body);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: bytes the HTTP parser refuses before there
+ * is a request (an oversized header, a bad request line or chunk, a request
+ * that did not arrive in time) get the same `{error: {code, message,
+ * requestId}}` as every other error, then the connection is closed.
+ */
+export function replyToClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const { status, body } =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? errorReplyFor("HEADERS_TOO_LARGE", "The request line and headers are too large", {
+          requestId: randomUUID(),
+        })
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? errorReplyFor("REQUEST_TIMEOUT", "The request did not arrive in time", { requestId: randomUUID() })
+        : errorReplyFor("MALFORMED_REQUEST", "Malformed HTTP request", { requestId: randomUUID() });
+  if (socket.writable) {
+    const text = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
 }

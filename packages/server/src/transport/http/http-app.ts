@@ -15,12 +15,18 @@ import {
 import type { Logger } from "pino";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
 import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
-import { installErrorHandlers, sendError } from "./error-handler.js";
+import {
+  installErrorHandlers,
+  replyToClientError,
+  replyToFrameworkError,
+  sendError,
+} from "./error-handler.js";
 import { type HealthInfo, healthRoutes } from "./health.js";
+import { installJsonBodyParser } from "./json-body-parser.js";
 import { installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { architectureRoutes } from "./routes/architectures.js";
 import { eventRoutes } from "./routes/events.js";
-import { fileRoutes } from "./routes/files.js";
+import { type FileRouteOptions, fileRoutes } from "./routes/files.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { workspaceRoutes } from "./routes/workspace.js";
@@ -47,6 +53,8 @@ export interface HttpAppOptions {
   readonly publicPaths?: readonly string[];
   /** Requests per caller (API key, else IP) and window; `false` turns limiting off. @default {max: 600, windowMs: 60_000} */
   readonly rateLimit?: RateLimitOptions | false;
+  /** Limits of the workspace file routes (see `FileRouteOptions` for the defaults). */
+  readonly files?: FileRouteOptions;
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -58,10 +66,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     forceCloseConnections: true,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 1100 },
+    clientErrorHandler: replyToClientError,
+    frameworkErrors: replyToFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
+  installJsonBodyParser(app);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -94,8 +105,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   await app.register(profileRoutes, { runtime: options.runtime });
   await app.register(sessionRoutes, { runtime: options.runtime });
   await app.register(eventRoutes, { runtime: options.runtime });
-  await app.register(fileRoutes, { runtime: options.runtime });
-  await app.register(workspaceRoutes, { runtime: options.runtime });
+  await app.register(fileRoutes, { runtime: options.runtime, files: options.files ?? {} });
+  await app.register(workspaceRoutes, { runtime: options.runtime, files: options.files ?? {} });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -3,7 +3,9 @@ import {
   createSessionRequestSchema,
   createSessionResponseSchema,
   interruptResponseSchema,
+  listSessionsQuerySchema,
   listSessionsResponseSchema,
+  MAX_MESSAGE_LENGTH,
   permissionAnswerRequestSchema,
   permissionAnswerResponseSchema,
   sendMessageRequestSchema,
@@ -16,6 +18,20 @@ import type { AgentRuntime } from "../../../core/agent-runtime.js";
 
 const sessionParams = z.object({ id: z.string().min(1).max(200) });
 
+/*
+ * Body limits of these routes, sized to what their schemas accept (a
+ * character may take 6 bytes as a JSON escape), so that a larger body is
+ * refused with 413 as it arrives instead of read and parsed.
+ */
+/** `POST /sessions`: a profile id, a model name and up to 200 tool names. */
+const CREATE_BODY_LIMIT = 64 * 1024;
+/** A message of `MAX_MESSAGE_LENGTH` characters. */
+const MESSAGE_BODY_LIMIT = 6 * MAX_MESSAGE_LENGTH + 1024;
+/** A permission answer with its 2,000-character message. */
+const PERMISSION_BODY_LIMIT = 16 * 1024;
+/** Routes that take no body. */
+const NO_BODY_LIMIT = 1024;
+
 /** Session lifecycle, messages and interrupts. Creations and deletions go to the runtime's session-list feed. */
 export const sessionRoutes: FastifyPluginAsyncZod<{
   runtime: AgentRuntime;
@@ -26,6 +42,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
     app.post(
       url,
       {
+        bodyLimit: CREATE_BODY_LIMIT,
         schema: {
           tags: ["sessions"],
           summary: url === "/sessions" ? "Create a session (no sandbox yet)" : "Create a session (alias)",
@@ -42,9 +59,14 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
   app.get(
     "/sessions",
     {
-      schema: { tags: ["sessions"], summary: "List sessions", response: { 200: listSessionsResponseSchema } },
+      schema: {
+        tags: ["sessions"],
+        summary: "A page of the sessions, newest first (`nextCursor` is the next page's `cursor`)",
+        querystring: listSessionsQuerySchema,
+        response: { 200: listSessionsResponseSchema },
+      },
     },
-    async () => ({ sessions: await sessions.list() }),
+    async (request) => sessions.listPage(request.query),
   );
 
   app.get(
@@ -63,6 +85,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
   app.delete(
     "/sessions/:id",
     {
+      bodyLimit: NO_BODY_LIMIT,
       schema: {
         tags: ["sessions"],
         summary: "Destroy a session (sync, terminate its sandbox, delete it)",
@@ -79,6 +102,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
     app.post(
       url,
       {
+        bodyLimit: MESSAGE_BODY_LIMIT,
         schema: {
           tags: ["sessions"],
           summary: url.endsWith("messages") ? "Send a user message" : "Send a user message (alias)",
@@ -97,6 +121,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/sessions/:id/interrupt",
     {
+      bodyLimit: NO_BODY_LIMIT,
       schema: {
         tags: ["sessions"],
         summary: "Stop the running turn",
@@ -129,6 +154,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
   app.post(
     "/sessions/:id/permissions/:requestId",
     {
+      bodyLimit: PERMISSION_BODY_LIMIT,
       schema: {
         tags: ["sessions"],
         summary: "Answer a tool-permission request",
