@@ -16,7 +16,7 @@ export interface SandboxLifecycleResult {
 /**
  * Local (bubblewrap) sandbox lifecycle on this machine, over `runs` fresh
  * sandboxes: create → first command, and terminate. Pass `network` to
- * measure with a network policy (own namespace, egress proxy, net-bridge).
+ * measure with a network policy (own namespace, the server's listeners in it, egress proxy).
  */
 export async function measureSandboxLifecycle(
   runs = 50,

@@ -31,6 +31,12 @@ export interface MockModelOptions extends MockModelHooks {
   models?: string[];
   /** How many requests the log keeps (oldest dropped first). @default 1000 */
   maxRecordedRequests?: number;
+  /**
+   * Serves the request log over HTTP (`GET`/`DELETE /_mock/requests`). Turn it
+   * off when untrusted clients share the server (the log holds every
+   * client's prompts); `requests` still works in-process. @default true
+   */
+  inspection?: boolean;
   /** Receives one line per answered model call and per unknown route. @default silent */
   logger?: MockModelLogger;
   /**
@@ -73,6 +79,7 @@ const plainOptionsSchema = z.object({
   demo: z.boolean().default(false),
   models: z.array(z.string().min(1)).min(1).default(DEFAULT_MODELS),
   maxRecordedRequests: z.number().int().positive().default(1000),
+  inspection: z.boolean().default(true),
   record: z
     .strictObject({
       upstream: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
@@ -104,7 +111,7 @@ const BODY_LIMIT_BYTES = 64 * 1024 * 1024;
 export async function startMockModel(options: MockModelOptions = {}): Promise<MockModel> {
   const plain = plainOptionsSchema.safeParse(options);
   if (!plain.success) throw new MockModelError("invalid_options", z.prettifyError(plain.error));
-  const { port, host, demo, models, maxRecordedRequests, record, replay } = plain.data;
+  const { port, host, demo, models, maxRecordedRequests, inspection, record, replay } = plain.data;
   const modes = [
     options.script !== undefined || demo ? "script/demo" : "",
     record ? "record" : "",
@@ -122,6 +129,7 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
     hooks: { onRequest: options.onRequest, onChunk: options.onChunk },
     logger: options.logger ?? SILENT,
     arrivals: new WeakMap<FastifyRequest, number>(),
+    held: new Set(),
   };
 
   const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false });
@@ -133,7 +141,11 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
     if (status >= 500) context.logger.warn(`error on ${request.method} ${request.url}: ${error.message}`);
     return sendApiError(reply, request.url, status, error.message);
   });
-  registerInspectionRoutes(app, context);
+  // A stalled stream would keep `close()` waiting for its client.
+  app.addHook("preClose", async () => {
+    for (const response of context.held) response.destroy();
+  });
+  registerInspectionRoutes(app, context, inspection);
   if (record) {
     await registerRecorder(app, context, record);
   } else if (replay && cassette) {

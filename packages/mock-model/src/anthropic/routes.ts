@@ -33,7 +33,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, context: RouteCont
     if (!body.stream) return reply.send(anthropicMessage(messageId, body.model, answer.response));
 
     reply.hijack();
-    const sse = new SseStream(reply.raw, answer.response.chunkDelayMs);
+    const sse = new SseStream(reply.raw, answer.response, context.held);
     await streamAnthropicMessage(sse, answer.response, {
       messageId,
       model: body.model,

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { FastifyRequest } from "fastify";
 import { type ConversationParts, describeConversation } from "../script/conversation.js";
 import type { Answer, Responder } from "../script/responder.js";
@@ -18,6 +19,8 @@ export interface RouteContext {
   hooks: MockModelHooks;
   logger: MockModelLogger;
   arrivals: WeakMap<FastifyRequest, number>;
+  /** Streams stalled by their script (`stallAfterChunks`), ended when the server closes. */
+  held: Set<ServerResponse>;
 }
 
 /** What a route adds to the request log besides what every request has. */

@@ -49,8 +49,22 @@ export function registerServiceRoutes(app: FastifyInstance, context: RouteContex
   });
 }
 
-/** Registers the inspection routes: `GET /_mock/requests` (the request log) and `DELETE /_mock/requests`. */
-export function registerInspectionRoutes(app: FastifyInstance, context: RouteContext): void {
+/**
+ * Registers the inspection routes: `GET /_mock/requests` (the request log)
+ * and `DELETE /_mock/requests`; without `enabled`, every `/_mock/…` route
+ * answers 404 (and is never forwarded or replayed).
+ */
+export function registerInspectionRoutes(
+  app: FastifyInstance,
+  context: RouteContext,
+  enabled: boolean,
+): void {
+  if (!enabled) {
+    app.all("/_mock/*", async (request, reply) =>
+      sendAnthropicError(reply, 404, `The mock model does not serve ${request.method} ${request.url}`),
+    );
+    return;
+  }
   app.get("/_mock/requests", async () => ({ requests: context.log.entries }));
   app.delete("/_mock/requests", async (_request, reply) => {
     context.log.clear();

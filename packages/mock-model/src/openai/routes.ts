@@ -22,7 +22,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, context: RouteContext
     if (!body.stream) return reply.send(openAiCompletion(completionId, body.model, answer.response));
 
     reply.hijack();
-    const sse = new SseStream(reply.raw, answer.response.chunkDelayMs);
+    const sse = new SseStream(reply.raw, answer.response, context.held);
     await streamOpenAiCompletion(sse, answer.response, {
       completionId,
       model: body.model,

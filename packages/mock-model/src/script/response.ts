@@ -15,6 +15,8 @@ export interface ModelResponse {
   usage: { inputTokens: number; outputTokens: number };
   chunkDelayMs: number;
   chunkSize: number;
+  /** Streamed chunks sent before the stream stalls (see `pacingSchema`); undefined: it never does. */
+  stallAfterChunks: number | undefined;
 }
 
 const DEFAULT_CHUNK_SIZE = 24;
@@ -55,6 +57,7 @@ export function buildResponse(
     },
     chunkDelayMs: reply.chunkDelayMs ?? defaults.chunkDelayMs ?? 0,
     chunkSize: reply.chunkSize ?? defaults.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    stallAfterChunks: reply.stallAfterChunks,
   };
 }
 

@@ -82,11 +82,18 @@ export type Pacing = z.infer<typeof pacingSchema>;
 const fullReplySchema = pacingSchema.extend({
   steps: z.array(stepSchema).min(1),
   usage: usageSchema.optional(),
+  /**
+   * A model that stalls mid-answer: after this many streamed chunks (0: right
+   * after the stream starts) nothing more is sent, and the response stays
+   * open until the client leaves or the server closes. Non-streamed answers
+   * ignore it. @default never
+   */
+  stallAfterChunks: z.number().int().nonnegative().optional(),
 });
 
 /**
  * One model response: a step, a list of steps (content blocks in order), or
- * `{steps, usage?, chunkDelayMs?, chunkSize?}`. String values in text and
+ * `{steps, usage?, chunkDelayMs?, chunkSize?, stallAfterChunks?}`. String values in text and
  * tool inputs may use `{{cwd}}` (the agent's working directory, read from
  * Claude Code's environment section) and `{{prompt}}` (the matched prompt).
  */

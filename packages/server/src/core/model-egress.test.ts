@@ -27,7 +27,12 @@ describe("sandboxEgressFor", () => {
       "registry.example.test:443",
     ]);
     expect(egress.network.secrets).toEqual([
-      { endpoint: "127.0.0.1:4100", header: "x-api-key", value: "sk-real" },
+      {
+        endpoint: "127.0.0.1:4100",
+        header: "x-api-key",
+        value: "sk-real",
+        paths: ["/v1/messages", "/v1/models"],
+      },
     ]);
     expect(egress.agentEndpoint).toEqual({ baseUrl: "http://127.0.0.1:4100", apiKey: PLACEHOLDER_API_KEY });
   });
@@ -39,10 +44,17 @@ describe("sandboxEgressFor", () => {
       agentProfileSchema.parse({ id: "p", name: "P" }),
     );
     expect(egress.network.secrets).toEqual([
-      { endpoint: "gateway.example.test:443", header: "authorization", value: "Bearer sk-real", tls: true },
+      {
+        endpoint: "gateway.example.test:443",
+        header: "authorization",
+        value: "Bearer sk-real",
+        tls: true,
+        // Only the model API's paths under the base URL's path get the key.
+        paths: ["/anthropic/v1/chat/completions", "/anthropic/v1/models"],
+      },
     ]);
-    // The agent speaks plain HTTP to the proxy, at the unprivileged inside port of 443.
-    expect(egress.agentEndpoint.baseUrl).toBe("http://gateway.example.test:10443/anthropic");
+    // The agent speaks plain HTTP to the proxy, at the endpoint's own port.
+    expect(egress.agentEndpoint.baseUrl).toBe("http://gateway.example.test:443/anthropic");
   });
 
   it("defaults to Anthropic's API and never passes a key that was not configured", () => {

@@ -1,6 +1,6 @@
 import type { AgentProfile } from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
-import { insidePort, type SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
+import type { SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
 
 /** The model endpoint when none is configured: Anthropic's API. */
 export const DEFAULT_MODEL_BASE_URL = "https://api.anthropic.com";
@@ -11,15 +11,16 @@ export const PLACEHOLDER_API_KEY = "sk-agent-runtime-placeholder";
 export interface SandboxEgress {
   /** The policy to create the sandbox with. */
   readonly network: SandboxNetworkPolicy;
-  /** The endpoint as the agent inside must use it (placeholder key, plain HTTP to the proxy). */
+  /** The endpoint as the agent inside must use it (placeholder key, plain HTTP at the endpoint's own port). */
   readonly agentEndpoint: ModelEndpoint;
 }
 
 /**
  * The egress a session's sandbox needs: the model endpoint (with its key
- * injected by the provider's proxy, so the key never enters the sandbox) and
- * the profile's external MCP servers and `network.allow` endpoints.
- * Everything else stays unreachable.
+ * injected by the provider's proxy, so the key never enters the sandbox, on
+ * the architecture's `modelApiPaths` only: the proxy refuses the endpoint's
+ * other paths) and the profile's external MCP servers and `network.allow`
+ * endpoints. Everything else stays unreachable.
  */
 export function sandboxEgressFor(
   endpoint: ModelEndpoint,
@@ -37,9 +38,18 @@ export function sandboxEgressFor(
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
   const agentUrl = new URL(url);
   agentUrl.protocol = "http:";
-  agentUrl.port = String(insidePort(Number(model.slice(model.lastIndexOf(":") + 1))));
+  // Plain HTTP at the endpoint's own port (`http://api.anthropic.com:443`), which the proxy reads.
+  agentUrl.port = model.slice(model.lastIndexOf(":") + 1);
+  const paths = architecture.modelApiPaths?.(path);
   const secret = endpoint.apiKey
-    ? [{ endpoint: model, ...architecture.credentialHeader(endpoint.apiKey), ...(tls ? { tls } : {}) }]
+    ? [
+        {
+          endpoint: model,
+          ...architecture.credentialHeader(endpoint.apiKey),
+          ...(tls ? { tls } : {}),
+          ...(paths ? { paths } : {}),
+        },
+      ]
     : [];
   return {
     network: { allow: [...allow], secrets: secret },

@@ -21,6 +21,14 @@ export interface Turn {
   errorShown: boolean;
   /** The runner said its agent failed (`fatal`) during this turn. */
   agentFailed: boolean;
+  /** The model stalled during this turn (it ends `error`, said as `MODEL_STALLED`). */
+  modelStalled?: boolean;
+}
+
+/** How many messages may wait behind the running turn, in number and in UTF-8 bytes. */
+export interface TurnQueueBounds {
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
 }
 
 export interface TurnHooks {
@@ -37,7 +45,8 @@ export interface TurnHooks {
 /**
  * The messages of one session, one turn at a time, in order, and the one
  * authority on when a turn ends: the runner's `turn_end` for it, else the
- * agent's exit, a failed start, or `close`. A second end of the same turn is
+ * agent's exit, a failed start, or `close` (a stalled model ends it through
+ * one of these, once the agent stops). A second end of the same turn is
  * ignored, so every started turn ends exactly once.
  */
 export class TurnQueue {
@@ -51,6 +60,7 @@ export class TurnQueue {
   constructor(
     private readonly agent: AgentProcess,
     private readonly hooks: TurnHooks,
+    private readonly bounds: TurnQueueBounds,
   ) {}
 
   /** The running turn, if any. */
@@ -58,9 +68,14 @@ export class TurnQueue {
     return this.running;
   }
 
-  /** Adds a message; it starts at once when no turn runs, else it waits (`queued`). */
+  /**
+   * Adds a message; it starts at once when no turn runs, else it waits
+   * (`queued`). Throws `QUEUE_FULL` when it would have to wait and the
+   * waiting messages are at `maxQueuedMessages` or would pass `maxQueuedBytes`.
+   */
   push(content: string): { turnId: string; queued: boolean } {
     const queued = this.running !== undefined || this.waiting.length > 0;
+    if (queued) this.assertRoomFor(content);
     const turn: Turn = {
       turnId: randomUUID(),
       content,
@@ -71,6 +86,24 @@ export class TurnQueue {
     this.waiting.push(turn);
     if (!queued) this.startNext();
     return { turnId: turn.turnId, queued };
+  }
+
+  private assertRoomFor(content: string): void {
+    const { maxQueuedMessages, maxQueuedBytes } = this.bounds;
+    if (this.waiting.length >= maxQueuedMessages) {
+      throw new RuntimeError(
+        "QUEUE_FULL",
+        `${this.waiting.length} messages already wait for their turn (at most ${maxQueuedMessages})`,
+      );
+    }
+    let bytes = Buffer.byteLength(content);
+    for (const turn of this.waiting) bytes += Buffer.byteLength(turn.content);
+    if (bytes > maxQueuedBytes) {
+      throw new RuntimeError(
+        "QUEUE_FULL",
+        `The waiting messages would hold ${bytes} bytes (at most ${maxQueuedBytes})`,
+      );
+    }
   }
 
   /** The messages waiting for their turn, as clients see them. */
@@ -90,6 +123,21 @@ export class TurnQueue {
     return true;
   }
 
+  /**
+   * The model sent nothing for the stall timeout: said once per turn as
+   * `MODEL_STALLED`, and the agent is interrupted (killed when it has not
+   * stopped within its grace period). The turn then ends `error` when the
+   * agent stops, keeping what it showed; the agent's own error about the
+   * aborted request is not said again. Ignored when no turn runs.
+   */
+  modelStalled(message: string): void {
+    const turn = this.running;
+    if (!turn || turn.modelStalled) return;
+    turn.modelStalled = true;
+    this.hooks.failed("MODEL_STALLED", message);
+    this.agent.interrupt(() => this.running === turn);
+  }
+
   /** What the agent's parser reported: an error block in the main conversation shows the turn's failure. */
   agentReported(events: readonly AgentEvent[]): void {
     const turn = this.running;
@@ -101,10 +149,12 @@ export class TurnQueue {
     const turn = this.running;
     if (turn?.turnId !== output.turnId) return;
     // The agent's own error block, when its parser made one, already shows the failure.
-    if (output.error) this.hooks.failed("AGENT_FAILED", output.error, { withBlock: !turn.errorShown });
+    if (output.error && !turn.modelStalled) {
+      this.hooks.failed("AGENT_FAILED", output.error, { withBlock: !turn.errorShown });
+    }
     const interrupted = turn.interruptRequested && output.stopReason !== "error";
     this.lastTurnFailed = output.error !== undefined;
-    this.end(turn, interrupted ? "interrupted" : output.stopReason);
+    this.end(turn, turn.modelStalled ? "error" : interrupted ? "interrupted" : output.stopReason);
   }
 
   /**
@@ -144,15 +194,16 @@ export class TurnQueue {
     if (exit.limit) this.limitHit(exit.limit, "exit");
     const turn = this.running;
     if (!turn) return;
-    // A limit, a protocol violation or the agent's failure was reported already.
-    const explained = exit.limit !== undefined || exit.violation !== undefined || turn.agentFailed;
+    // A limit, a protocol violation, a stalled model or the agent's failure was reported already.
+    const explained =
+      exit.limit !== undefined || exit.violation !== undefined || turn.agentFailed || turn.modelStalled;
     if (!turn.interruptRequested && !explained) {
       this.hooks.failed(
         "AGENT_FAILED",
         `The agent process exited (code ${exit.code}, signal ${exit.signal})`,
       );
     }
-    this.end(turn, turn.interruptRequested ? "interrupted" : "error");
+    this.end(turn, turn.interruptRequested && !turn.modelStalled ? "interrupted" : "error");
   }
 
   /**

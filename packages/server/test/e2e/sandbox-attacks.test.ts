@@ -27,8 +27,7 @@ const FORGED_LINE = JSON.stringify({ type: "file", event: "created", path: FORGE
  * same-uid process has into it, printing one `name: ok|denied` line each.
  */
 const ATTACK = [
-  // The Node.js process running the runner's entry point (bwrap's init names it too); with restricted
-  // egress it is the network bridge's process, which runs the runner in itself.
+  // The Node.js process running the runner's entry point (bwrap's init names it too).
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   'r=""; for d in /proc/[0-9]*; do set -- $(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$1 $*" in *bwrap*) ;; *runner/dist/main.js*) r=${d#/proc/}; break;; esac; done',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion

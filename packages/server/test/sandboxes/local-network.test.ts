@@ -84,7 +84,7 @@ describe("local sandbox network policy", () => {
     expect(viaNode).toMatchObject({ code: 0, stdout: "allowed" });
   });
 
-  it("refuses every other endpoint within 5 s: curl, nc, bash /dev/tcp, node net.connect", async () => {
+  it("refuses every other endpoint within 5 s: curl, nc, bash /dev/tcp, node, IPv6, raw sockets, DNS", async () => {
     const sandbox = await create({ allow: [allowed.endpoint] });
     const { port } = denied;
     const attempts: Record<string, string> = {
@@ -92,6 +92,13 @@ describe("local sandbox network policy", () => {
       "bash /dev/tcp": `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 10 cat <&3`,
       "node net.connect": `node -e 'require("net").connect(${port}, "127.0.0.1").on("data", (d) => process.stdout.write(d)).on("connect", function () { this.write("GET / HTTP/1.0\\r\\n\\r\\n") }).on("error", () => process.exit(3))'`,
       "curl to a host name": "curl -sS --max-time 10 http://example.com/",
+      "curl over IPv6 loopback": `curl -sS --max-time 10 -g http://[::1]:${port}/`,
+      "curl to an IPv4-mapped IPv6 address": `curl -sS --max-time 10 -g http://[::ffff:127.0.0.1]:${port}/`,
+      "curl to the allowed port on another loopback address": `curl -sS --max-time 10 http://127.0.0.2:${allowed.port}/`,
+      "a raw socket": `perl -e 'use Socket; socket(my $s, PF_INET, SOCK_RAW, 1) or die "raw: $!\\n"; print "opened\\n"'`,
+      "a packet socket": `perl -e 'use Socket; socket(my $s, 17, SOCK_RAW, 0) or die "packet: $!\\n"; print "opened\\n"'`,
+      "a DNS lookup": "getent hosts example.com",
+      "node's resolver": `node -e 'require("dns").resolve4("example.com", (e, a) => { if (e) process.exit(3); console.log("denied", a) })'`,
     };
     if ((await sh(sandbox, "command -v nc")).code === 0) {
       attempts.nc = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 nc 127.0.0.1 ${port}`;
@@ -106,20 +113,53 @@ describe("local sandbox network policy", () => {
     expect(denied.seen).toEqual([]);
   });
 
-  it("the proxy socket itself refuses endpoints outside the allow-list", async () => {
+  it("proxy tricks through an allowed endpoint reach only that endpoint; no proxy socket inside", async () => {
+    const realKey = `sk-real-${randomUUID()}`;
+    const keyed = await startServer("keyed");
+    try {
+      const sandbox = await create({
+        allow: [allowed.endpoint, keyed.endpoint],
+        secrets: [{ endpoint: keyed.endpoint, header: "x-api-key", value: realKey, paths: ["/v1/messages"] }],
+      });
+      const target = denied.endpoint;
+      const send = (endpoint: string, request: string) =>
+        sh(
+          sandbox,
+          `exec 3<>/dev/tcp/${endpoint.replace(":", "/")} && printf '${request}' >&3 && timeout 3 head -c 200 <&3`,
+        );
+      const connectTrick = `CONNECT ${target} HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n`;
+      const absoluteTrick = `GET http://${target}/ HTTP/1.1\\r\\nHost: ${target}\\r\\nConnection: close\\r\\n\\r\\n`;
+      // The byte tunnel carries each request to the allowed server only, which answers it as its own
+      // (Node's server closes a CONNECT it has no handler for).
+      expect((await send(allowed.endpoint, connectTrick)).stdout).toBe("");
+      expect((await send(allowed.endpoint, absoluteTrick)).stdout).toMatch(
+        /^HTTP\/1\.1 200 OK[\s\S]*allowed$/,
+      );
+      // The key-injecting endpoint reads requests: neither is an API path, so it forwards neither.
+      expect((await send(keyed.endpoint, connectTrick)).stdout).toBe("");
+      expect((await send(keyed.endpoint, absoluteTrick)).stdout).toMatch(/^HTTP\/1\.1 403 /);
+      expect(denied.seen).toEqual([]);
+      expect(keyed.seen).toEqual([]);
+      const mounted = await sh(sandbox, "ls /run/agent-runtime 2>&1; ls -a /run 2>&1");
+      expect(mounted.stdout).not.toContain(".sock");
+    } finally {
+      keyed.server.close();
+    }
+  });
+
+  it("holds at most 256 connections of one sandbox process open; more are closed at once", async () => {
     const sandbox = await create({ allow: [allowed.endpoint] });
-    const connectTo = (target: string) =>
-      runInSandbox(sandbox, [
-        "node",
-        "-e",
-        `const s = require("net").connect("/run/agent-runtime/egress.sock");
-         s.on("connect", () => s.write("CONNECT ${target} HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n"));
-         s.on("data", (d) => { process.stdout.write(d.toString().split("\\r\\n")[0]); s.destroy(); });`,
-      ]);
-    expect((await connectTo(denied.endpoint)).stdout).toBe("HTTP/1.1 403 Forbidden");
-    expect((await connectTo("example.com:443")).stdout).toBe("HTTP/1.1 403 Forbidden");
-    expect((await connectTo(allowed.endpoint)).stdout).toBe("HTTP/1.1 200 Connection Established");
-    expect(denied.seen).toEqual([]);
+    const [host, port] = allowed.endpoint.split(":");
+    // 300 idle connections (the allowed server keeps them for its keep-alive time); after a second, how many closed.
+    const result = await runInSandbox(sandbox, [
+      "node",
+      "-e",
+      `const net = require("net"); let closed = 0;
+       const sockets = Array.from({ length: 300 }, () =>
+         net.connect(${port}, "${host}").on("error", () => {}).on("close", () => closed++));
+       setTimeout(() => { console.log(closed); process.exit(0); }, 1500);`,
+    ]);
+    expect(result).toMatchObject({ code: 0, stdout: "44\n" });
   });
 
   it("an empty allow-list means no egress at all", async () => {

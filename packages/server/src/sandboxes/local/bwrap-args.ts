@@ -1,8 +1,5 @@
 import type { SandboxLayout } from "./sandbox-paths.js";
 
-/** Where the egress proxy's socket folder appears inside a sandbox with a network policy. */
-export const NETWORK_DIR_INSIDE = "/run/agent-runtime";
-
 export interface BwrapArgsInput {
   readonly uid: number;
   readonly gid: number;
@@ -25,11 +22,10 @@ export interface BwrapArgsInput {
   /** Descriptor from which bwrap reads the seccomp filter (`syscall-filter.ts`). */
   readonly seccompFd?: number;
   /**
-   * Own network namespace (only loopback), the egress proxy's socket folder
-   * at `NETWORK_DIR_INSIDE`, and `/etc/hosts` mapping allowed host names to
-   * loopback addresses. Absent: the host's network.
+   * Own network namespace (only loopback) and `/etc/hosts` mapping allowed
+   * host names to loopback addresses. Absent: the host's network.
    */
-  readonly network?: { readonly socketDir: string; readonly hostsFile: string };
+  readonly network?: { readonly hostsFile: string };
   readonly command: readonly string[];
 }
 
@@ -44,8 +40,8 @@ export interface BwrapArgsInput {
  * never appear in the host's world-readable `/proc/<pid>/cmdline`.
  *
  * Network: with a policy (`network`), the sandbox has its own network
- * namespace and reaches the allowed endpoints only through the egress proxy's
- * socket (see `sandbox-network.ts`); without one, the host's network.
+ * namespace, in which the server listens on the allowed endpoints (see
+ * `netns-listeners.ts`); without one, the host's network.
  */
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const { workspace, home } = input.layout.areas;
@@ -82,16 +78,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--ro-bind",
     input.groupFile,
     "/etc/group",
-    ...(input.network
-      ? [
-          "--ro-bind",
-          input.network.hostsFile,
-          "/etc/hosts",
-          "--ro-bind",
-          input.network.socketDir,
-          NETWORK_DIR_INSIDE,
-        ]
-      : []),
+    ...(input.network ? ["--ro-bind", input.network.hostsFile, "/etc/hosts"] : []),
     "--bind",
     workspace.host,
     workspace.inside,

@@ -1,4 +1,3 @@
-import { chmod, rm } from "node:fs/promises";
 import {
   createServer,
   request as httpRequest,
@@ -8,18 +7,26 @@ import {
   type ServerResponse,
 } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { connect } from "node:net";
-import { dirname } from "node:path";
-import type { Duplex } from "node:stream";
+import { connect, type Socket } from "node:net";
 import type { SandboxNetworkPolicy, SandboxSecret } from "../sandbox-provider.js";
+import { ResponseStallWatch } from "./response-stall-watch.js";
+import { isPlainPath, secretsCovering } from "./secret-paths.js";
 
 /** How long the proxy waits for an allowed endpoint to accept a connection. */
 const CONNECT_TIMEOUT_MS = 5000;
 
-/** A running egress proxy of one sandbox. */
+/** The egress proxy of one sandbox: where its connections to allowed endpoints go. */
 export interface EgressProxy {
-  /** Stops listening, destroys every open tunnel and removes the socket's folder. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Takes over `client`, a connection a process in the sandbox opened to
+   * `endpoint` (`host:port`): destroys it at once when the policy does not
+   * allow the endpoint, else relays it (see `createEgressProxy`). The client
+   * is destroyed when the endpoint cannot be reached, and either side's
+   * close closes the other.
+   */
+  connect(client: Socket, endpoint: string): void;
+  /** Destroys every open connection; later `connect` calls destroy their client. Idempotent. */
+  close(): void;
 }
 
 /** `host:port`, lower-cased, brackets removed from IPv6 hosts. */
@@ -35,27 +42,31 @@ function splitEndpoint(endpoint: string): { host: string; port: number } {
 }
 
 /**
- * The host side of a sandbox's network policy: an HTTP proxy on a Unix
- * socket (bind-mounted into the sandbox) that only answers `CONNECT` to the
- * endpoints of `policy.allow`; every other request gets 403 (405 for
- * anything but `CONNECT`). A tunnel to an endpoint that has secrets is not a
- * byte pipe: the proxy reads the plain-HTTP requests in it and sets each
- * secret's header to the real value (over whatever placeholder the sandbox
- * sent) before forwarding them, over TLS when `secret.tls`. The socket is
- * created mode 0666 so that the sandbox's uid can connect.
+ * The host side of a sandbox's network policy, in the server's process: it
+ * relays the connections the sandbox opens to the endpoints of
+ * `policy.allow` (and refuses any other). A connection to an endpoint
+ * without secrets is a byte tunnel to it (TLS, if any, stays end to end). A
+ * connection to an endpoint that has secrets is not: the proxy reads the
+ * plain-HTTP requests in it, answers 403 to those on a path no secret covers
+ * (`secret.paths`), and sets each covering secret's header to the real value
+ * (over whatever placeholder the sandbox sent) before forwarding them, over
+ * TLS when `secret.tls`, under `policy.stallWatch`. Throws for an invalid
+ * endpoint or a secret path that is not a plain absolute path.
  */
-export async function startEgressProxy(
-  socketPath: string,
-  policy: SandboxNetworkPolicy,
-): Promise<EgressProxy> {
+export function createEgressProxy(policy: SandboxNetworkPolicy): EgressProxy {
   const allowed = new Set(policy.allow.map(normalizeEndpoint));
   const secrets = new Map<string, SandboxSecret[]>();
   for (const secret of policy.secrets ?? []) {
+    const invalid = secret.paths?.find((path) => !isPlainPath(path));
+    if (invalid !== undefined) {
+      throw new Error(`secret path ${JSON.stringify(invalid)} is not a plain absolute path`);
+    }
     const endpoint = normalizeEndpoint(secret.endpoint);
     secrets.set(endpoint, [...(secrets.get(endpoint) ?? []), secret]);
   }
-  const sockets = new Set<Duplex>();
-  const track = (socket: Duplex) => {
+  const sockets = new Set<Socket>();
+  let closed = false;
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   };
@@ -63,104 +74,110 @@ export async function startEgressProxy(
   const injectorFor = (endpoint: string, endpointSecrets: SandboxSecret[]) => {
     let server = injectors.get(endpoint);
     if (!server) {
-      server = createServer((req, res) => forwardWithSecrets(endpoint, endpointSecrets, req, res));
+      server = createServer((req, res) =>
+        forwardWithSecrets(endpoint, endpointSecrets, policy.stallWatch, req, res),
+      );
       injectors.set(endpoint, server);
     }
     return server;
   };
 
-  const proxy = createServer((_req, res) => {
-    res.writeHead(405, { "content-type": "text/plain" }).end("Only CONNECT is supported\n");
-  });
-  proxy.on("connection", track);
-  proxy.on("connect", (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    let endpoint: string;
-    try {
-      endpoint = normalizeEndpoint(req.url ?? "");
-    } catch {
-      client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
-      return;
-    }
-    if (!allowed.has(endpoint)) {
-      client.end(
-        "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\n\r\nEgress denied by the sandbox network policy\n",
-      );
-      return;
-    }
-    const endpointSecrets = secrets.get(endpoint);
-    if (endpointSecrets) {
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) client.unshift(head);
-      injectorFor(endpoint, endpointSecrets).emit("connection", client);
-      return;
-    }
-    const { host, port } = splitEndpoint(endpoint);
-    const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS, noDelay: true });
-    track(upstream);
-    upstream.once("timeout", () => upstream.destroy());
-    upstream.once("connect", () => {
-      upstream.setTimeout(0);
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.once("error", () => client.end("HTTP/1.1 502 Bad Gateway\r\n\r\n"));
-    upstream.once("close", () => client.destroy());
-    client.once("error", () => upstream.destroy());
-    client.once("close", () => upstream.destroy());
-  });
-
-  await rm(socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    proxy.once("error", reject);
-    proxy.listen(socketPath, () => resolve());
-  });
-  await chmod(socketPath, 0o666);
-
-  let closing: Promise<void> | undefined;
   return {
+    connect(client, endpoint) {
+      const normalized = normalizeEndpoint(endpoint);
+      if (closed || !allowed.has(normalized)) {
+        client.destroy();
+        return;
+      }
+      track(client);
+      client.setNoDelay(true);
+      const endpointSecrets = secrets.get(normalized);
+      if (endpointSecrets) {
+        injectorFor(normalized, endpointSecrets).emit("connection", client);
+        return;
+      }
+      const { host, port } = splitEndpoint(normalized);
+      const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS, noDelay: true });
+      track(upstream);
+      upstream.once("timeout", () => upstream.destroy());
+      upstream.once("connect", () => upstream.setTimeout(0));
+      // Bytes the client sends before the upstream is connected wait in the upstream's
+      // buffer; `pipe` stops reading the client while that buffer is full.
+      client.pipe(upstream);
+      upstream.pipe(client);
+      upstream.once("error", () => client.destroy());
+      upstream.once("close", () => client.destroy());
+      client.once("error", () => upstream.destroy());
+      client.once("close", () => upstream.destroy());
+    },
     close() {
-      closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          proxy.close(() => resolve());
-          for (const socket of sockets) socket.destroy();
-        });
-        for (const server of injectors.values()) server.close();
-        await rm(dirname(socketPath), { recursive: true, force: true });
-      })();
-      return closing;
+      closed = true;
+      for (const socket of sockets) socket.destroy();
+      for (const server of injectors.values()) server.close();
     },
   };
 }
 
-/** Forwards one plain-HTTP request to `endpoint` with the secrets' headers set; 502 when it fails. */
+/**
+ * Forwards one plain-HTTP request to `endpoint` with the headers of the
+ * secrets covering its path set, watched by `stallWatch`; 403 when none
+ * covers it, 502 when forwarding fails.
+ */
 function forwardWithSecrets(
   endpoint: string,
-  secrets: readonly SandboxSecret[],
+  endpointSecrets: readonly SandboxSecret[],
+  stallWatch: SandboxNetworkPolicy["stallWatch"],
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
+  const target = req.url ?? "";
+  const secrets = secretsCovering(endpointSecrets, target);
+  if (secrets.length === 0) {
+    res
+      .writeHead(403, { "content-type": "text/plain", connection: "close" })
+      .end("Path not allowed by the sandbox network policy\n");
+    return;
+  }
   const { host, port } = splitEndpoint(endpoint);
-  const tls = secrets.some((secret) => secret.tls);
-  // The agent addressed the endpoint at its inside port; the upstream sees its own name.
+  const tls = endpointSecrets.some((secret) => secret.tls);
+  // The upstream sees its own name, without the port when it is TLS's default.
   const headers: OutgoingHttpHeaders = {
     ...req.headers,
     host: tls && port === 443 ? host : `${host}:${port}`,
   };
   for (const secret of secrets) headers[secret.header.toLowerCase()] = secret.value;
+  const method = req.method ?? "GET";
+  const watch =
+    stallWatch &&
+    new ResponseStallWatch(stallWatch.timeoutMs, (phase) =>
+      stallWatch.onStall({
+        endpoint,
+        method,
+        path: target.split("?", 1)[0] ?? "",
+        phase,
+        idleMs: stallWatch.timeoutMs,
+      }),
+    );
   const upstream = (tls ? httpsRequest : httpRequest)(
-    { host, port, method: req.method, path: req.url, headers },
+    { host, port, method, path: target, headers },
     (response) => {
+      watch?.received();
       res.writeHead(response.statusCode ?? 502, response.statusMessage, response.headers);
+      if (watch) {
+        response.on("data", () => watch.received());
+        response.once("end", () => watch.stop());
+      }
       response.pipe(res);
     },
   );
+  upstream.once("finish", () => watch?.start());
+  upstream.once("close", () => watch?.stop());
   upstream.once("error", () => {
     if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
     res.end();
   });
   res.once("close", () => {
+    watch?.stop();
     if (!res.writableFinished) upstream.destroy();
   });
   req.pipe(upstream);

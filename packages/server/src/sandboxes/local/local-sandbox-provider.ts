@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
-import { chown, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { mkdir, realpath, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { errorMessage, RuntimeError } from "../../errors.js";
@@ -17,7 +16,7 @@ import {
   mountSourcesAt,
   type SandboxDisk,
 } from "./disk-image.js";
-import { startEgressProxy } from "./egress-proxy.js";
+import { createEgressProxy } from "./egress-proxy.js";
 import { type HostMounts, hostMounts } from "./host-mounts.js";
 import { giveFolderTo, HostUsers, unreachableFolders } from "./host-users.js";
 import { closeInheritedOnExec } from "./inherited-descriptors.js";
@@ -27,19 +26,15 @@ import {
   localSandboxOptionsSchema,
   type ResolvedLocalSandboxOptions,
 } from "./local-sandbox-options.js";
+import { findNsenter, type ListenerMethod, listenerMethod, listenInSandbox } from "./netns-listeners.js";
 import { ReadOnlyFiles } from "./read-only-files.js";
 import { locateRunner, type RunnerLocation } from "./runner-location.js";
-import { checkSocketPath, PROXY_SOCKET_NAME, planSandboxNetwork } from "./sandbox-network.js";
+import { planSandboxNetwork } from "./sandbox-network.js";
 import { type SandboxStorage, sandboxLayout } from "./sandbox-paths.js";
 import { writeSyscallFilter } from "./syscall-filter.js";
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
-
-/** The runner's `net-bridge` program, next to its main entry point. */
-function bridgePath(runner: RunnerLocation): string {
-  return join(dirname(runner.mainPath), "net-bridge.js");
-}
 
 /** What the provider learns about the host on first use (never at construction). */
 interface HostFacts {
@@ -49,6 +44,8 @@ interface HostFacts {
   readonly users: HostUsers;
   /** The compiled seccomp filter (isolated sandboxes only). */
   readonly syscallFilter: string | undefined;
+  /** How the server listens inside sandboxes with a network policy (isolated sandboxes only). */
+  readonly listeners: ListenerMethod | undefined;
 }
 
 /** File in the root folder holding the compiled seccomp filter. */
@@ -148,7 +145,8 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
         writeSyscallFilter(syscallFilter);
         closeInheritedOnExec();
       }
-      return { realRootDir, runner, mounts, users, syscallFilter };
+      const listeners = isolated ? listenerMethod() : undefined;
+      return { realRootDir, runner, mounts, users, syscallFilter, listeners };
     })();
     facts.catch(() => {
       facts = undefined;
@@ -156,14 +154,12 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     return facts;
   };
 
-  /** Creates the sandbox's cgroups and, with a network policy, starts its egress proxy. */
-  const confine = async (
-    id: string,
-    spec: SandboxSpec,
-    runtimeDir: string,
-    runner: RunnerLocation | undefined,
-    hostUid: number,
-  ) => {
+  /**
+   * Creates the sandbox's cgroups and, with a network policy, its egress
+   * proxy and the plan of its listeners (opened in each process's namespace
+   * by `LocalSandbox.exec`).
+   */
+  const confine = async (id: string, spec: SandboxSpec, runtimeDir: string, hostUid: number) => {
     const factory = cgroupFactory();
     const cgroup = await factory?.create(id, {
       pids: config.limits.pids,
@@ -172,30 +168,18 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     });
     if (!spec.network) return { cgroup };
     try {
-      const plan = planSandboxNetwork(spec.network, process.execPath, runner ? bridgePath(runner) : "");
-      if (!runner || !existsSync(bridgePath(runner))) {
-        throw new RuntimeError(
-          "SANDBOX_FAILED",
-          "The runner's net-bridge is not built: run `npm run build`.",
-        );
-      }
-      // Unix socket paths are short (108 bytes), so the socket lives in the
-      // host's temp folder rather than the (deep) sandbox folder.
-      const socketDir = await mkdtemp(join(tmpdir(), socketDirPrefix(spec.name)));
+      const { listeners: method } = await hostFacts();
+      const plan = planSandboxNetwork(spec.network);
       const hostsFile = join(runtimeDir, "etc", "hosts");
-      const socketPath = join(socketDir, PROXY_SOCKET_NAME);
-      try {
-        checkSocketPath(socketPath);
-        await writeFile(hostsFile, plan.hostsFile);
-        const proxy = await startEgressProxy(socketPath, spec.network);
-        // Only this sandbox's uid may connect (the folder is 0700).
-        await chown(socketDir, hostUid, hostUid);
-        await chown(socketPath, hostUid, hostUid);
-        return { cgroup, network: { socketDir, hostsFile, commandPrefix: plan.commandPrefix, proxy } };
-      } catch (error) {
-        await rm(socketDir, { recursive: true, force: true });
-        throw error;
-      }
+      await writeFile(hostsFile, plan.hostsFile);
+      const proxy = createEgressProxy(spec.network);
+      const listen = (pid: number) =>
+        listenInSandbox(pid, plan.routes, {
+          method: method!,
+          hostUid,
+          onConnection: (client, endpoint) => proxy.connect(client, endpoint),
+        });
+      return { cgroup, network: { hostsFile, proxy, listen } };
     } catch (error) {
       await cgroup?.destroy();
       throw error;
@@ -226,7 +210,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
           { code: "AGENT_RUNTIME_UNSAFE_NO_ISOLATION" },
         );
       }
-      const { runner, users, realRootDir, mounts } = await hostFacts();
+      const { runner, users, realRootDir, mounts, listeners } = await hostFacts();
       if (isolated && users.distinct) {
         const blocked = unreachableFolders([realRootDir, ...mounts.sources], config.hostUids.first);
         if (blocked.length > 0) {
@@ -239,6 +223,13 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
         }
       }
       if (isolated) await checkBubblewrap(config, users.distinct ? config.hostUids.first : undefined);
+      if (listeners === "helper" && !findNsenter()) {
+        throw new RuntimeError(
+          "SANDBOX_FAILED",
+          "Sandboxes with a network policy need `nsenter` (util-linux) when the server runs without " +
+            'CAP_SYS_ADMIN (not as root): install it, or set `egress: "open"` (CLI: --egress open).',
+        );
+      }
       if (!runner || !existsSync(runner.mainPath)) {
         throw new RuntimeError(
           "SANDBOX_FAILED",
@@ -287,8 +278,8 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
 
     /**
      * Deletes everything of the sandbox: terminates it if it runs here; kills
-     * and removes its cgroups and its egress proxy's socket folder, which a
-     * server that crashed while it ran leaves behind; unmounts its disk image
+     * and removes its cgroups, which a server that crashed while it ran
+     * leaves behind; unmounts its disk image
      * (lazily when busy); deletes its folder (workspace, home, runtime files,
      * disk image, host-uid record) and releases its host uid.
      */
@@ -298,7 +289,6 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
         const layout = sandboxLayout(realRootDir, name, isolated);
         await live.get(name)?.terminate();
         await cgroupFactory()?.removeWhere((cgroup) => isSandboxIdOf(name, cgroup));
-        await removeSocketDirs(name);
         if (mountSourcesAt(layout.disk.mountDir).length > 0) {
           const support = disks();
           await detachDisk(support.supported ? support.tools : { umount: "umount" }, layout.disk.mountDir, {
@@ -345,8 +335,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     const readOnlyFiles = new ReadOnlyFiles(layout);
     await readOnlyFiles.load();
     const id = `${sandboxIdPrefix(spec.name)}${randomUUID().slice(0, SANDBOX_ID_SUFFIX_LENGTH)}`;
-    const confinement =
-      hostUid !== undefined ? await confine(id, spec, layout.runtimeDir, runner, hostUid) : {};
+    const confinement = hostUid !== undefined ? await confine(id, spec, layout.runtimeDir, hostUid) : {};
     const sandbox = new LocalSandbox({
       id,
       name: spec.name,
@@ -398,26 +387,6 @@ function isSandboxIdOf(name: string, id: string): boolean {
     id.startsWith(prefix) &&
     new RegExp(`^[0-9a-f]{${SANDBOX_ID_SUFFIX_LENGTH}}$`).test(id.slice(prefix.length))
   );
-}
-
-/**
- * Start of the name of the temporary folder holding the egress proxy's socket
- * of the sandbox `name`: a digest of the name, so it is fixed-length (socket
- * paths are short) and `remove` finds the folder a crashed server left.
- */
-function socketDirPrefix(name: string): string {
-  return `agent-runtime-net-${createHash("sha256").update(name).digest("hex").slice(0, 16)}-`;
-}
-
-/** Deletes the proxy socket folders of the sandbox `name` (`mkdtemp` adds six characters to the prefix). */
-async function removeSocketDirs(name: string): Promise<void> {
-  const prefix = socketDirPrefix(name);
-  const entries = await readdir(tmpdir()).catch(() => []);
-  for (const entry of entries) {
-    if (entry.startsWith(prefix) && entry.length === prefix.length + 6) {
-      await rm(join(tmpdir(), entry), { recursive: true, force: true });
-    }
-  }
 }
 
 /**
