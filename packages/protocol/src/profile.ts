@@ -1,13 +1,27 @@
 import { z } from "zod";
 import { permissionPolicySchema } from "./session.js";
 
+/**
+ * A profile object is strict: an unknown field (a typo, another system's
+ * name) fails validation, and its message names the field and the known ones.
+ */
+function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  const known = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}; known fields: ${known}`
+        : undefined,
+  });
+}
+
 /** A file with a path relative to its owner (workspace, skill folder, …) and UTF-8 content. */
-export const fileEntrySchema = z.object({
+export const fileEntrySchema = strictObject({
   path: z.string().min(1),
   content: z.string(),
 });
 
-export const skillSchema = z.object({
+export const skillSchema = strictObject({
   /** Folder name of the skill: `.claude/skills/<name>/`. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
   description: z.string(),
@@ -17,7 +31,7 @@ export const skillSchema = z.object({
   files: z.array(fileEntrySchema).default([]),
 });
 
-export const subagentDefinitionSchema = z.object({
+export const subagentDefinitionSchema = strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
   description: z.string(),
   prompt: z.string(),
@@ -25,7 +39,7 @@ export const subagentDefinitionSchema = z.object({
   model: z.string().optional(),
 });
 
-export const commandSchema = z.object({
+export const commandSchema = strictObject({
   /** Invoked as `/<name> args`. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
   description: z.string().optional(),
@@ -34,20 +48,20 @@ export const commandSchema = z.object({
 });
 
 export const mcpServerSchema = z.discriminatedUnion("type", [
-  z.object({
+  strictObject({
     type: z.literal("stdio"),
     command: z.string(),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), z.string()).default({}),
   }),
-  z.object({
+  strictObject({
     type: z.enum(["http", "sse"]),
     url: z.string().url(),
     headers: z.record(z.string(), z.string()).default({}),
   }),
 ]);
 
-export const agentProfileSchema = z.object({
+export const agentProfileSchema = strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
   name: z.string(),
   description: z.string().optional(),
@@ -55,21 +69,30 @@ export const agentProfileSchema = z.object({
   systemPrompt: z.string().optional(),
   /** Memory file written as CLAUDE.md (Claude) or AGENTS.md (OpenCode) at the workspace root. */
   agentMDFile: z.string().optional(),
-  /** Allowed tools; omitted means the agent's defaults. */
+  /**
+   * The only tools the agent is offered and may call (plus `Skill` when the
+   * profile has skills, `Agent` when it has subagents), in either agent's
+   * spelling (see `AGENT_TOOLS`); omitted means the agent's defaults.
+   */
   tools: z.array(z.string()).optional(),
   skills: z.array(skillSchema).default([]),
   subagents: z.array(subagentDefinitionSchema).default([]),
   commands: z.array(commandSchema).default([]),
   /** MCP servers by name: `stdio` ones are bundled (run inside the sandbox), `http`/`sse` are external. */
   mcpServers: z.record(z.string(), mcpServerSchema).default({}),
-  dependencies: z
-    .object({
-      npm: z.array(z.string()).default([]),
-      pip: z.array(z.string()).default([]),
-    })
-    .default({ npm: [], pip: [] }),
+  dependencies: strictObject({
+    npm: z.array(z.string()).default([]),
+    pip: z.array(z.string()).default([]),
+  }).default({ npm: [], pip: [] }),
   /** Environment variables for the agent process. */
   env: z.record(z.string(), z.string()).default({}),
+  /**
+   * Workspace paths not tracked: not indexed, stored or restored, and not
+   * written or deleted through the files API; each covers itself and
+   * everything below it (e.g. `dist`, `target`). Giving the list replaces the
+   * default. @default [".git", "node_modules"]
+   */
+  untrackedPaths: z.array(z.string().min(1).max(4096)).max(100).optional(),
   /** Files written into the workspace when the sandbox is first created. */
   defaultFiles: z.array(fileEntrySchema).default([]),
   /** Default model for sessions of this profile. */
@@ -79,9 +102,9 @@ export const agentProfileSchema = z.object({
    * egress is restricted (the model endpoint and external MCP servers are
    * always allowed), e.g. a package registry for its dependencies.
    */
-  network: z.object({ allow: z.array(z.string().min(3)).default([]) }).default({ allow: [] }),
+  network: strictObject({ allow: z.array(z.string().min(3)).default([]) }).default({ allow: [] }),
   /** Default permission policy of its sessions. @default {mode: "bypass"} */
-  permissions: permissionPolicySchema.optional(),
+  permissions: strictObject(permissionPolicySchema.shape).optional(),
 });
 
 export type FileEntry = z.infer<typeof fileEntrySchema>;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { PermissionPolicy } from "@agent-runtime/protocol";
+import { type PermissionPolicy, toolCovers } from "@agent-runtime/protocol";
 import type { AgentHostEvents } from "./agent-host.js";
 
 export type GateDecision =
@@ -25,10 +25,11 @@ export class PermissionGate {
     private readonly events: Pick<AgentHostEvents, "permissionRequest">,
   ) {}
 
-  /** Whether a call of `toolName` must be asked for under the policy. */
+  /** Whether a call of `toolName` must be asked for under the policy (its tools in either agent's spelling). */
   needsAnswer(toolName: string): boolean {
     if (this.policy.mode !== "ask") return false;
-    return this.policy.tools === undefined || this.policy.tools.includes(toolName);
+    const { tools } = this.policy;
+    return tools === undefined || tools.some((listed) => toolCovers(listed, toolName));
   }
 
   ask(

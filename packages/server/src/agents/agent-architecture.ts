@@ -74,6 +74,8 @@ export interface AgentArchitecture {
   readonly id: Architecture;
   /** What it supports; served at `GET /agent-architectures`, and clients hide what an agent cannot do. */
   readonly capabilities: ArchitectureCapabilities;
+  /** Workspace folders the agent keeps its own state in: never tracked, whatever the profile says. */
+  readonly untrackedPaths?: readonly string[];
   /** Files that materialise the profile in the sandbox (memory file, skills, subagents, commands, settings, default files). */
   materialize(input: MaterializeInput): SandboxFile[];
   runnerConfig(input: RunnerInput): RunnerConfigInput;
@@ -82,6 +84,15 @@ export interface AgentArchitecture {
    * sandbox proxy can set the real key while the agent holds a placeholder.
    */
   credentialHeader(apiKey: string): { header: string; value: string };
+  /**
+   * The paths of the model API this agent calls (added after v1), given the
+   * path of the endpoint's base URL (`""`, or e.g. `/anthropic`): e.g.
+   * `["/anthropic/v1/messages"]`, each covering itself and what is below it.
+   * A sandbox's proxy sets the key on those requests only and refuses the
+   * endpoint's other paths. Absent: the key goes with every request to the
+   * endpoint.
+   */
+  modelApiPaths?(basePath: string): string[];
   /** Environment of the runner process (model endpoint, key, profile env). */
   runnerEnv(input: RunnerInput): Record<string, string>;
   createParser(context?: ParserContext): AgentOutputParser;

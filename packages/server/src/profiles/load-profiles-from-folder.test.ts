@@ -39,7 +39,7 @@ describe("loadProfilesFromFolder", () => {
       "full/skills/review/checklist.md": "- tests",
       "full/skills/review/templates/report.md": "# Report",
       "full/agents/tester.md":
-        "---\ndescription: Writes tests\ntools: Read, Bash(npm test:*)\nmodel: haiku\n---\nWrite tests.\n",
+        "---\ndescription: Writes tests\ntools: Read, Bash\nmodel: haiku\n---\nWrite tests.\n",
       "full/agents/planner.md": "---\ndescription: Plans\ntools: [Read]\n---\nPlan.",
       "full/commands/explain.md": "---\ndescription: Explains\n---\nExplain $ARGUMENTS",
       "full/commands/plain.md": "No front matter: $ARGUMENTS",
@@ -77,7 +77,7 @@ describe("loadProfilesFromFolder", () => {
           name: "tester",
           description: "Writes tests",
           prompt: "Write tests.\n",
-          tools: ["Read", "Bash(npm test:*)"],
+          tools: ["Read", "Bash"],
           model: "haiku",
         },
       ],
@@ -109,6 +109,39 @@ describe("loadProfilesFromFolder", () => {
     ]);
     expect(profiles[0]?.commands.map((command) => command.name)).toEqual(["hi", "bye"]);
     expect(profiles[1]?.tools).toEqual(["Read"]);
+  });
+
+  it("accepts the original system's field names in the manifest, with one warning each", async () => {
+    await write({
+      "p/profile.json": JSON.stringify({
+        name: "P",
+        environmentVariables: { A: "1" },
+        npmDependencies: ["lodash"],
+        skills: [{ name: "inline", description: "d", skillMd: "Do it.", supportingFiles: [] }],
+      }),
+      "p/skills/filed/SKILL.md": "---\ndescription: d\n---\nFrom a file.",
+      "p/files/a.md": "A",
+    });
+    const warnings: string[] = [];
+    const [profile] = await loadProfilesFromFolder(root, {
+      logger: { warn: (_f, message) => warnings.push(message) },
+    });
+    expect(profile).toMatchObject({
+      env: { A: "1" },
+      dependencies: { npm: ["lodash"], pip: [] },
+      skills: [
+        { name: "inline", content: "Do it.", files: [] },
+        { name: "filed", content: "From a file." },
+      ],
+      defaultFiles: [{ path: "a.md", content: "A" }],
+    });
+    const manifest = join(root, "p/profile.json");
+    expect(warnings).toEqual([
+      `${manifest}: "environmentVariables" is deprecated (the original system's name); use "env" (see docs/profiles/migrating.md)`,
+      `${manifest}: "npmDependencies" is deprecated (the original system's name); use "dependencies.npm" (see docs/profiles/migrating.md)`,
+      `${manifest}: "skills[].skillMd" is deprecated (the original system's name); use "skills[].content" (see docs/profiles/migrating.md)`,
+      `${manifest}: "skills[].supportingFiles" is deprecated (the original system's name); use "skills[].files" (see docs/profiles/migrating.md)`,
+    ]);
   });
 
   it("loads the example profiles shipped in /profiles", async () => {
@@ -195,6 +228,46 @@ describe("loadProfilesFromFolder", () => {
       await rm(join(root, "p/commands"), { recursive: true });
       await write({ "p/commands/c.md": "---\ndescription: x\nbody" });
       expect((await loadError()).message).toMatch(/c\.md: front matter has no closing '---' line/);
+    });
+
+    it("unknown fields in the manifest and in front matter", async () => {
+      await write({ "p/profile.json": '{"name":"P","systemPromt":"Be brief."}' });
+      expect((await loadError()).message).toMatch(
+        new RegExp(
+          `^${escapeRegExp(join(root, "p/profile.json"))}: unknown field "systemPromt"; known fields: id, name, `,
+        ),
+      );
+      await write({
+        "p/profile.json": '{"name":"P"}',
+        "p/skills/s/SKILL.md": "---\ndescription: d\nlicense: MIT\n---\nx",
+      });
+      expect((await loadError()).message).toBe(
+        `${join(root, "p/skills/s/SKILL.md")}: unknown front matter field "license"; known fields: name, description`,
+      );
+      await rm(join(root, "p/skills"), { recursive: true });
+      await write({ "p/agents/a.md": "---\ndescription: d\ncolor: red\n---\nx" });
+      expect((await loadError()).message).toBe(
+        `${join(root, "p/agents/a.md")}: unknown front matter field "color"; known fields: name, description, tools, model`,
+      );
+      await rm(join(root, "p/agents"), { recursive: true });
+      await write({ "p/commands/c.md": "---\ndescription: d\nallowed-tools: Bash\n---\nx" });
+      expect((await loadError()).message).toBe(
+        `${join(root, "p/commands/c.md")}: unknown front matter field "allowed-tools"; known fields: description`,
+      );
+    });
+
+    it("tools no agent has, and a subagent's tools beyond the profile's", async () => {
+      await write({ "p/profile.yaml": "name: P\ntools: [Read, Bsh]\n" });
+      expect((await loadError()).message).toMatch(
+        /p[/\\]profile\.yaml: tools: unknown tool "Bsh"; Claude Code's tools: /,
+      );
+      await write({
+        "p/profile.yaml": "name: P\ntools: [Read]\n",
+        "p/agents/a.md": "---\ndescription: d\ntools: Read, Bash\n---\nx",
+      });
+      expect((await loadError()).message).toMatch(
+        /p[/\\]profile\.yaml: subagents\.0\.tools: "Bash" is not among the profile's tools/,
+      );
     });
 
     it("a field set both in the manifest and by a file, or two memory files", async () => {

@@ -2,7 +2,6 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type AgentProfile,
-  agentProfileSchema,
   type Command,
   commandSchema,
   type Skill,
@@ -12,7 +11,9 @@ import {
 } from "@agent-runtime/protocol";
 import { parse as parseYaml } from "yaml";
 import { errorMessage, RuntimeError } from "../errors.js";
-import { isRecord, splitFrontMatter } from "./front-matter.js";
+import { type FrontMatterDocument, isRecord, splitFrontMatter } from "./front-matter.js";
+import { validateAgentProfile } from "./parse-profile.js";
+import { migrateProfileAliases, type ProfileLogger } from "./profile-aliases.js";
 import {
   listFolder,
   readOptionalTextFile,
@@ -34,18 +35,28 @@ import { validateInput } from "./validate-input.js";
  * - `files/**` → defaultFiles.
  * Skills, subagents, commands and default files from files are appended to
  * those listed in the manifest. Setting one field in two places is an error.
+ * Unknown fields are errors, in the manifest and in front matter; the
+ * original system's field names are accepted in the manifest with a
+ * deprecation warning to `options.logger` (see `migrateProfileAliases`;
+ * default: a Node.js `DeprecationWarning`).
  *
  * Throws `VALIDATION_FAILED` naming the file and the field, e.g.
  * `profiles/coder/profile.json: name: Invalid input: expected string, received number`,
  * when `dir` is missing or anything is invalid. Reads only; never writes.
  */
-export async function loadProfilesFromFolder(dir: string): Promise<AgentProfile[]> {
+export async function loadProfilesFromFolder(
+  dir: string,
+  options: { logger?: ProfileLogger } = {},
+): Promise<AgentProfile[]> {
+  const logger = options.logger ?? NODE_WARNINGS;
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) {
     throw new RuntimeError("VALIDATION_FAILED", `${dir}: profile folder does not exist`);
   }
   const folders = await listFolder(dir, ({ name, isDirectory }) => isDirectory && !name.startsWith("."));
-  const profiles = await Promise.all(folders.map((folder) => loadProfileFolder(join(dir, folder), folder)));
+  const profiles = await Promise.all(
+    folders.map((folder) => loadProfileFolder(join(dir, folder), folder, logger)),
+  );
   const folderById = new Map<string, string>();
   for (const [index, profile] of profiles.entries()) {
     const folder = folders[index]!;
@@ -61,9 +72,21 @@ export async function loadProfilesFromFolder(dir: string): Promise<AgentProfile[
   return profiles;
 }
 
-async function loadProfileFolder(folder: string, folderName: string): Promise<AgentProfile> {
+/** Deprecation warnings as Node.js warnings, for callers that give no logger. */
+const NODE_WARNINGS: ProfileLogger = {
+  warn: (_fields, message) => process.emitWarning(message, "DeprecationWarning"),
+};
+
+async function loadProfileFolder(
+  folder: string,
+  folderName: string,
+  logger: ProfileLogger,
+): Promise<AgentProfile> {
   const { manifest, manifestPath } = await readManifest(folder);
-  const fields: Record<string, unknown> = { id: folderName, ...manifest };
+  const fields: Record<string, unknown> = {
+    id: folderName,
+    ...migrateProfileAliases(manifest, manifestPath, logger),
+  };
 
   const agentMD = await readAlternatives(folder, ["CLAUDE.md", "AGENTS.md"]);
   if (agentMD) setOnce(fields, "agentMDFile", agentMD.content, agentMD.path, manifestPath);
@@ -76,7 +99,7 @@ async function loadProfileFolder(folder: string, folderName: string): Promise<Ag
   append(fields, "commands", await readCommands(join(folder, "commands")));
   append(fields, "defaultFiles", await readTextFilesRecursively(join(folder, "files")));
 
-  const profile = validateInput(agentProfileSchema, fields, manifestPath);
+  const profile = validateAgentProfile(fields, manifestPath);
   for (const key of ["skills", "subagents", "commands"] as const) {
     assertUniqueNames(profile[key], `${manifestPath}: ${key}`);
   }
@@ -133,7 +156,7 @@ async function readSkills(skillsDir: string): Promise<Skill[]> {
       const source = join(skillDir, "SKILL.md");
       const text = await readOptionalTextFile(source);
       if (text === null) throw new RuntimeError("VALIDATION_FAILED", `${source}: missing`);
-      const { attributes, body } = splitFrontMatter(text, source);
+      const { attributes, body } = frontMatter(text, source, ["name", "description"]);
       assertNameMatches(attributes.name, folderName, source, "the folder name");
       const files = (await readTextFilesRecursively(skillDir)).filter((file) => file.path !== "SKILL.md");
       return validateInput(
@@ -148,7 +171,12 @@ async function readSkills(skillsDir: string): Promise<Skill[]> {
 async function readSubagents(agentsDir: string): Promise<SubagentDefinition[]> {
   return Promise.all(
     (await listMarkdownFiles(agentsDir)).map(async ({ name, path }) => {
-      const { attributes, body } = splitFrontMatter(await readTextFile(path), path);
+      const { attributes, body } = frontMatter(await readTextFile(path), path, [
+        "name",
+        "description",
+        "tools",
+        "model",
+      ]);
       assertNameMatches(attributes.name, name, path, "the file name");
       return validateInput(
         subagentDefinitionSchema,
@@ -168,10 +196,23 @@ async function readSubagents(agentsDir: string): Promise<SubagentDefinition[]> {
 async function readCommands(commandsDir: string): Promise<Command[]> {
   return Promise.all(
     (await listMarkdownFiles(commandsDir)).map(async ({ name, path }) => {
-      const { attributes, body } = splitFrontMatter(await readTextFile(path), path);
+      const { attributes, body } = frontMatter(await readTextFile(path), path, ["description"]);
       return validateInput(commandSchema, { name, description: attributes.description, prompt: body }, path);
     }),
   );
+}
+
+/** `splitFrontMatter`, refusing attributes other than `known`: the runtime writes these files anew from its fields. */
+function frontMatter(text: string, source: string, known: readonly string[]): FrontMatterDocument {
+  const document = splitFrontMatter(text, source);
+  const unknown = Object.keys(document.attributes).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new RuntimeError(
+      "VALIDATION_FAILED",
+      `${source}: unknown front matter field ${unknown.map((key) => JSON.stringify(key)).join(", ")}; known fields: ${known.join(", ")}`,
+    );
+  }
+  return document;
 }
 
 async function listMarkdownFiles(dir: string): Promise<Array<{ name: string; path: string }>> {

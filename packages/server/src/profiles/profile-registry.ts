@@ -1,7 +1,8 @@
-import { type AgentProfile, type AgentProfileInput, agentProfileSchema } from "@agent-runtime/protocol";
+import type { AgentProfile, AgentProfileInput } from "@agent-runtime/protocol";
 import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
-import { validateInput } from "./validate-input.js";
+import { parseAgentProfile } from "./parse-profile.js";
+import type { ProfileLogger } from "./profile-aliases.js";
 
 /**
  * Where sessions find their agent profiles: profiles given to the runtime
@@ -10,16 +11,21 @@ import { validateInput } from "./validate-input.js";
 export class ProfileRegistry {
   private readonly fixed = new Map<string, AgentProfile>();
 
+  /** `logger` receives the deprecation warnings of profiles that use the original system's field names. */
   constructor(
     profiles: readonly AgentProfileInput[],
     private readonly persistence: PersistenceAdapter,
+    private readonly logger: ProfileLogger,
   ) {
     for (const input of profiles) this.add(input);
   }
 
-  /** Adds or replaces a profile. Throws `VALIDATION_FAILED`. */
+  /**
+   * Adds or replaces a profile; the original system's field names are
+   * accepted with a warning (see `parseAgentProfile`). Throws `VALIDATION_FAILED`.
+   */
   add(input: AgentProfileInput): void {
-    const profile = validateInput(agentProfileSchema, input, `agent profile ${JSON.stringify(input.id)}`);
+    const profile = parseAgentProfile(input, `agent profile ${JSON.stringify(input.id)}`, this.logger);
     this.fixed.set(profile.id, profile);
   }
 

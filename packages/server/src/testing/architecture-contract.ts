@@ -99,7 +99,7 @@ const FULL_PROFILE: AgentProfileInput = {
   description: "Every field set",
   systemPrompt: "Be brief.",
   agentMDFile: "# Memory\n",
-  tools: ["Read", "Write", "Bash"],
+  tools: ["Read", "Write", "Edit", "Bash"],
   skills: [
     {
       name: "review",

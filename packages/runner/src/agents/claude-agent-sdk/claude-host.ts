@@ -14,6 +14,7 @@ import {
 import { AsyncQueue } from "../../async-queue.js";
 import type { AgentHost, AgentHostEvents, TurnEnd } from "../agent-host.js";
 import { PermissionGate } from "../permission-gate.js";
+import { claudeToolRestriction } from "./tool-restriction.js";
 
 /** How long `close` waits for Claude Code to exit on its own before killing it. */
 const CLOSE_GRACE_MS = 5_000;
@@ -24,7 +25,9 @@ const CLOSE_GRACE_MS = 5_000;
  * the Claude Code process stays warm between turns.
  *
  * Claude Code refuses `bypassPermissions` as root: the runner must run as a
- * non-root uid (the sandbox's agent user).
+ * non-root uid (the sandbox's agent user). `allowedTools` restricts what it
+ * offers and runs (see `claudeToolRestriction`); the permission policy then
+ * decides about the calls of those tools.
  */
 export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
   const input = new AsyncQueue<SDKUserMessage>();
@@ -111,6 +114,7 @@ function claudeOptions(config: RunnerConfig, events: AgentHostEvents, gate: Perm
           canUseTool: ((toolName, input, options) => gate.ask(toolName, input, options)) as CanUseTool,
         }
       : { permissionMode: "bypassPermissions", allowDangerouslySkipPermissions: true };
+  const restriction = claudeToolRestriction(config.allowedTools, Object.keys(config.mcpServers));
   return {
     cwd: config.workspaceDir,
     includePartialMessages: true,
@@ -121,12 +125,12 @@ function claudeOptions(config: RunnerConfig, events: AgentHostEvents, gate: Perm
       preset: "claude_code",
       ...(config.systemPrompt ? { append: config.systemPrompt } : {}),
     },
-    ...(config.allowedTools ? { allowedTools: config.allowedTools } : {}),
     mcpServers: config.mcpServers as Record<string, McpServerConfig>,
+    ...restriction.options,
     ...(config.resumeSessionId ? { resume: config.resumeSessionId } : {}),
     settingSources: ["project"],
     ...permissions,
-    env: { ...CLAUDE_CODE_TURN_ENV, ...process.env },
+    env: { ...CLAUDE_CODE_TURN_ENV, ...process.env, ...restriction.env },
     stderr: (text) => events.diagnostics(text),
   };
 }

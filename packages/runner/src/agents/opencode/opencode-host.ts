@@ -1,13 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { OPENCODE_TRANSCRIPT_DIR_ENV, openCodeModelRef, type RunnerConfig } from "@agent-runtime/protocol";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  OPENCODE_TRANSCRIPT_DIR_ENV,
+  openCodeModelRef,
+  openCodePermissionConfig,
+  type RunnerConfig,
+} from "@agent-runtime/protocol";
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
 import type { AgentHost, AgentHostEvents, TurnEnd } from "../agent-host.js";
 import { resolveOpencodeBinary } from "./binary.js";
-import {
-  type OpenCodePermissionAsked,
-  openCodePermissionConfig,
-  permissionRequestOf,
-} from "./permissions.js";
+import { type OpenCodePermissionAsked, permissionRequestOf } from "./permissions.js";
 import { exportTranscript, importTranscript } from "./transcript.js";
 
 /** How long `start` waits for `opencode serve` to listen. */
@@ -36,11 +40,25 @@ const QUIET_ENV: Readonly<Record<string, string>> = {
 /**
  * Runtime-owned settings, passed as `OPENCODE_CONFIG_CONTENT` (OpenCode's
  * highest-precedence config source), so a workspace `opencode.json` written
- * by the agent cannot change them: the permissions of the policy (see
- * `openCodePermissionConfig`), no sharing, no updates.
+ * by the agent cannot change them: the permissions of the policy and the
+ * profile's tools (see `openCodePermissionConfig`), the system prompt as an
+ * instruction file (`instructions`: part of the system prompt of every turn,
+ * command turns included), no sharing, no updates.
  */
-function runtimeConfig(config: RunnerConfig): Record<string, unknown> {
-  return { permission: openCodePermissionConfig(config.permissions), share: "disabled", autoupdate: false };
+function runtimeConfig(config: RunnerConfig, systemPromptFile: string | undefined): Record<string, unknown> {
+  return {
+    permission: openCodePermissionConfig(config.permissions, config.allowedTools),
+    ...(systemPromptFile ? { instructions: [systemPromptFile] } : {}),
+    share: "disabled",
+    autoupdate: false,
+  };
+}
+
+/** Writes the system prompt into a new folder outside the workspace (it is no workspace file); returns its path. */
+async function writeSystemPrompt(systemPrompt: string): Promise<string> {
+  const path = join(await mkdtemp(join(tmpdir(), "agent-runtime-opencode-")), "system-prompt.md");
+  await writeFile(path, systemPrompt);
+  return path;
 }
 
 type Turn = { turnId: string; interrupted: boolean; busy: boolean; error?: string };
@@ -59,19 +77,15 @@ type Turn = { turnId: string; interrupted: boolean; busy: boolean; error?: strin
  * `session.updated` event, so consumers learn the native session id even
  * for a resumed session (OpenCode only announces sessions it creates).
  *
- * Permissions use OpenCode's own: the policy becomes its `permission`
- * config, each `permission.asked` of a tracked session becomes a
+ * Tools and permissions use OpenCode's own: the profile's tools and the
+ * policy become its `permission` config (see `runtimeConfig`), each
+ * `permission.asked` of a tracked session becomes a
  * `permissionRequest` under OpenCode's request id, and `respondPermission`
  * replies `once` or `reject` (with a message, so the agent is told and goes
  * on). It fails closed: requests still open when the turn ends or is
  * interrupted are rejected without a message, which stops OpenCode's loop.
  */
 export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
-  const env: NodeJS.ProcessEnv = {
-    ...QUIET_ENV,
-    ...process.env,
-    OPENCODE_CONFIG_CONTENT: JSON.stringify(runtimeConfig(config)),
-  };
   const transcriptDir = process.env[OPENCODE_TRANSCRIPT_DIR_ENV];
   const binary = resolveOpencodeBinary();
   /** The main session and its descendants: the sessions whose events are relayed. */
@@ -155,7 +169,6 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       sessionID: id,
       parts: [{ type: "text", text: content }],
       ...(model ? { model } : {}),
-      ...(config.systemPrompt ? { system: config.systemPrompt } : {}),
     });
     return result.error ? errorText(result.error) : undefined;
   };
@@ -222,6 +235,12 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
 
   return {
     async start() {
+      const systemPromptFile = config.systemPrompt ? await writeSystemPrompt(config.systemPrompt) : undefined;
+      const env: NodeJS.ProcessEnv = {
+        ...QUIET_ENV,
+        ...process.env,
+        OPENCODE_CONFIG_CONTENT: JSON.stringify(runtimeConfig(config, systemPromptFile)),
+      };
       if (config.resumeSessionId && transcriptDir) {
         await importTranscript({
           binary,

@@ -1,4 +1,5 @@
 import { CLAUDE_CODE_TURN_ENV } from "@agent-runtime/protocol";
+import { profileToolsOn } from "../../profiles/profile-tools.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { materializeClaudeProfile } from "./materialize.js";
 import { createClaudeParser } from "./parser.js";
@@ -29,12 +30,13 @@ const claudeAgentSdkArchitecture: AgentArchitecture = {
   runnerConfig(input) {
     const { profile, sessionOptions } = input;
     const model = sessionOptions.model ?? profile.model;
+    const allowedTools = profileToolsOn(profile, "claude-agent-sdk", `agent profile "${profile.id}"`);
     return {
       architecture: "claude-agent-sdk",
       workspaceDir: input.workspaceDir,
       ...(model ? { model } : {}),
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
-      ...(profile.tools ? { allowedTools: profile.tools } : {}),
+      ...(allowedTools ? { allowedTools } : {}),
       mcpServers: profile.mcpServers,
       permissions: input.permissions,
       ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
@@ -42,6 +44,8 @@ const claudeAgentSdkArchitecture: AgentArchitecture = {
   },
 
   credentialHeader: (apiKey) => ({ header: "x-api-key", value: apiKey }),
+  // Messages (`?beta=true`) and `/v1/messages/count_tokens`, and the model list.
+  modelApiPaths: (basePath) => [`${basePath}/v1/messages`, `${basePath}/v1/models`],
 
   runnerEnv(input) {
     return {

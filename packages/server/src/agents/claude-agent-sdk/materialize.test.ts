@@ -19,11 +19,11 @@ function frontMatter(content: string): { data: Record<string, unknown>; body: st
 }
 
 describe("materializeClaudeProfile", () => {
-  it("writes memory file, skills, subagents, commands, MCP config, settings and default files", () => {
+  it("writes memory file, skills, subagents (tools in Claude Code's names), commands, MCP config, settings and default files", () => {
     const files = materialize(
       {
         agentMDFile: "# Rules\nBe kind.",
-        tools: ["Read", "Write"],
+        tools: ["Read", "Write", "Bash"],
         model: "claude-x",
         skills: [
           {
@@ -38,7 +38,7 @@ describe("materializeClaudeProfile", () => {
             name: "tester",
             description: "Runs tests",
             prompt: "You test.",
-            tools: ["Bash", "Read"],
+            tools: ["bash", "Read"],
             model: "haiku",
           },
         ],
@@ -77,10 +77,10 @@ describe("materializeClaudeProfile", () => {
     });
     const settings = byPath.get("/workspace/.claude/settings.json")!;
     expect(settings.readOnly).toBe(true);
-    expect(JSON.parse(settings.content as string)).toMatchObject({
-      model: "claude-session",
-      permissions: { allow: ["Read", "Write"] },
-    });
+    // The profile's tools are no allow rules: those would skip the permission policy's questions.
+    const parsed = JSON.parse(settings.content as string);
+    expect(parsed).toMatchObject({ model: "claude-session" });
+    expect(parsed.permissions).toBeUndefined();
     expect(files.filter((f) => f.readOnly)).toHaveLength(1);
   });
 

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { AgentProfile, SessionOptions } from "@agent-runtime/protocol";
+import { subagentToolsOn } from "../../profiles/profile-tools.js";
 import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
 import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
@@ -9,7 +10,7 @@ import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } fro
  * `settingSources: ["project"]`):
  * - `CLAUDE.md` (the profile's agentMDFile) at the workspace root;
  * - `.claude/skills/<name>/SKILL.md` with `name`/`description` front matter, plus the skill's files;
- * - `.claude/agents/<name>.md` subagents, `.claude/commands/<name>.md` commands;
+ * - `.claude/agents/<name>.md` subagents (their tools in Claude Code's names), `.claude/commands/<name>.md` commands;
  * - `.mcp.json` when the profile has MCP servers;
  * - `.claude/settings.json`, runtime-owned and read-only;
  * - the profile's default files, relative to the workspace.
@@ -26,14 +27,15 @@ export function materializeClaudeProfile(input: MaterializeInput): SandboxFile[]
   if (profile.agentMDFile !== undefined) files.push({ path: at("CLAUDE.md"), content: profile.agentMDFile });
   files.push(...skillFiles(at(".claude", "skills"), profile.skills));
 
-  for (const agent of profile.subagents) {
+  for (const [index, agent] of profile.subagents.entries()) {
+    const tools = subagentToolsOn(profile, index, "claude-agent-sdk", `agent profile "${profile.id}"`);
     files.push({
       path: at(".claude", "agents", `${safeName(agent.name)}.md`),
       content: withFrontMatter(
         {
           name: agent.name,
           description: agent.description,
-          ...(agent.tools ? { tools: agent.tools.join(", ") } : {}),
+          ...(tools ? { tools: tools.join(", ") } : {}),
           ...(agent.model ? { model: agent.model } : {}),
         },
         agent.prompt,
@@ -58,12 +60,16 @@ export function materializeClaudeProfile(input: MaterializeInput): SandboxFile[]
   return files;
 }
 
-/** Project settings owned by the runtime: the agent cannot change its own permissions or model. */
+/**
+ * Project settings owned by the runtime: the agent cannot change its own
+ * permissions or model. The profile's tools are not permission rules here:
+ * an allow rule would skip the permission policy's questions; the runner
+ * restricts the tools themselves.
+ */
 function claudeSettings(profile: AgentProfile, sessionOptions: SessionOptions): Record<string, unknown> {
   const model = sessionOptions.model ?? profile.model;
   return {
     ...(model ? { model } : {}),
-    ...(profile.tools ? { permissions: { allow: profile.tools } } : {}),
     // The runner passes the profile's MCP servers itself; the project file must not ask for approval.
     enableAllProjectMcpServers: Object.keys(profile.mcpServers).length > 0,
     includeCoAuthoredBy: false,

@@ -5,8 +5,11 @@ import {
   OPENCODE_PROVIDER_ID,
   openCodeModelId,
   openCodeModelRef,
+  openCodePermissionConfig,
   type SessionOptions,
 } from "@agent-runtime/protocol";
+import { effectivePermissions } from "../../core/agent-launch.js";
+import { subagentToolsOn } from "../../profiles/profile-tools.js";
 import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
 import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
@@ -25,9 +28,11 @@ export const DEFAULT_OPENCODE_MODEL = "mock-model";
  *   every model the profile names, `model`/`small_model`, MCP servers
  *   (stdio → `local`, http/sse → `remote`);
  * - `.opencode/skills/<name>/SKILL.md` with `name`/`description` front matter, plus the skill's files;
- * - `.opencode/agents/<name>.md` subagents (`mode: subagent`), `.opencode/commands/<name>.md` commands;
+ * - `.opencode/agents/<name>.md` subagents (`mode: subagent`; a subagent that lists its tools gets
+ *   the `permission` rules that offer it only those, see `openCodePermissionConfig`),
+ *   `.opencode/commands/<name>.md` commands;
  * - the profile's default files, relative to the workspace.
- * The system prompt is not a file: the runner sends it with every prompt.
+ * The system prompt and the profile's tools are not files: the runner gives them to OpenCode.
  *
  * Throws `INVALID_PATH` when a relative path would leave its folder (`..`,
  * absolute paths, NUL): nothing is written outside the workspace.
@@ -41,7 +46,9 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
   if (profile.agentMDFile !== undefined) files.push({ path: at("AGENTS.md"), content: profile.agentMDFile });
   files.push(...skillFiles(at(".opencode", "skills"), profile.skills));
 
-  for (const agent of profile.subagents) {
+  const policy = effectivePermissions(profile, input.sessionOptions);
+  for (const [index, agent] of profile.subagents.entries()) {
+    const tools = subagentToolsOn(profile, index, "opencode", `agent profile "${profile.id}"`);
     files.push({
       path: at(".opencode", "agents", `${safeName(agent.name)}.md`),
       content: withFrontMatter(
@@ -49,7 +56,7 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
           description: agent.description,
           mode: "subagent",
           ...(agent.model ? { model: openCodeModelId(agent.model) } : {}),
-          ...(agent.tools ? { tools: toolSwitches(agent.tools) } : {}),
+          ...(tools ? { permission: openCodePermissionConfig(policy, tools) } : {}),
         },
         agent.prompt,
       ),
@@ -93,7 +100,6 @@ function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): 
           mcp: Object.fromEntries(Object.entries(profile.mcpServers).map(([name, s]) => [name, mcpEntry(s)])),
         }
       : {}),
-    ...(profile.tools ? { tools: toolSwitches(profile.tools) } : {}),
   };
 }
 
@@ -107,13 +113,4 @@ function mcpEntry(server: McpServer): Record<string, unknown> {
     };
   }
   return { type: "remote", url: server.url, headers: server.headers, enabled: true };
-}
-
-/**
- * OpenCode's tool switches for an allow-list: everything off but the listed
- * tools. Profiles name tools as Claude Code does (`Read`, `Bash`, `WebFetch`);
- * OpenCode's names are their lower-case forms.
- */
-function toolSwitches(tools: readonly string[]): Record<string, boolean> {
-  return { "*": false, ...Object.fromEntries(tools.map((t) => [t.toLowerCase(), true])) };
 }

@@ -1,5 +1,6 @@
 import { agentProfileSchema, runnerConfigSchema } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { testRunnerInput } from "../__fixtures__/runner-input.js";
 import { createOpenCodeArchitecture } from "./opencode-architecture.js";
 
@@ -88,6 +89,28 @@ describe("opencode architecture", () => {
         enabled: true,
       },
     });
+  });
+
+  it("gives the runner the profile's tools in OpenCode's names, and limits a subagent to its own by permission rules", () => {
+    const restricted = agentProfileSchema.parse({
+      id: "r",
+      name: "R",
+      tools: ["Read", "Bash", "Task"],
+      subagents: [{ name: "scout", description: "Looks", prompt: "Look.", tools: ["Read"] }],
+      permissions: { mode: "ask", tools: ["Bash"] },
+    });
+    const restrictedInput = testRunnerInput(restricted, "ses_1");
+    expect(architecture.runnerConfig(restrictedInput).allowedTools).toEqual(["read", "bash", "task"]);
+    const files = Object.fromEntries(
+      architecture.materialize(restrictedInput).map((f) => [f.path, String(f.content)]),
+    );
+    const scout = /^---\n([\s\S]*?)---\n/.exec(files["/workspace/.opencode/agents/scout.md"] ?? "")?.[1];
+    expect(parse(scout ?? "")).toMatchObject({
+      mode: "subagent",
+      permission: { "*": "deny", external_directory: "allow", doom_loop: "allow", read: "allow" },
+    });
+    expect(JSON.parse(files["/workspace/opencode.json"] as string).tools).toBeUndefined();
+    expect(architecture.runnerConfig(input).allowedTools).toBeUndefined();
   });
 
   it("refuses paths that leave the workspace", () => {

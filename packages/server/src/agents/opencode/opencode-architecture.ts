@@ -1,4 +1,5 @@
 import { OPENCODE_TRANSCRIPT_DIR_ENV, openCodeModelId } from "@agent-runtime/protocol";
+import { profileToolsOn } from "../../profiles/profile-tools.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { materializeOpenCodeProfile, OPENCODE_API_KEY_ENV, OPENCODE_BASE_URL_ENV } from "./materialize.js";
 import { createOpenCodeParser } from "./parser.js";
@@ -12,27 +13,34 @@ const openCodeArchitecture: AgentArchitecture = {
   // Permissions: the runner maps the policy onto OpenCode's own `permission` config and requests.
   capabilities: { thinking: true, subagents: true, permissions: true, nativeResume: true },
 
+  // OpenCode keeps its database under HOME; `.opencode` in the workspace holds the profile's files.
+  untrackedPaths: [".opencode"],
+
   materialize: materializeOpenCodeProfile,
 
   runnerConfig(input) {
     const { profile, sessionOptions } = input;
     const model = sessionOptions.model ?? profile.model;
+    const allowedTools = profileToolsOn(profile, "opencode", `agent profile "${profile.id}"`);
     return {
       architecture: "opencode",
       workspaceDir: input.workspaceDir,
       ...(model ? { model: openCodeModelId(model) } : {}),
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
-      ...(profile.tools ? { allowedTools: profile.tools } : {}),
+      ...(allowedTools ? { allowedTools } : {}),
       mcpServers: profile.mcpServers,
       permissions: input.permissions,
       ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
-      // OpenCode keeps its database and config under HOME; the workspace only gets the profile's files.
-      watchIgnore: [".git", "node_modules", ".opencode"],
     };
   },
 
   // The OpenAI-compatible provider sends the key as a bearer token.
   credentialHeader: (apiKey) => ({ header: "authorization", value: `Bearer ${apiKey}` }),
+  // Chat completions and the model list, under the `/v1` its base URL ends with.
+  modelApiPaths: (basePath) => {
+    const v1 = openAiBaseUrl(basePath);
+    return [`${v1}/chat/completions`, `${v1}/models`];
+  },
 
   runnerEnv(input) {
     // The profile cannot override the endpoint, the key, HOME or the transcript directory.
