@@ -7,6 +7,10 @@ import { z } from "zod";
 export const errorCodes = {
   VALIDATION_FAILED: 400,
   INVALID_JSON: 400,
+  /** A JSON body nested deeper than the server accepts; refused before it is parsed. */
+  JSON_TOO_DEEP: 400,
+  /** Bytes that are not an HTTP request (a bad request line, header or chunk); the connection is closed. */
+  MALFORMED_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -16,12 +20,31 @@ export const errorCodes = {
   SUBAGENT_NOT_FOUND: 404,
   PERMISSION_REQUEST_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** The request did not arrive within the server's request timeout; the connection is closed. */
+  REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   SESSION_BUSY: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /** A path segment longer than the server's router takes. */
+  URI_TOO_LONG: 414,
+  /**
+   * A file read would answer more bytes than the server's maximum for one
+   * response; a `Range` within the maximum still reads the file.
+   */
+  FILE_TOO_LARGE: 413,
+  /** A `Range` that selects no byte of the file (the answer names its size in `Content-Range`). */
+  RANGE_NOT_SATISFIABLE: 416,
+  /** A request body in a format the route does not take (every JSON route takes `application/json`). */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The request line and headers are larger than the server accepts; the connection is closed. */
+  HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_ARCHITECTURE: 400,
   INVALID_PATH: 400,
   RATE_LIMITED: 429,
+  /** The session's queue of waiting messages is at its bound (count or bytes); send again once turns have run. */
+  QUEUE_FULL: 429,
+  /** The caller (its API key, or its address without keys) holds the most sockets it may; one must close first. */
+  TOO_MANY_SOCKETS: 429,
   INTERNAL: 500,
   SANDBOX_FAILED: 502,
   AGENT_FAILED: 502,
@@ -30,6 +53,11 @@ export const errorCodes = {
    * size limit, a flood of log or invalid lines) and the agent was stopped.
    */
   RUNNER_PROTOCOL: 502,
+  /**
+   * The model sent nothing for the stall timeout (its answer stopped
+   * mid-stream, or never started): the turn ended with what had arrived.
+   */
+  MODEL_STALLED: 504,
   PERSISTENCE_FAILED: 503,
   /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
   RESOURCE_LIMIT: 503,

@@ -23,10 +23,16 @@ export type { PermissionAnswer } from "./core/permission-broker.js";
 export type { RunnerLimitsInput } from "./core/runner-limits.js";
 export type { AgentSessionDeps } from "./core/session-deps.js";
 export { SessionManager } from "./core/session-manager.js";
+export type { WorkspaceFileReader } from "./core/workspace-file-reader.js";
 export { errorMessage, RuntimeError } from "./errors.js";
 export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";
 export { createMemoryPersistenceAdapter } from "./persistence/memory/memory-persistence-adapter.js";
-export type { PersistenceAdapter, StoredFile, StoredFileInfo } from "./persistence/persistence-adapter.js";
+export type {
+  PersistenceAdapter,
+  StoredFile,
+  StoredFileInfo,
+  StoredFileRange,
+} from "./persistence/persistence-adapter.js";
 export { createPostgresPersistenceAdapter } from "./persistence/postgres/postgres-persistence-adapter.js";
 export { createSqlitePersistenceAdapter } from "./persistence/sqlite/sqlite-persistence-adapter.js";
 export { loadProfilesFromFolder } from "./profiles/load-profiles-from-folder.js";
@@ -34,16 +40,19 @@ export { ProfileRegistry } from "./profiles/profile-registry.js";
 export type { LocalSandboxOptions } from "./sandboxes/local/local-sandbox-options.js";
 export { createLocalSandboxProvider } from "./sandboxes/local/local-sandbox-provider.js";
 export type {
+  ByteRange,
   ExecOptions,
   ExitStatus,
   Sandbox,
   SandboxCapabilities,
   SandboxFile,
   SandboxFileRead,
+  SandboxFileReader,
   SandboxProcess,
   SandboxProvider,
   SandboxSpec,
   WorkspaceEntry,
 } from "./sandboxes/sandbox-provider.js";
 export { type AgentServer, type AgentServerOptions, createAgentServer } from "./server.js";
+export type { FileRouteOptions } from "./transport/http/routes/files.js";
 export { VERSION } from "./version.js";

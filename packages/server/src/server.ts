@@ -5,12 +5,14 @@ import { ApiKeyChecker } from "./transport/api-keys.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
 import type { RateLimitOptions } from "./transport/http/rate-limit.js";
+import type { FileRouteOptions } from "./transport/http/routes/files.js";
 import {
   defaultStudioDir,
   hasStudioBuild,
   studioPublicPaths,
   studioRoutes,
 } from "./transport/http/studio.js";
+import type { SocketLimitsInput } from "./transport/socket/socket-limits.js";
 import { attachSocketTransport } from "./transport/socket/socket-transport.js";
 import { VERSION } from "./version.js";
 
@@ -38,8 +40,26 @@ export interface AgentServerOptions {
    * slow consumer (it can reconnect and resume). @default 16_777_216
    */
   readonly maxSocketBufferedBytes?: number;
+  /** How long a socket client may read nothing it was sent before it is dropped as a slow consumer. @default 30_000 */
+  readonly socketStallTimeoutMs?: number;
+  /** Largest incoming socket frame; a bigger one closes the socket. @default 1_048_576 */
+  readonly maxSocketFrameBytes?: number;
+  /** Sockets one API key (or one address, without keys) may hold at once. @default 100 */
+  readonly maxSocketsPerCaller?: number;
+  /**
+   * Socket events per API key (or per address, without keys), over all its
+   * sockets; `false` disables.
+   * @default { eventsPerSecond: 20, burst: 200, maxRefusedInARow: 20 }
+   */
+  readonly socketRateLimit?: SocketLimitsInput["rateLimit"];
   /** Requests per window per API key (or per IP without one); `false` disables. @default 600 per minute */
   readonly rateLimit?: RateLimitOptions | false;
+  /**
+   * Limits of the workspace file routes: the largest file read answers
+   * (413 `FILE_TOO_LARGE` past it; a `Range` within it still reads the
+   * file) and the largest raw `PUT` body. @default {maxReadBytes: 4 GiB, maxWriteBytes: 100 MiB}
+   */
+  readonly files?: FileRouteOptions;
 }
 
 export interface AgentServer {
@@ -69,6 +89,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     logger: runtime.logger,
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.files === undefined ? {} : { files: options.files }),
     ...(studioPaths ? { publicPaths: studioPaths.paths, publicPathPrefixes: studioPaths.prefixes } : {}),
   });
   if (studioDir) await app.register(studioRoutes, { distDir: studioDir });
@@ -79,9 +100,12 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     runtime,
     apiKeys,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
-    ...(options.maxSocketBufferedBytes === undefined
-      ? {}
-      : { maxBufferedBytes: options.maxSocketBufferedBytes }),
+    // Absent limits take the transport's defaults.
+    maxBufferedBytes: options.maxSocketBufferedBytes,
+    stallTimeoutMs: options.socketStallTimeoutMs,
+    maxFrameBytes: options.maxSocketFrameBytes,
+    maxSocketsPerCaller: options.maxSocketsPerCaller,
+    rateLimit: options.socketRateLimit,
   });
 
   return {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { VERSION } from "../version.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { runServe } from "./serve.js";
@@ -70,17 +70,71 @@ program
       .default("900"),
   )
   .addOption(
+    new Option("--socket-max-frame-bytes <bytes>", "largest incoming socket frame (default: 1 MiB)")
+      .env("AGENT_RUNTIME_SOCKET_MAX_FRAME_BYTES")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
+      "--socket-max-buffered-bytes <bytes>",
+      "outgoing bytes a socket client may have queued before it is dropped as a slow consumer (default: 16 MiB)",
+    )
+      .env("AGENT_RUNTIME_SOCKET_MAX_BUFFERED_BYTES")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
+      "--socket-stall-timeout <seconds>",
+      "drop a socket client that reads nothing it was sent for this long (default: 30)",
+    )
+      .env("AGENT_RUNTIME_SOCKET_STALL_TIMEOUT")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
+      "--socket-max-per-caller <count>",
+      "sockets one API key (or one address, without keys) may hold at once (default: 100)",
+    )
+      .env("AGENT_RUNTIME_SOCKET_MAX_PER_CALLER")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
+      "--socket-events-per-second <rate>",
+      "socket events one API key (or address) may send per second; 0 lifts the limit (default: 20)",
+    )
+      .env("AGENT_RUNTIME_SOCKET_EVENTS_PER_SECOND")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
+      "--socket-event-burst <count>",
+      "socket events one API key (or address) may send at once (default: 200)",
+    )
+      .env("AGENT_RUNTIME_SOCKET_EVENT_BURST")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
+      "--model-stall-timeout <seconds>",
+      "end a turn with MODEL_STALLED when the model sends nothing for this long (0: never)",
+    )
+      .env("AGENT_RUNTIME_MODEL_STALL_TIMEOUT")
+      .default("120"),
+  )
+  .addOption(
     new Option("--log-level <level>", "log level")
       .choices(["debug", "info", "warn", "error"])
       .env("LOG_LEVEL")
       .default("info"),
   )
-  .action(async (options) => {
+  .action(async (options, command: Command) => {
     await runServe({
       port: Number(options.port),
       host: options.host,
       dataDir: options.dataDir,
       database: options.database,
+      databaseSetting: command.getOptionValueSource("database") === "env" ? "DATABASE_URL" : "--database",
       profileDirs: options.profilesDir,
       sandbox: options.sandbox,
       unsafeNoIsolation: Boolean(options.unsafeNoIsolation),
@@ -97,7 +151,19 @@ program
             .map((k: string) => k.trim())
         : [],
       idleTimeoutSeconds: Number(options.idleTimeout),
+      modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,
+      socketLimits: {
+        maxSocketFrameBytes: options.socketMaxFrameBytes,
+        maxSocketBufferedBytes: options.socketMaxBufferedBytes,
+        socketStallTimeoutMs:
+          options.socketStallTimeout === undefined ? undefined : options.socketStallTimeout * 1000,
+        maxSocketsPerCaller: options.socketMaxPerCaller,
+        socketRateLimit:
+          options.socketEventsPerSecond === 0
+            ? false
+            : { eventsPerSecond: options.socketEventsPerSecond, burst: options.socketEventBurst },
+      },
     });
   });
 
@@ -111,6 +177,13 @@ program
     const { runMockModelCli } = await loadMockModel();
     await runMockModelCli(args);
   });
+
+/** Parses a numeric option, refusing what is not a number (its range is the server's to check). */
+function numeric(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isFinite(parsed)) throw new InvalidArgumentError("Not a number.");
+  return parsed;
+}
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);

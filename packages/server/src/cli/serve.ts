@@ -5,19 +5,23 @@ import { pino } from "pino";
 import pretty from "pino-pretty";
 import type { ModelEndpoint } from "../agents/agent-architecture.js";
 import { createAgentRuntime } from "../core/agent-runtime.js";
+import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { createPostgresPersistenceAdapter } from "../persistence/postgres/postgres-persistence-adapter.js";
 import { createSqlitePersistenceAdapter } from "../persistence/sqlite/sqlite-persistence-adapter.js";
 import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-provider.js";
 import { createModalSandboxProvider } from "../sandboxes/modal/modal-sandbox-provider.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
-import { createAgentServer } from "../server.js";
+import { type AgentServerOptions, createAgentServer } from "../server.js";
 import { loadMockModel } from "./load-mock-model.js";
 
 export interface ServeOptions {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** `postgres://…` (or `postgresql://…`) for PostgreSQL, else a SQLite file; omitted: SQLite in `dataDir`. */
   readonly database?: string;
+  /** Where `database` was set, as error messages name it. @default "--database" */
+  readonly databaseSetting?: string;
   readonly profileDirs?: readonly string[];
   readonly sandbox: "local" | "modal";
   readonly modalTokenId?: string;
@@ -30,7 +34,39 @@ export interface ServeOptions {
   readonly modelApiKey?: string;
   readonly apiKeys: readonly string[];
   readonly idleTimeoutSeconds: number;
+  /** A model answer idle this long ends its turn with `MODEL_STALLED` (0 disables). */
+  readonly modelStallTimeoutSeconds: number;
   readonly logLevel: string;
+  /** Limits of socket clients; absent ones take the server's defaults (see `AgentServerOptions`). */
+  readonly socketLimits?: Pick<
+    AgentServerOptions,
+    | "maxSocketFrameBytes"
+    | "maxSocketBufferedBytes"
+    | "socketStallTimeoutMs"
+    | "maxSocketsPerCaller"
+    | "socketRateLimit"
+  >;
+}
+
+/**
+ * The adapter `database` selects. Throws, naming `setting`, for a value
+ * that selects nothing: empty, or a URL of another database.
+ */
+function persistenceFor(database: string | undefined, setting: string, dataDir: string): PersistenceAdapter {
+  if (database === undefined)
+    return createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
+  if (database.trim() === "") {
+    throw new Error(
+      `${setting} is set but empty: set it to a postgres:// URL or a SQLite file, or unset it to use SQLite in the data dir`,
+    );
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(database)?.[1];
+  if (scheme === undefined) return createSqlitePersistenceAdapter({ filename: database });
+  if (["postgres:", "postgresql:"].includes(scheme.toLowerCase()))
+    return createPostgresPersistenceAdapter({ connectionString: database });
+  throw new Error(
+    `${setting} names a ${scheme}// database: only postgres:// URLs and SQLite files are supported`,
+  );
 }
 
 /** `agent-runtime serve`: wires the embedded defaults together and runs until SIGINT/SIGTERM. */
@@ -40,9 +76,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     process.env.LOG_FORMAT === "json" ? undefined : pretty({ colorize: process.stdout.isTTY, sync: true }),
   );
   const dataDir = resolve(options.dataDir);
-  const persistence = options.database?.startsWith("postgres")
-    ? createPostgresPersistenceAdapter({ connectionString: options.database })
-    : createSqlitePersistenceAdapter({ filename: options.database ?? join(dataDir, "agent-runtime.sqlite") });
+  const persistence = persistenceFor(options.database, options.databaseSetting ?? "--database", dataDir);
   const sandbox: SandboxProvider =
     options.sandbox === "modal"
       ? createModalSandboxProvider({
@@ -67,7 +101,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     };
   } else {
     const { startMockModel } = await loadMockModel();
-    demo = await startMockModel({ demo: true, port: 0 });
+    // Every session shares the demo model: its request log (their prompts) is not served over HTTP.
+    demo = await startMockModel({ demo: true, port: 0, inspection: false });
     model = { baseUrl: demo.url, apiKey: "demo-model-key" };
     logger.warn(
       `No ANTHROPIC_API_KEY set: agents talk to the built-in demo model (${demo.url}). Set ANTHROPIC_API_KEY to use a real model.`,
@@ -83,6 +118,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     profileDirs,
     model,
     idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+    modelStallTimeoutMs: Math.round(options.modelStallTimeoutSeconds * 1000),
     egress: options.egress,
     logger,
   });
@@ -91,6 +127,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     apiKeys: options.apiKeys,
     demoModel: demo !== undefined,
     studio: true,
+    ...options.socketLimits,
   });
   const url = await server.listen({ port: options.port, host: options.host });
   logger.info(

@@ -7,13 +7,20 @@ import {
 import type { Logger } from "pino";
 import type { AgentEvent, AgentOutputParser } from "../agents/agent-architecture.js";
 import { errorMessage, RuntimeError } from "../errors.js";
-import type { ExitStatus, Sandbox, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
+import type {
+  EgressStall,
+  ExitStatus,
+  Sandbox,
+  SandboxNetworkPolicy,
+  WorkspaceEntry,
+} from "../sandboxes/sandbox-provider.js";
 import {
   egressFor,
   type LaunchOptions,
   namesTranscript,
   prepareLaunch,
   sandboxNameFor,
+  untrackedPaths,
 } from "./agent-launch.js";
 import { RunnerConnection } from "./runner-connection.js";
 import type { RunnerLimits } from "./runner-limits.js";
@@ -25,6 +32,8 @@ export interface AgentProcessOptions extends LaunchOptions {
   readonly runnerLimits: RunnerLimits;
   /** How long an interrupted turn may take to stop before the agent is killed. */
   readonly interruptGraceMs: number;
+  /** Egress proxies report a model response idle this long (`handlers.modelStalled`); 0 disables. */
+  readonly modelStallTimeoutMs: number;
   /** Tear the sandbox down after this long without a turn (0 disables). */
   readonly idleTimeoutMs: number;
   /** Saves the session; an exited agent's sandbox is saved before it is terminated, and restored from. */
@@ -50,6 +59,8 @@ export interface AgentProcessHandlers {
   exited(exit: { status: ExitStatus; violation?: string }): void;
   /** A process of the running sandbox hit a resource limit. */
   limit(limit: "memory" | "pids"): void;
+  /** The running sandbox's egress proxy saw a model response stall (see `modelStallTimeoutMs`). */
+  modelStalled(stall: EgressStall): void;
   /** The sandbox broke the runner protocol; the agent is being stopped (`exited` follows). */
   violation(message: string): void;
 }
@@ -218,9 +229,10 @@ export class AgentProcess {
       let sandbox = this.sandboxValue;
       if (!sandbox) {
         const egress = egressFor(this.options);
-        const created = await sandboxProvider.create({
+        let created: Sandbox | undefined;
+        created = await sandboxProvider.create({
           name: sandboxNameFor(sessionId),
-          ...(egress ? { network: egress.network } : {}),
+          ...(egress ? { network: { ...egress.network, ...this.stallWatch(() => created) } } : {}),
         });
         // Any process of the sandbox, a tool of the agent as much as the agent, may hit a limit.
         created.onLimit?.((limit) => {
@@ -236,10 +248,11 @@ export class AgentProcess {
       await sandbox.writeFiles(launch.files);
       await sandbox.writeFiles([launch.marker]);
       if (launch.transcript !== undefined) this.options.sync.transcriptRestored(launch.transcript);
-      const config = architecture.runnerConfig(launch.input);
-      const tracked = launch.kept.filter(
-        (entry) => !isIgnoredWorkspacePath(entry.path, config.watchIgnore ?? []),
-      );
+      const config = {
+        ...architecture.runnerConfig(launch.input),
+        watchIgnore: untrackedPaths(this.options.profile, architecture),
+      };
+      const tracked = launch.kept.filter((entry) => !isIgnoredWorkspacePath(entry.path, config.watchIgnore));
       if (launch.kept.length > 0) this.handlers.workspaceKept(tracked);
       const { input } = launch;
       const runner = this.connect(sandbox);
@@ -264,6 +277,17 @@ export class AgentProcess {
       });
       throw error;
     }
+  }
+
+  /** The model stall watch of a sandbox's egress: it reports while that sandbox is this session's. */
+  private stallWatch(sandbox: () => Sandbox | undefined): Pick<SandboxNetworkPolicy, "stallWatch"> {
+    const timeoutMs = this.options.modelStallTimeoutMs;
+    if (timeoutMs <= 0) return {};
+    const onStall = (stall: EgressStall) => {
+      const current = sandbox();
+      if (current && current === this.sandboxValue) this.handlers.modelStalled(stall);
+    };
+    return { stallWatch: { timeoutMs, onStall } };
   }
 
   /** What the parser makes of a native message, without a native session id that names no transcript. */

@@ -1,5 +1,6 @@
 import type { AgentProfileInput, Architecture } from "@agent-runtime/protocol";
 import { type Logger, pino } from "pino";
+import { z } from "zod";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
@@ -32,6 +33,16 @@ export interface AgentRuntimeOptions {
   readonly syncIntervalMs?: number;
   /** How long an interrupted agent may take to stop before it is killed. @default 5_000 */
   readonly interruptGraceMs?: number;
+  /**
+   * A model answer that sends nothing for this long (it stopped mid-stream,
+   * or never started) ends its turn with a `MODEL_STALLED` error, keeping
+   * the text that arrived; the agent is interrupted and the session goes on.
+   * Measured at the sandbox's egress proxy on the model API's requests, so
+   * only with `egress: "restricted"`, a provider that proxies egress (local)
+   * and a model key; long tool calls never count. 0 disables.
+   * @default 120_000 (2 min)
+   */
+  readonly modelStallTimeoutMs?: number;
   /** How long a tool-permission request waits for an answer before it is denied. @default 300_000 (5 min) */
   readonly permissionTimeoutMs?: number;
   /**
@@ -43,6 +54,13 @@ export interface AgentRuntimeOptions {
   readonly syncRetryMinMs?: number;
   /** Upper bound of the delay between sync retries. @default 30_000 */
   readonly syncRetryMaxMs?: number;
+  /**
+   * Messages that may wait behind a session's running turn; one more is
+   * refused with `QUEUE_FULL` (HTTP 429). @default 20
+   */
+  readonly maxQueuedMessages?: number;
+  /** UTF-8 bytes a session's waiting messages may hold together (`QUEUE_FULL` past it). @default 4_194_304 (4 MiB) */
+  readonly maxQueuedBytes?: number;
   /** Recent events each session keeps for resume; older cursors get a snapshot. @default 10_000 */
   readonly eventWindowSize?: number;
   /**
@@ -92,9 +110,12 @@ export interface AgentRuntime {
   shutdown(): Promise<void>;
 }
 
+/** A timer's longest delay (Node fires longer ones at once). */
+const stallTimeoutSchema = z.number().int().min(0).max(2_147_483_647);
+
 /**
  * Creates the runtime core. Nothing happens until `start()`. Throws
- * `VALIDATION_FAILED` for invalid `runnerLimits`.
+ * `VALIDATION_FAILED` for invalid `runnerLimits` or `modelStallTimeoutMs`.
  */
 export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   const logger = options.logger ?? pino({ level: "info" });
@@ -108,7 +129,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   const persistence = guardPersistence(options.persistence, {
     timeoutMs: options.persistenceTimeoutMs ?? 30_000,
   });
-  const profiles = new ProfileRegistry(profileInputs, persistence);
+  const profiles = new ProfileRegistry(profileInputs, persistence, logger);
   const sessions = new SessionManager({
     persistence,
     sandboxProvider: options.sandbox,
@@ -119,6 +140,11 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
     syncIntervalMs: options.syncIntervalMs ?? 30_000,
     interruptGraceMs: options.interruptGraceMs ?? 5_000,
+    modelStallTimeoutMs: validateInput(
+      stallTimeoutSchema,
+      options.modelStallTimeoutMs ?? 120_000,
+      "modelStallTimeoutMs",
+    ),
     maxPersistedFileBytes: options.maxPersistedFileBytes ?? 104_857_600,
     maxPersistedWorkspaceBytes: options.maxPersistedWorkspaceBytes ?? 1_073_741_824,
     permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
@@ -126,6 +152,8 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     syncRetryMinMs: options.syncRetryMinMs ?? 1_000,
     syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
     eventWindowSize: options.eventWindowSize ?? 10_000,
+    maxQueuedMessages: options.maxQueuedMessages ?? 20,
+    maxQueuedBytes: options.maxQueuedBytes ?? 4_194_304,
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
   });
@@ -141,7 +169,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
       await persistence.init?.();
       await options.sandbox.check();
       for (const dir of options.profileDirs ?? []) {
-        for (const profile of await loadProfilesFromFolder(dir)) profiles.add(profile);
+        for (const profile of await loadProfilesFromFolder(dir, { logger })) profiles.add(profile);
       }
       sessions.start();
     },

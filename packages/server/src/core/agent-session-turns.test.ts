@@ -20,6 +20,33 @@ describe("AgentSession turns", () => {
     expect(provider.sandboxes).toEqual([]);
   });
 
+  it("refuses a message past the queue's bounds with QUEUE_FULL; the queue takes messages again once it drains", async () => {
+    const first = gate();
+    const h = await start({
+      runner: async (turn) => {
+        if (turn.content === "first") await first.opened;
+      },
+      deps: { maxQueuedMessages: 2, maxQueuedBytes: 1_000 },
+    });
+    const running = h.session.sendMessage("first");
+    expect(h.session.sendMessage("second")).toMatchObject({ queued: true });
+    expect(() => h.session.sendMessage("x".repeat(999))).toThrow(
+      expect.objectContaining({ code: "QUEUE_FULL" }),
+    );
+    const third = h.session.sendMessage("third");
+    expect(third.queued).toBe(true);
+    expect(() => h.session.sendMessage("fourth")).toThrow(expect.objectContaining({ code: "QUEUE_FULL" }));
+    expect(h.session.summary().runtime.queuedMessages.map((message) => message.content)).toEqual([
+      "second",
+      "third",
+    ]);
+
+    first.open();
+    await h.completed(running.turnId);
+    await h.completed(third.turnId);
+    expect(h.session.sendMessage("again").queued).toBe(false);
+  });
+
   it("streams a recorded answer as blocks and ends the turn with end_turn", async () => {
     const h = await start({ runner: (turn) => turn.agent(...claudeFixture("text-answer")) });
     const { turnId, queued } = h.session.sendMessage("Hello");

@@ -13,6 +13,7 @@ import type {
 import type { Logger } from "pino";
 import { RuntimeError } from "../errors.js";
 import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
+import { untrackedPaths } from "./agent-launch.js";
 import { AgentProcess } from "./agent-process.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
 import { type PermissionAnswer, PermissionBroker } from "./permission-broker.js";
@@ -21,6 +22,7 @@ import { addBlock, applyAgentEvent, reportError, SessionState, setRuntime } from
 import { SessionSync } from "./session-sync.js";
 import { SessionWorkspace } from "./session-workspace.js";
 import { TurnQueue } from "./turn-queue.js";
+import type { WorkspaceFileReader } from "./workspace-file-reader.js";
 
 /** How a client catches up from a cursor: the missed events, or a snapshot when they are gone. */
 export type SessionResume =
@@ -101,20 +103,32 @@ export class AgentSession {
         limit: (limit) => {
           if (!this.closed) this.turns.limitHit(limit, "process");
         },
+        modelStalled: ({ method, path, phase, idleMs }) => {
+          if (this.closed) return;
+          const what = phase === "headers" ? "did not start answering" : "stopped sending its answer";
+          this.turns.modelStalled(
+            `The model ${what} (${method} ${path}): nothing arrived for ${idleMs / 1000} s, so the turn was stopped`,
+          );
+        },
         violation: (message) => this.reportError("RUNNER_PROTOCOL", message),
       },
     );
-    this.turns = new TurnQueue(this.agent, {
-      started: (turn) => this.onTurnStarted(turn.turnId, turn.content),
-      ended: (turn, stopReason) => this.onTurnEnded(turn.turnId, stopReason),
-      idle: () => {
-        if (!this.closed) this.agent.armIdleTimer();
+    this.turns = new TurnQueue(
+      this.agent,
+      {
+        started: (turn) => this.onTurnStarted(turn.turnId, turn.content),
+        ended: (turn, stopReason) => this.onTurnEnded(turn.turnId, stopReason),
+        idle: () => {
+          if (!this.closed) this.agent.armIdleTimer();
+        },
+        failed: (code, message, options) => this.reportError(code, message, options?.withBlock),
       },
-      failed: (code, message, options) => this.reportError(code, message, options?.withBlock),
-    });
+      deps,
+    );
     this.workspace = new SessionWorkspace({
       ...deps,
       state: this.state,
+      untracked: untrackedPaths(deps.profile, deps.architecture),
       sandbox: () => this.agent.sandbox,
       emit,
     });
@@ -138,10 +152,11 @@ export class AgentSession {
   /**
    * What a client that has seen the events up to `afterSeq` needs to catch
    * up: the events after it, or the whole session when they are no longer
-   * held. Every transport resumes through this.
+   * held. Every transport resumes through this; `limit` pages the events
+   * (see `EventLog.eventsAfter`).
    */
-  resume(afterSeq: number): SessionResume {
-    const events = this.log.eventsAfter(afterSeq);
+  resume(afterSeq: number, limit?: number): SessionResume {
+    const events = this.log.eventsAfter(afterSeq, limit);
     return events === null ? { kind: "snapshot", snapshot: this.snapshot() } : { kind: "events", events };
   }
 
@@ -204,9 +219,28 @@ export class AgentSession {
     return this.workspace.read(path);
   }
 
+  /**
+   * Opens a workspace file for streaming (from the live sandbox, else from
+   * persistence): its size first, then its bytes or a range of them, without
+   * holding the file in memory. Throws `INVALID_PATH`, `FILE_NOT_FOUND`.
+   */
+  openFile(path: string): Promise<WorkspaceFileReader> {
+    return this.workspace.open(path);
+  }
+
   /** Writes a workspace file (into the live sandbox, else into persistence). Throws `INVALID_PATH`. */
   writeFile(path: string, content: string | Uint8Array): Promise<void> {
     return this.workspace.write(path, content);
+  }
+
+  /**
+   * Writes a workspace file from a byte stream that the caller bounds
+   * (streamed into the live sandbox where its provider can, else collected).
+   * Throws `INVALID_PATH`; rethrows the stream's error, leaving the earlier
+   * file as it was.
+   */
+  writeFileFrom(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+    return this.workspace.writeFrom(path, source);
   }
 
   /** Deletes a workspace file (sandbox or persistence). Throws `INVALID_PATH`, `FILE_NOT_FOUND`. */

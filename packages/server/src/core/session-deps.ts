@@ -17,6 +17,8 @@ export interface AgentSessionDeps {
   readonly idleTimeoutMs: number;
   /** How long an interrupted turn may take to stop before its runner is killed. */
   readonly interruptGraceMs: number;
+  /** The model sending nothing for this long ends the turn with `MODEL_STALLED` (0 disables). */
+  readonly modelStallTimeoutMs: number;
   /** Files larger than this are indexed but their content is not persisted. */
   readonly maxPersistedFileBytes: number;
   /** Stored workspace bytes per session; files past it are not stored (`STORAGE_QUOTA`). */
@@ -29,6 +31,10 @@ export interface AgentSessionDeps {
   readonly syncRetryMinMs: number;
   /** Upper bound of the retry delay. */
   readonly syncRetryMaxMs: number;
+  /** Messages that may wait behind a running turn; past it `sendMessage` throws `QUEUE_FULL`. */
+  readonly maxQueuedMessages: number;
+  /** UTF-8 bytes the waiting messages may hold together; past it `sendMessage` throws `QUEUE_FULL`. */
+  readonly maxQueuedBytes: number;
   /** Recent events kept for resume (see `EventLog`). */
   readonly eventWindowSize: number;
   /** Bounds on what a sandbox's runner may send; past them it is stopped (`RUNNER_PROTOCOL`). */

@@ -106,6 +106,7 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     logger: pino({ level: "silent" }),
     idleTimeoutMs: 0,
     interruptGraceMs: 20,
+    modelStallTimeoutMs: 0,
     maxPersistedFileBytes: 1024 * 1024,
     maxPersistedWorkspaceBytes: 8 * 1024 * 1024,
     permissionTimeoutMs: 1_000,
@@ -113,6 +114,8 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     syncRetryMinMs: 5,
     syncRetryMaxMs: 40,
     eventWindowSize: 1_000,
+    maxQueuedMessages: 20,
+    maxQueuedBytes: 4_194_304,
     runnerLimits: runnerLimitsSchema.parse({}),
     ...options.deps,
   };

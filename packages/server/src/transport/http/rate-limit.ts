@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import fastifyRateLimit from "@fastify/rate-limit";
 import type { FastifyInstance } from "fastify";
 import { RuntimeError } from "../../errors.js";
-import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+import { type ApiKeyChecker, bearerToken, callerKey } from "../api-keys.js";
 
 export interface RateLimitOptions {
   /** Requests allowed per caller and window. @default 600 */
@@ -12,9 +11,7 @@ export interface RateLimitOptions {
 }
 
 /**
- * Limits requests per caller: per API key when the request presents a valid
- * one (so clients behind one address do not starve each other), else per IP
- * address (so guessing keys is limited too). Over the limit: 429
+ * Limits requests per caller (see `callerKey`). Over the limit: 429
  * `RATE_LIMITED` with `Retry-After` (seconds), before authentication and
  * before the body is read. Counters live in this process's memory.
  * Register before the authentication hook.
@@ -31,12 +28,7 @@ export async function installRateLimit(
     max: options.max ?? 600,
     timeWindow: options.windowMs ?? 60_000,
     keyGenerator(request) {
-      const token = bearerToken(request.headers.authorization);
-      if (apiKeys.required && token && apiKeys.accepts(token)) {
-        // A digest, so the store never holds a key.
-        return `key:${createHash("sha256").update(token).digest("base64url")}`;
-      }
-      return `ip:${request.ip}`;
+      return callerKey(apiKeys, bearerToken(request.headers.authorization), request.ip);
     },
     errorResponseBuilder(_request, context) {
       return new RuntimeError("RATE_LIMITED", `Rate limit exceeded; retry in ${context.after}`);
