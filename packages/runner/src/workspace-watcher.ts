@@ -103,7 +103,26 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
       return undefined;
     }
   };
-  const stat = (rel: string) => lstatSync(join(options.workspaceDir, rel), { throwIfNoEntry: false });
+  /**
+   * `lstat` of `rel`, or undefined when it is gone or only reachable through
+   * a link (a parent that is a link, or not a folder): such a path names no
+   * file of the workspace, and reporting it would put a file below a link in
+   * the index. `folders` caches the parents' answers for one batch.
+   */
+  const stat = (rel: string, folders: Map<string, boolean>): Stats | undefined => {
+    const segments = rel.split("/");
+    for (let end = 1; end < segments.length; end++) {
+      const parent = segments.slice(0, end).join("/");
+      let isFolder = folders.get(parent);
+      if (isFolder === undefined) {
+        isFolder =
+          lstatSync(join(options.workspaceDir, parent), { throwIfNoEntry: false })?.isDirectory() ?? false;
+        folders.set(parent, isFolder);
+      }
+      if (!isFolder) return undefined;
+    }
+    return lstatSync(join(options.workspaceDir, rel), { throwIfNoEntry: false });
+  };
 
   /**
    * Every file below the workspace that is not a folder (regular or not, so
@@ -141,14 +160,16 @@ export async function watchWorkspace(options: WorkspaceWatcherOptions): Promise<
   const report = (which: () => Iterable<string>): Promise<void> => {
     reports = reports
       .then(() => {
-        for (const rel of which()) apply(rel, stat(rel));
+        const folders = new Map<string, boolean>();
+        for (const rel of which()) apply(rel, stat(rel, folders));
       })
       .catch(options.onError);
     return reports;
   };
 
+  const folders = new Map<string, boolean>();
   for (const rel of walk()) {
-    const info = stat(rel);
+    const info = stat(rel, folders);
     const linkTarget = info?.isSymbolicLink() ? readLink(rel) : undefined;
     if (info?.isFile() || linkTarget !== undefined) {
       reported.set(rel, { size: info!.size, mtimeMs: info!.mtimeMs, linkTarget });

@@ -127,6 +127,42 @@ describe("workspace watcher settle", () => {
   });
 });
 
+describe("workspace watcher and folders swapped for links", () => {
+  it("reports the files of a folder replaced by a link as deleted, never as files below the link", async () => {
+    const workspaceDir = mkdtempSync(join(tmpdir(), "watcher-swap-"));
+    const outside = mkdtempSync(join(tmpdir(), "watcher-outside-"));
+    writeFileSync(join(outside, "passwd"), "outside");
+    const lines: FileLine[] = [];
+    const watcher = await watchWorkspace({
+      workspaceDir,
+      ignore: [],
+      onFile: (line) => lines.push(line),
+      onError: () => undefined,
+    });
+    try {
+      await mkdir(join(workspaceDir, "a"));
+      writeFileSync(join(workspaceDir, "a", "passwd"), "inside");
+      await watcher.settle();
+      execFileSync("mv", [join(workspaceDir, "a"), join(workspaceDir, "a.bak")]);
+      symlinkSync(outside, join(workspaceDir, "a"));
+      writeFileSync(join(outside, "passwd"), "outside, changed");
+      await watcher.settle();
+      await delay(300);
+      const tracked = new Map<string, FileLine>();
+      for (const line of lines) {
+        if (line.event === "deleted") tracked.delete(line.path);
+        else tracked.set(line.path, line);
+      }
+      expect([...tracked.keys()].sort()).toEqual(["a", "a.bak/passwd"]);
+      expect(tracked.get("a")?.linkTarget).toBe(outside);
+    } finally {
+      await watcher.close();
+      rmSync(workspaceDir, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("workspace watcher and symbolic links", () => {
   it("reports links with their targets (in or out of the workspace, dangling), never what they point to", async () => {
     const workspaceDir = mkdtempSync(join(tmpdir(), "watcher-links-"));

@@ -55,3 +55,18 @@ export function invalidPath(path: unknown, reason: string): RuntimeError {
   const shown = quoted.length > MAX_QUOTED_LENGTH ? `${quoted.slice(0, MAX_QUOTED_LENGTH)}…` : quoted;
   return new RuntimeError("INVALID_PATH", `Invalid path ${shown}: ${reason}`);
 }
+
+/**
+ * The first folder of the workspace-relative `path` that is one of `links`
+ * (paths of symbolic links), if any: such a path is reached through a link,
+ * so the runtime never writes, restores or archives it as a file.
+ */
+export function linkAbove(path: string, links: ReadonlySet<string>): string | undefined {
+  if (links.size === 0) return undefined;
+  const segments = path.split("/");
+  for (let end = 1; end < segments.length; end++) {
+    const folder = segments.slice(0, end).join("/");
+    if (links.has(folder)) return folder;
+  }
+  return undefined;
+}

@@ -5,7 +5,7 @@ import {
   type SessionOptions,
 } from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint, RunnerInput } from "../agents/agent-architecture.js";
-import { resolveConfinedPath } from "../confined-path.js";
+import { linkAbove, resolveConfinedPath } from "../confined-path.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { Sandbox, SandboxFile, SandboxProvider, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import { type SandboxEgress, sandboxEgressFor } from "./model-egress.js";
@@ -127,7 +127,11 @@ export async function prepareLaunch(
     .materialize({ profile, sessionOptions, ...dirs })
     .filter((file) => file.readOnly || !present.has(file.path));
   if (kept.length === 0) {
-    for (const { path, linkTarget } of await persistence.listWorkspaceFiles(sessionId)) {
+    const stored = await persistence.listWorkspaceFiles(sessionId);
+    const links = new Set(stored.flatMap((file) => (file.linkTarget === undefined ? [] : [file.path])));
+    for (const { path, linkTarget } of stored) {
+      // A file stored below a link (a folder the agent replaced by one) is not written through it.
+      if (linkAbove(path, links) !== undefined) continue;
       const absolute = resolveConfinedPath(sandbox.workspaceDir, path);
       if (present.has(absolute)) continue;
       if (linkTarget !== undefined) {

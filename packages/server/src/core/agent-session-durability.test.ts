@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { agentProfileSchema } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
+import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { claudeAnswer, type SessionHarness, useSessions } from "./__fixtures__/agent-session-harness.js";
 
@@ -89,6 +90,25 @@ describe("AgentSession workspace durability", () => {
       "/workspace/dangling": "nowhere",
     });
     expect(sandbox.files.has("/workspace/out")).toBe(false);
+  });
+
+  it("a file indexed below a link is never restored through it; the session still starts", async () => {
+    const h = await start({
+      runner: async (turn) => {
+        if (turn.content !== "write") return;
+        await turn.writeFile("a/passwd", "inside");
+        // A folder swapped for a link to /etc whose file was reported anyway (a race, or an older runner).
+        await turn.writeLink("a", "/etc");
+      },
+    });
+    await turn(h, "write");
+    await h.session.hibernate();
+    await turn(h, "next");
+    const sandbox = h.provider.lastSandbox;
+    expect(h.provider.sandboxes).toHaveLength(2);
+    expect(sandbox.links.get("/workspace/a")).toBe("/etc");
+    expect(sandbox.files.has("/workspace/a/passwd")).toBe(false);
+    expect(h.errors()).toEqual([]);
   });
 
   it("stores a file again only when its content changed", async () => {
@@ -276,6 +296,12 @@ describe("AgentSession workspace durability", () => {
     await own.completed(own.session.sendMessage("hello").turnId);
     expect(own.provider.lastSandbox.runners[0]?.config.watchIgnore).toEqual(["dist", "build/out"]);
     expect(own.session.snapshot().files.map((file) => file.path)).toEqual([".git/config"]);
+
+    // OpenCode's runtime-owned configuration is not the API's to replace.
+    const openCode = await start({ deps: { architecture: createOpenCodeArchitecture() } });
+    await expect(openCode.session.writeFile("opencode.json", "{}")).rejects.toMatchObject({
+      code: "INVALID_PATH",
+    });
   });
 
   it("while no sandbox runs, a write keys files by one spelling and refuses what a file system would", async () => {

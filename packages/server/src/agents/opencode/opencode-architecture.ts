@@ -13,8 +13,8 @@ const openCodeArchitecture: AgentArchitecture = {
   // Permissions: the runner maps the policy onto OpenCode's own `permission` config and requests.
   capabilities: { thinking: true, subagents: true, permissions: true, nativeResume: true },
 
-  // OpenCode keeps its database under HOME; `.opencode` in the workspace holds the profile's files.
-  untrackedPaths: [".opencode"],
+  // OpenCode keeps its database under HOME; `.opencode` and the read-only `opencode.json` in the workspace are the runtime's.
+  untrackedPaths: [".opencode", "opencode.json"],
 
   materialize: materializeOpenCodeProfile,
 

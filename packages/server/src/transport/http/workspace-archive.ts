@@ -2,6 +2,7 @@ import { pipeline, Readable } from "node:stream";
 import { createGzip } from "node:zlib";
 import type { WorkspaceFile } from "@agent-runtime/protocol";
 import { type Header, type Pack, pack } from "tar-stream";
+import { linkAbove } from "../../confined-path.js";
 import type { WorkspaceFileReader } from "../../core/workspace-file-reader.js";
 import { RuntimeError } from "../../errors.js";
 
@@ -65,9 +66,16 @@ export function workspaceArchive(options: WorkspaceArchiveOptions): Readable {
     options.onOmitted(file);
   };
 
+  const links = new Set(options.files.flatMap((file) => (file.linkTarget === undefined ? [] : [file.path])));
   void (async () => {
     for (const file of options.files) {
       if (archive.destroying) return;
+      const link = linkAbove(file.path, links);
+      if (link !== undefined) {
+        // An extractor would write it through the link: left out.
+        omit({ path: file.path, reason: `below the symbolic link ${link}` });
+        continue;
+      }
       if (file.linkTarget !== undefined) {
         // A link is archived as the link it is, never followed.
         const link: EntryHeader = {
