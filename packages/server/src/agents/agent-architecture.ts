@@ -85,12 +85,13 @@ export interface AgentArchitecture {
    */
   credentialHeader(apiKey: string): { header: string; value: string };
   /**
-   * The paths of the model API this agent calls (added after v1), given the
-   * path of the endpoint's base URL (`""`, or e.g. `/anthropic`): e.g.
-   * `["/anthropic/v1/messages"]`, each covering itself and what is below it.
-   * A sandbox's proxy sets the key on those requests only and refuses the
-   * endpoint's other paths. Absent: the key goes with every request to the
-   * endpoint.
+   * The requests of the model API this agent makes (added after v1), given
+   * the path of the endpoint's base URL (`""`, or e.g. `/anthropic`), as
+   * `SandboxSecret.paths` entries: e.g. `["POST /anthropic/v1/messages"]`
+   * (exactly that method and path), or a plain path covering itself and what
+   * is below it. A sandbox's proxy sets the key on those requests only and
+   * refuses the endpoint's others. Absent: the key goes with every request
+   * to the endpoint.
    */
   modelApiPaths?(basePath: string): string[];
   /** Environment of the runner process (model endpoint, key, profile env). */

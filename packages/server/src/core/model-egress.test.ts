@@ -31,7 +31,7 @@ describe("sandboxEgressFor", () => {
         endpoint: "127.0.0.1:4100",
         header: "x-api-key",
         value: "sk-real",
-        paths: ["/v1/messages", "/v1/models"],
+        paths: ["POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models"],
       },
     ]);
     expect(egress.agentEndpoint).toEqual({ baseUrl: "http://127.0.0.1:4100", apiKey: PLACEHOLDER_API_KEY });
@@ -50,7 +50,7 @@ describe("sandboxEgressFor", () => {
         value: "Bearer sk-real",
         tls: true,
         // Only the model API's paths under the base URL's path get the key.
-        paths: ["/anthropic/v1/chat/completions", "/anthropic/v1/models"],
+        paths: ["POST /anthropic/v1/chat/completions", "GET /anthropic/v1/models"],
       },
     ]);
     // The agent speaks plain HTTP to the proxy, at the endpoint's own port.

@@ -56,9 +56,10 @@ export interface SandboxSecret {
    */
   readonly tls?: boolean;
   /**
-   * The paths of the API the secret is for (added after v1), e.g.
-   * `["/v1/messages", "/v1/models"]`: plain absolute paths, each covering
-   * itself and everything below it. The proxy then forwards only requests
+   * The requests of the API the secret is for (added after v1): a plain
+   * absolute path covers itself and everything below it, for any method;
+   * `METHOD /path` (e.g. `"POST /v1/messages"`) covers exactly that method
+   * and path. The proxy then forwards only requests
    * whose path (before the query) is covered by a secret of the endpoint,
    * and answers any other request to the endpoint 403 without forwarding it:
    * the secret never goes elsewhere on the host. A request path with `%`, a

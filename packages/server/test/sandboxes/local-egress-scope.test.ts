@@ -15,7 +15,7 @@ import { runInSandbox } from "../../src/sandboxes/sandbox-contract.js";
 import type { Sandbox, SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
 
 /**
- * The model key goes only to the model API's paths: a sandbox with the
+ * The model key goes only to the model API's requests (method and path): a sandbox with the
  * egress the runtime gives a session (real bubblewrap, real proxy) sends
  * requests with the placeholder key to other paths of the model host, and
  * the upstream, which records every request and its headers, never sees the
@@ -27,6 +27,7 @@ await chmod(testRoot, 0o711);
 const REAL_KEY = `sk-real-${randomUUID()}`;
 
 interface Seen {
+  readonly method: string;
   readonly path: string;
   readonly headers: string;
 }
@@ -42,7 +43,7 @@ describe("the model key's scope on the model host", () => {
     provider = createLocalSandboxProvider({ rootDir: join(testRoot, "sandboxes") });
     await provider.check();
     upstream = createServer((req, res) => {
-      seen.push({ path: req.url ?? "", headers: JSON.stringify(req.headers) });
+      seen.push({ method: req.method ?? "", path: req.url ?? "", headers: JSON.stringify(req.headers) });
       res.end("upstream");
     });
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
@@ -61,13 +62,13 @@ describe("the model key's scope on the model host", () => {
       name: "Claude Code",
       architecture: createClaudeAgentSdkArchitecture(),
       header: "x-api-key: $KEY",
-      api: ["/v1/messages?beta=true", "/v1/messages/count_tokens", "/v1/models"],
+      api: ["POST /v1/messages?beta=true", "POST /v1/messages/count_tokens", "GET /v1/models"],
     },
     {
       name: "OpenCode",
       architecture: createOpenCodeArchitecture(),
       header: "authorization: Bearer $KEY",
-      api: ["/v1/chat/completions", "/v1/models"],
+      api: ["POST /v1/chat/completions", "GET /v1/models"],
     },
   ];
 
@@ -85,27 +86,34 @@ describe("the model key's scope on the model host", () => {
     });
     created.push(sandbox);
     const others = [
-      "/_mock/requests",
-      "/",
-      "/api/hello",
-      "/v1/complete",
-      "/v1/messages/../../_mock/requests",
-      "/v1/chat/completions/..%2f..%2f_mock/requests",
-      "/v1/models/%2e%2e/%2e%2e/_mock/requests",
+      "GET /_mock/requests",
+      "GET /",
+      "GET /api/hello",
+      "POST /v1/complete",
+      "GET /v1/messages/../../_mock/requests",
+      "POST /v1/chat/completions/..%2f..%2f_mock/requests",
+      "GET /v1/models/%2e%2e/%2e%2e/_mock/requests",
+      // The key's other uses: batches, stored completions, model management.
+      "GET /v1/messages/batches",
+      "POST /v1/messages/batches",
+      "GET /v1/chat/completions",
+      "DELETE /v1/models/ft-model",
     ];
-    const curl = (path: string) =>
-      `curl -s --path-as-is -o /dev/null -w '${path} %{http_code}\\n' -H "${c.header}" "$BASE${path}"`;
+    const curl = (request: string) => {
+      const [method, path] = request.split(" ");
+      return `curl -s --path-as-is -X ${method} -o /dev/null -w '${method}_${path} %{http_code}\\n' -H "${c.header}" "$BASE${path}"`;
+    };
     const result = await runInSandbox(sandbox, ["bash", "-c", [...c.api, ...others].map(curl).join("; ")]);
     const statuses = Object.fromEntries(
       result.stdout
         .trim()
         .split("\n")
-        .map((line) => line.split(" ") as [string, string]),
+        .map((line) => line.replace("_", " ").split(/ (?=\d+$)/) as [string, string]),
     );
     for (const path of c.api) expect(statuses[path], path).toBe("200");
     for (const path of others) expect(statuses[path], path).toBe("403");
     // Measured at the upstream: only the API's requests arrived, each with the real key.
-    expect(seen.map((s) => s.path)).toEqual(c.api);
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual(c.api);
     for (const request of seen) expect(request.headers).toContain(REAL_KEY);
   });
 });

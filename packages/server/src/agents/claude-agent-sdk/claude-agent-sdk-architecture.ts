@@ -45,7 +45,12 @@ const claudeAgentSdkArchitecture: AgentArchitecture = {
 
   credentialHeader: (apiKey) => ({ header: "x-api-key", value: apiKey }),
   // Messages (`?beta=true`) and `/v1/messages/count_tokens`, and the model list.
-  modelApiPaths: (basePath) => [`${basePath}/v1/messages`, `${basePath}/v1/models`],
+  // Exactly what Claude Code calls: never the key's other uses (batches, files, model management).
+  modelApiPaths: (basePath) => [
+    `POST ${basePath}/v1/messages`,
+    `POST ${basePath}/v1/messages/count_tokens`,
+    `GET ${basePath}/v1/models`,
+  ],
 
   runnerEnv(input) {
     return {

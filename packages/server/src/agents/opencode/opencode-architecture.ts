@@ -39,7 +39,8 @@ const openCodeArchitecture: AgentArchitecture = {
   // Chat completions and the model list, under the `/v1` its base URL ends with.
   modelApiPaths: (basePath) => {
     const v1 = openAiBaseUrl(basePath);
-    return [`${v1}/chat/completions`, `${v1}/models`];
+    // Exactly what OpenCode calls: never stored completions or model management with the key.
+    return [`POST ${v1}/chat/completions`, `GET ${v1}/models`];
   },
 
   runnerEnv(input) {

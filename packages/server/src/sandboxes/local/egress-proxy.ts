@@ -10,7 +10,7 @@ import { request as httpsRequest } from "node:https";
 import { connect, type Socket } from "node:net";
 import type { SandboxNetworkPolicy, SandboxSecret } from "../sandbox-provider.js";
 import { ResponseStallWatch } from "./response-stall-watch.js";
-import { isPlainPath, secretsCovering } from "./secret-paths.js";
+import { isSecretPath, secretsCovering } from "./secret-paths.js";
 
 /** How long the proxy waits for an allowed endpoint to accept a connection. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -57,7 +57,7 @@ export function createEgressProxy(policy: SandboxNetworkPolicy): EgressProxy {
   const allowed = new Set(policy.allow.map(normalizeEndpoint));
   const secrets = new Map<string, SandboxSecret[]>();
   for (const secret of policy.secrets ?? []) {
-    const invalid = secret.paths?.find((path) => !isPlainPath(path));
+    const invalid = secret.paths?.find((path) => !isSecretPath(path));
     if (invalid !== undefined) {
       throw new Error(`secret path ${JSON.stringify(invalid)} is not a plain absolute path`);
     }
@@ -131,7 +131,7 @@ function forwardWithSecrets(
   res: ServerResponse,
 ): void {
   const target = req.url ?? "";
-  const secrets = secretsCovering(endpointSecrets, target);
+  const secrets = secretsCovering(endpointSecrets, req.method ?? "GET", target);
   if (secrets.length === 0) {
     res
       .writeHead(403, { "content-type": "text/plain", connection: "close" })

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { RuntimeError } from "../../errors.js";
 import type { SandboxNetworkPolicy } from "../sandbox-provider.js";
 import { normalizeEndpoint } from "./egress-proxy.js";
-import { isPlainPath } from "./secret-paths.js";
+import { isSecretPath } from "./secret-paths.js";
 
 /** Where, inside a sandbox's network namespace, one allowed endpoint is served. */
 export interface SandboxRoute {
@@ -74,7 +74,7 @@ export function planSandboxNetwork(policy: SandboxNetworkPolicy): SandboxNetwork
         `network.secrets: ${secret.endpoint} is not in network.allow`,
       );
     }
-    const invalid = secret.paths?.find((path) => !isPlainPath(path));
+    const invalid = secret.paths?.find((path) => !isSecretPath(path));
     if (invalid !== undefined) {
       throw new RuntimeError(
         "VALIDATION_FAILED",
