@@ -1,10 +1,16 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
 import type { EventsResponse } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSqlitePersistenceAdapter } from "../../src/index.js";
+import {
+  createPostgresPersistenceAdapter,
+  createSqlitePersistenceAdapter,
+  type PersistenceAdapter,
+} from "../../src/index.js";
+import { postgresUrl, skipPostgres, withClient } from "../persistence/postgres-test-schema.js";
 import { startFixtureSession } from "../support/fixture-session.js";
 import { restClient } from "../support/rest.js";
 import { sandboxPids } from "../support/sandbox-processes.js";
@@ -22,7 +28,7 @@ import {
 
 /**
  * Workspace durability across a crash (issue 14): `agent-runtime serve` in
- * its own process (SQLite, real sandboxes, the CLI's default 30 s sync
+ * its own process (SQLite, and PostgreSQL; real sandboxes, the CLI's default 30 s sync
  * interval) is killed with SIGKILL mid-turn, right after the agent changed
  * the workspace (whether or not its watcher reported it yet), and started again on the same data folder. Files written
  * before the crash are in the index and byte-identical (through the API and
@@ -40,11 +46,47 @@ const afterCrash = { ...fixtures, files: changed };
 const expected = expectedView(afterCrash);
 const paths = viewedPaths(afterCrash);
 
-describe("workspace durability across a SIGKILL of the server mid-turn", () => {
+/** Where the server process stores: SQLite in its data folder, or a PostgreSQL database of the test's own. */
+interface Store {
+  readonly name: string;
+  readonly skip: boolean;
+  /** `serve` flags that select it. */
+  readonly args: () => Promise<string[]>;
+  /** An adapter reading what the (killed) server stored. */
+  readonly reader: (dataDir: string) => PersistenceAdapter;
+  readonly drop?: () => Promise<void>;
+}
+
+const database = `agent_runtime_crash_${process.pid}_${randomBytes(4).toString("hex")}`;
+const databaseUrl = postgresUrl.replace(/\/[^/]*$/, `/${database}`);
+const stores: Store[] = [
+  {
+    name: "SQLite",
+    skip: false,
+    args: async () => [],
+    reader: (dataDir) => createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") }),
+  },
+  {
+    name: "PostgreSQL",
+    skip: skipPostgres,
+    args: async () => {
+      await withClient((client) => client.query(`create database ${client.escapeIdentifier(database)}`));
+      return ["--database", databaseUrl];
+    },
+    reader: () => createPostgresPersistenceAdapter({ connectionString: databaseUrl }),
+    drop: () =>
+      withClient((client) =>
+        client.query(`drop database if exists ${client.escapeIdentifier(database)} with (force)`),
+      ),
+  },
+];
+
+describe.each(stores)("workspace durability across a SIGKILL of the server mid-turn, on $name", (store) => {
   let mock: MockModel;
   let dataDir: string;
   let server: ServerProcess | undefined;
   let sessionId: string | undefined;
+  let args: string[] = [];
 
   beforeAll(async () => {
     mock = await startMockModel({
@@ -76,80 +118,84 @@ describe("workspace durability across a SIGKILL of the server mid-turn", () => {
     }
     await mock?.close();
     await rm(dataDir, { recursive: true, force: true });
+    if (!store.skip) await store.drop?.();
   });
 
-  it("keeps every file written before the crash, closes the crashed turn, and the next message works", async () => {
-    server = await startServerProcess({ dataDir, modelUrl: mock.url });
-    const session = await startFixtureSession(server.url, fixtures);
-    sessionId = session.sessionId;
-    const { recorder } = session;
-    const from = recorder.events.at(-1)!.seq;
-    expect((await restClient(server.url).send(sessionId, CRASH_PROMPT)).status).toBe(202);
-    const wrote = await recorder.waitFor(
-      (e) => e.seq > from && e.type === "session:block:complete" && e.block.type === "tool_result",
-      60_000,
-    );
-    await recorder.waitFor((e) => e.seq > wrote.seq && e.type === "session:block:delta", 30_000);
-    expect(recorder.events.some((e) => e.seq > from && e.type === "session:turn:completed")).toBe(false);
-    await server.kill("SIGKILL");
-    recorder.close();
+  it.skipIf(store.skip)(
+    "keeps every file written before the crash, closes the crashed turn, and the next message works",
+    async () => {
+      args = await store.args();
+      server = await startServerProcess({ dataDir, modelUrl: mock.url, args });
+      const session = await startFixtureSession(server.url, fixtures);
+      sessionId = session.sessionId;
+      const { recorder } = session;
+      const from = recorder.events.at(-1)!.seq;
+      expect((await restClient(server.url).send(sessionId, CRASH_PROMPT)).status).toBe(202);
+      const wrote = await recorder.waitFor(
+        (e) => e.seq > from && e.type === "session:block:complete" && e.block.type === "tool_result",
+        60_000,
+      );
+      await recorder.waitFor((e) => e.seq > wrote.seq && e.type === "session:block:delta", 30_000);
+      expect(recorder.events.some((e) => e.seq > from && e.type === "session:turn:completed")).toBe(false);
+      await server.kill("SIGKILL");
+      recorder.close();
 
-    const storedLastSeq = await storedSessionLastSeq(dataDir, sessionId);
-    server = await startServerProcess({ dataDir, modelUrl: mock.url });
-    const { url } = server;
+      const storedLastSeq = await storedSessionLastSeq(store.reader(dataDir), sessionId);
+      server = await startServerProcess({ dataDir, modelUrl: mock.url, args });
+      const { url } = server;
 
-    // The crashed turn is closed, as events after the stored cursor and in the session's blocks.
-    const replay = await fetch(`${url}/sessions/${sessionId}/events?after=${storedLastSeq}`);
-    const events =
-      replay.status === 200 ? ((await replay.json()) as EventsResponse).events : `HTTP ${replay.status}`;
-    expect.soft(events, "events after the stored cursor").toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({
-          type: "session:block:complete",
-          block: expect.objectContaining({ type: "error", code: "SERVER_RESTARTED" }),
-        }),
-        expect.objectContaining({ type: "session:turn:completed", stopReason: "error" }),
-      ]),
-    );
-    const data = await restClient(url).session(sessionId);
-    expect
-      .soft(
-        data.blocks.flatMap((b) => (b.type === "error" ? [b.code] : [])),
-        "error blocks of the session",
-      )
-      .toContain("SERVER_RESTARTED");
-    expect.soft(data.runtime.busy, "busy after the restart").toBe(false);
-
-    // Loading the crashed session starts its sandbox, which kept the workspace, and re-scans it.
-    await expect
-      .poll(() => sizesInIndex(url, sessionId, paths), { timeout: 30_000, interval: 250 })
-      .toEqual(expected.sizes);
-    await expect
-      .poll(() => hashesViaApi(url, sessionId, paths), { timeout: 30_000, interval: 500 })
-      .toEqual(expected.hashes);
-    const next = new SocketRecorder(url);
-    try {
-      await next.join(sessionId);
+      // The crashed turn is closed, as events after the stored cursor and in the session's blocks.
+      const replay = await fetch(`${url}/sessions/${sessionId}/events?after=${storedLastSeq}`);
+      const events =
+        replay.status === 200 ? ((await replay.json()) as EventsResponse).events : `HTTP ${replay.status}`;
+      expect.soft(events, "events after the stored cursor").toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            type: "session:block:complete",
+            block: expect.objectContaining({ type: "error", code: "SERVER_RESTARTED" }),
+          }),
+          expect.objectContaining({ type: "session:turn:completed", stopReason: "error" }),
+        ]),
+      );
+      const data = await restClient(url).session(sessionId);
       expect
         .soft(
-          await hashesInSandbox(url, next, sessionId, sandboxPaths(afterCrash)),
-          "next message, in its sandbox",
+          data.blocks.flatMap((b) => (b.type === "error" ? [b.code] : [])),
+          "error blocks of the session",
         )
-        .toEqual({ stopReason: "end_turn", errors: [], hashes: expected.inSandbox });
-    } finally {
-      next.close();
-    }
-    expect.soft(await sizesInIndex(url, sessionId, paths), "index, next sandbox").toEqual(expected.sizes);
-  });
+        .toContain("SERVER_RESTARTED");
+      expect.soft(data.runtime.busy, "busy after the restart").toBe(false);
+
+      // Loading the crashed session starts its sandbox, which kept the workspace, and re-scans it.
+      await expect
+        .poll(() => sizesInIndex(url, sessionId, paths), { timeout: 30_000, interval: 250 })
+        .toEqual(expected.sizes);
+      await expect
+        .poll(() => hashesViaApi(url, sessionId, paths), { timeout: 30_000, interval: 500 })
+        .toEqual(expected.hashes);
+      const next = new SocketRecorder(url);
+      try {
+        await next.join(sessionId);
+        expect
+          .soft(
+            await hashesInSandbox(url, next, sessionId, sandboxPaths(afterCrash)),
+            "next message, in its sandbox",
+          )
+          .toEqual({ stopReason: "end_turn", errors: [], hashes: expected.inSandbox });
+      } finally {
+        next.close();
+      }
+      expect.soft(await sizesInIndex(url, sessionId, paths), "index, next sandbox").toEqual(expected.sizes);
+    },
+  );
 });
 
 /** The `lastSeq` the crashed server had stored for the session (read through a second connection). */
-async function storedSessionLastSeq(dataDir: string, sessionId: string): Promise<number> {
-  const reader = createSqlitePersistenceAdapter({ filename: join(dataDir, "agent-runtime.sqlite") });
-  await reader.init();
+async function storedSessionLastSeq(reader: PersistenceAdapter, sessionId: string): Promise<number> {
+  await reader.init?.();
   try {
     return (await reader.loadSession(sessionId))?.lastSeq ?? 0;
   } finally {
-    await reader.close();
+    await reader.close?.();
   }
 }
