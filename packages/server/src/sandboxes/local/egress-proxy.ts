@@ -11,6 +11,7 @@ import { connect, type Socket } from "node:net";
 import type { SandboxNetworkPolicy, SandboxSecret } from "../sandbox-provider.js";
 import { ResponseStallWatch } from "./response-stall-watch.js";
 import { isSecretPath, secretsCovering } from "./secret-paths.js";
+import { SharedLookups } from "./shared-lookups.js";
 
 /** How long the proxy waits for an allowed endpoint to accept a connection. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -54,6 +55,7 @@ function splitEndpoint(endpoint: string): { host: string; port: number } {
  * endpoint or a secret path that is not a plain absolute path.
  */
 export function createEgressProxy(policy: SandboxNetworkPolicy): EgressProxy {
+  const lookups = new SharedLookups();
   const allowed = new Set(policy.allow.map(normalizeEndpoint));
   const secrets = new Map<string, SandboxSecret[]>();
   for (const secret of policy.secrets ?? []) {
@@ -97,7 +99,15 @@ export function createEgressProxy(policy: SandboxNetworkPolicy): EgressProxy {
         return;
       }
       const { host, port } = splitEndpoint(normalized);
-      const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS, noDelay: true });
+      // One name lookup per host at a time, its answer reused for a while: a sandbox opening connections in a
+      // tight loop must not fill the thread pool the server's file I/O shares with lookups.
+      const upstream = connect({
+        host,
+        port,
+        timeout: CONNECT_TIMEOUT_MS,
+        noDelay: true,
+        lookup: lookups.lookup,
+      });
       track(upstream);
       upstream.once("timeout", () => upstream.destroy());
       upstream.once("connect", () => upstream.setTimeout(0));

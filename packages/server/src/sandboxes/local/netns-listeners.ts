@@ -104,7 +104,8 @@ export async function listenInSandbox(
       client.once("close", () => connections.delete(client));
       options.onConnection(client, endpoint);
     });
-    server.on("error", () => server.close());
+    // An accept error (e.g. the server out of descriptors for a moment) is not the listener's end: it keeps listening.
+    server.on("error", () => undefined);
   });
   let closed = false;
   return {
