@@ -1,4 +1,6 @@
+import { errorResponseSchema } from "@agent-runtime/protocol";
 import { expect } from "vitest";
+import { z } from "zod";
 
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly requestId?: string };
@@ -26,18 +28,16 @@ export async function expectClientError(
   return body;
 }
 
+/** The wire error shape (`errorResponseSchema`), with an upper-case code and a request id, both non-empty. */
+const errorBodySchema = errorResponseSchema.extend({
+  error: errorResponseSchema.shape.error.extend({
+    code: z.string().regex(/^[A-Z_]+$/),
+    message: z.string().min(1),
+    requestId: z.string().min(1),
+  }),
+});
+
 /** True for `{error: {code, message, requestId}}` with non-empty strings. */
 export function isErrorBody(body: unknown): body is ErrorBody {
-  if (typeof body !== "object" || body === null) return false;
-  const error = (body as { error?: unknown }).error;
-  if (typeof error !== "object" || error === null) return false;
-  const { code, message, requestId } = error as Record<string, unknown>;
-  return (
-    typeof code === "string" &&
-    /^[A-Z_]+$/.test(code) &&
-    typeof message === "string" &&
-    message.length > 0 &&
-    typeof requestId === "string" &&
-    requestId.length > 0
-  );
+  return errorBodySchema.safeParse(body).success;
 }
