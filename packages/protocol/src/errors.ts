@@ -58,6 +58,11 @@ export const errorCodes = {
    * mid-stream, or never started): the turn ended with what had arrived.
    */
   MODEL_STALLED: 504,
+  /**
+   * The profile's dependencies (npm and pip packages, bundled MCP projects)
+   * could not be installed; the message ends with the installer's output.
+   */
+  DEPENDENCIES_FAILED: 502,
   PERSISTENCE_FAILED: 503,
   /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
   RESOURCE_LIMIT: 503,

@@ -15,6 +15,16 @@ function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
   });
 }
 
+/**
+ * A package as an installer takes it on its command line: no whitespace, and
+ * never starting with `-` (which the installer would read as an option).
+ */
+const packageSpec = z
+  .string()
+  .min(1)
+  .max(500)
+  .regex(/^[^\s-][^\s]*$/, "a package spec: no whitespace, not starting with '-'");
+
 /** A file with a path relative to its owner (workspace, skill folder, …) and UTF-8 content. */
 export const fileEntrySchema = strictObject({
   path: z.string().min(1),
@@ -47,18 +57,54 @@ export const commandSchema = strictObject({
   prompt: z.string(),
 });
 
+/** An MCP server the agent starts inside the sandbox: `command args`. */
+const stdioMcpServerSchema = strictObject({
+  type: z.literal("stdio"),
+  command: z.string(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+});
+
+/** An MCP server outside the sandbox, reached at `url` (its host is allowed through restricted egress). */
+const remoteMcpServerSchema = strictObject({
+  type: z.enum(["http", "sse"]),
+  url: z.string().url(),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+/**
+ * An MCP server's own project (a folder profile's `mcp/<name>/`), copied
+ * into the profile's dependency layer, installed there once with
+ * `install`, and started inside the sandbox as `command args` in its
+ * folder, like a `stdio` server.
+ */
+const bundledMcpServerSchema = strictObject({
+  type: z.literal("bundled"),
+  /** The project's files, paths relative to its folder (a folder profile reads them from `mcp/<name>/`). */
+  files: z.array(fileEntrySchema).max(2000).default([]),
+  /**
+   * Installs the project's dependencies, run in its folder when the layer
+   * is built. Default by its files: `package.json` → `npm install
+   * --omit=dev`; `requirements.txt` → pip into `.python/` from it;
+   * `pyproject.toml` → pip installs the project into `.python/`; else none.
+   * `[]`: none.
+   */
+  install: z.array(z.string()).optional(),
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+});
+
 export const mcpServerSchema = z.discriminatedUnion("type", [
-  strictObject({
-    type: z.literal("stdio"),
-    command: z.string(),
-    args: z.array(z.string()).default([]),
-    env: z.record(z.string(), z.string()).default({}),
-  }),
-  strictObject({
-    type: z.enum(["http", "sse"]),
-    url: z.string().url(),
-    headers: z.record(z.string(), z.string()).default({}),
-  }),
+  stdioMcpServerSchema,
+  remoteMcpServerSchema,
+  bundledMcpServerSchema,
+]);
+
+/** What an agent is given: a `bundled` server becomes the `stdio` command that starts it in its layer folder. */
+export const runnableMcpServerSchema = z.discriminatedUnion("type", [
+  stdioMcpServerSchema,
+  remoteMcpServerSchema,
 ]);
 
 export const agentProfileSchema = strictObject({
@@ -78,11 +124,21 @@ export const agentProfileSchema = strictObject({
   skills: z.array(skillSchema).default([]),
   subagents: z.array(subagentDefinitionSchema).default([]),
   commands: z.array(commandSchema).default([]),
-  /** MCP servers by name: `stdio` ones are bundled (run inside the sandbox), `http`/`sse` are external. */
+  /**
+   * MCP servers by name: `stdio` ones run a command inside the sandbox,
+   * `bundled` ones a project of the profile's installed with its
+   * dependencies, `http`/`sse` ones are external.
+   */
   mcpServers: z.record(z.string(), mcpServerSchema).default({}),
+  /**
+   * Packages installed once per distinct list into a read-only layer every
+   * sandbox of the profile mounts (see docs/profiles/dependencies.md): npm
+   * specs (`name`, `name@range`), importable by the agent's scripts from
+   * anywhere; pip requirement specs, importable by `python3`.
+   */
   dependencies: strictObject({
-    npm: z.array(z.string()).default([]),
-    pip: z.array(z.string()).default([]),
+    npm: z.array(packageSpec).max(200).default([]),
+    pip: z.array(packageSpec).max(200).default([]),
   }).default({ npm: [], pip: [] }),
   /** Environment variables for the agent process. */
   env: z.record(z.string(), z.string()).default({}),
@@ -112,6 +168,8 @@ export type Skill = z.infer<typeof skillSchema>;
 export type SubagentDefinition = z.infer<typeof subagentDefinitionSchema>;
 export type Command = z.infer<typeof commandSchema>;
 export type McpServer = z.infer<typeof mcpServerSchema>;
+export type BundledMcpServer = z.infer<typeof bundledMcpServerSchema>;
+export type RunnableMcpServer = z.infer<typeof runnableMcpServerSchema>;
 export type AgentProfile = z.infer<typeof agentProfileSchema>;
 /** What callers may pass: defaults not yet applied. */
 export type AgentProfileInput = z.input<typeof agentProfileSchema>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { turnStopReasonSchema } from "./events.js";
-import { mcpServerSchema } from "./profile.js";
+import { runnableMcpServerSchema } from "./profile.js";
 import { architectureSchema, permissionPolicySchema } from "./session.js";
 
 /**
@@ -34,7 +34,7 @@ export const runnerConfigSchema = z.object({
    * defaults. The runner makes the agent refuse every other call.
    */
   allowedTools: z.array(z.string()).optional(),
-  mcpServers: z.record(z.string(), mcpServerSchema).default({}),
+  mcpServers: z.record(z.string(), runnableMcpServerSchema).default({}),
   /** Which tool calls wait for a decision (`permission_request` lines). @default bypass */
   permissions: permissionPolicySchema.default({ mode: "bypass" }),
   /** Native session id to resume (its transcript has been restored beforehand). */

@@ -41,10 +41,19 @@ const storedSessionOptionsSchema = z.object({
 
 /**
  * Sandbox lifecycle as clients see it: `pending` (no sandbox yet, the lazy
- * default), `creating`, `running`, `terminated` (torn down; the next message
- * brings it back), `error`.
+ * default), `preparing` (the profile's dependencies are being installed,
+ * once for every session of the profile; `progress` says how far),
+ * `creating`, `running`, `terminated` (torn down; the next message brings
+ * it back), `error`.
  */
-export const sandboxStatusSchema = z.enum(["pending", "creating", "running", "terminated", "error"]);
+export const sandboxStatusSchema = z.enum([
+  "pending",
+  "preparing",
+  "creating",
+  "running",
+  "terminated",
+  "error",
+]);
 export type SandboxStatus = z.infer<typeof sandboxStatusSchema>;
 
 export const queuedMessageSchema = z.object({ turnId: z.string(), content: z.string() });
@@ -65,6 +74,8 @@ export const runtimeStateSchema = z.object({
   queuedMessages: z.array(queuedMessageSchema),
   lastActivityAt: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** While `preparing`: the last line the installer printed. */
+  progress: z.string().max(500).optional(),
 });
 export type RuntimeState = z.infer<typeof runtimeStateSchema>;
 

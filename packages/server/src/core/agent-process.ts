@@ -6,6 +6,7 @@ import {
 } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
 import type { AgentEvent, AgentOutputParser } from "../agents/agent-architecture.js";
+import type { DependencyLayers } from "../dependencies/dependency-layers.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type {
   EgressStall,
@@ -27,8 +28,13 @@ import type { RunnerLimits } from "./runner-limits.js";
 import type { SessionState } from "./session-state.js";
 import type { SessionSync } from "./session-sync.js";
 
+/** How often, at most, a session reports the installer's progress while its profile's layer builds. */
+const PROGRESS_INTERVAL_MS = 500;
+
 export interface AgentProcessOptions extends LaunchOptions {
   readonly logger: Logger;
+  /** Installs the profile's dependencies into the layer its sandboxes mount. */
+  readonly dependencyLayers: DependencyLayers;
   readonly runnerLimits: RunnerLimits;
   /** How long an interrupted turn may take to stop before the agent is killed. */
   readonly interruptGraceMs: number;
@@ -228,11 +234,13 @@ export class AgentProcess {
     try {
       let sandbox = this.sandboxValue;
       if (!sandbox) {
+        const layer = await this.prepareLayer();
         const egress = egressFor(this.options);
         let created: Sandbox | undefined;
         created = await sandboxProvider.create({
           name: sandboxNameFor(sessionId),
           ...(egress ? { network: { ...egress.network, ...this.stallWatch(() => created) } } : {}),
+          ...(layer === undefined ? {} : { layer }),
         });
         // Any process of the sandbox, a tool of the agent as much as the agent, may hit a limit.
         created.onLimit?.((limit) => {
@@ -277,6 +285,29 @@ export class AgentProcess {
       });
       throw error;
     }
+  }
+
+  /**
+   * The layer of the profile's dependencies, installed first when it is not
+   * yet (the session shows `preparing` with the installer's last line meanwhile).
+   */
+  private async prepareLayer(): Promise<string | undefined> {
+    const { dependencyLayers, profile, sandboxProvider, logger } = this.options;
+    let lastReport = 0;
+    const layer = await dependencyLayers.prepare(profile, sandboxProvider, {
+      building: () => {
+        logger.info({ profile: profile.id }, "installing the profile's dependencies");
+        this.handlers.status({ sandboxStatus: "preparing", progress: undefined });
+      },
+      output: (line) => {
+        const now = Date.now();
+        if (now - lastReport < PROGRESS_INTERVAL_MS) return;
+        lastReport = now;
+        this.handlers.status({ sandboxStatus: "preparing", progress: line });
+      },
+    });
+    this.handlers.status({ sandboxStatus: "creating", progress: undefined });
+    return layer;
   }
 
   /** The model stall watch of a sandbox's egress: it reports while that sandbox is this session's. */

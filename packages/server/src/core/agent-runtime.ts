@@ -4,6 +4,8 @@ import { z } from "zod";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
+import type { DependencySources } from "../dependencies/dependency-layer.js";
+import { DependencyLayers } from "../dependencies/dependency-layers.js";
 import { errorMessage } from "../errors.js";
 import { guardPersistence } from "../persistence/guarded-persistence.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
@@ -87,6 +89,13 @@ export interface AgentRuntimeOptions {
    */
   readonly egress?: "restricted" | "open";
   /**
+   * Where profiles' npm and pip packages are installed from, once per
+   * distinct list, into a layer every sandbox of the profile mounts
+   * read-only (see docs/profiles/dependencies.md). @default npm's registry
+   * as this host's npm configuration sets it; pip with no index
+   */
+  readonly dependencies?: DependencySources;
+  /**
    * Bounds on what each sandbox's runner may send: line size, `log` and
    * invalid line rates, flood budgets (see `runnerLimitsSchema`). A sandbox
    * past them is stopped and its session gets a `RUNNER_PROTOCOL` error.
@@ -156,6 +165,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     maxQueuedBytes: options.maxQueuedBytes ?? 4_194_304,
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+    dependencyLayers: new DependencyLayers(options.dependencies ?? {}),
   });
   let stopped: Promise<void> | undefined;
 

@@ -1,5 +1,6 @@
 import type { AgentProfile } from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import { endpointOf } from "../sandboxes/endpoint.js";
 import type { SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
 
 /** The model endpoint when none is configured: Anthropic's API. */
@@ -29,10 +30,10 @@ export function sandboxEgressFor(
 ): SandboxEgress {
   const url = new URL(endpoint.baseUrl ?? DEFAULT_MODEL_BASE_URL);
   const tls = url.protocol === "https:";
-  const model = hostPort(url);
+  const model = endpointOf(url);
   const allow = new Set([model]);
   for (const server of Object.values(profile.mcpServers)) {
-    if (server.type !== "stdio") allow.add(hostPort(new URL(server.url)));
+    if (server.type === "http" || server.type === "sse") allow.add(endpointOf(new URL(server.url)));
   }
   for (const endpoint of profile.network.allow) allow.add(endpoint);
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
@@ -58,9 +59,4 @@ export function sandboxEgressFor(
       ...(endpoint.apiKey ? { apiKey: PLACEHOLDER_API_KEY } : {}),
     },
   };
-}
-
-function hostPort(url: URL): string {
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  return `${url.hostname}:${port}`;
 }

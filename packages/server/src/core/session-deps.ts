@@ -1,6 +1,7 @@
 import type { AgentProfile } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import type { DependencyLayers } from "../dependencies/dependency-layers.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import type { RunnerLimits } from "./runner-limits.js";
@@ -39,4 +40,6 @@ export interface AgentSessionDeps {
   readonly eventWindowSize: number;
   /** Bounds on what a sandbox's runner may send; past them it is stopped (`RUNNER_PROTOCOL`). */
   readonly runnerLimits: RunnerLimits;
+  /** The layers holding profiles' installed dependencies, shared by every session. */
+  readonly dependencyLayers: DependencyLayers;
 }

@@ -1,4 +1,5 @@
 import { type AgentProfile, agentProfileSchema } from "@agent-runtime/protocol";
+import { assertProfileDependencies } from "../dependencies/dependency-layer.js";
 import { isRecord } from "./front-matter.js";
 import { migrateProfileAliases, type ProfileLogger } from "./profile-aliases.js";
 import { assertProfileTools } from "./profile-tools.js";
@@ -16,12 +17,14 @@ export function parseAgentProfile(input: unknown, source: string, logger: Profil
 
 /**
  * Validates profile fields with defaults applied: strict (an unknown field
- * is an error naming it), and tool names checked (see
- * `assertProfileTools`). Throws `VALIDATION_FAILED` naming `source` and the
+ * is an error naming it), tool names checked (see
+ * `assertProfileTools`) and bundled MCP projects (see
+ * `assertProfileDependencies`). Throws `VALIDATION_FAILED` naming `source` and the
  * field.
  */
 export function validateAgentProfile(fields: unknown, source: string): AgentProfile {
   const profile = validateInput(agentProfileSchema, fields, source);
   assertProfileTools(profile, source);
+  assertProfileDependencies(profile, source);
   return profile;
 }

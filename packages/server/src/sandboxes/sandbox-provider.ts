@@ -36,6 +36,11 @@ export interface SandboxCapabilities {
     /** CPU time: the sandbox gets at most its share of the machine. */
     readonly cpu?: boolean;
   };
+  /**
+   * `prepareLayer` builds read-only layers that `SandboxSpec.layer` mounts
+   * (added after v1; absent means false).
+   */
+  readonly layers?: boolean;
 }
 
 /**
@@ -121,6 +126,53 @@ export interface SandboxSpec {
    * @default unrestricted egress
    */
   readonly network?: SandboxNetworkPolicy;
+  /**
+   * A layer built by `prepareLayer` (its `key`), mounted read-only at
+   * `SANDBOX_LAYER_DIR` (added after v1; only with `capabilities.layers`,
+   * and a provider without them fails `create`). Its `node_modules` is
+   * reachable as `/node_modules`, so `require` and `import` resolve its npm
+   * packages from anywhere below `/`; every process gets `PYTHONPATH` set to
+   * its `python` folder and `PATH` extended with `node_modules/.bin` and
+   * `python/bin`.
+   */
+  readonly layer?: string;
+}
+
+/** Where a sandbox sees its layer (`SandboxSpec.layer`), and where the layer is built. */
+export const SANDBOX_LAYER_DIR = "/opt/agent-runtime/layer";
+
+/** One step of a layer's build: a command run in a folder of the layer. */
+export interface SandboxLayerCommand {
+  readonly command: readonly string[];
+  /** Folder relative to the layer, `/`-separated. @default the layer itself */
+  readonly cwd?: string;
+}
+
+/**
+ * A read-only layer of files shared by many sandboxes (e.g. a profile's
+ * installed packages), built once per `key`: `files` are written into an
+ * empty layer at `SANDBOX_LAYER_DIR`, then `commands` run there in order, in
+ * a sandbox of their own with `network` as egress, until each exits 0.
+ */
+export interface SandboxLayerSpec {
+  /** Names the layer: the same key is the same content (e.g. a hash of what builds it). `[0-9a-f]{16,128}`. */
+  readonly key: string;
+  /** Written first; paths relative to the layer, `/`-separated, confined to it. */
+  readonly files: readonly { readonly path: string; readonly content: string | Uint8Array }[];
+  readonly commands: readonly SandboxLayerCommand[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Egress of the build (e.g. a package registry). @default none */
+  readonly network?: SandboxNetworkPolicy;
+  /**
+   * Host folders the build sees, read-only, at the same path (e.g. a folder
+   * of wheels). Only providers on this machine (local) honour it; others
+   * fail the build when it is not empty.
+   */
+  readonly hostFolders?: readonly string[];
+  /** The build fails with `DEPENDENCIES_FAILED` after this long. @default 600000 */
+  readonly timeoutMs?: number;
+  /** What the build's commands print, as it comes (stdout and stderr interleaved). */
+  readonly onOutput?: (text: string) => void;
 }
 
 export interface SandboxFile {
@@ -314,4 +366,13 @@ export interface SandboxProvider {
    * session is deleted.
    */
   remove(name: string): Promise<void>;
+  /**
+   * Builds the layer `spec.key` unless it is built already (added after v1;
+   * with `capabilities.layers`). Concurrent calls for one key share one
+   * build; a layer, once built, is never changed. Throws
+   * `DEPENDENCIES_FAILED` (a command exited non-zero or timed out; its
+   * message ends with the last of what the build printed), or
+   * `SANDBOX_FAILED`.
+   */
+  prepareLayer?(spec: SandboxLayerSpec): Promise<void>;
 }

@@ -31,33 +31,35 @@ export async function packPackage(dir: string, name: string, exported: string): 
 }
 
 /**
- * The two requests `npm install <name>` makes of a registry at `baseUrl`: the
- * package's metadata (`GET /<name>`) and its tarball; anything else is 404.
+ * The two requests `npm install <name>` makes of a registry at `baseUrl`, for
+ * each of `packages`: the package's metadata (`GET /<name>`) and its
+ * tarball; anything else is 404.
  */
-export function registryHandler(baseUrl: string, pkg: PackedPackage) {
-  const tarballPath = `/${pkg.name}/-/${pkg.name}-${pkg.version}.tgz`;
-  const metadata = JSON.stringify({
-    name: pkg.name,
-    "dist-tags": { latest: pkg.version },
-    versions: {
-      [pkg.version]: {
-        name: pkg.name,
-        version: pkg.version,
-        dist: {
-          tarball: `${baseUrl}${tarballPath}`,
-          shasum: createHash("sha1").update(pkg.tarball).digest("hex"),
-          integrity: `sha512-${createHash("sha512").update(pkg.tarball).digest("base64")}`,
+export function registryHandler(baseUrl: string, packages: PackedPackage | readonly PackedPackage[]) {
+  const routes = new Map<string, { type: string; body: string | Buffer }>();
+  for (const pkg of Array.isArray(packages) ? packages : [packages as PackedPackage]) {
+    const tarballPath = `/${pkg.name}/-/${pkg.name}-${pkg.version}.tgz`;
+    const metadata = JSON.stringify({
+      name: pkg.name,
+      "dist-tags": { latest: pkg.version },
+      versions: {
+        [pkg.version]: {
+          name: pkg.name,
+          version: pkg.version,
+          dist: {
+            tarball: `${baseUrl}${tarballPath}`,
+            shasum: createHash("sha1").update(pkg.tarball).digest("hex"),
+            integrity: `sha512-${createHash("sha512").update(pkg.tarball).digest("base64")}`,
+          },
         },
       },
-    },
-  });
+    });
+    routes.set(`/${pkg.name}`, { type: "application/json", body: metadata });
+    routes.set(tarballPath, { type: "application/octet-stream", body: pkg.tarball });
+  }
   return (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.url === `/${pkg.name}`) {
-      res.writeHead(200, { "content-type": "application/json" }).end(metadata);
-    } else if (req.url === tarballPath) {
-      res.writeHead(200, { "content-type": "application/octet-stream" }).end(pkg.tarball);
-    } else {
-      res.writeHead(404).end();
-    }
+    const route = routes.get(req.url ?? "");
+    if (route) res.writeHead(200, { "content-type": route.type }).end(route.body);
+    else res.writeHead(404).end();
   };
 }

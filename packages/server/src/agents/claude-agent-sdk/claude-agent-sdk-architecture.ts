@@ -1,6 +1,7 @@
 import { CLAUDE_CODE_TURN_ENV } from "@agent-runtime/protocol";
 import { profileToolsOn } from "../../profiles/profile-tools.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
+import { runnableMcpServers } from "../runnable-mcp-servers.js";
 import { materializeClaudeProfile } from "./materialize.js";
 import { createClaudeParser } from "./parser.js";
 import { claudeTranscriptPath } from "./transcript-path.js";
@@ -37,7 +38,7 @@ const claudeAgentSdkArchitecture: AgentArchitecture = {
       ...(model ? { model } : {}),
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
       ...(allowedTools ? { allowedTools } : {}),
-      mcpServers: profile.mcpServers,
+      mcpServers: runnableMcpServers(profile),
       permissions: input.permissions,
       ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
     };

@@ -4,6 +4,7 @@ import { subagentToolsOn } from "../../profiles/profile-tools.js";
 import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
 import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
+import { runnableMcpServers } from "../runnable-mcp-servers.js";
 
 /**
  * The files that make a profile visible to Claude Code (loaded through
@@ -48,7 +49,7 @@ export function materializeClaudeProfile(input: MaterializeInput): SandboxFile[]
   if (Object.keys(profile.mcpServers).length > 0) {
     files.push({
       path: at(".mcp.json"),
-      content: `${JSON.stringify({ mcpServers: profile.mcpServers }, null, 2)}\n`,
+      content: `${JSON.stringify({ mcpServers: runnableMcpServers(profile) }, null, 2)}\n`,
     });
   }
 

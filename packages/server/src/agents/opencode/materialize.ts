@@ -1,11 +1,11 @@
 import { posix } from "node:path";
 import {
   type AgentProfile,
-  type McpServer,
   OPENCODE_PROVIDER_ID,
   openCodeModelId,
   openCodeModelRef,
   openCodePermissionConfig,
+  type RunnableMcpServer,
   type SessionOptions,
 } from "@agent-runtime/protocol";
 import { effectivePermissions } from "../../core/agent-launch.js";
@@ -13,6 +13,7 @@ import { subagentToolsOn } from "../../profiles/profile-tools.js";
 import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
 import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
+import { runnableMcpServers } from "../runnable-mcp-servers.js";
 
 /** Environment variables the provider's base URL and key are read from (`{env:…}`); the key never enters files. */
 export const OPENCODE_BASE_URL_ENV = "AGENT_RUNTIME_OPENAI_BASE_URL";
@@ -97,13 +98,15 @@ function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): 
     small_model: openCodeModelId(model),
     ...(Object.keys(profile.mcpServers).length > 0
       ? {
-          mcp: Object.fromEntries(Object.entries(profile.mcpServers).map(([name, s]) => [name, mcpEntry(s)])),
+          mcp: Object.fromEntries(
+            Object.entries(runnableMcpServers(profile)).map(([name, s]) => [name, mcpEntry(s)]),
+          ),
         }
       : {}),
   };
 }
 
-function mcpEntry(server: McpServer): Record<string, unknown> {
+function mcpEntry(server: RunnableMcpServer): Record<string, unknown> {
   if (server.type === "stdio") {
     return {
       type: "local",

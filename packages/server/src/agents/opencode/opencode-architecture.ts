@@ -1,6 +1,7 @@
 import { OPENCODE_TRANSCRIPT_DIR_ENV, openCodeModelId } from "@agent-runtime/protocol";
 import { profileToolsOn } from "../../profiles/profile-tools.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
+import { runnableMcpServers } from "../runnable-mcp-servers.js";
 import { materializeOpenCodeProfile, OPENCODE_API_KEY_ENV, OPENCODE_BASE_URL_ENV } from "./materialize.js";
 import { createOpenCodeParser } from "./parser.js";
 import { openCodeTranscriptDir, openCodeTranscriptPath } from "./transcript-path.js";
@@ -28,7 +29,7 @@ const openCodeArchitecture: AgentArchitecture = {
       ...(model ? { model: openCodeModelId(model) } : {}),
       ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
       ...(allowedTools ? { allowedTools } : {}),
-      mcpServers: profile.mcpServers,
+      mcpServers: runnableMcpServers(profile),
       permissions: input.permissions,
       ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
     };

@@ -9,6 +9,8 @@ export interface BwrapArgsInput {
   /** Generated `/etc/passwd` and `/etc/group` naming the agent user. */
   readonly passwdFile: string;
   readonly groupFile: string;
+  /** Further mounts (a layer, a build's folders), applied after the areas. */
+  readonly extraMounts?: readonly string[];
   /** Mounts of runtime-owned read-only files (`ReadOnlyFiles.mounts`), applied after the areas. */
   readonly readOnlyFileMounts: readonly string[];
   /** Working directory inside. */
@@ -85,6 +87,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--bind",
     home.host,
     home.inside,
+    ...(input.extraMounts ?? []),
     ...input.readOnlyFileMounts,
     "--remount-ro",
     "/",

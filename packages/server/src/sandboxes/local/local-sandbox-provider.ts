@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { errorMessage, RuntimeError } from "../../errors.js";
-import type { Sandbox, SandboxCapabilities, SandboxProvider, SandboxSpec } from "../sandbox-provider.js";
+import {
+  SANDBOX_LAYER_DIR,
+  type Sandbox,
+  type SandboxCapabilities,
+  type SandboxLayerSpec,
+  type SandboxProvider,
+  type SandboxSpec,
+} from "../sandbox-provider.js";
 import { type CgroupFactory, detectCgroups } from "./cgroup-limits.js";
 import {
   attachDisk,
@@ -20,6 +27,8 @@ import { createEgressProxy } from "./egress-proxy.js";
 import { type HostMounts, hostMounts } from "./host-mounts.js";
 import { giveFolderTo, HostUsers, unreachableFolders } from "./host-users.js";
 import { closeInheritedOnExec } from "./inherited-descriptors.js";
+import { buildLayer, type ExtraMounts } from "./layer-build.js";
+import { LayerStore } from "./layer-store.js";
 import { LocalSandbox } from "./local-sandbox.js";
 import {
   type LocalSandboxOptions,
@@ -46,7 +55,11 @@ interface HostFacts {
   readonly syscallFilter: string | undefined;
   /** How the server listens inside sandboxes with a network policy (isolated sandboxes only). */
   readonly listeners: ListenerMethod | undefined;
+  readonly layers: LayerStore;
 }
+
+/** Folder in the root folder holding the built layers (`layer-store.ts`). */
+const LAYERS_FOLDER = ".layers";
 
 /** File in the root folder holding the compiled seccomp filter. */
 const SYSCALL_FILTER_FILE = ".syscall-filter.bpf";
@@ -146,7 +159,8 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
         closeInheritedOnExec();
       }
       const listeners = isolated ? listenerMethod() : undefined;
-      return { realRootDir, runner, mounts, users, syscallFilter, listeners };
+      const layers = new LayerStore(join(realRootDir, LAYERS_FOLDER));
+      return { realRootDir, runner, mounts, users, syscallFilter, listeners, layers };
     })();
     facts.catch(() => {
       facts = undefined;
@@ -194,6 +208,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
       readOnlySystem: isolated,
       networkPolicy: isolated,
       syscallFilter: isolated,
+      layers: isolated,
       /** Probes the host's cgroups on first read. */
       get resourceLimits() {
         const factory = cgroupFactory();
@@ -245,35 +260,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     },
 
     create(spec: SandboxSpec): Promise<Sandbox> {
-      if (spec.network && !isolated) {
-        return Promise.reject(
-          new RuntimeError("SANDBOX_FAILED", "A network policy needs isolation (unsafeNoIsolation is set)"),
-        );
-      }
-      return serially(spec.name, async () => {
-        const { realRootDir } = await hostFacts();
-        const layout = sandboxLayout(realRootDir, spec.name, isolated, storageOf(realRootDir, spec.name));
-        if (live.has(spec.name)) {
-          throw new RuntimeError("CONFLICT", `Sandbox ${spec.name} is already running; terminate it first`);
-        }
-        let disk: SandboxDisk | undefined;
-        if (layout.storage === "image") {
-          const support = disks();
-          if (!support.supported) {
-            throw new RuntimeError(
-              "SANDBOX_FAILED",
-              `Sandbox ${spec.name} keeps its files on a disk image, which this host cannot mount (${support.reason})`,
-            );
-          }
-          disk = await attachDisk(support.tools, layout.disk, config.limits.diskMiB * MIB);
-        }
-        try {
-          return await start(spec, layout, disk);
-        } catch (error) {
-          await disk?.release();
-          throw error;
-        }
-      });
+      return createWith(spec);
     },
 
     /**
@@ -283,23 +270,86 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
      * (lazily when busy); deletes its folder (workspace, home, runtime files,
      * disk image, host-uid record) and releases its host uid.
      */
-    remove(name: string) {
-      return serially(name, async () => {
-        const { realRootDir, users } = await hostFacts();
-        const layout = sandboxLayout(realRootDir, name, isolated);
-        await live.get(name)?.terminate();
-        await cgroupFactory()?.removeWhere((cgroup) => isSandboxIdOf(name, cgroup));
-        if (mountSourcesAt(layout.disk.mountDir).length > 0) {
-          const support = disks();
-          await detachDisk(support.supported ? support.tools : { umount: "umount" }, layout.disk.mountDir, {
-            lazy: true,
-          });
-        }
-        await rm(layout.sandboxDir, { recursive: true, force: true });
-        await users.release(layout.sandboxDir);
-      });
+    remove,
+
+    /**
+     * Builds a layer (`layer-build.ts`) in a sandbox of its own, named
+     * `layer-<key prefix>-<random>` and removed afterwards, with the staging
+     * folder mounted writable at `SANDBOX_LAYER_DIR`.
+     */
+    async prepareLayer(spec: SandboxLayerSpec): Promise<void> {
+      if (!isolated) {
+        throw new RuntimeError("SANDBOX_FAILED", "Layers need isolation (unsafeNoIsolation is set)");
+      }
+      const { layers, realRootDir } = await hostFacts();
+      await layers.prepare(spec, (staging) =>
+        buildLayer(spec, {
+          staging,
+          realRootDir,
+          create: (buildSpec, extra) => createWith(buildSpec, extra),
+          remove,
+        }),
+      );
     },
   };
+
+  function createWith(spec: SandboxSpec, extra?: ExtraMounts): Promise<Sandbox> {
+    if (spec.network && !isolated) {
+      return Promise.reject(
+        new RuntimeError("SANDBOX_FAILED", "A network policy needs isolation (unsafeNoIsolation is set)"),
+      );
+    }
+    if (spec.layer !== undefined && !isolated) {
+      return Promise.reject(
+        new RuntimeError("SANDBOX_FAILED", "Layers need isolation (unsafeNoIsolation is set)"),
+      );
+    }
+    return serially(spec.name, async () => {
+      const { realRootDir, layers } = await hostFacts();
+      const layout = sandboxLayout(realRootDir, spec.name, isolated, storageOf(realRootDir, spec.name));
+      if (live.has(spec.name)) {
+        throw new RuntimeError("CONFLICT", `Sandbox ${spec.name} is already running; terminate it first`);
+      }
+      const mounts: ExtraMounts = {
+        args: [...(spec.layer === undefined ? [] : layers.mountArgs(spec.layer)), ...(extra?.args ?? [])],
+        ...(extra?.prepare ? { prepare: extra.prepare } : {}),
+      };
+      let disk: SandboxDisk | undefined;
+      if (layout.storage === "image") {
+        const support = disks();
+        if (!support.supported) {
+          throw new RuntimeError(
+            "SANDBOX_FAILED",
+            `Sandbox ${spec.name} keeps its files on a disk image, which this host cannot mount (${support.reason})`,
+          );
+        }
+        disk = await attachDisk(support.tools, layout.disk, config.limits.diskMiB * MIB);
+      }
+      try {
+        return await start(spec, layout, disk, mounts);
+      } catch (error) {
+        await disk?.release();
+        throw error;
+      }
+    });
+  }
+
+  function remove(name: string): Promise<void> {
+    return serially(name, async () => {
+      const { realRootDir, users } = await hostFacts();
+      const layout = sandboxLayout(realRootDir, name, isolated);
+      await live.get(name)?.terminate();
+      await cgroupFactory()?.removeWhere((cgroup) => isSandboxIdOf(name, cgroup));
+      if (mountSourcesAt(layout.disk.mountDir).length > 0) {
+        const support = disks();
+        await detachDisk(support.supported ? support.tools : { umount: "umount" }, layout.disk.mountDir, {
+          lazy: true,
+        });
+      }
+      await rm(layout.sandboxDir, { recursive: true, force: true });
+      await users.release(layout.sandboxDir);
+    });
+  }
 
   /** Image for new sandboxes where the host can mount one; an existing sandbox keeps what it has. */
   function storageOf(realRootDir: string, name: string): SandboxStorage {
@@ -313,6 +363,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     spec: SandboxSpec,
     layout: ReturnType<typeof sandboxLayout>,
     disk: SandboxDisk | undefined,
+    extra: ExtraMounts,
   ): Promise<Sandbox> {
     const { runner, mounts, users, syscallFilter } = await hostFacts();
     const etcDir = join(layout.runtimeDir, "etc");
@@ -325,6 +376,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     if (hostUid !== undefined) {
       for (const area of [layout.areas.workspace.host, layout.areas.home.host])
         await giveFolderTo(area, hostUid);
+      await extra.prepare?.(hostUid);
     }
     const passwdFile = join(etcDir, "passwd");
     const groupFile = join(etcDir, "group");
@@ -346,6 +398,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
         PATH: mounts.path,
         HOME: layout.areas.home.inside,
         LANG: "C.UTF-8",
+        ...(spec.layer === undefined ? {} : layerEnv(mounts.path)),
         ...spec.env,
       },
       isolation:
@@ -360,6 +413,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
               passwdFile,
               groupFile,
               tmpSizeBytes: config.limits.diskMiB * MIB,
+              extraMounts: extra.args,
               ...confinement,
               ...(disk ? { disk } : {}),
             }
@@ -371,6 +425,14 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     live.set(spec.name, sandbox);
     return sandbox;
   }
+}
+
+/** What every process of a sandbox with a layer gets: its `bin` folders on `PATH`, its `python` folder importable. */
+function layerEnv(path: string): Record<string, string> {
+  return {
+    PATH: `${SANDBOX_LAYER_DIR}/node_modules/.bin:${path}:${SANDBOX_LAYER_DIR}/python/bin`,
+    PYTHONPATH: `${SANDBOX_LAYER_DIR}/python`,
+  };
 }
 
 /** Length of the random part of a sandbox id (`local-<name>-<hex>`), which names its cgroups. */

@@ -81,6 +81,8 @@ export interface LocalSandboxConfig {
     readonly groupFile: string;
     /** Size limit of `/tmp`. */
     readonly tmpSizeBytes: number;
+    /** Further bwrap mounts: the sandbox's layer, or a layer build's folders. */
+    readonly extraMounts?: readonly string[];
     /** Every process of the sandbox runs in these cgroups (pids and memory limits). */
     readonly cgroup?: SandboxCgroup;
     /** The mounted disk image holding workspace and home (`"image"` storage), unmounted at terminate. */
