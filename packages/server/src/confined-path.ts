@@ -1,4 +1,4 @@
-import { posix } from "node:path";
+import { posix, sep } from "node:path";
 import { RuntimeError } from "./errors.js";
 
 /** Longest accepted relative path, in UTF-8 bytes (Linux's PATH_MAX; the runner protocol's limit too). */
@@ -69,4 +69,9 @@ export function linkAbove(path: string, links: ReadonlySet<string>): string | un
     if (links.has(folder)) return folder;
   }
   return undefined;
+}
+
+/** True when `path` is `parent` or below it (both absolute and resolved; real host paths where links matter). */
+export function isWithin(parent: string, path: string): boolean {
+  return path === parent || path.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 }

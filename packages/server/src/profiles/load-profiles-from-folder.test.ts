@@ -144,6 +144,69 @@ describe("loadProfilesFromFolder", () => {
     ]);
   });
 
+  it("reads a bundled MCP project from mcp/<name>/, without what installs make", async () => {
+    await write({
+      "p/profile.json": JSON.stringify({
+        name: "P",
+        mcpServers: { weather: { type: "bundled", command: "node", args: ["server.js"] } },
+      }),
+      "p/mcp/weather/package.json": "{}",
+      "p/mcp/weather/server.js": "// server",
+      "p/mcp/weather/lib/util.js": "// util",
+      "p/mcp/weather/node_modules/dep/index.js": "// installed",
+      "p/mcp/weather/.git/HEAD": "ref",
+    });
+    const [profile] = await loadProfilesFromFolder(root);
+    expect(profile?.mcpServers.weather).toEqual({
+      type: "bundled",
+      command: "node",
+      args: ["server.js"],
+      env: {},
+      files: [
+        { path: "lib/util.js", content: "// util" },
+        { path: "package.json", content: "{}" },
+        { path: "server.js", content: "// server" },
+      ],
+    });
+  });
+
+  it("refuses an mcp/<name>/ folder the manifest does not declare as a bundled server", async () => {
+    await write({ "p/profile.json": JSON.stringify({ name: "P" }), "p/mcp/weather/server.js": "" });
+    const error = await loadError();
+    expect(error.message).toBe(
+      `${join(root, "p/profile.json")}: mcp/weather/ is a bundled MCP project, but mcpServers.weather is not declared with "type": "bundled" (and its "command")`,
+    );
+  });
+
+  it("reads the original system's bundledMCPs from their localProjectPath, inside the profile folder only", async () => {
+    await write({
+      "p/profile.json": JSON.stringify({
+        name: "P",
+        bundledMCPs: [{ name: "db", localProjectPath: "./mcps/db", startCommand: "node .", installCommand: "npm i" }],
+      }),
+      "p/mcps/db/index.js": "// db",
+    });
+    const [profile] = await loadProfilesFromFolder(root, { logger: { warn: () => undefined } });
+    expect(profile?.mcpServers.db).toEqual({
+      type: "bundled",
+      files: [{ path: "index.js", content: "// db" }],
+      install: ["/bin/sh", "-c", "npm i"],
+      command: "/bin/sh",
+      args: ["-c", "node ."],
+      env: {},
+    });
+
+    await write({
+      "p/profile.json": JSON.stringify({
+        name: "P",
+        bundledMCPs: [{ name: "db", localProjectPath: "../elsewhere", startCommand: "node ." }],
+      }),
+    });
+    expect((await loadError()).message).toBe(
+      `${join(root, "p/profile.json")}: bundledMCPs.0.localProjectPath: must be a folder inside the profile folder`,
+    );
+  });
+
   it("loads the example profiles shipped in /profiles", async () => {
     const shipped = fileURLToPath(new URL("../../../../profiles", import.meta.url));
     const profiles = await loadProfilesFromFolder(shipped);

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import {
   type AgentProfile,
   type Command,
@@ -10,6 +10,7 @@ import {
   subagentDefinitionSchema,
 } from "@agent-runtime/protocol";
 import { parse as parseYaml } from "yaml";
+import { isWithin } from "../confined-path.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import { type FrontMatterDocument, isRecord, splitFrontMatter } from "./front-matter.js";
 import { validateAgentProfile } from "./parse-profile.js";
@@ -32,7 +33,11 @@ import { validateInput } from "./validate-input.js";
  *   every other file of that folder being a supporting file;
  * - `agents/<name>.md` (front matter `description`, `tools`, `model`; body = prompt) → subagents;
  * - `commands/<name>.md` (front matter `description`; body = prompt) → commands;
- * - `files/**` → defaultFiles.
+ * - `files/**` → defaultFiles;
+ * - `mcp/<name>/**` → the files of `mcpServers.<name>`, which the manifest
+ *   declares as `{"type": "bundled", "command": …}` (a bundled MCP project;
+ *   its `node_modules`, `.git`, `.venv`, `.python` and `__pycache__` are
+ *   left out: the layer installs what it needs).
  * Skills, subagents, commands and default files from files are appended to
  * those listed in the manifest. Setting one field in two places is an error.
  * Unknown fields are errors, in the manifest and in front matter; the
@@ -85,7 +90,7 @@ async function loadProfileFolder(
   const { manifest, manifestPath } = await readManifest(folder);
   const fields: Record<string, unknown> = {
     id: folderName,
-    ...migrateProfileAliases(manifest, manifestPath, logger),
+    ...migrateProfileAliases(await withProjectFiles(manifest, folder, manifestPath), manifestPath, logger),
   };
 
   const agentMD = await readAlternatives(folder, ["CLAUDE.md", "AGENTS.md"]);
@@ -98,6 +103,7 @@ async function loadProfileFolder(
   append(fields, "subagents", await readSubagents(join(folder, "agents")));
   append(fields, "commands", await readCommands(join(folder, "commands")));
   append(fields, "defaultFiles", await readTextFilesRecursively(join(folder, "files")));
+  await readBundledProjects(join(folder, "mcp"), fields, manifestPath);
 
   const profile = validateAgentProfile(fields, manifestPath);
   for (const key of ["skills", "subagents", "commands"] as const) {
@@ -108,6 +114,76 @@ async function loadProfileFolder(
     `${manifestPath}: defaultFiles`,
   );
   return profile;
+}
+
+/**
+ * The manifest with each of the original system's `bundledMCPs` given the
+ * files of its `localProjectPath` (relative to the profile folder, and inside
+ * it), for `migrateProfileAliases` to map.
+ */
+async function withProjectFiles(
+  manifest: Record<string, unknown>,
+  folder: string,
+  manifestPath: string,
+): Promise<Record<string, unknown>> {
+  if (!Array.isArray(manifest.bundledMCPs)) return manifest;
+  const projects = await Promise.all(
+    manifest.bundledMCPs.map(async (project: unknown, index) => {
+      if (!isRecord(project) || typeof project.localProjectPath !== "string" || project.files !== undefined) {
+        return project;
+      }
+      const path = resolve(folder, project.localProjectPath);
+      if (!isWithin(resolve(folder), path)) {
+        throw new RuntimeError(
+          "VALIDATION_FAILED",
+          `${manifestPath}: bundledMCPs.${index}.localProjectPath: must be a folder inside the profile folder`,
+        );
+      }
+      return { ...project, files: await readProjectFiles(path) };
+    }),
+  );
+  return { ...manifest, bundledMCPs: projects };
+}
+
+/** A bundled MCP project's files, without what installs make and version control. */
+function readProjectFiles(dir: string) {
+  return readTextFilesRecursively(dir, (path) =>
+    path.split("/").every((segment) => !PROJECT_SKIPPED.has(segment)),
+  );
+}
+
+/** Folders of a bundled MCP project that are never its source: what installs make, and version control. */
+const PROJECT_SKIPPED = new Set(["node_modules", ".git", ".venv", ".python", "__pycache__"]);
+
+/**
+ * Reads each `mcp/<name>/` folder into the files of the manifest's bundled
+ * server `<name>`. Throws `VALIDATION_FAILED` for a folder whose server the
+ * manifest does not declare as bundled, and for a bundled server given
+ * files both in the manifest and as a folder.
+ */
+async function readBundledProjects(mcpDir: string, fields: Record<string, unknown>, manifestPath: string) {
+  const names = await listFolder(mcpDir, ({ name, isDirectory }) => isDirectory && !name.startsWith("."));
+  if (names.length === 0) return;
+  const servers = isRecord(fields.mcpServers) ? { ...fields.mcpServers } : {};
+  for (const name of names) {
+    const server = servers[name];
+    if (!isRecord(server) || server.type !== "bundled") {
+      throw new RuntimeError(
+        "VALIDATION_FAILED",
+        `${manifestPath}: mcp/${name}/ is a bundled MCP project, but mcpServers.${name} is not declared ` +
+          `with "type": "bundled" (and its "command")`,
+      );
+    }
+    if (server.files !== undefined) {
+      throw new RuntimeError(
+        "VALIDATION_FAILED",
+        `${manifestPath}: mcpServers.${name}.files is set and mcp/${name}/ exists; keep one`,
+      );
+    }
+    const files = await readProjectFiles(join(mcpDir, name));
+    servers[name] = { ...server, files };
+  }
+  fields.mcpServers = servers;
 }
 
 async function readManifest(

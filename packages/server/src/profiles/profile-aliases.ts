@@ -18,9 +18,14 @@ const GUIDE = "docs/profiles/migrating.md";
  * `source`. Returns a new object; `fields` is not changed. Values are moved
  * as they are: validation reports a wrong type under our field's name.
  *
+ * `bundledMCPs` (`{name, localProjectPath, installCommand, startCommand}`)
+ * become `bundled` entries of `mcpServers` whose commands run in `sh -c`;
+ * a project's files must be there already (`files`, which a profile folder's
+ * loader reads from `localProjectPath`).
+ *
  * Throws `VALIDATION_FAILED` naming `source` when an alias and its field are
- * both set, when `externalMCPs` is not a list of named servers, and for
- * `bundledMCPs`, which has no counterpart yet.
+ * both set, when `externalMCPs` or `bundledMCPs` is not a list of named
+ * servers, and for a bundled project whose files are not there.
  */
 export function migrateProfileAliases(
   fields: Readonly<Record<string, unknown>>,
@@ -66,17 +71,21 @@ export function migrateProfileAliases(
     delete from[alias];
   };
 
-  if ("bundledMCPs" in out) {
-    fail(
-      `bundledMCPs: bundled MCP projects are not supported yet; give each server as a "stdio" entry of ` +
-        `"mcpServers" whose command exists in the sandbox, or remove it (see ${GUIDE})`,
-    );
-  }
   move(out, "environmentVariables", "env");
   move(out, "defaultWorkspaceFiles", "defaultFiles", {
     convert: (files) => (Array.isArray(files) ? files.map(withoutTimestamps) : files),
   });
   move(out, "externalMCPs", "mcpServers", { convert: (servers) => mcpServersOf(servers, fail) });
+  if ("bundledMCPs" in out) {
+    deprecated("bundledMCPs", 'mcpServers (each with "type": "bundled")');
+    const servers = isRecord(out.mcpServers) ? { ...out.mcpServers } : {};
+    for (const [name, server] of Object.entries(bundledServersOf(out.bundledMCPs, fail))) {
+      if (name in servers) fail(`bundledMCPs: "${name}" is also a server of mcpServers`);
+      servers[name] = server;
+    }
+    out.mcpServers = servers;
+    delete out.bundledMCPs;
+  }
 
   // `dependencies` as an object to add packages to; a value of another type is left for validation to report.
   let deps: Record<string, unknown> | undefined;
@@ -131,6 +140,50 @@ function supportingFile(file: unknown): unknown {
   if (!isRecord(file) || !("relativePath" in file)) return file;
   const { relativePath, ...rest } = file;
   return { path: relativePath, ...rest };
+}
+
+/**
+ * `bundledMCPs` (the original system's projects: `name`, `description`,
+ * `localProjectPath`, `startCommand`, `installCommand`, and `files` once a
+ * profile folder's loader has read the project) as `bundled` servers by name.
+ */
+function bundledServersOf(servers: unknown, fail: (message: string) => never): Record<string, unknown> {
+  if (!Array.isArray(servers)) fail(`bundledMCPs: expected a list of projects, each with a "name"`);
+  const byName: Record<string, unknown> = {};
+  for (const [index, server] of (servers as unknown[]).entries()) {
+    if (!isRecord(server) || typeof server.name !== "string" || server.name === "") {
+      fail(`bundledMCPs.${index}: expected a project with a "name"`);
+    }
+    const {
+      name,
+      description: _description,
+      localProjectPath: _path,
+      startCommand,
+      installCommand,
+      files,
+      ...rest
+    } = server as Record<string, unknown> & { name: string };
+    if (name in byName) fail(`bundledMCPs: "${name}" is defined twice`);
+    if (typeof startCommand !== "string" || startCommand === "") {
+      fail(`bundledMCPs.${index}.startCommand: expected the command that starts the server`);
+    }
+    if (files === undefined) {
+      fail(
+        `bundledMCPs.${index}: its project files are read from "localProjectPath" only in a profile folder; ` +
+          `elsewhere give it as an mcpServers entry with "type": "bundled" and its "files"`,
+      );
+    }
+    byName[name] = {
+      type: "bundled",
+      files,
+      install:
+        typeof installCommand === "string" && installCommand !== "" ? ["/bin/sh", "-c", installCommand] : [],
+      command: "/bin/sh",
+      args: ["-c", startCommand],
+      ...rest,
+    };
+  }
+  return byName;
 }
 
 /**

@@ -98,7 +98,7 @@ describe("bad profiles get an error naming the field", () => {
       'both "npmDependencies" (deprecated) and "dependencies.npm" are set; keep "dependencies.npm"',
     ],
     [
-      "bundled MCP projects (not supported yet)",
+      "bundledMCPs outside a profile folder (its localProjectPath cannot be read)",
       {
         bundledMCPs: [
           {
@@ -110,7 +110,32 @@ describe("bad profiles get an error naming the field", () => {
           },
         ],
       },
-      `bundledMCPs: bundled MCP projects are not supported yet; give each server as a "stdio" entry of "mcpServers" whose command exists in the sandbox, or remove it (${GUIDE})`,
+      'bundledMCPs.0: its project files are read from "localProjectPath" only in a profile folder; elsewhere give it as an mcpServers entry with "type": "bundled" and its "files"',
+    ],
+    [
+      "a bundled project without its start command",
+      { bundledMCPs: [{ name: "db", files: [] }] },
+      "bundledMCPs.0.startCommand: expected the command that starts the server",
+    ],
+    [
+      "a bundled server whose name is not a folder name",
+      { mcpServers: { "my db": { type: "bundled", command: "node", files: [] } } },
+      "mcpServers.my db: a bundled server's name is its folder's: letters, digits, '.', '_' and '-' only",
+    ],
+    [
+      "a bundled project's file outside its folder",
+      { mcpServers: { db: { type: "bundled", command: "node", files: [{ path: "../x.js", content: "" }] } } },
+      'mcpServers.db.files: invalid path "../x.js"',
+    ],
+    [
+      "a bundled server without a command",
+      { mcpServers: { db: { type: "bundled", files: [] } } },
+      "mcpServers.db.command: Invalid input: expected string, received undefined",
+    ],
+    [
+      "a package spec an installer would read as an option",
+      { dependencies: { npm: ["--registry=http://elsewhere"] } },
+      "dependencies.npm.0: a package spec: no whitespace, not starting with '-'",
     ],
     [
       "externalMCPs that is not a list",
@@ -178,6 +203,33 @@ describe("the original system's field names are deprecated aliases", () => {
         },
       },
       [warning("externalMCPs", "mcpServers")],
+    ],
+    [
+      "bundledMCPs with their files, as bundled servers run by sh",
+      {
+        bundledMCPs: [
+          {
+            name: "db",
+            description: "d",
+            startCommand: "node server.js",
+            installCommand: "npm install",
+            files: [{ path: "server.js", content: "" }],
+          },
+        ],
+      },
+      {
+        mcpServers: {
+          db: {
+            type: "bundled",
+            files: [{ path: "server.js", content: "" }],
+            install: ["/bin/sh", "-c", "npm install"],
+            command: "/bin/sh",
+            args: ["-c", "node server.js"],
+            env: {},
+          },
+        },
+      },
+      [warning("bundledMCPs", 'mcpServers (each with "type": "bundled")')],
     ],
     [
       "a skill's skillMd, supportingFiles and dependencies, warned once for all skills",

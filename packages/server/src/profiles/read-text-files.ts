@@ -32,9 +32,13 @@ export async function readOptionalTextFile(path: string): Promise<string | null>
 
 /**
  * Every file below `root` (symbolic links followed), with `/`-separated paths
- * relative to `root`, sorted by path. A missing `root` yields `[]`.
+ * relative to `root`, sorted by path; with `keep`, only the files and folders
+ * whose path it accepts. A missing `root` yields `[]`.
  */
-export async function readTextFilesRecursively(root: string): Promise<FileEntry[]> {
+export async function readTextFilesRecursively(
+  root: string,
+  keep: (path: string) => boolean = () => true,
+): Promise<FileEntry[]> {
   const files: FileEntry[] = [];
   async function walk(relative: string): Promise<void> {
     let names: string[];
@@ -46,6 +50,7 @@ export async function readTextFilesRecursively(root: string): Promise<FileEntry[
     }
     for (const name of names.sort()) {
       const path = relative === "" ? name : `${relative}/${name}`;
+      if (!keep(path)) continue;
       const info = await stat(join(root, path));
       if (info.isDirectory()) await walk(path);
       else if (info.isFile()) files.push({ path, content: await readTextFile(join(root, path)) });

@@ -1,6 +1,9 @@
-import { join, posix, sep } from "node:path";
+import { join, posix } from "node:path";
+
 import { RuntimeError } from "../../errors.js";
 import { resolveAreaPath } from "../area-path.js";
+
+export { isWithin } from "../../confined-path.js";
 
 /** The two folders of a sandbox that persist on the host and that the agent may write. */
 export type SandboxArea = "workspace" | "home";
@@ -94,9 +97,4 @@ export function resolveSandboxPath(layout: SandboxLayout, path: string): Sandbox
 /** The validated path of a file below an area, given its `/`-separated relative path. */
 export function areaPath(layout: SandboxLayout, area: SandboxArea, relative: string): SandboxPath {
   return resolveSandboxPath(layout, posix.join(layout.areas[area].inside, relative));
-}
-
-/** True when `path` is `parent` or below it (both real, absolute host paths). */
-export function isWithin(parent: string, path: string): boolean {
-  return path === parent || path.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 }
