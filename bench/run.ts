@@ -1,3 +1,4 @@
+import { measureDependencies, printDependencies } from "./dependencies.js";
 import { measureFileServing, printFileServing } from "./file-serving.js";
 import { measurePersistence, printPersistence } from "./persistence.js";
 import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
@@ -13,6 +14,14 @@ import { measureWorkspaceSync, printWorkspaceSync } from "./workspace-sync.js";
  * to change the sample size.
  */
 const turns = Number(process.env.BENCH_TURNS ?? 20);
+
+const DEPENDENCIES_TITLE = "profile dependencies (3 npm + 2 pip packages, local sandboxes)";
+// `npm run bench -- dependencies`: that section alone.
+if (process.argv.includes("dependencies")) {
+  console.log(DEPENDENCIES_TITLE);
+  printDependencies(await measureDependencies());
+  process.exit(0);
+}
 
 function print(result: TurnLatencyResult): void {
   console.log(`\n${result.architecture}`);
@@ -80,3 +89,6 @@ printFileServing(await measureFileServing());
 
 console.log("\nsocket replay (agent-runtime serve, 100 slow socket.io clients replaying a 32 MB session)");
 printSocketReplay(await measureSocketReplay());
+
+console.log(`\n${DEPENDENCIES_TITLE}`);
+printDependencies(await measureDependencies());

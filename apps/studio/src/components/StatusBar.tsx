@@ -15,7 +15,13 @@ export function StatusBar({ sessionId }: { readonly sessionId: string }) {
     <footer className="statusbar" data-testid="statusbar">
       <span className="status-item" data-sandbox-status={sandbox} title={runtime?.error?.message}>
         <StatusDot status={sandbox} />
-        sandbox {sandbox}
+        sandbox {sandbox === "preparing" ? "installing dependencies" : sandbox}
+        {sandbox === "preparing" && runtime?.progress ? (
+          <span className="muted" data-testid="sandbox-progress">
+            {" "}
+            · {runtime.progress}
+          </span>
+        ) : null}
       </span>
       <span className="status-item">
         {running ? (
