@@ -50,7 +50,11 @@ const PROFILE: AgentProfileInput = {
       files: [
         {
           path: "package.json",
-          content: JSON.stringify({ name: "weather", private: true, dependencies: { "layer-dep-b": "1.0.0" } }),
+          content: JSON.stringify({
+            name: "weather",
+            private: true,
+            dependencies: { "layer-dep-b": "1.0.0" },
+          }),
         },
         { path: "server.js", content: WEATHER_SERVER },
       ],
@@ -58,6 +62,12 @@ const PROFILE: AgentProfileInput = {
       args: ["server.js"],
     },
   },
+};
+
+const BROKEN: AgentProfileInput = {
+  id: "broken-deps",
+  name: "Broken",
+  dependencies: { npm: ["layer-dep-missing"] },
 };
 
 const IMPORT_SCRIPT =
@@ -91,7 +101,9 @@ describe("profile dependencies and bundled MCP projects, on both agents", () => 
 
   beforeAll(async () => {
     const packages = await Promise.all(
-      ["layer-dep-a", "layer-dep-b"].map((name) => packPackage(join(testRoot, "packages"), name, `${name} works`)),
+      ["layer-dep-a", "layer-dep-b"].map((name) =>
+        packPackage(join(testRoot, "packages"), name, `${name} works`),
+      ),
     );
     let handler: ReturnType<typeof registryHandler> | undefined;
     registry = createServer((req, res) => {
@@ -106,7 +118,7 @@ describe("profile dependencies and bundled MCP projects, on both agents", () => 
     await chmod(wheels, 0o755);
     server = await startTestServer({
       script: script(),
-      agents: [PROFILE],
+      agents: [PROFILE, BROKEN],
       runtime: { dependencies: { npmRegistry: `${registryUrl}/`, pipFindLinks: [wheels] } },
     });
   });
@@ -118,9 +130,12 @@ describe("profile dependencies and bundled MCP projects, on both agents", () => 
     await rm(testRoot, { recursive: true, force: true });
   });
 
-  async function run(architecture: string): Promise<{ sessionId: string; events: SessionEvent[]; blocks: Block[] }> {
+  async function run(
+    architecture: string,
+    profile = PROFILE.id!,
+  ): Promise<{ sessionId: string; events: SessionEvent[]; blocks: Block[] }> {
     const rest = restClient(server.url);
-    const sessionId = await rest.createSession({ agentProfileRef: PROFILE.id!, architecture });
+    const sessionId = await rest.createSession({ agentProfileRef: profile, architecture });
     const recorder = new SocketRecorder(server.url);
     recorders.push(recorder);
     await recorder.join(sessionId, 0);
@@ -146,7 +161,9 @@ describe("profile dependencies and bundled MCP projects, on both agents", () => 
     const file = await fetch(`${server.url}/sessions/${run.sessionId}/files/deps.txt`);
     expect(file.status).toBe(200);
     expect(await file.text()).toBe("layer-dep-a works\nlayerwheel works\n");
-    expect(forecastResult(run.blocks, c.forecast)).toContain("forecast from a bundled project: layer-dep-b works");
+    expect(forecastResult(run.blocks, c.forecast)).toContain(
+      "forecast from a bundled project: layer-dep-b works",
+    );
   }
 
   it("the first session installs the layer (preparing), and its agent imports the packages and calls the bundled server", async () => {
@@ -157,11 +174,34 @@ describe("profile dependencies and bundled MCP projects, on both agents", () => 
     expect(installs()).toBe(2);
   });
 
-  it.each(architectures)("a later $architecture session reuses the layer: no install, no preparing", async (c) => {
-    const before = installs();
-    const later = await run(c.architecture);
-    expect(statuses(later.events)).not.toContain("preparing");
-    await expectUsed(c, later);
-    expect(installs()).toBe(before);
+  it.each(architectures)(
+    "a later $architecture session reuses the layer: no install, no preparing",
+    async (c) => {
+      const before = installs();
+      const later = await run(c.architecture);
+      expect(statuses(later.events)).not.toContain("preparing");
+      await expectUsed(c, later);
+      expect(installs()).toBe(before);
+    },
+  );
+
+  it("a package that cannot be installed fails the session's start with DEPENDENCIES_FAILED and npm's output", async () => {
+    const rest = restClient(server.url);
+    const sessionId = await rest.createSession({
+      agentProfileRef: BROKEN.id!,
+      architecture: "claude-agent-sdk",
+    });
+    const recorder = new SocketRecorder(server.url);
+    recorders.push(recorder);
+    await recorder.join(sessionId, 0);
+    expect((await rest.send(sessionId, "Anything")).status).toBe(202);
+    const failed = await recorder.waitFor(
+      (e) => e.type === "session:status" && e.runtime.sandboxStatus === "error",
+      120_000,
+    );
+    expect(failed.type === "session:status" && failed.runtime.error?.code).toBe("DEPENDENCIES_FAILED");
+    expect(failed.type === "session:status" && failed.runtime.error?.message).toMatch(
+      /layer-dep-missing[\s\S]*(404|Not Found)/i,
+    );
   });
 });
