@@ -15,6 +15,7 @@ import type { PersistenceAdapter } from "../../persistence/persistence-adapter.j
 import type { FakeRunnerScript } from "../../testing/fake-runner.js";
 import { createFakeSandboxProvider, type FakeSandboxProvider } from "../../testing/fake-sandbox-provider.js";
 import { AgentSession } from "../agent-session.js";
+import { DependencyLayers } from "../../dependencies/dependency-layers.js";
 import type { AgentSessionDeps } from "../session-deps.js";
 import { runnerLimitsSchema } from "../runner-limits.js";
 import { emptyUsage } from "../usage.js";
@@ -117,6 +118,7 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     maxQueuedMessages: 20,
     maxQueuedBytes: 4_194_304,
     runnerLimits: runnerLimitsSchema.parse({}),
+    dependencyLayers: new DependencyLayers({}),
     ...options.deps,
   };
   return harnessOf(new AgentSession(deps, record), deps, provider, stored);
