@@ -8,6 +8,8 @@ need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 # libseccomp compiles the local sandboxes' system-call filter.
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need+=(libseccomp2)
+# OpenCode's skill, glob and grep tools run ripgrep from the PATH (Claude Code embeds its own); sandboxes see /usr/bin.
+command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 # Debian's Chromium runs the Studio's browser tests (playwright-core cannot download browsers here).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -393,6 +393,65 @@ describe("Studio with an API key", () => {
   });
 });
 
+describe("Studio with a tenant's key", () => {
+  let server: TestServer;
+  let browser: Browser;
+  const admin = (path: string, init: RequestInit = {}) =>
+    fetch(`${server.url}${path}`, {
+      ...init,
+      headers: { authorization: "Bearer root-key", "content-type": "application/json" },
+    });
+  const createFor = async (tenantId: string): Promise<string> => {
+    const response = await admin("/sessions", {
+      method: "POST",
+      body: JSON.stringify({ agentProfileRef: "test", tenantId }),
+    });
+    return ((await response.json()) as { sessionId: string }).sessionId;
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      script,
+      studio: true,
+      apiKeys: ["root-key", { tenant: "acme", key: "acme-key" }, { tenant: "globex", key: "globex-key" }],
+    });
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  it("shows and creates only that tenant's sessions, live", async () => {
+    const acme = await createFor("acme");
+    const globex = await createFor("globex");
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(server.url);
+    const key = page.getByLabel("API key");
+    await key.fill("acme-key");
+    await key.press("Enter");
+    const item = (sessionId: string) => page.locator(`.session-item[data-session-id="${sessionId}"]`);
+    await item(acme).waitFor({ timeout: 5_000 });
+    expect(await item(globex).count()).toBe(0);
+
+    // Sessions created elsewhere: the tenant's appears, another tenant's never does.
+    const laterGlobex = await createFor("globex");
+    const laterAcme = await createFor("acme");
+    await item(laterAcme).waitFor({ timeout: 5_000 });
+    expect(await item(laterGlobex).count()).toBe(0);
+    expect(await page.locator(".session-item").count()).toBe(2);
+
+    await page.getByRole("button", { name: "Create session" }).click();
+    await page.waitForURL(/\/s\/[^/]+$/);
+    const created = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "");
+    const stored = (await (await admin(`/sessions/${created}`)).json()) as { tenantId?: string };
+    expect(stored.tenantId).toBe("acme");
+    await shot(page, "desktop-tenant-key");
+    await page.close();
+  });
+});
+
 describe("Studio honours the architectures' capabilities", () => {
   let server: TestServer;
   let browser: Browser;

@@ -1,7 +1,12 @@
 import { z } from "zod";
 import { sessionEventSchema } from "./events.js";
 import { agentProfileSchema, agentProfileSummarySchema } from "./profile.js";
-import { architectureSchema, sessionOptionsSchema, sessionSummarySchema } from "./session.js";
+import {
+  architectureSchema,
+  sessionOptionsSchema,
+  sessionSummarySchema,
+  tenantIdSchema,
+} from "./session.js";
 
 /** Request and response bodies of the REST API (v1). */
 
@@ -23,6 +28,12 @@ export const createSessionRequestSchema = z.strictObject({
   agentProfileRef: z.string().min(1).max(200),
   architecture: architectureSchema.default("claude-agent-sdk"),
   sessionOptions: sessionOptionsSchema.optional(),
+  /**
+   * The tenant the session belongs to. An admin key may name any tenant
+   * (omitted: the session belongs to no tenant); a tenant key may name only
+   * its own (omitted: its own), another is refused with 403 `FORBIDDEN`.
+   */
+  tenantId: tenantIdSchema.optional(),
 });
 export type CreateSessionRequest = z.input<typeof createSessionRequestSchema>;
 

@@ -122,9 +122,24 @@ export const permissionRequestSchema = z.object({
 });
 export type PermissionRequest = z.infer<typeof permissionRequestSchema>;
 
+/**
+ * A tenant's id: 1 to 64 letters, digits, `.`, `_` or `-` (so it never
+ * holds the `:` and `,` of a `TENANT:KEY` list).
+ */
+export const tenantIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, "A tenant id is 1 to 64 letters, digits, '.', '_' or '-'");
+
 /** Persistent facts about a session (what an adapter stores in its session row). */
 export const sessionRecordSchema = z.object({
   sessionId: z.string(),
+  /**
+   * The tenant that owns the session: only its keys and admin keys reach
+   * it. Absent: the session belongs to no tenant, and only admin keys reach
+   * it (sessions created by an admin key without a tenant, and every session
+   * stored before tenants existed).
+   */
+  tenantId: z.string().optional(),
   agentProfileRef: z.string(),
   architecture: architectureSchema,
   sessionOptions: storedSessionOptionsSchema,

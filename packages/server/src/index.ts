@@ -23,6 +23,7 @@ export type { PermissionAnswer } from "./core/permission-broker.js";
 export type { RunnerLimitsInput } from "./core/runner-limits.js";
 export type { AgentSessionDeps } from "./core/session-deps.js";
 export { SessionManager } from "./core/session-manager.js";
+export type { SessionScope } from "./core/session-scope.js";
 export type { WorkspaceFileReader } from "./core/workspace-file-reader.js";
 export { errorMessage, RuntimeError } from "./errors.js";
 export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";
@@ -54,5 +55,6 @@ export type {
   WorkspaceEntry,
 } from "./sandboxes/sandbox-provider.js";
 export { type AgentServer, type AgentServerOptions, createAgentServer } from "./server.js";
+export type { ApiKeyEntry } from "./transport/api-keys.js";
 export type { FileRouteOptions } from "./transport/http/routes/files.js";
 export { VERSION } from "./version.js";

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server as SocketServer } from "socket.io";
 import type { AgentRuntime } from "./core/agent-runtime.js";
-import { ApiKeyChecker } from "./transport/api-keys.js";
+import { ApiKeyChecker, type ApiKeyEntry } from "./transport/api-keys.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
 import type { RateLimitOptions } from "./transport/http/rate-limit.js";
@@ -19,8 +19,13 @@ import { VERSION } from "./version.js";
 export interface AgentServerOptions {
   /** A runtime from `createAgentRuntime`; the server starts and stops it. */
   readonly runtime: AgentRuntime;
-  /** Accepted bearer keys; empty means no auth. @default [] */
-  readonly apiKeys?: readonly string[];
+  /**
+   * Accepted bearer keys; empty means no auth. A string is an admin key
+   * (every session, any tenant); `{tenant, key}` is a key of that tenant
+   * (its sessions only; see `ApiKeyEntry`). Throws `VALIDATION_FAILED` for
+   * an invalid entry or a key given to two callers. @default []
+   */
+  readonly apiKeys?: readonly ApiKeyEntry[];
   /** Shown by `/health` so clients can label the demo model. @default false */
   readonly demoModel?: boolean;
   /** Largest request body in bytes. @default 10_485_760 */
@@ -66,6 +71,13 @@ export interface AgentServer {
   readonly app: HttpApp;
   readonly io: SocketServer;
   readonly runtime: AgentRuntime;
+  /**
+   * Replaces the accepted keys at once (a rotation: `serve` calls it on
+   * SIGHUP with its keys file). A socket whose key is no longer accepted is
+   * disconnected. Throws `VALIDATION_FAILED`, keeping the keys, for an
+   * invalid list and for one that would turn authentication on or off.
+   */
+  replaceApiKeys(entries: readonly ApiKeyEntry[]): void;
   /** Starts the runtime and listens. Resolves with the bound URL. */
   listen(options?: { port?: number; host?: string }): Promise<string>;
   /**
@@ -112,6 +124,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     app,
     io,
     runtime,
+    replaceApiKeys: (entries) => apiKeys.replace(entries),
     async listen({ port = 0, host = "127.0.0.1" } = {}) {
       await runtime.start();
       await app.listen({ port, host });

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { runServe } from "./serve.js";
@@ -55,14 +57,39 @@ program
       .default("restricted"),
   )
   .addOption(
+    new Option(
+      "--npm-registry <url>",
+      "registry profiles' npm packages are installed from (default: this host's npm configuration)",
+    ).env("AGENT_RUNTIME_NPM_REGISTRY"),
+  )
+  .addOption(
+    new Option(
+      "--pip-index-url <url>",
+      "index profiles' pip packages are installed from (http(s) or file://; default: none, only --pip-find-links)",
+    ).env("AGENT_RUNTIME_PIP_INDEX_URL"),
+  )
+  .addOption(
+    new Option(
+      "--pip-find-links <dirs>",
+      "comma-separated folders of wheels and source archives pip may install profiles' packages from",
+    ).env("AGENT_RUNTIME_PIP_FIND_LINKS"),
+  )
+  .addOption(
     new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env(
       "ANTHROPIC_BASE_URL",
     ),
   )
   .addOption(
-    new Option("--api-keys <keys>", "comma-separated keys clients must send as Bearer tokens").env(
-      "AGENT_RUNTIME_API_KEYS",
-    ),
+    new Option(
+      "--api-keys <keys>",
+      "comma-separated keys clients must send as Bearer tokens: KEY (an admin key: every tenant) or TENANT:KEY (a key of that tenant)",
+    ).env("AGENT_RUNTIME_API_KEYS"),
+  )
+  .addOption(
+    new Option(
+      "--api-keys-file <path>",
+      'JSON file of keys, {"keys": ["ADMIN_KEY", {"tenant": "T", "key": "KEY"}]}, read again on SIGHUP',
+    ).env("AGENT_RUNTIME_API_KEYS_FILE"),
   )
   .addOption(
     new Option("--idle-timeout <seconds>", "tear an idle session's sandbox down after this long")
@@ -140,16 +167,26 @@ program
       unsafeNoIsolation: Boolean(options.unsafeNoIsolation),
       ...(options.sandboxCpus === undefined ? {} : { sandboxCpus: Number(options.sandboxCpus) }),
       egress: options.egress,
+      dependencies: {
+        ...(options.npmRegistry ? { npmRegistry: String(options.npmRegistry) } : {}),
+        ...(options.pipIndexUrl ? { pipIndexUrl: String(options.pipIndexUrl) } : {}),
+        ...(options.pipFindLinks
+          ? {
+              pipFindLinks: String(options.pipFindLinks)
+                .split(",")
+                .map((dir) => dir.trim())
+                .filter((dir) => dir !== "")
+                .map((dir) => resolve(dir)),
+            }
+          : {}),
+      },
       modelBaseUrl: options.modelBaseUrl,
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,
       modalTokenId: process.env.MODAL_TOKEN_ID,
       modalTokenSecret: process.env.MODAL_TOKEN_SECRET,
-      apiKeys: options.apiKeys
-        ? String(options.apiKeys)
-            .split(",")
-            .map((k: string) => k.trim())
-        : [],
+      apiKeys: options.apiKeys ? parseApiKeyList(String(options.apiKeys)) : [],
+      ...(options.apiKeysFile ? { apiKeysFile: String(options.apiKeysFile) } : {}),
       idleTimeoutSeconds: Number(options.idleTimeout),
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,

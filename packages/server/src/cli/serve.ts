@@ -5,6 +5,8 @@ import { pino } from "pino";
 import pretty from "pino-pretty";
 import type { ModelEndpoint } from "../agents/agent-architecture.js";
 import { createAgentRuntime } from "../core/agent-runtime.js";
+import type { DependencySources } from "../dependencies/dependency-layer.js";
+import { errorMessage } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { createPostgresPersistenceAdapter } from "../persistence/postgres/postgres-persistence-adapter.js";
 import { createSqlitePersistenceAdapter } from "../persistence/sqlite/sqlite-persistence-adapter.js";
@@ -12,6 +14,8 @@ import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-pro
 import { createModalSandboxProvider } from "../sandboxes/modal/modal-sandbox-provider.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { type AgentServerOptions, createAgentServer } from "../server.js";
+import type { ApiKeyEntry } from "../transport/api-keys.js";
+import { readApiKeysFile } from "./api-keys-file.js";
 import { loadMockModel } from "./load-mock-model.js";
 
 export interface ServeOptions {
@@ -30,9 +34,14 @@ export interface ServeOptions {
   /** CPU time per local sandbox, in cores. */
   readonly sandboxCpus?: number;
   readonly egress: "restricted" | "open";
+  /** Where profiles' packages are installed from (see `AgentRuntimeOptions.dependencies`). */
+  readonly dependencies?: DependencySources;
   readonly modelBaseUrl?: string;
   readonly modelApiKey?: string;
-  readonly apiKeys: readonly string[];
+  /** Keys of `--api-keys` (see `ApiKeyEntry`). */
+  readonly apiKeys: readonly ApiKeyEntry[];
+  /** A JSON keys file (see `readApiKeysFile`), read at start and again on SIGHUP; its keys add to `apiKeys`. */
+  readonly apiKeysFile?: string;
   readonly idleTimeoutSeconds: number;
   /** A model answer idle this long ends its turn with `MODEL_STALLED` (0 disables). */
   readonly modelStallTimeoutSeconds: number;
@@ -120,11 +129,17 @@ export async function runServe(options: ServeOptions): Promise<void> {
     idleTimeoutMs: options.idleTimeoutSeconds * 1000,
     modelStallTimeoutMs: Math.round(options.modelStallTimeoutSeconds * 1000),
     egress: options.egress,
+    ...(options.dependencies ? { dependencies: options.dependencies } : {}),
     logger,
   });
+  const { apiKeysFile } = options;
+  const apiKeys = async (): Promise<ApiKeyEntry[]> => [
+    ...options.apiKeys,
+    ...(apiKeysFile === undefined ? [] : await readApiKeysFile(apiKeysFile)),
+  ];
   const server = await createAgentServer({
     runtime,
-    apiKeys: options.apiKeys,
+    apiKeys: await apiKeys(),
     demoModel: demo !== undefined,
     studio: true,
     ...options.socketLimits,
@@ -146,6 +161,19 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await demo?.close();
     process.exit(0);
   };
+  if (apiKeysFile !== undefined) {
+    // Rotation without a restart: a file that fails to load or validate leaves the keys as they were.
+    process.on("SIGHUP", () => {
+      void apiKeys()
+        .then((entries) => {
+          server.replaceApiKeys(entries);
+          logger.info(`SIGHUP: API keys reloaded from ${apiKeysFile} (${entries.length} entries)`);
+        })
+        .catch((error: unknown) =>
+          logger.error(`SIGHUP: API keys not reloaded, the previous ones stay: ${errorMessage(error)}`),
+        );
+    });
+  }
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }

@@ -42,6 +42,8 @@ export type SessionResume =
  */
 export class AgentSession {
   readonly id: string;
+  /** The tenant that owns the session; `undefined`: none (see `SessionRecord.tenantId`). */
+  readonly tenantId: string | undefined;
   readonly log: EventLog;
   private readonly state: SessionState;
   private readonly turns: TurnQueue;
@@ -58,6 +60,7 @@ export class AgentSession {
     restored?: { blocks: Block[]; files: StoredFileInfo[] },
   ) {
     this.id = record.sessionId;
+    this.tenantId = record.tenantId;
     this.logger = deps.logger.child({ sessionId: record.sessionId });
     const { lastSeq } = record;
     this.log = new EventLog({ sessionId: this.id, lastSeq, windowSize: deps.eventWindowSize });

@@ -4,7 +4,7 @@ import type { SessionEventListener } from "./event-log.js";
 /** One change of the session list, as transports send it. */
 export type SessionListChange =
   | { readonly type: "updated"; readonly session: SessionSummary }
-  | { readonly type: "deleted"; readonly sessionId: string };
+  | { readonly type: "deleted"; readonly sessionId: string; readonly tenantId: string | undefined };
 
 export type SessionListListener = (change: SessionListChange) => void;
 
@@ -63,14 +63,16 @@ export class SessionListFeed {
   /**
    * Reports the destruction `destroying` performs: no summary of the session
    * is pushed from now on (so no late event reloads it from storage), and
-   * `deleted` is published once `destroying` resolves. When it rejects, the
+   * `deleted` is published, with the tenant `destroying` resolves with (the
+   * session's, which transports publish it to), once it resolves. When it rejects, the
    * session's updates resume and the error is rethrown.
    */
-  async deletion(sessionId: string, destroying: Promise<void>): Promise<void> {
+  async deletion(sessionId: string, destroying: Promise<{ tenantId: string | undefined }>): Promise<void> {
     this.deletedIds.add(sessionId);
     this.pending.delete(sessionId);
+    let tenantId: string | undefined;
     try {
-      await destroying;
+      ({ tenantId } = await destroying);
     } catch (error) {
       this.deletedIds.delete(sessionId);
       throw error;
@@ -79,7 +81,7 @@ export class SessionListFeed {
       const oldest = this.deletedIds.values().next().value;
       if (oldest !== undefined) this.deletedIds.delete(oldest);
     }
-    this.publish({ type: "deleted", sessionId });
+    this.publish({ type: "deleted", sessionId, tenantId });
   }
 
   private onSessionEvent(event: SessionEvent): void {

@@ -19,6 +19,7 @@ import { AgentSession } from "./agent-session.js";
 import type { SessionEventListener } from "./event-log.js";
 import type { AgentSessionDeps } from "./session-deps.js";
 import { SessionListFeed } from "./session-list-feed.js";
+import { inScope, type SessionScope } from "./session-scope.js";
 import { emptyUsage } from "./usage.js";
 
 /** What every session shares (see `AgentSessionDeps`), plus what the manager itself needs. */
@@ -62,14 +63,18 @@ export class SessionManager {
   }
 
   /**
-   * Creates a session (no sandbox yet). Throws `PROFILE_NOT_FOUND`, `UNSUPPORTED_ARCHITECTURE`,
-   * `VALIDATION_FAILED` (also when the profile names a tool the architecture lacks).
+   * Creates a session (no sandbox yet) of the tenant `request.tenantId`, or,
+   * when `scope` names a tenant, of that tenant. Throws `PROFILE_NOT_FOUND`,
+   * `UNSUPPORTED_ARCHITECTURE`, `VALIDATION_FAILED` (also when the profile
+   * names a tool the architecture lacks), `FORBIDDEN` when the request names
+   * a tenant other than the scope's, or the scope is limited to given sessions.
    */
-  async create(request: CreateSessionRequest): Promise<AgentSession> {
+  async create(request: CreateSessionRequest, scope?: SessionScope): Promise<AgentSession> {
     this.assertOpen();
     const parsed = createSessionRequestSchema.safeParse(request);
     if (!parsed.success) throw new RuntimeError("VALIDATION_FAILED", parsed.error.message);
     const { agentProfileRef, architecture, sessionOptions } = parsed.data;
+    const tenantId = tenantOfNewSession(parsed.data.tenantId, scope);
     const profile = await this.options.profiles.get(agentProfileRef);
     const agent = this.architectureFor(architecture);
     assertProfileToolsOn(profile, architecture, `agent profile "${profile.id}"`);
@@ -83,6 +88,7 @@ export class SessionManager {
     const now = new Date().toISOString();
     const record: SessionRecord = {
       sessionId: randomUUID(),
+      ...(tenantId === undefined ? {} : { tenantId }),
       agentProfileRef: profile.id,
       architecture,
       sessionOptions: { ...(profile.model ? { model: profile.model } : {}), ...sessionOptions },
@@ -100,32 +106,46 @@ export class SessionManager {
 
   /**
    * The live session, loading it from persistence when needed. Throws
-   * `SESSION_NOT_FOUND`, also while the session is being destroyed.
+   * `SESSION_NOT_FOUND`, also while the session is being destroyed and when
+   * it lies outside `scope`.
    */
-  async get(sessionId: string): Promise<AgentSession> {
-    const session = this.destroying.has(sessionId) ? null : await this.find(sessionId);
+  async get(sessionId: string, scope?: SessionScope): Promise<AgentSession> {
+    const session = this.destroying.has(sessionId) ? null : await this.find(sessionId, scope);
     if (!session || this.destroying.has(sessionId)) throw sessionNotFound(sessionId);
     return session;
   }
 
-  /** The live session, loaded from persistence when needed; `null` when there is none. */
-  private async find(sessionId: string): Promise<AgentSession | null> {
-    return this.live.get(sessionId) ?? (await this.load(sessionId));
+  /**
+   * The live session, loaded from persistence when needed; `null` when there
+   * is none or it lies outside `scope`. With a scope, the stored record is
+   * read first: a session outside the scope is never loaded by the look-up
+   * (loading one may change it, e.g. close a turn a crash left open), and
+   * one that is live costs the same storage read as a missing one.
+   */
+  private async find(sessionId: string, scope?: SessionScope): Promise<AgentSession | null> {
+    const live = this.live.get(sessionId);
+    if (!scope) return live ?? (await this.load(sessionId));
+    if (live && inScope({ sessionId, tenantId: live.tenantId }, scope)) return live;
+    const record = await this.options.persistence.loadSession(sessionId);
+    if (live || !record || !inScope(record, scope)) return null;
+    return this.load(sessionId);
   }
 
-  /** The newest sessions: the first page of `listPage`. */
-  async list(): Promise<SessionSummary[]> {
-    return (await this.listPage()).sessions;
+  /** The newest sessions in `scope`: the first page of `listPage`. */
+  async list(scope?: SessionScope): Promise<SessionSummary[]> {
+    return (await this.listPage({}, scope)).sessions;
   }
 
   /**
    * One page of the persisted sessions (newest `updatedAt` first, see
    * `PersistenceAdapter.listSessions`), with live runtime state where a
    * session is loaded, and the cursor of the next page (`null` after the
-   * last). Throws `VALIDATION_FAILED` for a limit out of range or a cursor
-   * this server did not issue.
+   * last). Only sessions in `scope` are listed (a scope limited to given
+   * sessions may make pages shorter than `limit`). Throws
+   * `VALIDATION_FAILED` for a limit out of range or a cursor this server did
+   * not issue.
    */
-  async listPage(request: ListSessionsQuery = {}): Promise<ListSessionsResponse> {
+  async listPage(request: ListSessionsQuery = {}, scope?: SessionScope): Promise<ListSessionsResponse> {
     const parsed = listSessionsQuerySchema.safeParse(request);
     if (!parsed.success) throw new RuntimeError("VALIDATION_FAILED", parsed.error.message);
     const { limit, cursor } = parsed.data;
@@ -133,11 +153,14 @@ export class SessionManager {
       // One more than asked says whether a next page exists.
       limit: limit + 1,
       ...(cursor === undefined ? {} : { after: decodeSessionListCursor(cursor) }),
+      ...(scope?.tenantId === undefined ? {} : { tenantId: scope.tenantId }),
     });
     const page = records.slice(0, limit);
     const last = page.at(-1);
     const nextCursor = records.length > limit && last ? encodeSessionListCursor(last) : null;
-    return { sessions: page.map((record) => this.summaryOf(record)), nextCursor };
+    // The adapter selects the tenant; checked again, so isolation never rests on an application's adapter.
+    const sessions = page.filter((record) => inScope(record, scope)).map((record) => this.summaryOf(record));
+    return { sessions, nextCursor };
   }
 
   /** The summary of a listed session: live when it is loaded, else from its record. */
@@ -158,9 +181,16 @@ export class SessionManager {
 
   /**
    * Closes the session, removes its sandbox with everything its provider
-   * keeps for it, and deletes the session from persistence.
+   * keeps for it, and deletes the session from persistence. Throws
+   * `SESSION_NOT_FOUND` when there is none, it is being destroyed already,
+   * or it lies outside `scope`.
    */
-  destroy(sessionId: string): Promise<void> {
+  async destroy(sessionId: string, scope?: SessionScope): Promise<void> {
+    if (scope) await this.get(sessionId, scope);
+    return this.destroyAny(sessionId);
+  }
+
+  private destroyAny(sessionId: string): Promise<void> {
     if (this.destroying.has(sessionId)) return Promise.reject(sessionNotFound(sessionId));
     this.destroying.add(sessionId);
     return this.listFeed.deletion(
@@ -172,6 +202,7 @@ export class SessionManager {
         this.live.delete(sessionId);
         await this.options.sandboxProvider.remove(sandboxNameFor(sessionId));
         await this.options.persistence.deleteSession(sessionId);
+        return { tenantId: session.tenantId };
       })().finally(() => this.destroying.delete(sessionId)),
     );
   }
@@ -274,6 +305,19 @@ export class SessionManager {
   private assertOpen(): void {
     if (this.closing) throw new RuntimeError("SHUTTING_DOWN", "The server is shutting down");
   }
+}
+
+/** The tenant a new session belongs to: the scope's, else the one the request names (see `create`). */
+function tenantOfNewSession(
+  requested: string | undefined,
+  scope: SessionScope | undefined,
+): string | undefined {
+  if (scope?.sessionIds !== undefined)
+    throw new RuntimeError("FORBIDDEN", "A caller limited to given sessions cannot create sessions");
+  if (scope?.tenantId === undefined) return requested;
+  if (requested !== undefined && requested !== scope.tenantId)
+    throw new RuntimeError("FORBIDDEN", "A tenant's key creates sessions of its own tenant only");
+  return scope.tenantId;
 }
 
 function sessionNotFound(sessionId: string): RuntimeError {

@@ -29,6 +29,11 @@ export interface SessionListPage {
   readonly limit: number;
   /** Start just after this position (the last record of the previous page); omitted: at the newest. */
   readonly after?: SessionListPosition;
+  /**
+   * Only sessions whose `tenantId` is this one (the page of a tenant's key);
+   * omitted: sessions of every tenant and of none.
+   */
+  readonly tenantId?: string;
 }
 
 /** Part of a stored file (`PersistenceAdapter.loadWorkspaceFileRange`), with what identifies the whole. */
@@ -69,8 +74,10 @@ export interface PersistenceAdapter {
    * One page of the sessions in list order: newest `updatedAt` first, equal
    * `updatedAt` by `sessionId` ascending (in the storage's text order, the
    * one its comparisons use); at most `page.limit` records, only those after
-   * `page.after`. Reads the page from storage, never every session. A session
-   * updated while a client pages moves to the front of the order.
+   * `page.after`, and, when `page.tenantId` is set, only that tenant's.
+   * Reads the page from storage, never every session (an adapter that keeps
+   * many tenants indexes the tenant). A session updated while a client pages
+   * moves to the front of the order.
    */
   listSessions(page: SessionListPage): Promise<SessionRecord[]>;
   loadSession(sessionId: string): Promise<SessionRecord | null>;

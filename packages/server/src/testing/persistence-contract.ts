@@ -137,6 +137,33 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         );
       });
 
+      it("lists only the sessions of `tenantId` when it is set, a page at a time", async () => {
+        const store = await adapter();
+        const tenant = `tenant-${randomUUID()}`;
+        const days = ["2022-07-01", "2022-07-02", "2022-07-02", "2022-07-03"];
+        const theirs = days.map((day) =>
+          sessionRecordFixture({ tenantId: tenant, updatedAt: `${day}T00:00:00.000Z` }),
+        );
+        const others = [
+          sessionRecordFixture({ tenantId: `other-${randomUUID()}`, updatedAt: "2022-07-02T00:00:00.000Z" }),
+          sessionRecordFixture({ updatedAt: "2022-07-02T00:00:00.000Z" }),
+        ];
+        for (const record of [...theirs, ...others]) await store.createSession(record);
+        expect(await store.loadSession(theirs[0]!.sessionId)).toEqual(theirs[0]);
+
+        const whole = await store.listSessions({ limit: 1_000_000, tenantId: tenant });
+        expect(whole.map((r) => r.sessionId).sort()).toEqual(theirs.map((r) => r.sessionId).sort());
+        const paged: SessionRecord[] = [];
+        let after: SessionListPosition | undefined;
+        do {
+          const page = await store.listSessions({ limit: 1, tenantId: tenant, ...(after ? { after } : {}) });
+          paged.push(...page);
+          after = page.at(-1);
+        } while (after);
+        expect(paged).toEqual(whole);
+        expect(ownSessions(await listAll(store), [...theirs, ...others])).toHaveLength(6);
+      });
+
       it("replaces the whole record on updateSession", async () => {
         const store = await adapter();
         const record = sessionRecordFixture({ title: "before", nativeSessionId: "native" });

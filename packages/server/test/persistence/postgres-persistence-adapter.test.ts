@@ -3,6 +3,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { createPostgresPersistenceAdapter } from "../../src/persistence/postgres/postgres-persistence-adapter.js";
 import type { SqlDatabase } from "../../src/persistence/sql/sql-database.js";
+import { migrateSqlDatabase } from "../../src/persistence/sql/sql-migrations.js";
 import {
   runPersistenceAdapterContract,
   sessionRecordFixture,
@@ -17,6 +18,7 @@ import {
   uniqueSchemaName,
   withClient,
 } from "./postgres-test-schema.js";
+import { expectPreTenantSessionsOfNoTenant, seedPreTenantSessions } from "./tenant-upgrade.js";
 import { expectUpgradedTextFiles, seedTextWorkspaceFiles } from "./text-file-upgrade.js";
 
 if (skipPostgres) {
@@ -75,6 +77,7 @@ if (skipPostgres) {
           "0002_transcript_chunks",
           "0003_stored_file_bytes",
           "0004_stored_file_links",
+          "0005_session_tenants",
         ]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));
@@ -127,6 +130,54 @@ if (skipPostgres) {
       } finally {
         await adapter.close();
       }
+    });
+
+    it("upgrades sessions stored before tenants (0004) to sessions of no tenant, and back", async () => {
+      const schema = uniqueSchemaName("tenants");
+      schemas.push(schema);
+      const root = new Kysely<SqlDatabase>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl, max: 2 }) }),
+      });
+      let sessionIds: string[];
+      try {
+        await root.schema.createSchema(schema).execute();
+        sessionIds = await seedPreTenantSessions(root.withSchema(schema), {
+          dialect: "postgres",
+          migrationTableSchema: schema,
+        });
+      } finally {
+        await root.destroy();
+      }
+      const adapter = createPostgresPersistenceAdapter({ connectionString: postgresUrl, schema });
+      try {
+        await adapter.init();
+        await expectPreTenantSessionsOfNoTenant(adapter, sessionIds);
+      } finally {
+        await adapter.close();
+      }
+      const back = new Kysely<SqlDatabase>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl, max: 2 }) }),
+      });
+      try {
+        await migrateSqlDatabase(back.withSchema(schema), {
+          dialect: "postgres",
+          migrationTableSchema: schema,
+          upTo: "0004_stored_file_links",
+        });
+      } finally {
+        await back.destroy();
+      }
+      const columns = await withClient((client) =>
+        client.query(
+          "select column_name from information_schema.columns where table_schema = $1 and table_name = 'sessions'",
+          [schema],
+        ),
+      );
+      expect(columns.rows.map((row) => row.column_name)).not.toContain("tenant_id");
+      const left = await withClient((client) =>
+        client.query(`select count(*)::int as n from ${client.escapeIdentifier(schema)}.sessions`),
+      );
+      expect(left.rows[0].n).toBe(3);
     });
 
     it("fails with PERSISTENCE_FAILED naming the row when stored data is corrupt", async () => {

@@ -14,6 +14,7 @@ import {
   storedFileFixture,
 } from "../../src/testing/persistence-contract.js";
 import { runBuiltInAdapterChecks, seedProfiles } from "./built-in-adapter-checks.js";
+import { expectPreTenantSessionsOfNoTenant, seedPreTenantSessions } from "./tenant-upgrade.js";
 import { expectUpgradedTextFiles, seedTextWorkspaceFiles } from "./text-file-upgrade.js";
 
 let dir: string;
@@ -110,6 +111,27 @@ describe("sqlite adapter", () => {
         .get(sessionId, "notes/héllo 😀.md"),
     ).toEqual({ content: "changed" });
     expect(downgraded.prepare("select count(*) as n from workspace_files").get()).toEqual({ n: 153 });
+    await db.destroy();
+  });
+
+  it("upgrades sessions stored before tenants (0004) to sessions of no tenant, and back", async () => {
+    const filename = join(dir, "upgrade-tenants", "runtime.db");
+    await mkdir(join(dir, "upgrade-tenants"), { recursive: true });
+    const old = new Kysely<SqlDatabase>({ dialect: new SqliteDialect({ database: new Database(filename) }) });
+    const sessionIds = await seedPreTenantSessions(old, { dialect: "sqlite" });
+    await old.destroy();
+
+    const adapter = createSqlitePersistenceAdapter({ filename });
+    await adapter.init();
+    await expectPreTenantSessionsOfNoTenant(adapter, sessionIds);
+    await adapter.close();
+
+    const downgraded = new Database(filename);
+    const db = new Kysely<SqlDatabase>({ dialect: new SqliteDialect({ database: downgraded }) });
+    await migrateSqlDatabase(db, { dialect: "sqlite", upTo: "0004_stored_file_links" });
+    const columns = downgraded.prepare("select name from pragma_table_info('sessions')").all();
+    expect(columns).not.toContainEqual({ name: "tenant_id" });
+    expect(downgraded.prepare("select count(*) as n from sessions").get()).toEqual({ n: 3 });
     await db.destroy();
   });
 

@@ -8,6 +8,7 @@ import {
   type AgentRuntimeOptions,
   type AgentServer,
   type AgentServerOptions,
+  type ApiKeyEntry,
   createAgentRuntime,
   createAgentServer,
   createLocalSandboxProvider,
@@ -23,7 +24,8 @@ export interface TestServerOptions {
   readonly dataDir?: string;
   /** Reuse a running mock model. */
   readonly mock?: MockModel;
-  readonly apiKeys?: readonly string[];
+  /** Admin keys, and `{tenant, key}` keys of tenants (see `AgentServerOptions.apiKeys`). */
+  readonly apiKeys?: readonly ApiKeyEntry[];
   readonly idleTimeoutMs?: number;
   readonly agents?: readonly AgentProfileInput[];
   readonly permissionTimeoutMs?: number;

@@ -61,11 +61,12 @@ export function createMemoryPersistenceAdapter(
     async init() {},
     async close() {},
 
-    async listSessions({ limit, after }) {
+    async listSessions({ limit, after, tenantId }) {
       const listOrder = (a: SessionListPosition, b: SessionListPosition) =>
         compareText(b.updatedAt, a.updatedAt) || compareText(a.sessionId, b.sessionId);
       return [...sessions.values()]
         .map((stored) => stored.record)
+        .filter((record) => tenantId === undefined || record.tenantId === tenantId)
         .filter((record) => after === undefined || listOrder(after, record) < 0)
         .sort(listOrder)
         .slice(0, limit)

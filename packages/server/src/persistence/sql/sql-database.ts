@@ -16,6 +16,12 @@ export interface SqlDatabase {
 
 export interface SessionsTable {
   id: string;
+  /**
+   * The record's `tenantId` (null: no tenant), written at creation (a
+   * session never changes tenant), so that a tenant's listing reads its
+   * page through the index on (tenant_id, updated_at, id).
+   */
+  tenant_id: ColumnType<string | null, string | null | undefined, never>;
   /** `SessionRecord` as JSON. */
   record: string;
   created_at: string;

@@ -246,6 +246,22 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.alterTable("stored_files").dropColumn("link_target").execute();
     },
   },
+  // Sessions record their tenant; sessions stored before belong to none (only admin keys reach them).
+  "0005_session_tenants": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("sessions").addColumn("tenant_id", "text").execute();
+      await db.schema
+        .createIndex("sessions_tenant_updated_at")
+        .on("sessions")
+        .columns(["tenant_id", "updated_at", "id"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      // Going back forgets the tenants: every session then answers to every key.
+      await db.schema.dropIndex("sessions_tenant_updated_at").execute();
+      await db.schema.alterTable("sessions").dropColumn("tenant_id").execute();
+    },
+  },
 });
 
 export interface MigrateSqlDatabaseOptions {

@@ -92,11 +92,12 @@ export function createSqlPersistenceAdapter(
       return run("close", () => db.destroy());
     },
 
-    listSessions({ limit, after }) {
+    listSessions({ limit, after, tenantId }) {
       return run("listSessions", async () => {
         const rows = await db
           .selectFrom("sessions")
           .select(["id", "record"])
+          .$if(tenantId !== undefined, (query) => query.where("tenant_id", "=", tenantId!))
           .$if(after !== undefined, (query) =>
             query.where((eb) =>
               eb.or([
@@ -131,6 +132,7 @@ export function createSqlPersistenceAdapter(
           .insertInto("sessions")
           .values({
             id: record.sessionId,
+            tenant_id: record.tenantId ?? null,
             record: json,
             created_at: record.createdAt,
             updated_at: record.updatedAt,

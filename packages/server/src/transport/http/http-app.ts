@@ -24,6 +24,7 @@ import {
 import { type HealthInfo, healthRoutes } from "./health.js";
 import { installJsonBodyParser } from "./json-body-parser.js";
 import { installRateLimit, type RateLimitOptions } from "./rate-limit.js";
+import { decorateCaller } from "./request-caller.js";
 import { architectureRoutes } from "./routes/architectures.js";
 import { eventRoutes } from "./routes/events.js";
 import { type FileRouteOptions, fileRoutes } from "./routes/files.js";
@@ -86,11 +87,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   if (options.rateLimit !== false) await installRateLimit(app, options.apiKeys, options.rateLimit);
 
   const publicPaths = new Set(["/health", "/openapi.json", ...(options.publicPaths ?? [])]);
+  decorateCaller(app);
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     if (publicPaths.has(path) || options.publicPathPrefixes?.some((prefix) => path.startsWith(prefix)))
       return;
-    if (!options.apiKeys.accepts(bearerToken(request.headers.authorization))) {
+    request.caller = options.apiKeys.resolve(bearerToken(request.headers.authorization));
+    if (!request.caller) {
       return sendError(
         reply,
         request,
@@ -98,13 +101,15 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
         "A valid API key is required (Authorization: Bearer <key>)",
       );
     }
+    if (request.caller.readOnly && request.method !== "GET" && request.method !== "HEAD")
+      return sendError(reply, request, "FORBIDDEN", "This credential allows reads only");
   });
 
   await app.register(healthRoutes, { info: options.info });
   await app.register(architectureRoutes, { runtime: options.runtime });
   await app.register(profileRoutes, { runtime: options.runtime });
   await app.register(sessionRoutes, { runtime: options.runtime });
-  await app.register(eventRoutes, { runtime: options.runtime });
+  await app.register(eventRoutes, { runtime: options.runtime, apiKeys: options.apiKeys });
   await app.register(fileRoutes, { runtime: options.runtime, files: options.files ?? {} });
   await app.register(workspaceRoutes, { runtime: options.runtime, files: options.files ?? {} });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

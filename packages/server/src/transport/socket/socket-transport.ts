@@ -10,7 +10,14 @@ import {
 } from "@agent-runtime/protocol";
 import { Server, type Socket } from "socket.io";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
-import { type ApiKeyChecker, bearerToken, callerKey } from "../api-keys.js";
+import {
+  type ApiKeyChecker,
+  bearerToken,
+  type Caller,
+  callerKey,
+  callerTenant,
+  scopeOf,
+} from "../api-keys.js";
 import { errorAck, errorReply, errorReplyFor } from "../error-reply.js";
 import { CallerLimits, type CallerSocket } from "./caller-limits.js";
 import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
@@ -30,8 +37,14 @@ export function roomFor(sessionId: string): string {
   return `session:${sessionId}`;
 }
 
-/** The room of the live session list (session rooms are `session:<id>`, so it cannot clash). */
-const SESSION_LIST_ROOM = "sessions";
+/**
+ * The room of the live session list a caller sees: every session for an
+ * admin, one tenant's for a tenant's key (session rooms are `session:<id>`,
+ * so neither can clash with them).
+ */
+function sessionListRoom(tenantId: string | undefined): string {
+  return tenantId === undefined ? "sessions" : `sessions:tenant:${tenantId}`;
+}
 
 /**
  * socket.io on the HTTP server. `session:join {sessionId, afterSeq?}` replays
@@ -42,6 +55,14 @@ const SESSION_LIST_ROOM = "sessions";
  * of the same session replaces a replay still running. `sessions:subscribe`
  * joins the live session list (see `SessionListAck` in the protocol): the
  * room is joined before the list is read, so no change falls in between.
+ *
+ * Tenants: every socket acts for the caller its handshake key resolves to.
+ * A tenant's socket joins only that tenant's sessions (another's answers
+ * `SESSION_NOT_FOUND` exactly as a missing one) and its session list holds
+ * only them (a caller narrowed to given sessions: those only). When the
+ * keys are replaced (`ApiKeyChecker.replace`), a socket whose key is no
+ * longer accepted, or now belongs to another caller, is sent an `error`
+ * event `UNAUTHORIZED` and disconnected.
  *
  * Limits (see `SocketLimitsInput`): every socket counts against its caller
  * (API key, or address without keys): at most `maxSocketsPerCaller` at once
@@ -72,6 +93,8 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   const limits = resolveSocketLimits(options);
   const callers = new CallerLimits(limits);
   const places = new WeakMap<Socket, CallerSocket>();
+  /** Whom each socket acts for (its handshake key's caller). */
+  const socketCallers = new WeakMap<Socket, Caller>();
   const queues = new Map<Socket, OutgoingQueue>();
   const pageBytes = Math.min(REPLAY_PAGE_BYTES, limits.maxBufferedBytes);
   const io = new Server(httpServer, {
@@ -94,7 +117,9 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     const token =
       (typeof auth?.token === "string" ? auth.token : undefined) ??
       bearerToken(socket.handshake.headers.authorization);
-    if (!apiKeys.accepts(token)) return next(handshakeError("UNAUTHORIZED", "A valid API key is required"));
+    const caller = apiKeys.resolve(token);
+    if (!caller) return next(handshakeError("UNAUTHORIZED", "A valid API key is required"));
+    socketCallers.set(socket, caller);
     const place = callers.connect(callerKey(apiKeys, token, socket.handshake.address));
     if (!place) {
       return next(
@@ -114,25 +139,59 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   const checkRoom = (room: string): void => {
     for (const id of io.of("/").adapter.rooms.get(room) ?? []) {
       const socket = io.of("/").sockets.get(id);
-      const queuedBytes = socket ? queues.get(socket)?.queuedBytes : undefined;
-      if (socket && queuedBytes !== undefined && queuedBytes > limits.maxBufferedBytes) {
-        dropSlow(socket, `its outgoing queue is over ${limits.maxBufferedBytes} bytes`, {
-          room,
-          queuedBytes,
-        });
-      }
+      if (socket) checkSocket(socket, room);
     }
   };
+  /** Drops `socket` when what was sent to it (in `room`) took its queue over the bound. */
+  const checkSocket = (socket: Socket, room: string): void => {
+    const queuedBytes = queues.get(socket)?.queuedBytes;
+    if (queuedBytes !== undefined && queuedBytes > limits.maxBufferedBytes) {
+      dropSlow(socket, `its outgoing queue is over ${limits.maxBufferedBytes} bytes`, { room, queuedBytes });
+    }
+  };
+  /**
+   * Sockets following the session list whose caller is narrowed to given
+   * sessions (no list room holds only those): each is sent the changes of
+   * its sessions alone.
+   */
+  const narrowedListFollowers = new Map<Socket, readonly string[]>();
   const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
     const room = roomFor(event.sessionId);
     io.to(room).emit(event.type, event);
     checkRoom(room);
   });
   const unsubscribeList = runtime.sessions.listFeed.subscribe((change) => {
-    if (change.type === "updated")
-      io.to(SESSION_LIST_ROOM).emit("sessions:updated", { session: change.session });
-    else io.to(SESSION_LIST_ROOM).emit("sessions:deleted", { sessionId: change.sessionId });
-    checkRoom(SESSION_LIST_ROOM);
+    const tenantId = change.type === "updated" ? change.session.tenantId : change.tenantId;
+    const rooms = [
+      sessionListRoom(undefined),
+      ...(tenantId === undefined ? [] : [sessionListRoom(tenantId)]),
+    ];
+    const [event, payload] =
+      change.type === "updated"
+        ? (["sessions:updated", { session: change.session }] as const)
+        : (["sessions:deleted", { sessionId: change.sessionId }] as const);
+    io.to(rooms).emit(event, payload);
+    for (const room of rooms) checkRoom(room);
+    const sessionId = change.type === "updated" ? change.session.sessionId : change.sessionId;
+    for (const [socket, sessionIds] of narrowedListFollowers) {
+      if (!sessionIds.includes(sessionId)) continue;
+      // Within a tenant's room only: a narrowed caller of one tenant follows no other's sessions.
+      if (!rooms.includes(sessionListRoom(callerTenant(socketCallers.get(socket)!)))) continue;
+      socket.emit(event, payload);
+      checkSocket(socket, "sessions");
+    }
+  });
+  const stopKeyWatch = apiKeys.onReplace(() => {
+    for (const socket of io.of("/").sockets.values()) {
+      const caller = socketCallers.get(socket);
+      if (caller && apiKeys.stillAccepts(caller)) continue;
+      const message = "The API key of this socket is no longer accepted";
+      socket.emit("error", {
+        ...errorReplyFor("UNAUTHORIZED", message).body.error,
+        event: "connect",
+      } satisfies SocketErrorEvent);
+      socket.disconnect(true);
+    }
   });
   const stallSweep = setInterval(
     () => {
@@ -151,6 +210,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     clearInterval(stallSweep);
     unsubscribe();
     unsubscribeList();
+    stopKeyWatch();
   });
 
   /** Logs a failure that a client is told about as a 5xx (see `errorReply`). */
@@ -160,6 +220,18 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   };
 
   io.on("connection", (socket: Socket) => {
+    // Set by the handshake middleware, which every connection passed.
+    const caller = socketCallers.get(socket)!;
+    const scope = scopeOf(caller);
+    const listRoom = sessionListRoom(callerTenant(caller));
+    const followList = (): void => {
+      if (caller.sessionIds) narrowedListFollowers.set(socket, caller.sessionIds);
+      else socket.join(listRoom);
+    };
+    const unfollowList = (): void => {
+      narrowedListFollowers.delete(socket);
+      socket.leave(listRoom);
+    };
     const queue = new OutgoingQueue(socket.conn);
     queues.set(socket, queue);
     /** Per session, the join whose replay is running (aborted when a later join or a leave replaces it). */
@@ -172,6 +244,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     };
     socket.on("disconnect", () => {
       queues.delete(socket);
+      narrowedListFollowers.delete(socket);
       places.get(socket)?.release();
       for (const controller of replays.values()) controller.abort(REPLACED);
       replays.clear();
@@ -217,7 +290,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       const room = roomFor(sessionId);
       const replay = replaceReplay(sessionId);
       try {
-        const session = await runtime.sessions.get(sessionId);
+        const session = await runtime.sessions.get(sessionId, scope);
         if (replay.signal.aborted) return reply(replaced());
         if (afterSeq === undefined) {
           replays.delete(sessionId);
@@ -242,19 +315,19 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
 
     socket.on("sessions:subscribe", async (...args: unknown[]) => {
       const ack = args.find((arg): arg is (answer: SessionListAck) => void => typeof arg === "function");
-      socket.join(SESSION_LIST_ROOM);
+      followList();
       try {
-        const sessions = await runtime.sessions.list();
+        const sessions = await runtime.sessions.list(scope);
         ack?.({ ok: true, sessions });
       } catch (error) {
-        socket.leave(SESSION_LIST_ROOM);
+        unfollowList();
         logFailure(error, "sessions:subscribe");
         ack?.(errorAck(error));
       }
     });
 
     socket.on("sessions:unsubscribe", (...args: unknown[]) => {
-      socket.leave(SESSION_LIST_ROOM);
+      unfollowList();
       const ack = args.find((arg): arg is (answer: { ok: boolean }) => void => typeof arg === "function");
       ack?.({ ok: true });
     });

@@ -7,15 +7,23 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
+import type { ApiKeyChecker } from "../../api-keys.js";
+import { errorReplyFor } from "../../error-reply.js";
 import { sendError } from "../error-handler.js";
+import { sessionScope } from "../request-caller.js";
 
 /**
  * `GET /sessions/:id/events?after=SEQ`: JSON replay of the events after a
  * cursor, or with `Accept: text/event-stream` a live SSE stream (replay, then
  * live events; `Last-Event-ID` works as the cursor). When the cursor is too
  * old, JSON answers 409 `CONFLICT` (with the current `lastSeq`: load the session instead); SSE sends a `session:snapshot`.
+ * A stream whose key a rotation removes (see `ApiKeyChecker.replace`) is sent an `error` event
+ * `UNAUTHORIZED` and ended.
  */
-export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = async (app, { runtime }) => {
+export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; apiKeys: ApiKeyChecker }> = async (
+  app,
+  { runtime, apiKeys },
+) => {
   app.get(
     "/sessions/:id/events",
     {
@@ -28,7 +36,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asy
       },
     },
     async (request, reply) => {
-      const session = await runtime.sessions.get(request.params.id);
+      const session = await runtime.sessions.get(request.params.id, sessionScope(request));
       const lastEventId = Number.parseInt(String(request.headers["last-event-id"] ?? ""), 10);
       const after = Number.isFinite(lastEventId) ? lastEventId : request.query.after;
       const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
@@ -68,9 +76,17 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime }> = asy
       }
       const unsubscribe = session.subscribe(write);
       const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), 15_000);
+      const { caller } = request;
+      const stopKeyWatch = apiKeys.onReplace(() => {
+        if (!caller || apiKeys.stillAccepts(caller)) return;
+        const message = "The API key of this stream is no longer accepted";
+        const { body } = errorReplyFor("UNAUTHORIZED", message, { requestId: request.id });
+        raw.end(`event: error\ndata: ${JSON.stringify(body.error)}\n\n`);
+      });
       request.raw.on("close", () => {
         clearInterval(heartbeat);
         unsubscribe();
+        stopKeyWatch();
       });
     },
   );

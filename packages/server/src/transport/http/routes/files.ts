@@ -6,6 +6,7 @@ import type { AgentRuntime } from "../../../core/agent-runtime.js";
 import { RuntimeError } from "../../../errors.js";
 import { sendError } from "../error-handler.js";
 import { requestedRange } from "../range-header.js";
+import { sessionScope } from "../request-caller.js";
 
 /** Longest file path a route takes: Linux's PATH_MAX, like the runner protocol's `file` lines. */
 const MAX_PATH_LENGTH = 4096;
@@ -84,7 +85,9 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; files?: 
         response: { 200: z.object({ files: z.array(workspaceFileSchema) }) },
       },
     },
-    async (request) => ({ files: (await sessions.get(request.params.id)).snapshot().files }),
+    async (request) => ({
+      files: (await sessions.get(request.params.id, sessionScope(request))).snapshot().files,
+    }),
   );
 
   app.get(
@@ -105,7 +108,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; files?: 
     },
     async (request, reply) => {
       const path = request.params["*"];
-      const reader = await (await sessions.get(request.params.id)).openFile(path);
+      const reader = await (await sessions.get(request.params.id, sessionScope(request))).openFile(path);
       let streaming = false;
       try {
         const { size } = reader;
@@ -154,7 +157,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; files?: 
       },
     },
     async (request, reply) => {
-      const session = await sessions.get(request.params.id);
+      const session = await sessions.get(request.params.id, sessionScope(request));
       const path = request.params["*"];
       const { body } = request;
       if (!(body instanceof Readable)) {
@@ -176,7 +179,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; files?: 
     "/sessions/:id/files/*",
     { schema: { tags: ["files"], summary: "Delete one workspace file", params: fileParams } },
     async (request, reply) => {
-      const session = await sessions.get(request.params.id);
+      const session = await sessions.get(request.params.id, sessionScope(request));
       await session.deleteFile(request.params["*"]);
       return reply.status(204).send();
     },

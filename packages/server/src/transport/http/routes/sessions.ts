@@ -15,6 +15,7 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
+import { sessionScope } from "../request-caller.js";
 
 const sessionParams = z.object({ id: z.string().min(1).max(200) });
 
@@ -51,7 +52,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         },
       },
       async (request, reply) => {
-        return reply.status(201).send((await sessions.create(request.body)).summary());
+        return reply.status(201).send((await sessions.create(request.body, sessionScope(request))).summary());
       },
     );
   }
@@ -66,7 +67,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         response: { 200: listSessionsResponseSchema },
       },
     },
-    async (request) => sessions.listPage(request.query),
+    async (request) => sessions.listPage(request.query, sessionScope(request)),
   );
 
   app.get(
@@ -79,7 +80,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         response: { 200: sessionDataSchema },
       },
     },
-    async (request) => (await sessions.get(request.params.id)).snapshot(),
+    async (request) => (await sessions.get(request.params.id, sessionScope(request))).snapshot(),
   );
 
   app.delete(
@@ -93,7 +94,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      await sessions.destroy(request.params.id);
+      await sessions.destroy(request.params.id, sessionScope(request));
       return reply.status(204).send();
     },
   );
@@ -112,7 +113,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         },
       },
       async (request, reply) => {
-        const session = await sessions.get(request.params.id);
+        const session = await sessions.get(request.params.id, sessionScope(request));
         return reply.status(202).send(session.sendMessage(request.body.content));
       },
     );
@@ -129,7 +130,9 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         response: { 200: interruptResponseSchema },
       },
     },
-    async (request) => ({ interrupted: (await sessions.get(request.params.id)).interrupt() }),
+    async (request) => ({
+      interrupted: (await sessions.get(request.params.id, sessionScope(request))).interrupt(),
+    }),
   );
 
   app.get(
@@ -143,7 +146,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const session = await sessions.get(request.params.id);
+      const session = await sessions.get(request.params.id, sessionScope(request));
       return {
         subagentId: request.params.subagentId,
         blocks: session.subagentBlocks(request.params.subagentId),
@@ -164,7 +167,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const session = await sessions.get(request.params.id);
+      const session = await sessions.get(request.params.id, sessionScope(request));
       return session.answerPermission(request.params.requestId, request.body);
     },
   );

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
+import { sessionScope } from "../request-caller.js";
 import { OMITTED_ENTRY_NAME, workspaceArchive } from "../workspace-archive.js";
 import { DEFAULT_MAX_FILE_READ_BYTES, type FileRouteOptions } from "./files.js";
 
@@ -39,7 +40,7 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const session = await runtime.sessions.get(request.params.id);
+      const session = await runtime.sessions.get(request.params.id, sessionScope(request));
       return reply
         .type("application/gzip")
         .header("content-disposition", `attachment; filename="workspace-${safeName(session.id)}.tar.gz"`)
