@@ -15,7 +15,7 @@ import { type OpenCodePermissionAsked, permissionRequestOf } from "./permissions
 import { exportTranscript, importTranscript } from "./transcript.js";
 
 /** How long `start` waits for `opencode serve` to listen. */
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 60_000;
 /** How long `close` waits for the server to exit after SIGTERM before killing it. */
 const CLOSE_GRACE_MS = 5_000;
 /** What the agent is told when a request is denied without a message of its own. */

@@ -1,0 +1,354 @@
+import type { RuleInput } from "@agent-runtime/mock-model";
+import type { AgentProfileInput, Block, SessionEvent } from "@agent-runtime/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restClient } from "../support/rest.js";
+import { SocketRecorder } from "../support/socket-recorder.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+/**
+ * Every profile feature, used by a running agent: the real Claude Code and
+ * OpenCode against the mock model, one server per agent, one session per
+ * row, the rows' sessions in parallel.
+ *
+ * A row is a profile fragment, the mock model's rules for it (in the agent's
+ * tool names) and what must hold once its turn is over. Rule names start
+ * with the row's name and are unique across rows, so `requests` finds a
+ * row's model requests; each row's prompts carry a marker of their own, so
+ * no row's rule answers another row. The full tool-restriction suite (MCP
+ * tools, permission policies, command turns) is profile-tools.test.ts.
+ */
+
+interface ArchitectureCase {
+  readonly architecture: "claude-agent-sdk" | "opencode";
+  /**
+   * Sessions run at once. Starting an agent is CPU-bound, and more at once on
+   * two cores only makes each slower: OpenCode's server takes seconds to start
+   * and the runner gives it 30.
+   */
+  readonly parallel: number;
+  /** Tool names and the argument names that differ between the agents. */
+  readonly bash: string;
+  readonly read: string;
+  readonly readPath: string;
+  readonly grep: string;
+  readonly skill: string;
+  readonly skillName: string;
+  readonly task: string;
+  /** Where the agent's skills live, relative to the workspace. */
+  readonly skillsDir: string;
+}
+
+const cases: ArchitectureCase[] = [
+  {
+    architecture: "claude-agent-sdk",
+    parallel: 3,
+    bash: "Bash",
+    read: "Read",
+    readPath: "file_path",
+    grep: "Grep",
+    skill: "Skill",
+    skillName: "skill",
+    task: "Agent",
+    skillsDir: ".claude/skills",
+  },
+  {
+    architecture: "opencode",
+    parallel: 2,
+    bash: "bash",
+    read: "read",
+    readPath: "filePath",
+    grep: "grep",
+    skill: "skill",
+    skillName: "name",
+    task: "task",
+    skillsDir: ".opencode/skills",
+  },
+];
+
+type ToolResult = Extract<Block, { type: "tool_result" }>;
+
+/** What a row's check gets: its session, after its turn. */
+interface ScenarioRun {
+  readonly c: ArchitectureCase;
+  readonly server: TestServer;
+  readonly sessionId: string;
+  readonly events: readonly SessionEvent[];
+  /** Completed blocks, the subagents' included. */
+  readonly blocks: readonly Block[];
+  /** The mock model requests a rule answered. */
+  requests(rule: string): TestServer["mock"]["requests"];
+  /** The result of the parent agent's first call of `toolName`. */
+  resultOf(toolName: string): ToolResult | undefined;
+  /** A workspace file through the files API: its status and text. */
+  file(path: string): Promise<{ status: number; text: string }>;
+}
+
+interface Scenario {
+  /** The test's name; also the profile id and the prefix of its rules' names. */
+  readonly name: string;
+  /** The profile fragment under test (`id` and `name` are added). */
+  readonly profile: Omit<AgentProfileInput, "id" | "name">;
+  /** What the user sends. */
+  readonly message: string;
+  /** The mock model's rules for this row; earlier rules win. */
+  readonly rules: (c: ArchitectureCase) => RuleInput[];
+  readonly check: (run: ScenarioRun) => Promise<void> | void;
+}
+
+/** The content of a tool result that is not an error; fails showing the content otherwise. */
+function succeeded(result: ToolResult | undefined): string {
+  expect(result, "the tool was not called").toBeDefined();
+  expect(result?.isError ? `error: ${result.content}` : "ok").toBe("ok");
+  return result?.content ?? "";
+}
+
+const SKILL_TEXT = "SKILL-SUPPORTING-TEXT: the scenario skill's reference table";
+const SUBAGENT_PROMPT = "You are the scenario helper. SUBAGENT-SYSTEM-MARKER";
+const SUBAGENT_ANSWER = "SUBAGENT-ANSWER: forty-two";
+const ENV_VALUE = "env value from the profile";
+const DEFAULT_TEXT = "DEFAULT-FILE-TEXT: seeded by the profile";
+
+const scenarios: Scenario[] = [
+  {
+    name: "skill",
+    profile: {
+      // Listing tools keeps the skill tool, which the profile's skills need.
+      tools: ["Read"],
+      skills: [
+        {
+          name: "scenario-skill",
+          description: "Looks things up in the scenario reference table",
+          content: "Read reference.md in this skill's folder.",
+          files: [{ path: "reference.md", content: `${SKILL_TEXT}\n` }],
+        },
+      ],
+    },
+    message: "SCENARIO-SKILL: use the scenario skill",
+    rules: (c) => [
+      {
+        name: "skill",
+        match: { prompt: "SCENARIO-SKILL" },
+        replies: [
+          { tool: c.skill, input: { [c.skillName]: "scenario-skill" } },
+          { tool: c.read, input: { [c.readPath]: `{{cwd}}/${c.skillsDir}/scenario-skill/reference.md` } },
+          "Skill used.",
+        ],
+      },
+    ],
+    check({ c, resultOf }) {
+      expect(succeeded(resultOf(c.skill))).toContain("scenario-skill");
+      expect(succeeded(resultOf(c.read))).toContain(SKILL_TEXT);
+    },
+  },
+  {
+    name: "command",
+    profile: { commands: [{ name: "explain", prompt: "COMMAND-EXPANDED: explain $ARGUMENTS in detail" }] },
+    message: "/explain x",
+    rules: () => [
+      { name: "command", match: { prompt: "COMMAND-EXPANDED: explain x in detail" }, reply: "Explained." },
+    ],
+    check({ requests, blocks }) {
+      expect(requests("command").length).toBeGreaterThan(0);
+      const texts = blocks.flatMap((b) => (b.type === "assistant_text" ? [b.content] : []));
+      expect(texts).toContain("Explained.");
+    },
+  },
+  {
+    name: "subagent",
+    profile: {
+      // Listing tools keeps the subagent tool, which the profile's subagents need.
+      tools: ["Read"],
+      subagents: [
+        { name: "scenario-helper", description: "Answers scenario questions", prompt: SUBAGENT_PROMPT },
+      ],
+    },
+    message: "SCENARIO-SUBAGENT: ask the helper",
+    rules: (c) => [
+      {
+        name: "subagent-inner",
+        match: { prompt: "SUBAGENT-TASK", system: "SUBAGENT-SYSTEM-MARKER" },
+        reply: SUBAGENT_ANSWER,
+      },
+      {
+        name: "subagent-parent",
+        match: { prompt: "SCENARIO-SUBAGENT" },
+        replies: [
+          {
+            tool: c.task,
+            input: {
+              description: "Ask the helper",
+              prompt: "SUBAGENT-TASK: what is six times seven?",
+              subagent_type: "scenario-helper",
+            },
+          },
+          "The helper answered.",
+        ],
+      },
+    ],
+    check({ c, requests, resultOf }) {
+      const inner = requests("subagent-inner");
+      expect(inner.length).toBeGreaterThan(0);
+      for (const request of inner) expect(request.system).toContain(SUBAGENT_PROMPT);
+      expect(succeeded(resultOf(c.task))).toContain(SUBAGENT_ANSWER);
+    },
+  },
+  {
+    name: "env",
+    profile: { env: { SCENARIO_ENV: ENV_VALUE } },
+    message: "SCENARIO-ENV: write the variable",
+    rules: (c) => [
+      {
+        name: "env",
+        match: { prompt: "SCENARIO-ENV" },
+        replies: [
+          {
+            tool: c.bash,
+            input: { command: 'echo "$SCENARIO_ENV" > env.txt', description: "Write the variable" },
+          },
+          "Written.",
+        ],
+      },
+    ],
+    async check({ c, resultOf, file }) {
+      succeeded(resultOf(c.bash));
+      expect(await file("env.txt")).toEqual({ status: 200, text: `${ENV_VALUE}\n` });
+    },
+  },
+  {
+    name: "default-files",
+    profile: { defaultFiles: [{ path: "notes/default.txt", content: `${DEFAULT_TEXT}\n` }] },
+    message: "SCENARIO-DEFAULT-FILES: read the seeded file",
+    rules: (c) => [
+      {
+        name: "default-files",
+        match: { prompt: "SCENARIO-DEFAULT-FILES" },
+        replies: [{ tool: c.read, input: { [c.readPath]: "{{cwd}}/notes/default.txt" } }, "Read."],
+      },
+    ],
+    async check({ c, resultOf, file }) {
+      expect(succeeded(resultOf(c.read))).toContain(DEFAULT_TEXT);
+      expect(await file("notes/default.txt")).toEqual({ status: 200, text: `${DEFAULT_TEXT}\n` });
+    },
+  },
+  {
+    name: "tool-restriction",
+    profile: {
+      tools: ["Read", "Glob", "Grep"],
+      defaultFiles: [{ path: "haystack.txt", content: "RESTRICTED-NEEDLE\n" }],
+    },
+    message: "SCENARIO-FORBIDDEN: search, then touch a marker",
+    rules: (c) => [
+      {
+        name: "tool-restriction",
+        match: { prompt: "SCENARIO-FORBIDDEN" },
+        replies: [
+          { tool: c.grep, input: { pattern: "RESTRICTED-NEEDLE" } },
+          { tool: c.bash, input: { command: "touch forbidden.marker", description: "Create a marker" } },
+          "Finished.",
+        ],
+      },
+    ],
+    async check({ c, requests, resultOf, file }) {
+      const offered = requests("tool-restriction");
+      expect(offered.length).toBeGreaterThan(0);
+      for (const request of offered) expect(request.tools).not.toContain(c.bash);
+      // A listed tool works; the unlisted one is refused.
+      expect(succeeded(resultOf(c.grep))).toContain("haystack.txt");
+      expect(resultOf(c.bash)?.isError).toBe(true);
+      expect((await file("forbidden.marker")).status).toBe(404);
+    },
+  },
+];
+
+describe.each(cases)("$architecture: a running agent uses its profile", (c) => {
+  let server: TestServer;
+  const recorders: SocketRecorder[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      script: { rules: scenarios.flatMap((s) => s.rules(c)) },
+      agents: scenarios.map((s) => ({ id: s.name, name: s.name, ...s.profile })),
+    });
+  });
+  afterAll(async () => {
+    for (const recorder of recorders) recorder.close();
+    await server?.dispose();
+  });
+
+  const slots = new Slots(c.parallel);
+
+  /** Creates a session of the row's profile, sends its message and waits for the turn's end. */
+  async function run(scenario: Scenario): Promise<ScenarioRun> {
+    await slots.acquire();
+    try {
+      return await runTurn(scenario);
+    } finally {
+      slots.release();
+    }
+  }
+
+  async function runTurn(scenario: Scenario): Promise<ScenarioRun> {
+    const rest = restClient(server.url);
+    const sessionId = await rest.createSession({
+      agentProfileRef: scenario.name,
+      architecture: c.architecture,
+    });
+    const recorder = new SocketRecorder(server.url);
+    recorders.push(recorder);
+    await recorder.join(sessionId, 0);
+    expect((await rest.send(sessionId, scenario.message)).status).toBe(202);
+    await recorder.waitForTurns(1);
+    const events = recorder.events;
+    const blocks = events.flatMap((e) => (e.type === "session:block:complete" ? [e.block] : []));
+    expect(blocks.filter((b) => b.type === "error")).toEqual([]);
+    return {
+      c,
+      server,
+      sessionId,
+      events,
+      blocks,
+      requests: (rule) => server.mock.requests.filter((r) => r.matched === rule),
+      resultOf(toolName) {
+        const use = blocks.find(
+          (b) => b.type === "tool_use" && b.toolName === toolName && b.subagentId === undefined,
+        );
+        return blocks.find(
+          (b): b is ToolResult =>
+            b.type === "tool_result" && use?.type === "tool_use" && b.toolUseId === use.toolUseId,
+        );
+      },
+      async file(path) {
+        const response = await fetch(`${server.url}/sessions/${sessionId}/files/${path}`);
+        return { status: response.status, text: await response.text() };
+      },
+    };
+  }
+
+  it.concurrent.each(scenarios)("$name", async (scenario) => {
+    await scenario.check(await run(scenario));
+  });
+});
+
+/** A counting semaphore: at most `size` holders at a time, the waiting served in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
