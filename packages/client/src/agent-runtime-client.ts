@@ -4,6 +4,7 @@ import type {
   CreateSessionRequest,
   SendMessageResponse,
   SessionOptions,
+  SessionOptionsPatch,
   SessionSummary,
 } from "@agent-runtime/protocol";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
@@ -179,9 +180,22 @@ export class AgentRuntimeClient {
     return store.getSnapshot().subagentBlocks[subagentId] ?? [];
   }
 
-  /** Always rejects with `UNSUPPORTED`: the v1 API has no route to change options after creation. */
-  updateSessionOptions(sessionId: string, options: SessionOptions): Promise<never> {
+  /** Changes the session's options from the next turn (`null` removes one); see `RestClient.updateSessionOptions`. */
+  updateSessionOptions(sessionId: string, options: SessionOptionsPatch): Promise<SessionOptions> {
     return this.rest.updateSessionOptions(sessionId, options);
+  }
+
+  /** Unloads the session, keeping everything; the next message brings it back. */
+  stopSession(sessionId: string): Promise<void> {
+    return this.rest.stopSession(sessionId);
+  }
+
+  /**
+   * Has the server store what the session holds now (`POST /sessions/:id/sync`);
+   * resolves once the write is durable. (`syncSession` refetches the session instead.)
+   */
+  saveSession(sessionId: string): Promise<{ syncedAt: string }> {
+    return this.rest.syncSession(sessionId);
   }
 
   /** Closes the socket and ends every opening; stores keep their state, and a later `openSession` reconnects. */

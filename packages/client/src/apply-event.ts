@@ -58,6 +58,9 @@ function reduce(state: SessionSnapshot, event: SessionEvent): SessionSnapshot {
       return completeBlock(state, event.block);
     case "session:status":
       return { ...state, runtime: event.runtime };
+    case "session:options:update":
+      if (!state.metadata) return state;
+      return { ...state, metadata: { ...state.metadata, sessionOptions: event.sessionOptions } };
     case "session:metadata:update":
       if (!state.metadata) return state;
       return {

@@ -12,7 +12,9 @@ import type {
   SendMessageResponse,
   SessionData,
   SessionOptions,
+  SessionOptionsPatch,
   SessionSummary,
+  UpdateSessionResponse,
   WorkspaceFile,
 } from "@agent-runtime/protocol";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
@@ -181,11 +183,25 @@ export class RestClient {
   }
 
   /**
-   * Changing a session's options after creation has no route in the wire
-   * contract (v1): always rejects with `UNSUPPORTED`, without a request.
+   * Changes the session's options (`PATCH /sessions/:id`): each field given
+   * replaces the session's, `null` removes it; applied from the next turn.
+   * Resolves to the options after the change.
    */
-  async updateSessionOptions(_sessionId: string, _options: SessionOptions): Promise<never> {
-    throw AgentRuntimeError.unsupported("Updating session options (no such route in the v1 API)");
+  async updateSessionOptions(sessionId: string, options: SessionOptionsPatch): Promise<SessionOptions> {
+    const answer = await this.request<UpdateSessionResponse>("PATCH", `/sessions/${enc(sessionId)}`, {
+      body: { sessionOptions: options },
+    });
+    return answer.sessionOptions;
+  }
+
+  /** Unloads the session (`POST /sessions/:id/stop`): its sandbox goes, everything is kept; the next message brings it back. */
+  async stopSession(sessionId: string): Promise<void> {
+    await this.request("POST", `/sessions/${enc(sessionId)}/stop`);
+  }
+
+  /** Stores what the session holds now (`POST /sessions/:id/sync`); resolves once the write is durable. */
+  async syncSession(sessionId: string): Promise<{ syncedAt: string }> {
+    return this.request("POST", `/sessions/${enc(sessionId)}/sync`);
   }
 
   private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

@@ -11,6 +11,7 @@ const sessionEventTypes: Record<SessionEventType, true> = {
   "session:block:update": true,
   "session:block:complete": true,
   "session:status": true,
+  "session:options:update": true,
   "session:metadata:update": true,
   "session:file:created": true,
   "session:file:modified": true,

@@ -72,7 +72,10 @@ describe("AgentRuntimeClient against a real server", () => {
     expect(AgentRuntimeError.is(error)).toBe(true);
     expect(error).toMatchObject({ code: "SESSION_NOT_FOUND", status: 404 });
     expect((error as AgentRuntimeError).requestId).toEqual(expect.any(String));
-    await expect(a.updateSessionOptions("x", { model: "m" })).rejects.toMatchObject({ code: "UNSUPPORTED" });
+    await expect(a.updateSessionOptions("x", { model: "m" })).rejects.toMatchObject({
+      code: "SESSION_NOT_FOUND",
+      status: 404,
+    });
     const unreachable = new AgentRuntimeClient({ apiUrl: "http://127.0.0.1:1" });
     await expect(unreachable.rest.health()).rejects.toMatchObject({ code: "NETWORK_ERROR", status: 0 });
     unreachable.close();

@@ -3,6 +3,7 @@ import { blockSchema } from "./blocks.js";
 import {
   permissionRequestSchema,
   runtimeStateSchema,
+  sessionOptionsSchema,
   sessionSummarySchema,
   subagentSchema,
   usageSchema,
@@ -54,6 +55,8 @@ export const sessionEventSchema = z.discriminatedUnion("type", [
     block: blockSchema,
   }),
   z.object({ ...envelope, type: z.literal("session:status"), runtime: runtimeStateSchema }),
+  /** The session's options changed (`PATCH /sessions/:id`); the agent runs with them from the next turn. */
+  z.object({ ...envelope, type: z.literal("session:options:update"), sessionOptions: sessionOptionsSchema }),
   z.object({
     ...envelope,
     type: z.literal("session:metadata:update"),

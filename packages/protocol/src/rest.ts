@@ -3,6 +3,7 @@ import { sessionEventSchema } from "./events.js";
 import { agentProfileSchema, agentProfileSummarySchema } from "./profile.js";
 import {
   architectureSchema,
+  sessionOptionsPatchSchema,
   sessionOptionsSchema,
   sessionSummarySchema,
   tenantIdSchema,
@@ -109,6 +110,18 @@ export const sendMessageResponseSchema = z.object({
 export type SendMessageResponse = z.infer<typeof sendMessageResponseSchema>;
 
 export const interruptResponseSchema = z.object({ interrupted: z.boolean() });
+
+/** `PATCH /sessions/:id`: a partial change of the session's options (see `sessionOptionsPatchSchema`). */
+export const updateSessionRequestSchema = z.strictObject({ sessionOptions: sessionOptionsPatchSchema });
+export type UpdateSessionRequest = z.input<typeof updateSessionRequestSchema>;
+/** The session's options after the change; the agent runs with them from the next turn. */
+export const updateSessionResponseSchema = z.object({ sessionOptions: sessionOptionsSchema });
+export type UpdateSessionResponse = z.infer<typeof updateSessionResponseSchema>;
+
+/** `POST /sessions/:id/stop`: the session is unloaded, its sandbox gone, everything kept. */
+export const stopSessionResponseSchema = z.object({ stopped: z.literal(true) });
+/** `POST /sessions/:id/sync`: what the session had is in storage (answered once the write is durable). */
+export const syncSessionResponseSchema = z.object({ syncedAt: z.string() });
 
 export const eventsQuerySchema = z.strictObject({
   after: z.coerce.number().int().nonnegative().default(0),

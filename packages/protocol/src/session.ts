@@ -28,6 +28,17 @@ export const sessionOptionsSchema = z.strictObject({
 export type SessionOptions = z.infer<typeof sessionOptionsSchema>;
 
 /**
+ * A change of a session's options (`PATCH /sessions/:id`): each field given
+ * replaces the session's, `null` removes it (back to the profile's), an
+ * absent field stays as it is.
+ */
+export const sessionOptionsPatchSchema = z.strictObject({
+  model: sessionOptionsSchema.shape.model.unwrap().nullable().optional(),
+  permissions: sessionOptionsSchema.shape.permissions.unwrap().nullable().optional(),
+});
+export type SessionOptionsPatch = z.infer<typeof sessionOptionsPatchSchema>;
+
+/**
  * `sessionOptions` as stored: the same fields, without the bounds of a
  * request; fields a record stored before options were strict may hold are
  * dropped when it is read.

@@ -3,6 +3,7 @@ import type {
   CreateSessionRequest,
   RuntimeState,
   SessionOptions,
+  SessionOptionsPatch,
   SessionSummary,
 } from "@agent-runtime/protocol";
 import { useCallback, useState } from "react";
@@ -25,8 +26,10 @@ export interface UseAgentSessionResult {
   destroySession(sessionId?: string): Promise<void>;
   /** Refetches the followed session over REST and resumes its events from there. */
   syncSession(): Promise<SessionSnapshot>;
-  /** Rejects with `UNSUPPORTED`: the v1 API cannot change options after creation. */
-  updateSessionOptions(options: SessionOptions): Promise<never>;
+  /** Changes the followed session's options from its next turn (`null` removes one); resolves to them. */
+  updateSessionOptions(options: SessionOptionsPatch): Promise<SessionOptions>;
+  /** Unloads the followed session (its sandbox goes, everything is kept; the next message brings it back). */
+  stopSession(): Promise<void>;
 }
 
 /** A session's metadata and runtime state, plus its lifecycle commands. Keeps the session live while mounted. */
@@ -71,8 +74,12 @@ export function useAgentSession(sessionId?: string): UseAgentSessionResult {
     async () => client.syncSession(requireId(activeId)),
     [client, activeId, requireId],
   );
+  const stopSession = useCallback(
+    async () => client.stopSession(requireId(activeId)),
+    [client, activeId, requireId],
+  );
   const updateSessionOptions = useCallback(
-    async (options: SessionOptions) => client.updateSessionOptions(requireId(activeId), options),
+    async (options: SessionOptionsPatch) => client.updateSessionOptions(requireId(activeId), options),
     [client, activeId, requireId],
   );
 
@@ -87,5 +94,6 @@ export function useAgentSession(sessionId?: string): UseAgentSessionResult {
     destroySession,
     syncSession,
     updateSessionOptions,
+    stopSession,
   };
 }

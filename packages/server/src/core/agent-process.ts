@@ -86,6 +86,8 @@ export class AgentProcess {
   private interruptTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The session's options changed since the agent started: restart it before the next message. */
+  private optionsChanged = false;
 
   constructor(
     private readonly options: AgentProcessOptions,
@@ -106,6 +108,10 @@ export class AgentProcess {
    */
   async sendMessage(message: { turnId: string; content: string }, wanted: () => boolean): Promise<boolean> {
     const command: RunnerCommand = { type: "message", ...message };
+    if (this.optionsChanged) {
+      this.optionsChanged = false;
+      await this.stopAgent();
+    }
     let sent = false;
     await this.ensureStarted((runner) => {
       sent = wanted() && runner.send(command);
@@ -138,6 +144,22 @@ export class AgentProcess {
       this.starting = undefined;
     });
     await this.starting;
+  }
+
+  /**
+   * The session's options changed: the next message starts the agent anew
+   * with them, in the same sandbox, resuming its own transcript.
+   */
+  optionsUpdated(): void {
+    if (this.runner) this.optionsChanged = true;
+  }
+
+  /** Stops the agent (asking first) and keeps the sandbox, whose next start reuses it. */
+  private async stopAgent(): Promise<void> {
+    const runner = this.runner;
+    this.runner = undefined;
+    this.parser = undefined;
+    await runner?.stop().catch(() => undefined);
   }
 
   /** Sends a command to the running agent; false when none runs. */

@@ -6,6 +6,8 @@ import type {
   SessionData,
   SessionEvent,
   SessionEventInput,
+  SessionOptions,
+  SessionOptionsPatch,
   SessionRecord,
   SessionSummary,
   TurnStopReason,
@@ -55,7 +57,7 @@ export class AgentSession {
   private closed = false;
 
   constructor(
-    deps: AgentSessionDeps,
+    private readonly deps: AgentSessionDeps,
     record: SessionRecord,
     restored?: { blocks: Block[]; files: StoredFileInfo[] },
   ) {
@@ -276,6 +278,56 @@ export class AgentSession {
     this.turns.close();
     await this.sync().catch(() => undefined);
     await this.agent.close();
+    await this.sync().catch(() => undefined);
+  }
+
+  /**
+   * Changes the session's options (`null` removes one: the profile's then
+   * applies), stores them and tells clients (`session:options:update`); the
+   * agent runs with them from the next turn (restarted in the same sandbox,
+   * resuming its transcript). Throws `UNSUPPORTED` for an ask policy its
+   * architecture cannot ask with.
+   */
+  updateOptions(patch: SessionOptionsPatch): SessionOptions {
+    const next: Record<string, unknown> = { ...this.state.record.sessionOptions };
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      if (value === null) delete next[field];
+      else next[field] = value;
+    }
+    if (patch.model === null && this.deps.profile.model) next.model = this.deps.profile.model;
+    const options = next as SessionOptions;
+    const policy = options.permissions ?? this.deps.profile.permissions;
+    if (policy?.mode === "ask" && !this.deps.architecture.capabilities.permissions) {
+      throw new RuntimeError(
+        "UNSUPPORTED",
+        `Architecture "${this.deps.architecture.id}" cannot ask for tool permissions; use permissions mode "bypass"`,
+      );
+    }
+    this.state.patchRecord({ sessionOptions: options });
+    this.log.emit({ type: "session:options:update", sessionOptions: options });
+    this.agent.optionsUpdated();
+    void this.sync().catch(() => undefined);
+    return options;
+  }
+
+  /**
+   * Unloads the session from this process: `close()`, then clients are told
+   * it is no longer loaded (`isLoaded: false`, sandbox `terminated`). The
+   * next message loads it again, with its workspace and transcript restored.
+   */
+  async unload(): Promise<void> {
+    await this.close();
+    this.setRuntime({
+      isLoaded: false,
+      sandboxStatus: "terminated",
+      busy: false,
+      currentTurnId: undefined,
+      queuedMessages: [],
+      sandboxId: undefined,
+      agentPid: undefined,
+    });
+    // The record's last seq includes that event, so the session loaded next continues after it.
     await this.sync().catch(() => undefined);
   }
 

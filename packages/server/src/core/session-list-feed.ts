@@ -19,7 +19,8 @@ const summaryEvents = new Set<SessionEvent["type"]>([
 /** Where the feed reads sessions from (the `SessionManager`). */
 export interface SessionSource {
   subscribeAll(listener: SessionEventListener): () => void;
-  get(sessionId: string): Promise<{ summary(): SessionSummary }>;
+  /** The session's summary as it stands, without loading it; null when it is gone. */
+  currentSummary(sessionId: string): Promise<SessionSummary | null>;
 }
 
 /** How many destroyed ids are remembered to drop late updates about them. */
@@ -92,13 +93,9 @@ export class SessionListFeed {
 
   private async pushSummary(sessionId: string): Promise<void> {
     if (!this.pending.delete(sessionId) || this.deletedIds.has(sessionId)) return;
-    let session: SessionSummary;
-    try {
-      session = (await this.sessions.get(sessionId)).summary();
-    } catch {
-      return; // Gone meanwhile: its deletion is reported by `deletion`.
-    }
-    if (!this.deletedIds.has(sessionId)) this.publish({ type: "updated", session });
+    const session = await this.sessions.currentSummary(sessionId).catch(() => null);
+    // Gone meanwhile: its deletion is reported by `deletion`.
+    if (session && !this.deletedIds.has(sessionId)) this.publish({ type: "updated", session });
   }
 
   private publish(change: SessionListChange): void {

@@ -163,6 +163,18 @@ export class SessionManager {
     return { sessions, nextCursor };
   }
 
+  /**
+   * The session's summary as it stands: live when it is loaded, else from
+   * its stored record (never loading it: an unloaded session stays so); null
+   * when there is none.
+   */
+  async currentSummary(sessionId: string): Promise<SessionSummary | null> {
+    const session = this.live.get(sessionId);
+    if (session) return session.summary();
+    const record = await this.options.persistence.loadSession(sessionId);
+    return record ? this.summaryOf(record) : null;
+  }
+
   /** The summary of a listed session: live when it is loaded, else from its record. */
   private summaryOf(record: SessionRecord): SessionSummary {
     const session = this.live.get(record.sessionId);
@@ -205,6 +217,24 @@ export class SessionManager {
         return { tenantId: session.tenantId };
       })().finally(() => this.destroying.delete(sessionId)),
     );
+  }
+
+  /**
+   * Unloads a session (see `AgentSession.unload`): synced, its sandbox
+   * terminated, everything kept; the next message or read loads it again.
+   * Answers once it is unloaded; a session not loaded here is left as it
+   * is. Throws as `get` does.
+   */
+  async stop(sessionId: string, scope?: SessionScope): Promise<void> {
+    const session = this.destroying.has(sessionId) ? undefined : this.live.get(sessionId);
+    if (session && inScope({ sessionId, tenantId: session.tenantId }, scope)) {
+      this.live.delete(sessionId);
+      await session.unload();
+      return;
+    }
+    const record = session ? null : await this.options.persistence.loadSession(sessionId);
+    if (!record || !inScope(record, scope) || this.destroying.has(sessionId))
+      throw sessionNotFound(sessionId);
   }
 
   /** Syncs every live session; a session retries its own failed syncs with backoff. */

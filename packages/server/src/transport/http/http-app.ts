@@ -29,6 +29,7 @@ import { architectureRoutes } from "./routes/architectures.js";
 import { eventRoutes } from "./routes/events.js";
 import { type FileRouteOptions, fileRoutes } from "./routes/files.js";
 import { profileRoutes } from "./routes/profiles.js";
+import { sessionLifecycleRoutes } from "./routes/session-lifecycle.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { workspaceRoutes } from "./routes/workspace.js";
 
@@ -109,6 +110,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   await app.register(architectureRoutes, { runtime: options.runtime });
   await app.register(profileRoutes, { runtime: options.runtime });
   await app.register(sessionRoutes, { runtime: options.runtime });
+  await app.register(sessionLifecycleRoutes, { runtime: options.runtime });
   await app.register(eventRoutes, { runtime: options.runtime, apiKeys: options.apiKeys });
   await app.register(fileRoutes, { runtime: options.runtime, files: options.files ?? {} });
   await app.register(workspaceRoutes, { runtime: options.runtime, files: options.files ?? {} });
