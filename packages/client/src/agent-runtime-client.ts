@@ -8,6 +8,8 @@ import type {
   SessionSummary,
 } from "@agent-runtime/protocol";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
+import { EventLog } from "./event-log.js";
+import { FileContentCache } from "./file-content-cache.js";
 import { type PermissionDecision, RestClient } from "./rest-client.js";
 import { SessionListStore } from "./session-list-store.js";
 import type { SessionSnapshot } from "./session-snapshot.js";
@@ -27,6 +29,8 @@ export interface AgentRuntimeClientOptions {
   readonly fetch?: typeof fetch;
   /** Reconnection and socket.io tuning. */
   readonly socket?: Omit<SocketConnectionOptions, "wsUrl" | "apiKey" | "log">;
+  /** Most events `eventLog` keeps; 0 records none. @default 500 */
+  readonly eventLogLimit?: number;
 }
 
 /** A session kept live by `openSession`. */
@@ -47,6 +51,9 @@ export interface OpenSession {
  * refetch.
  */
 export class AgentRuntimeClient {
+  /** Every socket event received, for debugging; records once something subscribes to it. */
+  readonly eventLog: EventLog;
+  private readonly files: FileContentCache;
   readonly rest: RestClient;
   readonly connection: SocketConnection;
   readonly sessionList: SessionListStore;
@@ -71,6 +78,9 @@ export class AgentRuntimeClient {
       ...(log ? { log } : {}),
     });
     this.sessionList = new SessionListStore(this.rest, this.connection);
+    this.eventLog = new EventLog({ limit: options.eventLogLimit });
+    this.connection.socket.onAny((name: string, payload: unknown) => this.eventLog.record(name, payload));
+    this.files = new FileContentCache((sessionId, path) => this.rest.readFile(sessionId, path));
   }
 
   /** The store of a session (created empty on first use; no I/O). */
@@ -149,6 +159,20 @@ export class AgentRuntimeClient {
     this.openCounts.delete(sessionId);
     this.connection.leave(sessionId);
     this.sessionList.remove(sessionId);
+    this.files.dropSession(sessionId);
+  }
+
+  /**
+   * A workspace file's content as UTF-8 text, cached: read once per version
+   * of the file in the session's file index (`modifiedAt`, `size`), so it is
+   * read again once the store learns the file changed. A file missing from
+   * the index (not tracked) is read every time. Rejects as `rest.readFile`.
+   */
+  getFile(sessionId: string, path: string): Promise<string> {
+    const file = this.session(sessionId)
+      .getSnapshot()
+      .files.find((f) => f.path === path);
+    return this.files.get(sessionId, path, file ? `${file.modifiedAt}|${file.size}` : undefined);
   }
 
   /** Sends a user message; a queued one shows in the store's `queuedMessages` until its turn starts. */

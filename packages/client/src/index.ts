@@ -6,6 +6,7 @@ export {
 } from "./agent-runtime-client.js";
 export { AgentRuntimeError, type ClientErrorCode } from "./agent-runtime-error.js";
 export type { ExtensionEvent, WireEvent } from "./apply-event.js";
+export { type DebugEvent, EventLog, type EventLogOptions } from "./event-log.js";
 export {
   type PermissionDecision,
   RestClient,
@@ -30,3 +31,4 @@ export {
   SocketConnection,
   type SocketConnectionOptions,
 } from "./socket-connection.js";
+export { filterWorkspaceFiles, type WorkspaceFileFilter } from "./workspace-file-filter.js";

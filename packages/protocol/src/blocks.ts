@@ -48,6 +48,8 @@ export const toolResultBlockSchema = z.object({
   toolUseId: z.string(),
   content: z.string(),
   isError: z.boolean().optional(),
+  /** Milliseconds from the start of the tool_use block to this result, measured by the server. */
+  durationMs: z.number().int().nonnegative().optional(),
 });
 
 export const thinkingBlockSchema = z.object({
@@ -78,6 +80,12 @@ export const subagentBlockSchema = z.object({
   prompt: z.string().optional(),
   description: z.string().optional(),
   output: z.string().optional(),
+  /** `name` for people: e.g. "Code reviewer" for `code-reviewer`. */
+  displayName: z.string().optional(),
+  /** The first line of `output`, shortened: a one-line account of what the subagent reported. */
+  summary: z.string().optional(),
+  /** Milliseconds from the subagent's start to its end, measured by the server; set once it ended. */
+  durationMs: z.number().int().nonnegative().optional(),
 });
 
 export const errorBlockSchema = z.object({

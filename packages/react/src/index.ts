@@ -6,10 +6,15 @@ export {
 export { type UseAgentSessionResult, useAgentSession } from "./use-agent-session.js";
 export { useBlock, useBlockIds } from "./use-block.js";
 export { useConnectionState } from "./use-connection-state.js";
-export { useEvents } from "./use-events.js";
+export { type UseEventsResult, useEvents } from "./use-events.js";
 export { type UseMessagesResult, useMessages } from "./use-messages.js";
 export { type UsePermissionsResult, usePermissions } from "./use-permissions.js";
 export { type UseSessionListResult, useSessionList } from "./use-session-list.js";
 export { useSessionSelector } from "./use-session-store.js";
-export { type UseSubagentsResult, useSubagentBlocks, useSubagents } from "./use-subagents.js";
+export {
+  type SubagentState,
+  type UseSubagentsResult,
+  useSubagentBlocks,
+  useSubagents,
+} from "./use-subagents.js";
 export { type UseWorkspaceFilesResult, useWorkspaceFiles } from "./use-workspace-files.js";

@@ -31,6 +31,12 @@ const result = (toolUseId: string, isError = false): ToolResultBlock => ({
 const kinds = (events: AgentEvent[]) =>
   events.map((e) => `${e.kind}:${"block" in e ? e.block.id : "blockId" in e ? e.blockId : ""}`);
 
+/** A clock the test moves: `advance(ms)`. */
+function steppedClock() {
+  let now = Date.parse(at);
+  return { now: () => new Date(now), advance: (ms: number) => (now += ms) };
+}
+
 describe("BlockTracker", () => {
   it("starts, streams into, updates and completes a block once", () => {
     const blocks = tracker();
@@ -101,12 +107,12 @@ describe("BlockTracker", () => {
     blocks.settleTool(result("ok"), events, () => "unused");
     blocks.settleTool(result("bad", true), events, () => "unused");
     expect(events.slice(2)).toEqual([
-      { kind: "block_start", block: result("ok") },
-      { kind: "block_complete", block: result("ok") },
+      { kind: "block_start", block: { ...result("ok"), durationMs: 0 } },
+      { kind: "block_complete", block: { ...result("ok"), durationMs: 0 } },
       { kind: "block_update", blockId: "ok", updates: { status: "success" } },
       { kind: "block_complete", block: { ...tool("ok"), status: "success" } },
-      { kind: "block_start", block: result("bad", true) },
-      { kind: "block_complete", block: result("bad", true) },
+      { kind: "block_start", block: { ...result("bad", true), durationMs: 0 } },
+      { kind: "block_complete", block: { ...result("bad", true), durationMs: 0 } },
       { kind: "block_update", blockId: "bad", updates: { status: "error" } },
       { kind: "block_complete", block: { ...tool("bad"), status: "error" } },
     ]);
@@ -128,6 +134,7 @@ describe("BlockTracker", () => {
       status: "running",
       description: "Look around",
       prompt: "Look.",
+      displayName: "Scout",
     };
     expect(events.slice(1)).toEqual([
       { kind: "block_start", block: subagent },
@@ -139,8 +146,15 @@ describe("BlockTracker", () => {
     events.length = 0;
     blocks.settleTool(result("call"), events, () => "report");
     expect(events.slice(4)).toEqual([
-      { kind: "block_update", blockId: "call:subagent", updates: { status: "completed", output: "report" } },
-      { kind: "block_complete", block: { ...subagent, status: "completed", output: "report" } },
+      {
+        kind: "block_update",
+        blockId: "call:subagent",
+        updates: { status: "completed", output: "report", summary: "report", durationMs: 0 },
+      },
+      {
+        kind: "block_complete",
+        block: { ...subagent, status: "completed", output: "report", summary: "report", durationMs: 0 },
+      },
       { kind: "subagent_completed", subagentId: "call", status: "completed" },
     ]);
   });
@@ -162,8 +176,78 @@ describe("BlockTracker", () => {
         parentSubagentId: "p",
         name: "general",
         status: "running",
+        displayName: "General",
       },
     });
+  });
+
+  it("times a tool call from its block's start to its result", () => {
+    const clock = steppedClock();
+    const blocks = new BlockTracker({ now: clock.now });
+    const events: AgentEvent[] = [];
+    blocks.start(tool("slow"), events);
+    clock.advance(1500);
+    blocks.start(tool("fast"), events);
+    clock.advance(20);
+    blocks.settleTool(result("fast"), events, () => undefined);
+    clock.advance(5);
+    blocks.settleTool(result("slow", true), events, () => undefined);
+    // A result whose call was never seen (or already settled) has no duration.
+    blocks.settleTool({ ...result("unknown"), id: "unknown:result" }, events, () => undefined);
+    blocks.settleTool({ ...result("slow"), id: "slow:again" }, events, () => undefined);
+    const durations = events.flatMap((e) =>
+      e.kind === "block_complete" && e.block.type === "tool_result" ? [[e.block.id, e.block.durationMs]] : [],
+    );
+    expect(durations).toEqual([
+      ["fast:result", 20],
+      ["slow:result", 1525],
+      ["unknown:result", undefined],
+      ["slow:again", undefined],
+    ]);
+  });
+
+  it("gives a subagent a display name, and on its end a duration and a one-line summary of its report", () => {
+    const clock = steppedClock();
+    const blocks = new BlockTracker({ now: clock.now });
+    const events: AgentEvent[] = [];
+    const launch = (id: string, type?: string) => {
+      blocks.start(tool(id, "Task"), events);
+      blocks.startSubagent(
+        { toolUseId: id, input: type ? { subagent_type: type } : {}, defaultName: "general-purpose" },
+        events,
+      );
+    };
+    launch("a", "code-reviewer");
+    launch("b");
+    launch("c", "test_runner");
+    launch("d", "Explore");
+    const started = events.flatMap((e) =>
+      e.kind === "block_start" && e.block.type === "subagent" ? [e.block.displayName] : [],
+    );
+    expect(started).toEqual(["Code reviewer", "General purpose", "Test runner", "Explore"]);
+
+    clock.advance(4200);
+    const report = `\n\n## Review done: ${"all good ".repeat(40)}\n\nDetails follow.`;
+    blocks.settleTool(result("a"), events, () => report);
+    blocks.settleTool(result("b"), events, () => "- **Found** three  files.\nMore.");
+    blocks.settleTool(result("c", true), events, () => undefined);
+    clock.advance(100);
+    blocks.closeAll(events);
+    const ended = Object.fromEntries(
+      events.flatMap((e) =>
+        e.kind === "block_complete" && e.block.type === "subagent"
+          ? [[e.block.subagentId, { summary: e.block.summary, durationMs: e.block.durationMs }]]
+          : [],
+      ),
+    );
+    const long = `Review done: ${"all good ".repeat(40)}`.trim();
+    expect(ended).toEqual({
+      a: { summary: `${long.slice(0, 159)}…`, durationMs: 4200 },
+      b: { summary: "**Found** three files.", durationMs: 4200 },
+      c: { summary: undefined, durationMs: 4200 },
+      d: { summary: undefined, durationMs: 4300 },
+    });
+    expect(ended.a?.summary).toHaveLength(160);
   });
 
   it("closes every open block in start order: tool calls fail, subagents fail", () => {
@@ -178,7 +262,7 @@ describe("BlockTracker", () => {
       { kind: "block_complete", block: text("t") },
       { kind: "block_update", blockId: "call", updates: { status: "error" } },
       { kind: "block_complete", block: { ...tool("call", "Task"), status: "error" } },
-      { kind: "block_update", blockId: "call:subagent", updates: { status: "failed" } },
+      { kind: "block_update", blockId: "call:subagent", updates: { status: "failed", durationMs: 0 } },
       {
         kind: "block_complete",
         block: expect.objectContaining({ id: "call:subagent", status: "failed" }),

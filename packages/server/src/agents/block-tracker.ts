@@ -46,6 +46,8 @@ export class BlockTracker {
   private readonly open = new Map<string, Block>();
   private readonly completed = new Set<string>();
   private readonly subagents = new Map<string, SubagentBlock>();
+  /** When each open tool_use and subagent block started (ms since the epoch), for durations. */
+  private readonly startedAt = new Map<string, number>();
   private readonly now: () => Date;
   private serial = 0;
 
@@ -80,6 +82,8 @@ export class BlockTracker {
   /** Opens `block`; the caller checks it was not seen before (see `emitWhole`). */
   start(block: Block, events: AgentEvent[]): void {
     this.open.set(block.id, block);
+    if (block.type === "tool_use" || block.type === "subagent")
+      this.startedAt.set(block.id, this.now().getTime());
     events.push({ kind: "block_start", block });
   }
 
@@ -95,6 +99,7 @@ export class BlockTracker {
     const block = this.open.get(blockId);
     if (!block) return;
     this.open.delete(blockId);
+    this.startedAt.delete(blockId);
     this.completed.add(blockId);
     events.push({ kind: "block_complete", block: { ...block, ...final } as Block });
   }
@@ -134,16 +139,18 @@ export class BlockTracker {
   startSubagent(launch: SubagentLaunch, events: AgentEvent[]): void {
     const { toolUseId, input } = launch;
     if (this.subagents.has(toolUseId)) return;
+    const name = stringOf(input.subagent_type) ?? launch.defaultName;
     const block: SubagentBlock = {
       type: "subagent",
       id: `${toolUseId}:subagent`,
       timestamp: this.stamp(),
       subagentId: toolUseId,
       ...(launch.parentSubagentId ? { parentSubagentId: launch.parentSubagentId } : {}),
-      name: stringOf(input.subagent_type) ?? launch.defaultName,
+      name,
       status: "running",
       ...(typeof input.description === "string" ? { description: input.description } : {}),
       ...(typeof input.prompt === "string" ? { prompt: input.prompt } : {}),
+      displayName: displayNameOf(name),
     };
     this.subagents.set(toolUseId, block);
     this.start(block, events);
@@ -160,14 +167,17 @@ export class BlockTracker {
   }
 
   /**
-   * Settles a tool call with its result: emits `result` whole, sets the
-   * tool_use block's status (`error` when `result.isError`, else `success`)
-   * and completes it; when the call launched a subagent, the subagent then
-   * ends `failed` or `completed` with `subagentReport()` as its output.
+   * Settles a tool call with its result: emits `result` whole (with
+   * `durationMs` since the tool_use block started, when that block is open),
+   * sets the tool_use block's status (`error` when `result.isError`, else
+   * `success`) and completes it; when the call launched a subagent, the
+   * subagent then ends `failed` or `completed` with `subagentReport()` as its
+   * output.
    */
   settleTool(result: ToolResultBlock, events: AgentEvent[], subagentReport: () => string | undefined): void {
     const { toolUseId } = result;
-    this.emitWhole(result, events);
+    const durationMs = this.isOpen(toolUseId) ? this.elapsedSince(toolUseId) : undefined;
+    this.emitWhole(durationMs === undefined ? result : { ...result, durationMs }, events);
     this.update(toolUseId, { status: result.isError ? "error" : "success" }, events);
     this.complete(toolUseId, events);
     if (this.subagents.has(toolUseId))
@@ -200,8 +210,52 @@ export class BlockTracker {
   ): void {
     const block = this.subagents.get(toolUseId);
     if (!block || !this.open.has(block.id)) return;
-    this.update(block.id, { status, ...(output === undefined ? {} : { output }) }, events);
+    const summary = output === undefined ? undefined : summaryOf(output);
+    const updates: Partial<SubagentBlock> = {
+      status,
+      ...(output === undefined ? {} : { output }),
+      ...(summary === undefined ? {} : { summary }),
+      durationMs: this.elapsedSince(block.id),
+    };
+    this.update(block.id, updates, events);
     this.complete(block.id, events);
     events.push({ kind: "subagent_completed", subagentId: toolUseId, status });
   }
+
+  /** Whole milliseconds since the open block `blockId` started (0 when the clock went back). */
+  private elapsedSince(blockId: string): number {
+    const started = this.startedAt.get(blockId) ?? this.now().getTime();
+    return Math.max(0, Math.round(this.now().getTime() - started));
+  }
+}
+
+/** The longest `summary`, in characters (UTF-16 code units), ellipsis included. */
+const SUMMARY_MAX_LENGTH = 160;
+
+/** A subagent type name for people: separators become spaces, the first letter capital ("code-reviewer" → "Code reviewer"). */
+function displayNameOf(name: string): string {
+  const words = name.replace(/[-_\s]+/g, " ").trim();
+  return words ? words.charAt(0).toUpperCase() + words.slice(1) : name;
+}
+
+/**
+ * The first non-empty line of a subagent's report, without Markdown heading,
+ * list and quote markers, whitespace collapsed, cut to `SUMMARY_MAX_LENGTH`
+ * with an ellipsis; undefined when the report has no text.
+ */
+function summaryOf(output: string): string | undefined {
+  // Only the first lines are looked at: a report that starts with this many blank ones has no summary.
+  for (const raw of output.split("\n", 100)) {
+    const line = raw
+      .replace(/^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+)*/, "")
+      .replace(/\s+/g, " ")
+      .trim();
+    if (!line) continue;
+    if (line.length <= SUMMARY_MAX_LENGTH) return line;
+    let end = SUMMARY_MAX_LENGTH - 1;
+    // Never split a surrogate pair.
+    if (/[\uD800-\uDBFF]/.test(line.charAt(end - 1))) end -= 1;
+    return `${line.slice(0, end)}…`;
+  }
+  return undefined;
 }

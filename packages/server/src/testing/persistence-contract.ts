@@ -804,6 +804,7 @@ function allBlockTypes(): Block[] {
       toolUseId: "toolu_k-tool",
       content: "ok",
       isError: false,
+      durationMs: 1520,
     },
     {
       type: "system",
@@ -823,6 +824,9 @@ function allBlockTypes(): Block[] {
       prompt: "Write tests",
       description: "Writes tests",
       output: "Done",
+      displayName: "Tester",
+      summary: "Done",
+      durationMs: 4200,
     },
     { type: "assistant_text", id: "k-sub-text", timestamp, content: "inside", subagentId: "toolu_task" },
     { type: "error", id: "k-error", timestamp, message: "Boom", code: "AGENT_FAILED" },
