@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { recordedAttachmentSchema } from "./attachments.js";
 
 /**
  * Blocks are the typed units an agent's output is parsed into. Every block has
@@ -20,6 +21,8 @@ export const userMessageBlockSchema = z.object({
   ...blockBase,
   type: z.literal("user_message"),
   content: z.string(),
+  /** The message's images and files, as stored in the workspace. */
+  attachments: z.array(recordedAttachmentSchema).optional(),
 });
 
 export const assistantTextBlockSchema = z.object({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_ATTACHMENTS, messageAttachmentSchema } from "./attachments.js";
 import { sessionEventSchema } from "./events.js";
 import { agentProfileSchema, agentProfileSummarySchema } from "./profile.js";
 import {
@@ -99,6 +100,8 @@ export const MAX_MESSAGE_LENGTH = 200_000;
 
 export const sendMessageRequestSchema = z.strictObject({
   content: z.string().min(1).max(MAX_MESSAGE_LENGTH),
+  /** Images and files (see `messageAttachmentSchema`); at most `MAX_ATTACHMENTS`. */
+  attachments: z.array(messageAttachmentSchema).max(MAX_ATTACHMENTS).optional(),
 });
 export type SendMessageRequest = z.infer<typeof sendMessageRequestSchema>;
 

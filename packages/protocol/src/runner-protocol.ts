@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { imageMediaTypeSchema } from "./attachments.js";
 import { turnStopReasonSchema } from "./events.js";
 import { runnableMcpServerSchema } from "./profile.js";
 import { architectureSchema, permissionPolicySchema } from "./session.js";
@@ -49,7 +50,13 @@ export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
 
 export const runnerCommandSchema = z.discriminatedUnion("type", [
   /** Start a turn; the server sends one only while no turn is open (see above). */
-  z.object({ type: z.literal("message"), turnId: z.string(), content: z.string() }),
+  z.object({
+    type: z.literal("message"),
+    turnId: z.string(),
+    content: z.string(),
+    /** Images the agent gets with the text, as base64. */
+    images: z.array(z.object({ mediaType: imageMediaTypeSchema, data: z.string() })).optional(),
+  }),
   /**
    * Stop the open turn: its `turn_end` says `interrupted` unless it ended
    * otherwise first; a turn the agent has not started yet ends at once.

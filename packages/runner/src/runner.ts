@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { type RunnerConfig, runnerCommandSchema } from "@agent-runtime/protocol";
-import type { AgentHostFactory } from "./agents/agent-host.js";
+import type { AgentHostFactory, MessageImage } from "./agents/agent-host.js";
 import { createClaudeHost } from "./agents/claude-agent-sdk/claude-host.js";
 import { createOpenCodeHost } from "./agents/opencode/opencode-host.js";
 import type { OutputWriter } from "./output.js";
@@ -50,7 +50,7 @@ export async function runRunner(
   let watcher: WorkspaceWatcher | undefined;
   let stopping = false;
   /** The open turn: held until the agent has started, then the host's until its `turnEnd`. */
-  let turn: { turnId: string; content: string } | undefined;
+  let turn: { turnId: string; content: string; images: readonly MessageImage[] } | undefined;
   let agentStarted = false;
 
   const host = factory(config, {
@@ -103,7 +103,7 @@ export async function runRunner(
     }
   }
 
-  const accept = (turnId: string, content: string): void => {
+  const accept = (turnId: string, content: string, images: readonly MessageImage[] = []): void => {
     if (turn) {
       io.output.write({
         type: "turn_end",
@@ -113,8 +113,8 @@ export async function runRunner(
       });
       return;
     }
-    turn = { turnId, content };
-    if (agentStarted) host.send(turnId, content);
+    turn = { turnId, content, images };
+    if (agentStarted) host.send(turnId, content, images);
   };
 
   const interrupt = (): void => {
@@ -152,7 +152,7 @@ export async function runRunner(
       return;
     }
     const command = parsed.data;
-    if (command.type === "message") accept(command.turnId, command.content);
+    if (command.type === "message") accept(command.turnId, command.content, command.images);
     else if (command.type === "permission_response") {
       host.respondPermission(command.requestId, command.decision, command.message);
     } else if (command.type === "interrupt") interrupt();
@@ -165,7 +165,7 @@ export async function runRunner(
     if (!stopping) {
       agentStarted = true;
       io.output.write({ type: "ready", pid: process.pid, ...(agentVersion ? { agentVersion } : {}) });
-      if (turn) host.send(turn.turnId, turn.content);
+      if (turn) host.send(turn.turnId, turn.content, turn.images);
     }
   } catch (error) {
     if (!stopping) {

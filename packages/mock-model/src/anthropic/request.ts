@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { type ConversationParts, stripSystemReminders, type Turn } from "../script/conversation.js";
+import {
+  type ConversationParts,
+  promptImage,
+  stripSystemReminders,
+  type Turn,
+} from "../script/conversation.js";
 
 const contentBlockSchema = z.looseObject({ type: z.string() });
 const contentSchema = z.union([z.string(), z.array(contentBlockSchema)]);
@@ -42,7 +47,13 @@ function toTurn(message: MessagesRequest["messages"][number]): Turn {
   const toolResults = blocks
     .filter((block) => block.type === "tool_result")
     .map((block) => contentText(block.content));
-  return { role: message.role, text, toolResults };
+  const images = blocks.flatMap((block) => {
+    const source = block.source as { type?: string; media_type?: string; data?: string } | undefined;
+    if (block.type !== "image" || source?.type !== "base64" || typeof source.data !== "string") return [];
+    const image = promptImage(source.media_type, source.data);
+    return image ? [image] : [];
+  });
+  return { role: message.role, text, toolResults, ...(images.length > 0 ? { images } : {}) };
 }
 
 /** The text of a `tool_result` content: a string, or the text blocks of an array. */

@@ -52,6 +52,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, context: RouteCont
       model: parsed.data.model,
       system: conversation.system,
       tools: conversation.tools,
+      images: conversation.promptImages,
       messages: parsed.data.messages,
       stream: false,
       maxTokens: undefined,

@@ -98,6 +98,7 @@ function modelCall(
       model: body.model,
       system: conversation.system,
       tools: conversation.tools,
+      images: conversation.promptImages,
       messages: body.messages,
       stream: body.stream === true,
       maxTokens: conversation.maxTokens,

@@ -1,3 +1,5 @@
+import type { PromptImage } from "../script/conversation.js";
+
 /** One request as the server saw it. Model fields are empty for routes that are not model calls. */
 export interface RecordedRequest {
   /** Sequence number, unique per server, starting at 1. */
@@ -13,6 +15,8 @@ export interface RecordedRequest {
   system: string;
   /** Names of the tools offered. */
   tools: string[];
+  /** The images of the latest user prompt: media type, decoded size and SHA-256. */
+  images: PromptImage[];
   /** The request's messages as sent. */
   messages: unknown[];
   stream: boolean;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ConversationParts, Turn } from "../script/conversation.js";
+import { type ConversationParts, type PromptImage, promptImage, type Turn } from "../script/conversation.js";
 
 const contentSchema = z
   .union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()])
@@ -36,7 +36,8 @@ export function openAiConversationParts(body: ChatRequest): ConversationParts {
       continue;
     }
     const role = message.role === "developer" ? "system" : message.role;
-    turns.push({ role, text, toolResults: [] });
+    const images = contentImages(message.content);
+    turns.push({ role, text, toolResults: [], ...(images.length > 0 ? { images } : {}) });
   }
   return {
     model: body.model,
@@ -46,6 +47,17 @@ export function openAiConversationParts(body: ChatRequest): ConversationParts {
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
     inputChars: JSON.stringify([body.messages, body.tools]).length,
   };
+}
+
+/** The `image_url` parts of a content that carry their image as a `data:` URL. */
+function contentImages(content: ChatRequest["messages"][number]["content"]): PromptImage[] {
+  if (!Array.isArray(content)) return [];
+  return content.flatMap((part) => {
+    const url = (part.image_url as { url?: unknown } | undefined)?.url;
+    if (part.type !== "image_url" || typeof url !== "string") return [];
+    const image = promptImage(undefined, url);
+    return image ? [image] : [];
+  });
 }
 
 function contentText(content: ChatRequest["messages"][number]["content"]): string {

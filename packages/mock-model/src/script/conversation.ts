@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * A protocol-neutral view of one model request, which is all the script
  * engine sees. The Anthropic and OpenAI adapters build it from their
@@ -21,6 +23,17 @@ export interface Conversation {
   maxTokens: number | undefined;
   /** Characters of prompt material, for input-token estimates. */
   inputChars: number;
+  /** The images of the latest user prompt, in order. */
+  promptImages: PromptImage[];
+}
+
+/** An image a request carries (base64 in the request), as the mock saw it. */
+export interface PromptImage {
+  mediaType: string;
+  /** Decoded size. */
+  bytes: number;
+  /** SHA-256 of the decoded bytes, hex. */
+  sha256: string;
 }
 
 /** One message reduced to what matching needs. Tool results count as user turns. */
@@ -30,6 +43,8 @@ export interface Turn {
   text: string;
   /** Text of each tool result the turn carries. */
   toolResults: string[];
+  /** Images the turn carries (user turns). */
+  images?: PromptImage[];
 }
 
 export interface ConversationParts {
@@ -75,7 +90,17 @@ export function describeConversation(parts: ConversationParts): Conversation {
     toolResult: last && last.toolResults.length > 0 ? last.toolResults.join("\n") : undefined,
     maxTokens: parts.maxTokens,
     inputChars: parts.inputChars,
+    promptImages: promptIndex >= 0 ? (turns[promptIndex]!.images ?? []) : [],
   };
+}
+
+/** An image given as base64 `data` (a bare payload or a `data:` URL); undefined when it is not one. */
+export function promptImage(mediaType: string | undefined, data: string): PromptImage | undefined {
+  const url = /^data:([^;,]+);base64,(.*)$/s.exec(data);
+  const type = url ? url[1]! : mediaType;
+  if (!type) return undefined;
+  const bytes = Buffer.from(url ? url[2]! : data, "base64");
+  return { mediaType: type, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
 }
 
 const SYSTEM_REMINDER = /<system-reminder>[\s\S]*?<\/system-reminder>/g;

@@ -33,6 +33,8 @@ export const matchSchema = z.strictObject({
   model: matcherSchema.optional(),
   /** The name of a tool the request offers (exact). */
   toolOffered: z.string().optional(),
+  /** The latest user prompt carries at least one image (`true`) or none (`false`). */
+  image: z.boolean().optional(),
 });
 export type Match = z.infer<typeof matchSchema>;
 

@@ -26,6 +26,7 @@ function matchesAll(match: Match, conversation: Conversation): boolean {
   if (match.system !== undefined && !matches(match.system, conversation.system)) return false;
   if (match.model !== undefined && !matches(match.model, conversation.model)) return false;
   if (match.toolOffered !== undefined && !conversation.tools.includes(match.toolOffered)) return false;
+  if (match.image !== undefined && match.image !== conversation.promptImages.length > 0) return false;
   if (match.toolResult !== undefined) {
     if (conversation.toolResult === undefined || !matches(match.toolResult, conversation.toolResult)) {
       return false;

@@ -1,3 +1,8 @@
+import type { RunnerCommand } from "@agent-runtime/protocol";
+
+/** An image sent with a user message, as base64. */
+export type MessageImage = NonNullable<Extract<RunnerCommand, { type: "message" }>["images"]>[number];
+
 import type { RunnerConfig, RunnerOutput } from "@agent-runtime/protocol";
 
 export type TurnEnd = Extract<RunnerOutput, { type: "turn_end" }>;
@@ -33,8 +38,8 @@ export interface AgentHostEvents {
 export interface AgentHost {
   /** Starts the agent process and resolves once it accepts messages. Rejects if it cannot start. */
   start(): Promise<{ agentVersion?: string }>;
-  /** Starts a turn with a user message; `turnEnd` reports its end under `turnId`. */
-  send(turnId: string, content: string): void;
+  /** Starts a turn with a user message (and its images); `turnEnd` reports its end under `turnId`. */
+  send(turnId: string, content: string, images?: readonly MessageImage[]): void;
   /** Answers a `permissionRequest`; unknown or already answered ids are ignored. */
   respondPermission(requestId: string, decision: "allow" | "deny", message?: string): void;
   /** Stops the running turn (it ends with `interrupted`); a no-op when idle. */

@@ -23,6 +23,7 @@ import {
   sandboxNameFor,
   untrackedPaths,
 } from "./agent-launch.js";
+import type { MessageImage } from "./message-attachments.js";
 import { RunnerConnection } from "./runner-connection.js";
 import type { RunnerLimits } from "./runner-limits.js";
 import type { SessionState } from "./session-state.js";
@@ -106,7 +107,10 @@ export class AgentProcess {
    * interrupted meanwhile). Resolves whether it was sent; rejects when the
    * agent could not start (`SANDBOX_FAILED`, `AGENT_FAILED`, `RUNNER_PROTOCOL`).
    */
-  async sendMessage(message: { turnId: string; content: string }, wanted: () => boolean): Promise<boolean> {
+  async sendMessage(
+    message: { turnId: string; content: string; images?: MessageImage[] },
+    wanted: () => boolean,
+  ): Promise<boolean> {
     const command: RunnerCommand = { type: "message", ...message };
     if (this.optionsChanged) {
       this.optionsChanged = false;

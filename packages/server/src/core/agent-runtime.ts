@@ -61,7 +61,7 @@ export interface AgentRuntimeOptions {
    * refused with `QUEUE_FULL` (HTTP 429). @default 20
    */
   readonly maxQueuedMessages?: number;
-  /** UTF-8 bytes a session's waiting messages may hold together (`QUEUE_FULL` past it). @default 4_194_304 (4 MiB) */
+  /** Bytes a session's waiting messages may hold together, their images included (`QUEUE_FULL` past it). @default 25_165_824 (24 MiB: one message with the most attachments) */
   readonly maxQueuedBytes?: number;
   /** Recent events each session keeps for resume; older cursors get a snapshot. @default 10_000 */
   readonly eventWindowSize?: number;
@@ -162,7 +162,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
     eventWindowSize: options.eventWindowSize ?? 10_000,
     maxQueuedMessages: options.maxQueuedMessages ?? 20,
-    maxQueuedBytes: options.maxQueuedBytes ?? 4_194_304,
+    maxQueuedBytes: options.maxQueuedBytes ?? 25_165_824,
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     dependencyLayers: new DependencyLayers(options.dependencies ?? {}),

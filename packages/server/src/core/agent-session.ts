@@ -1,6 +1,8 @@
 import type {
   Block,
   ErrorCode,
+  MessageAttachment,
+  RecordedAttachment,
   RunnerOutput,
   RuntimeState,
   SessionData,
@@ -18,6 +20,7 @@ import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
 import { untrackedPaths } from "./agent-launch.js";
 import { AgentProcess } from "./agent-process.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
+import { prepareMessage } from "./message-attachments.js";
 import { type PermissionAnswer, PermissionBroker } from "./permission-broker.js";
 import type { AgentSessionDeps } from "./session-deps.js";
 import { addBlock, applyAgentEvent, reportError, SessionState, setRuntime } from "./session-state.js";
@@ -121,7 +124,7 @@ export class AgentSession {
     this.turns = new TurnQueue(
       this.agent,
       {
-        started: (turn) => this.onTurnStarted(turn.turnId, turn.content),
+        started: (turn) => this.onTurnStarted(turn.turnId, turn.content, turn.prepared?.attachments ?? []),
         ended: (turn, stopReason) => this.onTurnEnded(turn.turnId, stopReason),
         idle: () => {
           if (!this.closed) this.agent.armIdleTimer();
@@ -196,6 +199,39 @@ export class AgentSession {
     const sent = this.turns.push(content);
     if (sent.queued) this.setRuntime({ queuedMessages: this.turns.queued() });
     return sent;
+  }
+
+  /**
+   * Queues a user message with attachments (see `prepareMessage`): they are
+   * checked and placed in the workspace first, then the message is queued as
+   * `sendMessage` does. Throws what `prepareMessage` and `sendMessage` throw.
+   */
+  async send(message: {
+    content: string;
+    attachments?: readonly MessageAttachment[] | undefined;
+  }): Promise<{ turnId: string; queued: boolean }> {
+    if (!message.attachments?.length) return this.sendMessage(message.content);
+    if (this.closed) throw new RuntimeError("SHUTTING_DOWN", "The session is closing");
+    const prepared = await prepareMessage(message.content, message.attachments, {
+      write: (path, content) => this.workspace.write(path, content),
+      read: (path, maxBytes) => this.readFileUpTo(path, maxBytes),
+    });
+    this.agent.clearIdleTimer();
+    const sent = this.turns.push(message.content, prepared);
+    if (sent.queued) this.setRuntime({ queuedMessages: this.turns.queued() });
+    return sent;
+  }
+
+  /** A workspace file's bytes, refused (`FILE_TOO_LARGE`) without reading it when it has more than `maxBytes`. */
+  private async readFileUpTo(path: string, maxBytes: number): Promise<Uint8Array> {
+    const reader = await this.openFile(path);
+    if (reader.size > maxBytes) {
+      await reader.close();
+      throw new RuntimeError("FILE_TOO_LARGE", `${path} has ${reader.size} bytes; at most ${maxBytes}`);
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of reader.read()) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   /**
@@ -338,11 +374,19 @@ export class AgentSession {
     await this.agent.kill();
   }
 
-  private onTurnStarted(turnId: string, content: string): void {
+  private onTurnStarted(turnId: string, content: string, attachments: readonly RecordedAttachment[]): void {
     this.setRuntime({ busy: true, currentTurnId: turnId, queuedMessages: this.turns.queued() });
     this.log.emit({ type: "session:turn:started", turnId, content });
     const timestamp = new Date().toISOString();
-    this.emitAll(addBlock(this.state, { type: "user_message", id: `user-${turnId}`, timestamp, content }));
+    this.emitAll(
+      addBlock(this.state, {
+        type: "user_message",
+        id: `user-${turnId}`,
+        timestamp,
+        content,
+        ...(attachments.length > 0 ? { attachments: [...attachments] } : {}),
+      }),
+    );
     this.state.patchRecord({
       openTurnId: turnId,
       ...(this.state.record.title ? {} : { title: content.slice(0, 80) }),

@@ -10,11 +10,15 @@ import type { AgentEvent } from "../agents/agent-architecture.js";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type { ExitStatus } from "../sandboxes/sandbox-provider.js";
 import type { AgentProcess } from "./agent-process.js";
+import type { PreparedMessage } from "./message-attachments.js";
 
 /** One user message and what happened in its turn so far. */
 export interface Turn {
   readonly turnId: string;
+  /** The message as its sender wrote it. */
   readonly content: string;
+  /** What the agent gets, when it differs from `content` (a message with attachments). */
+  readonly prepared?: PreparedMessage;
   /** Someone asked to stop it (it ends `interrupted` unless it failed). */
   interruptRequested: boolean;
   /** The agent's parser showed an error in the main conversation in this turn. */
@@ -73,12 +77,13 @@ export class TurnQueue {
    * (`queued`). Throws `QUEUE_FULL` when it would have to wait and the
    * waiting messages are at `maxQueuedMessages` or would pass `maxQueuedBytes`.
    */
-  push(content: string): { turnId: string; queued: boolean } {
+  push(content: string, prepared?: PreparedMessage): { turnId: string; queued: boolean } {
     const queued = this.running !== undefined || this.waiting.length > 0;
-    if (queued) this.assertRoomFor(content);
+    if (queued) this.assertRoomFor(content, prepared);
     const turn: Turn = {
       turnId: randomUUID(),
       content,
+      ...(prepared ? { prepared } : {}),
       interruptRequested: false,
       errorShown: false,
       agentFailed: false,
@@ -88,7 +93,7 @@ export class TurnQueue {
     return { turnId: turn.turnId, queued };
   }
 
-  private assertRoomFor(content: string): void {
+  private assertRoomFor(content: string, prepared: PreparedMessage | undefined): void {
     const { maxQueuedMessages, maxQueuedBytes } = this.bounds;
     if (this.waiting.length >= maxQueuedMessages) {
       throw new RuntimeError(
@@ -96,8 +101,11 @@ export class TurnQueue {
         `${this.waiting.length} messages already wait for their turn (at most ${maxQueuedMessages})`,
       );
     }
-    let bytes = Buffer.byteLength(content);
-    for (const turn of this.waiting) bytes += Buffer.byteLength(turn.content);
+    const held = (text: string, message: PreparedMessage | undefined) =>
+      Buffer.byteLength(message?.content ?? text) +
+      (message?.images ?? []).reduce((sum, image) => sum + image.data.length, 0);
+    let bytes = held(content, prepared);
+    for (const turn of this.waiting) bytes += held(turn.content, turn.prepared);
     if (bytes > maxQueuedBytes) {
       throw new RuntimeError(
         "QUEUE_FULL",
@@ -248,11 +256,13 @@ export class TurnQueue {
   }
 
   private async deliver(turn: Turn): Promise<void> {
-    const { turnId, content } = turn;
+    const { turnId, prepared } = turn;
+    const content = prepared?.content ?? turn.content;
+    const images = prepared && prepared.images.length > 0 ? { images: [...prepared.images] } : {};
     let sent: boolean;
     try {
       sent = await this.agent.sendMessage(
-        { turnId, content },
+        { turnId, content, ...images },
         () => this.running === turn && !turn.interruptRequested,
       );
     } catch (error) {

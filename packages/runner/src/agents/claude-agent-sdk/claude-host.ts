@@ -71,9 +71,20 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
       return { agentVersion: claudeCodeVersion() };
     },
 
-    send(turnId, content) {
+    send(turnId, content, images = []) {
       current = { turnId, interrupted: false };
-      input.push({ type: "user", message: { role: "user", content }, parent_tool_use_id: null });
+      // Images go as content blocks after the text, as the Messages API takes them.
+      const message =
+        images.length === 0
+          ? content
+          : [
+              { type: "text" as const, text: content },
+              ...images.map((image) => ({
+                type: "image" as const,
+                source: { type: "base64" as const, media_type: image.mediaType, data: image.data },
+              })),
+            ];
+      input.push({ type: "user", message: { role: "user", content: message }, parent_tool_use_id: null });
     },
 
     respondPermission(requestId, decision, message) {

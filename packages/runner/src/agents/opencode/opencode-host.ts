@@ -9,7 +9,7 @@ import {
   type RunnerConfig,
 } from "@agent-runtime/protocol";
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
-import type { AgentHost, AgentHostEvents, TurnEnd } from "../agent-host.js";
+import type { AgentHost, AgentHostEvents, MessageImage, TurnEnd } from "../agent-host.js";
 import { resolveOpencodeBinary } from "./binary.js";
 import { type OpenCodePermissionAsked, permissionRequestOf } from "./permissions.js";
 import { exportTranscript, importTranscript } from "./transcript.js";
@@ -146,7 +146,12 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
   };
 
   /** Sends one user message; resolves with an error message when OpenCode refuses it. */
-  const prompt = async (api: OpencodeClient, id: string, content: string): Promise<string | undefined> => {
+  const prompt = async (
+    api: OpencodeClient,
+    id: string,
+    content: string,
+    images: readonly MessageImage[],
+  ): Promise<string | undefined> => {
     if (!announced) {
       announced = true;
       const info = await api.session.get({ sessionID: id });
@@ -154,7 +159,7 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
         events.message({ type: "session.updated", properties: { sessionID: id, info: info.data } });
     }
     const command = /^\/(\S+)\s*([\s\S]*)$/.exec(content);
-    if (command && commands.has(command[1] as string)) {
+    if (command && commands.has(command[1] as string) && images.length === 0) {
       // A command request returns once the command's turn is over; the turn still ends on idle.
       const result = await api.session.command({
         sessionID: id,
@@ -167,7 +172,16 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
     const model = config.model ? openCodeModelRef(config.model) : undefined;
     const result = await api.session.promptAsync({
       sessionID: id,
-      parts: [{ type: "text", text: content }],
+      parts: [
+        { type: "text", text: content },
+        // Images as file parts (data URLs), which OpenCode gives the model as images.
+        ...images.map((image, index) => ({
+          type: "file" as const,
+          mime: image.mediaType,
+          filename: `image-${index + 1}.${image.mediaType.slice("image/".length)}`,
+          url: `data:${image.mediaType};base64,${image.data}`,
+        })),
+      ],
       ...(model ? { model } : {}),
     });
     return result.error ? errorText(result.error) : undefined;
@@ -280,11 +294,11 @@ export function createOpenCodeHost(config: RunnerConfig, events: AgentHostEvents
       return health.data?.version ? { agentVersion: health.data.version } : {};
     },
 
-    send(turnId, content) {
+    send(turnId, content, images = []) {
       if (!client || !sessionId) throw new Error("OpenCode has not started");
       const turn: Turn = { turnId, interrupted: false, busy: false };
       current = turn;
-      void prompt(client, sessionId, content).then(
+      void prompt(client, sessionId, content, images).then(
         (error) => {
           if (error && current === turn) {
             turn.error = error;

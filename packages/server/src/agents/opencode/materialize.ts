@@ -91,7 +91,10 @@ function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): 
         npm: "@ai-sdk/openai-compatible",
         name: "Agent Runtime",
         options: { baseURL: `{env:${OPENCODE_BASE_URL_ENV}}`, apiKey: `{env:${OPENCODE_API_KEY_ENV}}` },
-        models: Object.fromEntries([...ownModels].map((m) => [m, { name: m }])),
+        // The models take images (OpenCode strips them from custom models that do not say so).
+        models: Object.fromEntries(
+          [...ownModels].map((m) => [m, { name: m, modalities: { input: ["text", "image"], output: ["text"] } }]),
+        ),
       },
     },
     model: openCodeModelId(model),

@@ -5,6 +5,7 @@ import {
   interruptResponseSchema,
   listSessionsQuerySchema,
   listSessionsResponseSchema,
+  MAX_ATTACHMENT_BYTES,
   MAX_MESSAGE_LENGTH,
   permissionAnswerRequestSchema,
   permissionAnswerResponseSchema,
@@ -26,8 +27,8 @@ const sessionParams = z.object({ id: z.string().min(1).max(200) });
  */
 /** `POST /sessions`: a profile id, a model name and up to 200 tool names. */
 const CREATE_BODY_LIMIT = 64 * 1024;
-/** A message of `MAX_MESSAGE_LENGTH` characters. */
-const MESSAGE_BODY_LIMIT = 6 * MAX_MESSAGE_LENGTH + 1024;
+/** A message of `MAX_MESSAGE_LENGTH` characters, and its attachments as base64. */
+const MESSAGE_BODY_LIMIT = 6 * MAX_MESSAGE_LENGTH + Math.ceil((MAX_ATTACHMENT_BYTES * 4) / 3) + 64 * 1024;
 /** A permission answer with its 2,000-character message. */
 const PERMISSION_BODY_LIMIT = 16 * 1024;
 /** Routes that take no body. */
@@ -114,7 +115,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
       },
       async (request, reply) => {
         const session = await sessions.get(request.params.id, sessionScope(request));
-        return reply.status(202).send(session.sendMessage(request.body.content));
+        return reply.status(202).send(await session.send(request.body));
       },
     );
   }

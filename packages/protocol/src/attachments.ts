@@ -1,0 +1,64 @@
+import { z } from "zod";
+
+/** Image types a message may carry (what the models accept). */
+export const imageMediaTypeSchema = z.enum(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+export type ImageMediaType = z.infer<typeof imageMediaTypeSchema>;
+
+/** Most attachments one message carries. */
+export const MAX_ATTACHMENTS = 10;
+/** Largest image, decoded (the models' own limit). */
+export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+/** Largest attached file, decoded. */
+export const MAX_ATTACHED_FILE_BYTES = 10 * 1024 * 1024;
+/** Most bytes a message's attachments hold together, decoded. */
+export const MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024;
+
+/** Base64 (standard alphabet, padded or not) of at most `maxBytes` decoded bytes. */
+const base64 = (maxBytes: number) =>
+  z
+    .string()
+    .min(1)
+    .max(Math.ceil(maxBytes / 3) * 4)
+    .regex(
+      /^[A-Za-z0-9+/]+={0,2}$/,
+      "base64 (A–Z, a–z, 0–9, +, /, = padding), no data: prefix or whitespace",
+    );
+
+/**
+ * What a message may carry besides its text: an image as base64, an image
+ * already in the workspace (by path), or a file (placed in the workspace,
+ * under `attachments/`, and named in the message the agent gets).
+ */
+export const messageAttachmentSchema = z.union([
+  z.strictObject({
+    type: z.literal("image"),
+    mediaType: imageMediaTypeSchema,
+    data: base64(MAX_IMAGE_BYTES),
+  }),
+  z.strictObject({ type: z.literal("image"), path: z.string().min(1).max(4096) }),
+  z.strictObject({
+    type: z.literal("file"),
+    /** A file name (no folders). */
+    name: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^/\\\0]+$/, "a file name, without folders")
+      .refine((name) => name !== "." && name !== "..", "a file name, without folders"),
+    data: base64(MAX_ATTACHED_FILE_BYTES),
+  }),
+]);
+export type MessageAttachment = z.infer<typeof messageAttachmentSchema>;
+
+/**
+ * An attachment as its message's `user_message` block records it: where it
+ * is in the workspace (an inline image is stored there too), never its bytes.
+ */
+export const recordedAttachmentSchema = z.object({
+  type: z.enum(["image", "file"]),
+  /** Workspace path, relative. */
+  path: z.string(),
+  mediaType: z.string().optional(),
+  size: z.number().int().nonnegative(),
+});
+export type RecordedAttachment = z.infer<typeof recordedAttachmentSchema>;
