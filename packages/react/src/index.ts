@@ -17,4 +17,9 @@ export {
   useSubagentBlocks,
   useSubagents,
 } from "./use-subagents.js";
-export { type UseWorkspaceFilesResult, useWorkspaceFiles } from "./use-workspace-files.js";
+export {
+  type UseWorkspaceFilesResult,
+  /** The original system's name of `useWorkspaceFiles`. */
+  useWorkspaceFiles as useFiles,
+  useWorkspaceFiles,
+} from "./use-workspace-files.js";
