@@ -78,6 +78,12 @@ export const architectureCapabilitiesSchema = z.object({
    * the earlier turns then.
    */
   nativeResume: z.boolean(),
+  /**
+   * Runs models of the server's further model providers, named
+   * `provider/model` (added after v1; absent means false: only the main
+   * endpoint's models).
+   */
+  modelProviders: z.boolean().optional(),
 });
 export type ArchitectureCapabilities = z.infer<typeof architectureCapabilitiesSchema>;
 

@@ -22,10 +22,14 @@ export interface MaterializeInput {
   readonly sessionOptions: SessionOptions;
   readonly workspaceDir: string;
   readonly homeDir: string;
+  /** Names of the further model providers the runtime has (see `AgentRuntimeOptions.modelProviders`). */
+  readonly modelProviders?: readonly string[];
 }
 
 export interface RunnerInput extends MaterializeInput {
   readonly endpoint: ModelEndpoint;
+  /** The further model providers, by name, as the agent reaches them (through the egress proxy when restricted). */
+  readonly providerEndpoints?: Readonly<Record<string, ModelEndpoint>>;
   /** The session's effective permission policy (session option, else profile, else bypass). */
   readonly permissions: PermissionPolicy;
   /** Architecture-native session id to resume, when a transcript was restored. */

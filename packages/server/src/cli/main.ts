@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
 import { loadMockModel } from "./load-mock-model.js";
+import { parseModelProvidersOption } from "./model-providers-option.js";
 import { runServe } from "./serve.js";
 
 const program = new Command()
@@ -73,6 +74,12 @@ program
       "--pip-find-links <dirs>",
       "comma-separated folders of wheels and source archives pip may install profiles' packages from",
     ).env("AGENT_RUNTIME_PIP_FIND_LINKS"),
+  )
+  .addOption(
+    new Option(
+      "--model-providers <json>",
+      'further OpenAI-compatible model providers for OpenCode, {"<name>": {"baseUrl": "…", "apiKeyEnv": "VAR"}}; sessions name their models "<name>/<model>"',
+    ).env("AGENT_RUNTIME_MODEL_PROVIDERS"),
   )
   .addOption(
     new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env(
@@ -181,6 +188,9 @@ program
           : {}),
       },
       modelBaseUrl: options.modelBaseUrl,
+      ...(options.modelProviders
+        ? { modelProviders: parseModelProvidersOption(String(options.modelProviders)) }
+        : {}),
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,
       modalTokenId: process.env.MODAL_TOKEN_ID,

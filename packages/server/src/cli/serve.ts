@@ -37,6 +37,8 @@ export interface ServeOptions {
   /** Where profiles' packages are installed from (see `AgentRuntimeOptions.dependencies`). */
   readonly dependencies?: DependencySources;
   readonly modelBaseUrl?: string;
+  /** Further model providers (see `AgentRuntimeOptions.modelProviders`). */
+  readonly modelProviders?: Readonly<Record<string, ModelEndpoint>>;
   readonly modelApiKey?: string;
   /** Keys of `--api-keys` (see `ApiKeyEntry`). */
   readonly apiKeys: readonly ApiKeyEntry[];
@@ -130,6 +132,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     modelStallTimeoutMs: Math.round(options.modelStallTimeoutSeconds * 1000),
     egress: options.egress,
     ...(options.dependencies ? { dependencies: options.dependencies } : {}),
+    ...(options.modelProviders ? { modelProviders: options.modelProviders } : {}),
     logger,
   });
   const { apiKeysFile } = options;

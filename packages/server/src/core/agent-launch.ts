@@ -6,6 +6,7 @@ import {
 } from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint, RunnerInput } from "../agents/agent-architecture.js";
 import { linkAbove, resolveConfinedPath } from "../confined-path.js";
+import { RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { Sandbox, SandboxFile, SandboxProvider, WorkspaceEntry } from "../sandboxes/sandbox-provider.js";
 import { type SandboxEgress, sandboxEgressFor } from "./model-egress.js";
@@ -13,6 +14,26 @@ import { type SandboxEgress, sandboxEgressFor } from "./model-egress.js";
 /** Workspace paths a session does not track: its profile's (or the default) and its agent's own. */
 export function untrackedPaths(profile: AgentProfile, architecture: AgentArchitecture): string[] {
   return [...(profile.untrackedPaths ?? DEFAULT_UNTRACKED_PATHS), ...(architecture.untrackedPaths ?? [])];
+}
+
+/**
+ * Throws `UNSUPPORTED` when `model` names one of the further providers
+ * (`<provider>/<model>`) and the architecture cannot use them.
+ */
+export function assertModelRunnable(
+  architecture: AgentArchitecture,
+  model: string | undefined,
+  providers: Readonly<Record<string, unknown>>,
+): void {
+  const slash = model?.indexOf("/") ?? -1;
+  if (!model || slash <= 0 || architecture.capabilities.modelProviders) return;
+  const provider = model.slice(0, slash);
+  if (Object.hasOwn(providers, provider)) {
+    throw new RuntimeError(
+      "UNSUPPORTED",
+      `Model "${model}" is of provider "${provider}", which architecture "${architecture.id}" cannot use (it talks to the main model endpoint only)`,
+    );
+  }
 }
 
 /** Sandbox name of a session: deterministic so another process can find it. */
@@ -45,6 +66,8 @@ export interface LaunchOptions {
   readonly persistence: PersistenceAdapter;
   readonly sandboxProvider: SandboxProvider;
   readonly endpoint: ModelEndpoint;
+  /** Further model providers, by name (architectures with `capabilities.modelProviders` use them). */
+  readonly modelProviders: Readonly<Record<string, ModelEndpoint>>;
   /** Limit the sandbox's egress (when its provider can) and keep the model key out of it. */
   readonly restrictEgress: boolean;
 }
@@ -57,7 +80,7 @@ export interface LaunchOptions {
  */
 export function egressFor(options: LaunchOptions): SandboxEgress | undefined {
   if (!options.restrictEgress || !options.sandboxProvider.capabilities.networkPolicy) return undefined;
-  return sandboxEgressFor(options.endpoint, options.architecture, options.profile);
+  return sandboxEgressFor(options.endpoint, options.architecture, options.profile, options.modelProviders);
 }
 
 /** The size of a file in `sandbox` without reading it where the provider can open files; undefined when there is none. */
@@ -123,8 +146,15 @@ export async function prepareLaunch(
       ? onDisk
       : [];
   const present = new Set(onDisk.map((entry) => resolveConfinedPath(sandbox.workspaceDir, entry.path)));
+  const providers = architecture.capabilities.modelProviders ? options.modelProviders : {};
+  const modelProviders = Object.keys(providers);
   const files = architecture
-    .materialize({ profile, sessionOptions, ...dirs })
+    .materialize({
+      profile,
+      sessionOptions,
+      ...dirs,
+      ...(modelProviders.length > 0 ? { modelProviders } : {}),
+    })
     .filter((file) => file.readOnly || !present.has(file.path));
   if (kept.length === 0) {
     const stored = await persistence.listWorkspaceFiles(sessionId);
@@ -153,11 +183,15 @@ export async function prepareLaunch(
       files.push({ path, content: stored });
     }
   }
+  const egress = egressFor(options);
   const input: RunnerInput = {
     profile,
     sessionOptions,
     ...dirs,
-    endpoint: egressFor(options)?.agentEndpoint ?? options.endpoint,
+    ...(modelProviders.length > 0
+      ? { modelProviders, providerEndpoints: egress?.providerEndpoints ?? providers }
+      : {}),
+    endpoint: egress?.agentEndpoint ?? options.endpoint,
     permissions: effectivePermissions(profile, sessionOptions),
     ...(nativeSessionId && transcript !== undefined ? { resumeSessionId: nativeSessionId } : {}),
   };

@@ -1,4 +1,4 @@
-import type { AgentProfileInput, Architecture } from "@agent-runtime/protocol";
+import { type AgentProfileInput, type Architecture, OPENCODE_PROVIDER_ID } from "@agent-runtime/protocol";
 import { type Logger, pino } from "pino";
 import { z } from "zod";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
@@ -96,6 +96,14 @@ export interface AgentRuntimeOptions {
    */
   readonly dependencies?: DependencySources;
   /**
+   * Further model endpoints, by provider name: OpenAI-compatible APIs
+   * (`baseUrl` and `apiKey`) whose models OpenCode sessions name as
+   * `<provider>/<model>` (in the profile's or session's `model`). Each key is
+   * held like the main one: injected by the egress proxy on the model API's
+   * requests only. Claude Code talks to the main endpoint only.
+   */
+  readonly modelProviders?: Readonly<Record<string, ModelEndpoint>>;
+  /**
    * Bounds on what each sandbox's runner may send: line size, `log` and
    * invalid line rates, flood budgets (see `runnerLimitsSchema`). A sandbox
    * past them is stopped and its session gets a `RUNNER_PROTOCOL` error.
@@ -118,6 +126,18 @@ export interface AgentRuntime {
   /** Closes every session (sync + sandbox teardown), then persistence. Idempotent. */
   shutdown(): Promise<void>;
 }
+
+/** Provider names are `<provider>/` prefixes of model names, so never the runtime's own provider id. */
+const modelProvidersSchema = z.record(
+  z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "a provider name: lowercase letters, digits and '-'")
+    .refine(
+      (name) => name !== OPENCODE_PROVIDER_ID,
+      `"${OPENCODE_PROVIDER_ID}" is the runtime's own provider`,
+    ),
+  z.strictObject({ baseUrl: z.url({ protocol: /^https?$/ }), apiKey: z.string().min(1).optional() }),
+);
 
 /** A timer's longest delay (Node fires longer ones at once). */
 const stallTimeoutSchema = z.number().int().min(0).max(2_147_483_647);
@@ -145,6 +165,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     architectures,
     profiles,
     endpoint: options.model ?? {},
+    modelProviders: validateInput(modelProvidersSchema, options.modelProviders ?? {}, "modelProviders"),
     logger,
     idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
     syncIntervalMs: options.syncIntervalMs ?? 30_000,

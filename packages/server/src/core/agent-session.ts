@@ -17,7 +17,7 @@ import type {
 import type { Logger } from "pino";
 import { RuntimeError } from "../errors.js";
 import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
-import { untrackedPaths } from "./agent-launch.js";
+import { assertModelRunnable, untrackedPaths } from "./agent-launch.js";
 import { AgentProcess } from "./agent-process.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
 import { prepareMessage } from "./message-attachments.js";
@@ -333,6 +333,7 @@ export class AgentSession {
     }
     if (patch.model === null && this.deps.profile.model) next.model = this.deps.profile.model;
     const options = next as SessionOptions;
+    assertModelRunnable(this.deps.architecture, options.model, this.deps.modelProviders);
     const policy = options.permissions ?? this.deps.profile.permissions;
     if (policy?.mode === "ask" && !this.deps.architecture.capabilities.permissions) {
       throw new RuntimeError(

@@ -1,7 +1,7 @@
 import type { AgentProfile } from "@agent-runtime/protocol";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import { endpointOf } from "../sandboxes/endpoint.js";
-import type { SandboxNetworkPolicy } from "../sandboxes/sandbox-provider.js";
+import type { SandboxNetworkPolicy, SandboxSecret } from "../sandboxes/sandbox-provider.js";
 
 /** The model endpoint when none is configured: Anthropic's API. */
 export const DEFAULT_MODEL_BASE_URL = "https://api.anthropic.com";
@@ -14,38 +14,70 @@ export interface SandboxEgress {
   readonly network: SandboxNetworkPolicy;
   /** The endpoint as the agent inside must use it (placeholder key, plain HTTP at the endpoint's own port). */
   readonly agentEndpoint: ModelEndpoint;
+  /** The further model providers as the agent inside must use them, by name. */
+  readonly providerEndpoints: Readonly<Record<string, ModelEndpoint>>;
 }
 
 /**
- * The egress a session's sandbox needs: the model endpoint (with its key
- * injected by the provider's proxy, so the key never enters the sandbox, on
- * the architecture's `modelApiPaths` only: the proxy refuses the endpoint's
- * other paths) and the profile's external MCP servers and `network.allow`
- * endpoints. Everything else stays unreachable.
+ * The egress a session's sandbox needs: the model endpoint and each further
+ * model provider the architecture can use (each with its key injected by
+ * the provider's proxy, so no key enters the sandbox, on the architecture's
+ * `modelApiPaths` only: the proxy refuses the endpoint's other paths) and
+ * the profile's external MCP servers and `network.allow` endpoints.
+ * Everything else stays unreachable.
  */
 export function sandboxEgressFor(
   endpoint: ModelEndpoint,
   architecture: AgentArchitecture,
   profile: AgentProfile,
+  providers: Readonly<Record<string, ModelEndpoint>> = {},
 ): SandboxEgress {
-  const url = new URL(endpoint.baseUrl ?? DEFAULT_MODEL_BASE_URL);
-  const tls = url.protocol === "https:";
-  const model = endpointOf(url);
-  const allow = new Set([model]);
+  const main = throughProxy(
+    { baseUrl: endpoint.baseUrl ?? DEFAULT_MODEL_BASE_URL, apiKey: endpoint.apiKey },
+    architecture,
+  );
+  const allow = new Set([main.endpoint]);
+  const secrets = [...main.secrets];
+  const providerEndpoints: Record<string, ModelEndpoint> = {};
+  if (architecture.capabilities.modelProviders) {
+    for (const [name, provider] of Object.entries(providers)) {
+      if (!provider.baseUrl) continue;
+      const routed = throughProxy({ baseUrl: provider.baseUrl, apiKey: provider.apiKey }, architecture);
+      allow.add(routed.endpoint);
+      secrets.push(...routed.secrets);
+      providerEndpoints[name] = routed.agentEndpoint;
+    }
+  }
   for (const server of Object.values(profile.mcpServers)) {
     if (server.type === "http" || server.type === "sse") allow.add(endpointOf(new URL(server.url)));
   }
   for (const endpoint of profile.network.allow) allow.add(endpoint);
+  return { network: { allow: [...allow], secrets }, agentEndpoint: main.agentEndpoint, providerEndpoints };
+}
+
+/**
+ * One model endpoint behind the proxy: its `host:port`, the secret the proxy
+ * injects (on the architecture's model API paths), and the endpoint as the
+ * agent uses it (plain HTTP at the endpoint's own port, which the proxy
+ * reads, with a placeholder key).
+ */
+function throughProxy(
+  endpoint: { baseUrl: string; apiKey?: string | undefined },
+  architecture: AgentArchitecture,
+): { endpoint: string; secrets: SandboxSecret[]; agentEndpoint: ModelEndpoint } {
+  const url = new URL(endpoint.baseUrl);
+  const tls = url.protocol === "https:";
+  const hostPort = endpointOf(url);
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
   const agentUrl = new URL(url);
   agentUrl.protocol = "http:";
   // Plain HTTP at the endpoint's own port (`http://api.anthropic.com:443`), which the proxy reads.
-  agentUrl.port = model.slice(model.lastIndexOf(":") + 1);
+  agentUrl.port = hostPort.slice(hostPort.lastIndexOf(":") + 1);
   const paths = architecture.modelApiPaths?.(path);
-  const secret = endpoint.apiKey
+  const secrets: SandboxSecret[] = endpoint.apiKey
     ? [
         {
-          endpoint: model,
+          endpoint: hostPort,
           ...architecture.credentialHeader(endpoint.apiKey),
           ...(tls ? { tls } : {}),
           ...(paths ? { paths } : {}),
@@ -53,7 +85,8 @@ export function sandboxEgressFor(
       ]
     : [];
   return {
-    network: { allow: [...allow], secrets: secret },
+    endpoint: hostPort,
+    secrets,
     agentEndpoint: {
       baseUrl: `${agentUrl.protocol}//${agentUrl.host}${path}`,
       ...(endpoint.apiKey ? { apiKey: PLACEHOLDER_API_KEY } : {}),

@@ -13,6 +13,8 @@ export interface AgentSessionDeps {
   readonly architecture: AgentArchitecture;
   readonly profile: AgentProfile;
   readonly endpoint: ModelEndpoint;
+  /** Further model providers, by name (see `AgentRuntimeOptions.modelProviders`). */
+  readonly modelProviders: Readonly<Record<string, ModelEndpoint>>;
   readonly logger: Logger;
   /** Tear the sandbox down after this long without activity (0 disables). */
   readonly idleTimeoutMs: number;

@@ -14,7 +14,7 @@ import { RuntimeError } from "../errors.js";
 import { decodeSessionListCursor, encodeSessionListCursor } from "../persistence/session-list-cursor.js";
 import type { ProfileRegistry } from "../profiles/profile-registry.js";
 import { assertProfileToolsOn } from "../profiles/profile-tools.js";
-import { sandboxNameFor } from "./agent-launch.js";
+import { assertModelRunnable, sandboxNameFor } from "./agent-launch.js";
 import { AgentSession } from "./agent-session.js";
 import type { SessionEventListener } from "./event-log.js";
 import type { AgentSessionDeps } from "./session-deps.js";
@@ -78,6 +78,7 @@ export class SessionManager {
     const profile = await this.options.profiles.get(agentProfileRef);
     const agent = this.architectureFor(architecture);
     assertProfileToolsOn(profile, architecture, `agent profile "${profile.id}"`);
+    assertModelRunnable(agent, sessionOptions?.model ?? profile.model, this.options.modelProviders);
     const policy = sessionOptions?.permissions ?? profile.permissions;
     if (policy?.mode === "ask" && !agent.capabilities.permissions) {
       throw new RuntimeError(

@@ -18,6 +18,12 @@ import { runnableMcpServers } from "../runnable-mcp-servers.js";
 /** Environment variables the provider's base URL and key are read from (`{env:…}`); the key never enters files. */
 export const OPENCODE_BASE_URL_ENV = "AGENT_RUNTIME_OPENAI_BASE_URL";
 export const OPENCODE_API_KEY_ENV = "AGENT_RUNTIME_OPENAI_API_KEY";
+
+/** The environment variables holding a further model provider's base URL and key (see `MaterializeInput.modelProviders`). */
+export function providerEnv(name: string): { baseUrl: string; apiKey: string } {
+  const stem = `AGENT_RUNTIME_PROVIDER_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+  return { baseUrl: `${stem}_BASE_URL`, apiKey: `${stem}_API_KEY` };
+}
 /** The model used when neither the session nor the profile names one (the mock model's demo name). */
 export const DEFAULT_OPENCODE_MODEL = "mock-model";
 
@@ -68,21 +74,45 @@ export function materializeOpenCodeProfile(input: MaterializeInput): SandboxFile
 
   files.push({
     path: at("opencode.json"),
-    content: `${JSON.stringify(opencodeConfig(profile, input.sessionOptions), null, 2)}\n`,
+    content: `${JSON.stringify(opencodeConfig(profile, input.sessionOptions, input.modelProviders ?? []), null, 2)}\n`,
     readOnly: true,
   });
   return files;
 }
 
-function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): Record<string, unknown> {
+function opencodeConfig(
+  profile: AgentProfile,
+  sessionOptions: SessionOptions,
+  providers: readonly string[],
+): Record<string, unknown> {
   const model = sessionOptions.model ?? profile.model ?? DEFAULT_OPENCODE_MODEL;
+  const refs = [model, ...profile.subagents.map((a) => a.model)]
+    .filter((m): m is string => m !== undefined)
+    .map(openCodeModelRef);
+  const modelsOf = (provider: string) =>
+    new Set(refs.filter((ref) => ref.providerID === provider).map((ref) => ref.modelID));
   // Every model the runtime's provider serves: those without a provider of their own.
-  const ownModels = new Set(
-    [model, ...profile.subagents.map((a) => a.model)]
-      .filter((m): m is string => m !== undefined)
-      .map(openCodeModelRef)
-      .filter((ref) => ref.providerID === OPENCODE_PROVIDER_ID)
-      .map((ref) => ref.modelID),
+  const ownModels = modelsOf(OPENCODE_PROVIDER_ID);
+  const modelEntries = (ids: Set<string>) =>
+    Object.fromEntries(
+      [...ids].map((m) => [m, { name: m, modalities: { input: ["text", "image"], output: ["text"] } }]),
+    );
+  // The further providers the session's models name, each an OpenAI-compatible endpoint with its own key.
+  const further = Object.fromEntries(
+    providers
+      .filter((name) => modelsOf(name).size > 0)
+      .map((name) => {
+        const env = providerEnv(name);
+        return [
+          name,
+          {
+            npm: "@ai-sdk/openai-compatible",
+            name,
+            options: { baseURL: `{env:${env.baseUrl}}`, apiKey: `{env:${env.apiKey}}` },
+            models: modelEntries(modelsOf(name)),
+          },
+        ];
+      }),
   );
   return {
     $schema: "https://opencode.ai/config.json",
@@ -92,10 +122,9 @@ function opencodeConfig(profile: AgentProfile, sessionOptions: SessionOptions): 
         name: "Agent Runtime",
         options: { baseURL: `{env:${OPENCODE_BASE_URL_ENV}}`, apiKey: `{env:${OPENCODE_API_KEY_ENV}}` },
         // The models take images (OpenCode strips them from custom models that do not say so).
-        models: Object.fromEntries(
-          [...ownModels].map((m) => [m, { name: m, modalities: { input: ["text", "image"], output: ["text"] } }]),
-        ),
+        models: modelEntries(ownModels),
       },
+      ...further,
     },
     model: openCodeModelId(model),
     small_model: openCodeModelId(model),

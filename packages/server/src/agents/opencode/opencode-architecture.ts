@@ -2,7 +2,12 @@ import { OPENCODE_TRANSCRIPT_DIR_ENV, openCodeModelId } from "@agent-runtime/pro
 import { profileToolsOn } from "../../profiles/profile-tools.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { runnableMcpServers } from "../runnable-mcp-servers.js";
-import { materializeOpenCodeProfile, OPENCODE_API_KEY_ENV, OPENCODE_BASE_URL_ENV } from "./materialize.js";
+import {
+  materializeOpenCodeProfile,
+  OPENCODE_API_KEY_ENV,
+  OPENCODE_BASE_URL_ENV,
+  providerEnv,
+} from "./materialize.js";
 import { createOpenCodeParser } from "./parser.js";
 import { openCodeTranscriptDir, openCodeTranscriptPath } from "./transcript-path.js";
 
@@ -12,7 +17,13 @@ const PLACEHOLDER_KEY = "agent-runtime";
 const openCodeArchitecture: AgentArchitecture = {
   id: "opencode",
   // Permissions: the runner maps the policy onto OpenCode's own `permission` config and requests.
-  capabilities: { thinking: true, subagents: true, permissions: true, nativeResume: true },
+  capabilities: {
+    thinking: true,
+    subagents: true,
+    permissions: true,
+    nativeResume: true,
+    modelProviders: true,
+  },
 
   // OpenCode keeps its database under HOME; `.opencode` and the read-only `opencode.json` in the workspace are the runtime's.
   untrackedPaths: [".opencode", "opencode.json"],
@@ -52,6 +63,15 @@ const openCodeArchitecture: AgentArchitecture = {
       [OPENCODE_TRANSCRIPT_DIR_ENV]: openCodeTranscriptDir(input.homeDir),
       ...(input.endpoint.baseUrl ? { [OPENCODE_BASE_URL_ENV]: openAiBaseUrl(input.endpoint.baseUrl) } : {}),
       [OPENCODE_API_KEY_ENV]: input.endpoint.apiKey ?? PLACEHOLDER_KEY,
+      ...Object.fromEntries(
+        Object.entries(input.providerEndpoints ?? {}).flatMap(([name, endpoint]) => {
+          const env = providerEnv(name);
+          return [
+            ...(endpoint.baseUrl ? [[env.baseUrl, openAiBaseUrl(endpoint.baseUrl)]] : []),
+            [env.apiKey, endpoint.apiKey ?? PLACEHOLDER_KEY],
+          ];
+        }),
+      ),
     };
   },
 

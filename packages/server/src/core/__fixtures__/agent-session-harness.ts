@@ -112,6 +112,7 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     maxPersistedWorkspaceBytes: 8 * 1024 * 1024,
     permissionTimeoutMs: 1_000,
     restrictEgress: false,
+    modelProviders: {},
     syncRetryMinMs: 5,
     syncRetryMaxMs: 40,
     eventWindowSize: 1_000,
