@@ -78,6 +78,7 @@ if (skipPostgres) {
           "0003_stored_file_bytes",
           "0004_stored_file_links",
           "0005_session_tenants",
+          "0006_session_leases",
         ]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));

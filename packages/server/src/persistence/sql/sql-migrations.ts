@@ -262,6 +262,29 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.alterTable("sessions").dropColumn("tenant_id").execute();
     },
   },
+  // Cluster mode's fenced session ownership (`cluster/session-leases.ts`); PostgreSQL only, as cluster mode is.
+  "0006_session_leases": {
+    async up(db: Kysely<unknown>) {
+      if (dialect !== "postgres") return;
+      // Tokens come from one sequence, so a token is never issued twice, even after a lease row is deleted.
+      await db.schema
+        .createTable("session_leases")
+        .addColumn("session_id", "text", (column) => column.primaryKey())
+        .addColumn("node_id", "text", (column) => column.notNull())
+        .addColumn("fencing_token", "bigserial", (column) => column.notNull())
+        .addColumn("expires_at", "timestamptz", (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createIndex("session_leases_expires_at")
+        .on("session_leases")
+        .column("expires_at")
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      if (dialect !== "postgres") return;
+      await db.schema.dropTable("session_leases").execute();
+    },
+  },
 });
 
 export interface MigrateSqlDatabaseOptions {
