@@ -52,13 +52,16 @@ const storedSessionOptionsSchema = z.object({
 
 /**
  * Sandbox lifecycle as clients see it: `pending` (no sandbox yet, the lazy
- * default), `preparing` (the profile's dependencies are being installed,
+ * default), `queued` (waiting for the runtime's admission control, which
+ * bounds how many agents start at once; `queuePosition` says its place),
+ * `preparing` (the profile's dependencies are being installed,
  * once for every session of the profile; `progress` says how far),
  * `creating`, `running`, `terminated` (torn down; the next message brings
  * it back), `error`.
  */
 export const sandboxStatusSchema = z.enum([
   "pending",
+  "queued",
   "preparing",
   "creating",
   "running",
@@ -85,6 +88,8 @@ export const runtimeStateSchema = z.object({
   queuedMessages: z.array(queuedMessageSchema),
   lastActivityAt: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** While `queued`: the session's place among the starts waiting (1 = next). */
+  queuePosition: z.number().int().positive().optional(),
   /** While `preparing`: the last line the installer printed. */
   progress: z.string().max(500).optional(),
 });

@@ -15,7 +15,12 @@ export function StatusBar({ sessionId }: { readonly sessionId: string }) {
     <footer className="statusbar" data-testid="statusbar">
       <span className="status-item" data-sandbox-status={sandbox} title={runtime?.error?.message}>
         <StatusDot status={sandbox} />
-        sandbox {sandbox === "preparing" ? "installing dependencies" : sandbox}
+        sandbox{" "}
+        {sandbox === "preparing"
+          ? "installing dependencies"
+          : sandbox === "queued" && runtime?.queuePosition
+            ? `queued (${runtime.queuePosition} to go)`
+            : sandbox}
         {sandbox === "preparing" && runtime?.progress ? (
           <span className="muted" data-testid="sandbox-progress">
             {" "}

@@ -77,6 +77,14 @@ program
   )
   .addOption(
     new Option(
+      "--max-concurrent-starts <count>",
+      "agents that may start at once; the others wait, shown queued (default: the machine's cores)",
+    )
+      .env("AGENT_RUNTIME_MAX_CONCURRENT_STARTS")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option(
       "--model-providers <json>",
       'further OpenAI-compatible model providers for OpenCode, {"<name>": {"baseUrl": "…", "apiKeyEnv": "VAR"}}; sessions name their models "<name>/<model>"',
     ).env("AGENT_RUNTIME_MODEL_PROVIDERS"),
@@ -188,6 +196,9 @@ program
           : {}),
       },
       modelBaseUrl: options.modelBaseUrl,
+      ...(options.maxConcurrentStarts === undefined
+        ? {}
+        : { maxConcurrentStarts: options.maxConcurrentStarts }),
       ...(options.modelProviders
         ? { modelProviders: parseModelProvidersOption(String(options.modelProviders)) }
         : {}),

@@ -37,6 +37,8 @@ export interface ServeOptions {
   /** Where profiles' packages are installed from (see `AgentRuntimeOptions.dependencies`). */
   readonly dependencies?: DependencySources;
   readonly modelBaseUrl?: string;
+  /** Agents that may start at once (see `AgentRuntimeOptions.maxConcurrentStarts`). */
+  readonly maxConcurrentStarts?: number;
   /** Further model providers (see `AgentRuntimeOptions.modelProviders`). */
   readonly modelProviders?: Readonly<Record<string, ModelEndpoint>>;
   readonly modelApiKey?: string;
@@ -133,6 +135,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     egress: options.egress,
     ...(options.dependencies ? { dependencies: options.dependencies } : {}),
     ...(options.modelProviders ? { modelProviders: options.modelProviders } : {}),
+    ...(options.maxConcurrentStarts === undefined
+      ? {}
+      : { maxConcurrentStarts: options.maxConcurrentStarts }),
     logger,
   });
   const { apiKeysFile } = options;

@@ -28,6 +28,7 @@ import { RunnerConnection } from "./runner-connection.js";
 import type { RunnerLimits } from "./runner-limits.js";
 import type { SessionState } from "./session-state.js";
 import type { SessionSync } from "./session-sync.js";
+import type { StartAdmission, StartPriority } from "./start-admission.js";
 
 /** How often, at most, a session reports the installer's progress while its profile's layer builds. */
 const PROGRESS_INTERVAL_MS = 500;
@@ -36,6 +37,8 @@ export interface AgentProcessOptions extends LaunchOptions {
   readonly logger: Logger;
   /** Installs the profile's dependencies into the layer its sandboxes mount. */
   readonly dependencyLayers: DependencyLayers;
+  /** Bounds how many agents start at once, runtime-wide. */
+  readonly startAdmission: StartAdmission;
   readonly runnerLimits: RunnerLimits;
   /** How long an interrupted turn may take to stop before the agent is killed. */
   readonly interruptGraceMs: number;
@@ -117,7 +120,7 @@ export class AgentProcess {
       await this.stopAgent();
     }
     let sent = false;
-    await this.ensureStarted((runner) => {
+    await this.ensureStarted("message", (runner) => {
       sent = wanted() && runner.send(command);
     });
     return sent || (wanted() && this.send(command));
@@ -131,7 +134,7 @@ export class AgentProcess {
    */
   async recover(): Promise<void> {
     if (
-      !(await this.ensureStarted(() => undefined).then(
+      !(await this.ensureStarted("background", () => undefined).then(
         () => true,
         () => false,
       ))
@@ -142,9 +145,12 @@ export class AgentProcess {
   }
 
   /** Starts the agent unless it runs (one start at a time; `onSpawned` only when this call starts it). */
-  private async ensureStarted(onSpawned: (runner: RunnerConnection) => void): Promise<void> {
+  private async ensureStarted(
+    priority: StartPriority,
+    onSpawned: (runner: RunnerConnection) => void,
+  ): Promise<void> {
     if (this.runner && !this.runner.exited) return;
-    this.starting ??= this.start(onSpawned).finally(() => {
+    this.starting ??= this.admittedStart(priority, onSpawned).finally(() => {
       this.starting = undefined;
     });
     await this.starting;
@@ -251,10 +257,28 @@ export class AgentProcess {
     await sandbox?.terminate().catch(() => undefined);
   }
 
+  /**
+   * `start` once the runtime's admission control lets it run (see
+   * `StartAdmission`); meanwhile the session shows `queued` with its place.
+   */
+  private async admittedStart(
+    priority: StartPriority,
+    onSpawned: (runner: RunnerConnection) => void,
+  ): Promise<void> {
+    const release = await this.options.startAdmission.admit(priority, (position) =>
+      this.handlers.status({ sandboxStatus: "queued", queuePosition: position }),
+    );
+    try {
+      await this.start(onSpawned);
+    } finally {
+      release();
+    }
+  }
+
   private async start(onSpawned: (runner: RunnerConnection) => void): Promise<void> {
     const { architecture, sandboxProvider, logger, sessionId } = this.options;
     this.clearIdleTimer();
-    this.handlers.status({ sandboxStatus: "creating", error: undefined });
+    this.handlers.status({ sandboxStatus: "creating", error: undefined, queuePosition: undefined });
     // A running sync may still be saving what the previous sandbox left; restore from its result.
     await this.options.sync.settled();
     try {

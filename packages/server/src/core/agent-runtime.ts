@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { type AgentProfileInput, type Architecture, OPENCODE_PROVIDER_ID } from "@agent-runtime/protocol";
 import { type Logger, pino } from "pino";
 import { z } from "zod";
@@ -15,6 +16,7 @@ import { validateInput } from "../profiles/validate-input.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { type RunnerLimitsInput, runnerLimitsSchema } from "./runner-limits.js";
 import { SessionManager } from "./session-manager.js";
+import { StartAdmission } from "./start-admission.js";
 
 export interface AgentRuntimeOptions {
   /** Where sessions, blocks, transcripts, workspace files (and optionally profiles) are stored. */
@@ -96,6 +98,13 @@ export interface AgentRuntimeOptions {
    */
   readonly dependencies?: DependencySources;
   /**
+   * Agents (sandbox created, agent started) that may start at once; the
+   * others wait, shown `queued` with their place, message starts before
+   * recoveries. A start costs seconds of CPU that running turns share.
+   * @default the machine's cores (`os.availableParallelism()`)
+   */
+  readonly maxConcurrentStarts?: number;
+  /**
    * Further model endpoints, by provider name: OpenAI-compatible APIs
    * (`baseUrl` and `apiKey`) whose models OpenCode sessions name as
    * `<provider>/<model>` (in the profile's or session's `model`). Each key is
@@ -138,6 +147,13 @@ const modelProvidersSchema = z.record(
     ),
   z.strictObject({ baseUrl: z.url({ protocol: /^https?$/ }), apiKey: z.string().min(1).optional() }),
 );
+
+const startLimitSchema = z.number().int().min(1).max(1024);
+
+/** One start per core. */
+function defaultStartLimit(): number {
+  return Math.max(1, availableParallelism());
+}
 
 /** A timer's longest delay (Node fires longer ones at once). */
 const stallTimeoutSchema = z.number().int().min(0).max(2_147_483_647);
@@ -187,6 +203,13 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     dependencyLayers: new DependencyLayers(options.dependencies ?? {}),
+    startAdmission: new StartAdmission(
+      validateInput(
+        startLimitSchema,
+        options.maxConcurrentStarts ?? defaultStartLimit(),
+        "maxConcurrentStarts",
+      ),
+    ),
   });
   let stopped: Promise<void> | undefined;
 

@@ -5,6 +5,7 @@ import type { DependencyLayers } from "../dependencies/dependency-layers.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import type { RunnerLimits } from "./runner-limits.js";
+import type { StartAdmission } from "./start-admission.js";
 
 /** What one `AgentSession` is made with: its agent and profile, and the runtime's shared services and settings. */
 export interface AgentSessionDeps {
@@ -44,4 +45,6 @@ export interface AgentSessionDeps {
   readonly runnerLimits: RunnerLimits;
   /** The layers holding profiles' installed dependencies, shared by every session. */
   readonly dependencyLayers: DependencyLayers;
+  /** Bounds how many agents start at once (see `StartAdmission`), shared by every session. */
+  readonly startAdmission: StartAdmission;
 }

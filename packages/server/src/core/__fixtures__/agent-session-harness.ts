@@ -17,6 +17,7 @@ import { createFakeSandboxProvider, type FakeSandboxProvider } from "../../testi
 import { AgentSession } from "../agent-session.js";
 import { DependencyLayers } from "../../dependencies/dependency-layers.js";
 import type { AgentSessionDeps } from "../session-deps.js";
+import { StartAdmission } from "../start-admission.js";
 import { runnerLimitsSchema } from "../runner-limits.js";
 import { emptyUsage } from "../usage.js";
 
@@ -120,6 +121,7 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     maxQueuedBytes: 4_194_304,
     runnerLimits: runnerLimitsSchema.parse({}),
     dependencyLayers: new DependencyLayers({}),
+    startAdmission: new StartAdmission(16),
     ...options.deps,
   };
   return harnessOf(new AgentSession(deps, record), deps, provider, stored);
