@@ -182,7 +182,9 @@ describe("loadProfilesFromFolder", () => {
     await write({
       "p/profile.json": JSON.stringify({
         name: "P",
-        bundledMCPs: [{ name: "db", localProjectPath: "./mcps/db", startCommand: "node .", installCommand: "npm i" }],
+        bundledMCPs: [
+          { name: "db", localProjectPath: "./mcps/db", startCommand: "node .", installCommand: "npm i" },
+        ],
       }),
       "p/mcps/db/index.js": "// db",
     });

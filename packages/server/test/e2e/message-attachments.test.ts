@@ -145,11 +145,11 @@ describe.each(cases)("$architecture: attachments", ({ architecture }) => {
       ],
     });
     expect(big.status).toBe(400);
-    const escape = await post(id, {
+    const outside = await post(id, {
       content: "x",
       attachments: [{ type: "file", name: "../x", data: "AAAA" }],
     });
-    expect(escape.status).toBe(400);
+    expect(outside.status).toBe(400);
     const missing = await post(id, { content: "x", attachments: [{ type: "image", path: "nowhere.png" }] });
     expect(missing.status).toBe(404);
     const data = await restClient(server.url).session(id);

@@ -50,7 +50,9 @@ describe("local sandbox layers", () => {
 
   beforeAll(async () => {
     const packages = await Promise.all(
-      ["layer-dep-a", "layer-dep-b"].map((name) => packPackage(join(testRoot, "packages"), name, `${name} works`)),
+      ["layer-dep-a", "layer-dep-b"].map((name) =>
+        packPackage(join(testRoot, "packages"), name, `${name} works`),
+      ),
     );
     registry = createServer((req, res) => {
       requests.push(req.url ?? "");
@@ -137,7 +139,9 @@ describe("local sandbox layers", () => {
     expect(layers.filter((name) => name.includes(spec.key))).toEqual([]);
     const folders = await readdir(join(testRoot, "sandboxes"));
     expect(folders.filter((name) => name.startsWith("layer-"))).toEqual([]);
-    await expect(provider.create({ name: `layers-${randomUUID().slice(0, 8)}`, layer: spec.key })).rejects.toMatchObject({
+    await expect(
+      provider.create({ name: `layers-${randomUUID().slice(0, 8)}`, layer: spec.key }),
+    ).rejects.toMatchObject({
       code: "SANDBOX_FAILED",
     });
   });
