@@ -450,6 +450,33 @@ describe("Studio with a tenant's key", () => {
     await shot(page, "desktop-tenant-key");
     await page.close();
   });
+
+  it("works with a browser token in ?token=, showing only its tenant's sessions and keeping the token out of the address bar", async () => {
+    const acme = await createFor("acme");
+    const globex = await createFor("globex");
+    const minted = await fetch(`${server.url}/auth/tokens`, {
+      method: "POST",
+      headers: { authorization: "Bearer acme-key", "content-type": "application/json" },
+      body: JSON.stringify({ ttlSeconds: 600 }),
+    });
+    const { token } = (await minted.json()) as { token: string };
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${server.url}/?token=${encodeURIComponent(token)}`);
+    const item = (sessionId: string) => page.locator(`.session-item[data-session-id="${sessionId}"]`);
+    await item(acme).waitFor({ timeout: 5_000 });
+    expect(await item(globex).count()).toBe(0);
+    expect(new URL(page.url()).search).toBe("");
+    expect(await page.evaluate(() => localStorage.getItem("agent-runtime.apiKey"))).toBeNull();
+    // A reload keeps the token for this tab.
+    await page.reload();
+    await item(acme).waitFor({ timeout: 5_000 });
+    await page.getByRole("button", { name: "Create session" }).click();
+    await page.waitForURL(/\/s\/[^/]+$/);
+    const created = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "");
+    const stored = (await (await admin(`/sessions/${created}`)).json()) as { tenantId?: string };
+    expect(stored.tenantId).toBe("acme");
+    await page.close();
+  });
 });
 
 describe("Studio honours the architectures' capabilities", () => {

@@ -2,6 +2,7 @@ import type {
   ArchitectureInfo,
   Block,
   CreateSessionRequest,
+  MessageAttachment,
   SendMessageResponse,
   SessionOptions,
   SessionOptionsPatch,
@@ -15,20 +16,34 @@ import { SessionListStore } from "./session-list-store.js";
 import type { SessionSnapshot } from "./session-snapshot.js";
 import { SessionStore } from "./session-store.js";
 import { SocketConnection, type SocketConnectionOptions } from "./socket-connection.js";
+import { type TokenAnswer, TokenSource } from "./token-source.js";
 
 export interface AgentRuntimeClientOptions {
   /** REST base URL, e.g. `http://localhost:3000`. */
   readonly apiUrl: string;
   /** socket.io URL. @default apiUrl */
   readonly wsUrl?: string;
-  /** Bearer key for REST and the socket handshake; omit when the server requires none. */
+  /** Bearer key for REST and the socket handshake; omit when the server requires none. Never ship one to a browser. */
   readonly apiKey?: string;
+  /** A browser token (`POST /auth/tokens`), used as the key is. */
+  readonly token?: string;
+  /**
+   * Gets the next browser token (see `TokenSourceOptions.getToken`): called
+   * before the current one expires and when the server refuses it, for REST
+   * and for socket (re)connections alike.
+   */
+  readonly getToken?: () => Promise<TokenAnswer>;
+  /** How long before a token's expiry `getToken` is called. @default 30_000 */
+  readonly tokenRefreshMarginMs?: number;
   /** Logs socket activity through `console.debug`. @default false */
   readonly debug?: boolean;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Reconnection and socket.io tuning. */
-  readonly socket?: Omit<SocketConnectionOptions, "wsUrl" | "apiKey" | "log">;
+  readonly socket?: Omit<
+    SocketConnectionOptions,
+    "wsUrl" | "apiKey" | "token" | "getToken" | "tokenRefreshMarginMs" | "tokenSource" | "log"
+  >;
   /** Most events `eventLog` keeps; 0 records none. @default 500 */
   readonly eventLogLimit?: number;
 }
@@ -51,12 +66,12 @@ export interface OpenSession {
  * refetch.
  */
 export class AgentRuntimeClient {
-  /** Every socket event received, for debugging; records once something subscribes to it. */
-  readonly eventLog: EventLog;
-  private readonly files: FileContentCache;
   readonly rest: RestClient;
   readonly connection: SocketConnection;
   readonly sessionList: SessionListStore;
+  /** Every socket event received, for debugging; records once something subscribes to it. */
+  readonly eventLog: EventLog;
+  private readonly files: FileContentCache;
   private readonly stores = new Map<string, SessionStore>();
   private readonly openCounts = new Map<string, number>();
   private readonly loads = new Map<string, Promise<SessionSnapshot>>();
@@ -66,15 +81,23 @@ export class AgentRuntimeClient {
     const log = options.debug
       ? (message: string, details?: unknown) => console.debug(`[agent-runtime] ${message}`, details ?? "")
       : undefined;
+    const tokenSource = new TokenSource({
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      ...(options.token ? { token: options.token } : {}),
+      ...(options.getToken ? { getToken: options.getToken } : {}),
+      ...(options.tokenRefreshMarginMs === undefined
+        ? {}
+        : { tokenRefreshMarginMs: options.tokenRefreshMarginMs }),
+    });
     this.rest = new RestClient({
       apiUrl: options.apiUrl,
-      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      tokenSource,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     this.connection = new SocketConnection({
       ...options.socket,
       wsUrl: options.wsUrl ?? options.apiUrl,
-      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      tokenSource,
       ...(log ? { log } : {}),
     });
     this.sessionList = new SessionListStore(this.rest, this.connection);
@@ -175,9 +198,13 @@ export class AgentRuntimeClient {
     return this.files.get(sessionId, path, file ? `${file.modifiedAt}|${file.size}` : undefined);
   }
 
-  /** Sends a user message; a queued one shows in the store's `queuedMessages` until its turn starts. */
-  async sendMessage(sessionId: string, content: string): Promise<SendMessageResponse> {
-    const response = await this.rest.sendMessage(sessionId, content);
+  /** Sends a user message (with `attachments`, as `rest.sendMessage`); a queued one shows in the store's `queuedMessages` until its turn starts. */
+  async sendMessage(
+    sessionId: string,
+    content: string,
+    attachments?: readonly MessageAttachment[],
+  ): Promise<SendMessageResponse> {
+    const response = await this.rest.sendMessage(sessionId, content, attachments);
     this.session(sessionId).trackSentMessage(content, response);
     return response;
   }

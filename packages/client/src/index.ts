@@ -31,4 +31,5 @@ export {
   SocketConnection,
   type SocketConnectionOptions,
 } from "./socket-connection.js";
+export { type TokenAnswer, TokenSource, type TokenSourceOptions } from "./token-source.js";
 export { filterWorkspaceFiles, type WorkspaceFileFilter } from "./workspace-file-filter.js";

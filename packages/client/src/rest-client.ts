@@ -8,6 +8,9 @@ import type {
   HealthResponse,
   ListSessionsQuery,
   ListSessionsResponse,
+  MessageAttachment,
+  MintTokenRequest,
+  MintTokenResponse,
   PermissionAnswerRequest,
   SendMessageResponse,
   SessionData,
@@ -18,14 +21,20 @@ import type {
   WorkspaceFile,
 } from "@agent-runtime/protocol";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
+import { TokenSource, type TokenSourceOptions } from "./token-source.js";
 
 export type PermissionDecision = PermissionAnswerRequest["decision"];
 
-export interface RestClientOptions {
+/**
+ * `apiKey`, `token` or `getToken` (see `TokenSourceOptions`) is sent as
+ * `Authorization: Bearer <credential>`; with `getToken`, a request answered
+ * `401` is sent once more with a fresh token.
+ */
+export interface RestClientOptions extends TokenSourceOptions {
   /** Base URL of the server, e.g. `http://localhost:3000` (a path prefix is kept). */
   readonly apiUrl: string;
-  /** Sent as `Authorization: Bearer <apiKey>` when set. */
-  readonly apiKey?: string;
+  /** A credential shared with a socket connection; replaces `apiKey`, `token` and `getToken`. */
+  readonly tokenSource?: TokenSource;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
 }
@@ -48,12 +57,12 @@ interface RequestOptions {
  */
 export class RestClient {
   private readonly baseUrl: string;
-  private readonly apiKey: string | undefined;
+  private readonly tokens: TokenSource;
   private readonly fetchImpl: typeof fetch;
 
   constructor(options: RestClientOptions) {
     this.baseUrl = options.apiUrl.replace(/\/+$/, "");
-    this.apiKey = options.apiKey;
+    this.tokens = options.tokenSource ?? new TokenSource(options);
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
@@ -73,6 +82,14 @@ export class RestClient {
 
   getProfile(profileId: string): Promise<AgentProfile> {
     return this.request("GET", `/agent-profiles/${enc(profileId)}`);
+  }
+
+  /**
+   * Mints a browser token (`POST /auth/tokens`) with this client's key: for
+   * an application's backend, which hands the token to its browser.
+   */
+  mintToken(request: MintTokenRequest = {}): Promise<MintTokenResponse> {
+    return this.request("POST", "/auth/tokens", { body: request });
   }
 
   /** Creates a session; no sandbox starts until the first message. */
@@ -103,9 +120,18 @@ export class RestClient {
     await this.request("DELETE", `/sessions/${enc(sessionId)}`);
   }
 
-  /** Sends a user message; `queued` is true when another turn is running and this one waits. */
-  sendMessage(sessionId: string, content: string): Promise<SendMessageResponse> {
-    return this.request("POST", `/sessions/${enc(sessionId)}/messages`, { body: { content } });
+  /**
+   * Sends a user message, with images and files when `attachments` is given
+   * (see `messageAttachmentSchema` for the limits); `queued` is true when
+   * another turn is running and this one waits.
+   */
+  sendMessage(
+    sessionId: string,
+    content: string,
+    attachments?: readonly MessageAttachment[],
+  ): Promise<SendMessageResponse> {
+    const body = attachments?.length ? { content, attachments } : { content };
+    return this.request("POST", `/sessions/${enc(sessionId)}/messages`, { body });
   }
 
   /** Stops the running turn; `interrupted` is false when none was running. */
@@ -208,7 +234,6 @@ export class RestClient {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: "application/json" };
-    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
     const init: RequestInit = { method, headers };
     if (options.body !== undefined) {
       headers["content-type"] = "application/json";
@@ -219,13 +244,20 @@ export class RestClient {
       init.body = options.bytes as Uint8Array<ArrayBuffer>;
     }
 
-    let response: Response;
-    try {
-      response = await this.fetchImpl(url, init);
-    } catch (cause) {
-      throw new AgentRuntimeError("NETWORK_ERROR", `${method} ${path} failed: ${messageOf(cause)}`, {
-        cause,
-      });
+    const send = async (credential: string | undefined): Promise<Response> => {
+      if (credential) headers.authorization = `Bearer ${credential}`;
+      try {
+        return await this.fetchImpl(url, init);
+      } catch (cause) {
+        throw new AgentRuntimeError("NETWORK_ERROR", `${method} ${path} failed: ${messageOf(cause)}`, {
+          cause,
+        });
+      }
+    };
+    let response = await send(await this.credential(() => this.tokens.current()));
+    if (response.status === 401 && this.tokens.refreshable) {
+      await response.body?.cancel();
+      response = await send(await this.credential(() => this.tokens.refresh()));
     }
     if (!response.ok) throw AgentRuntimeError.fromResponse(response.status, await readJson(response));
     if (options.raw) return response as T;
@@ -237,6 +269,15 @@ export class RestClient {
       });
     }
     return body as T;
+  }
+
+  /** The credential `get` yields; a failing `getToken` fails the request `UNAUTHORIZED`. */
+  private async credential(get: () => Promise<string | undefined>): Promise<string | undefined> {
+    try {
+      return await get();
+    } catch (cause) {
+      throw new AgentRuntimeError("UNAUTHORIZED", `getToken failed: ${messageOf(cause)}`, { cause });
+    }
   }
 }
 

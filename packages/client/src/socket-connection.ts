@@ -9,6 +9,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket
 import { AgentRuntimeError } from "./agent-runtime-error.js";
 import type { WireEvent } from "./apply-event.js";
 import type { ReceiveOutcome } from "./session-store.js";
+import { TokenSource, type TokenSourceOptions } from "./token-source.js";
 
 /** How a joined session takes what the socket delivers. */
 export interface SessionSubscriber {
@@ -41,11 +42,18 @@ export interface ConnectionState {
   readonly error: AgentRuntimeError | undefined;
 }
 
-export interface SocketConnectionOptions {
+/**
+ * `apiKey`, `token` or `getToken` (see `TokenSourceOptions`) is sent on
+ * every handshake as `auth: {token}`, asked for again before each
+ * (re)connection; with `getToken`, a handshake refused `UNAUTHORIZED` or
+ * `TOKEN_EXPIRED` is tried once more with a fresh token, and a socket the
+ * server disconnects at its token's expiry reconnects with the next one.
+ */
+export interface SocketConnectionOptions extends TokenSourceOptions {
   /** socket.io server URL (usually the REST base URL). */
   readonly wsUrl: string;
-  /** Sent on the handshake as `auth: {token}`. */
-  readonly apiKey?: string;
+  /** A credential shared with a REST client; replaces `apiKey`, `token` and `getToken`. */
+  readonly tokenSource?: TokenSource;
   /** First reconnection delay in ms; doubles per attempt, with ±50 % jitter. @default 500 */
   readonly reconnectionDelayMs?: number;
   /** @default 5000 */
@@ -89,8 +97,12 @@ export class SocketConnection {
   private readonly listeners = new Set<() => void>();
   private readonly joinTimeoutMs: number;
   private readonly log: (message: string, details?: unknown) => void;
+  private readonly tokens: TokenSource;
+  /** True after a refused handshake was retried with a fresh token, until a connection succeeds. */
+  private refreshedAfterRefusal = false;
 
   constructor(options: SocketConnectionOptions) {
+    this.tokens = options.tokenSource ?? new TokenSource(options);
     this.joinTimeoutMs = options.joinTimeoutMs ?? 10_000;
     this.retryDelayMs = options.reconnectionDelayMaxMs ?? 5000;
     this.log = options.log ?? (() => undefined);
@@ -100,7 +112,15 @@ export class SocketConnection {
       reconnectionDelay: options.reconnectionDelayMs ?? 500,
       reconnectionDelayMax: options.reconnectionDelayMaxMs ?? 5000,
       randomizationFactor: 0.5,
-      ...(options.apiKey ? { auth: { token: options.apiKey } } : {}),
+      auth: (send: (auth: { token?: string }) => void) => {
+        this.tokens.current().then(
+          (token) => send(token ? { token } : {}),
+          (error: unknown) => {
+            this.log("getToken failed", error);
+            send({});
+          },
+        );
+      },
       ...options.socketOptions,
     });
     this.socket.on("connect", () => this.onConnect());
@@ -264,6 +284,7 @@ export class SocketConnection {
 
   private onConnect(): void {
     this.log("connected", { id: this.socket.id });
+    this.refreshedAfterRefusal = false;
     this.setState({ status: "connected", error: undefined });
     this.joining.clear();
     for (const sessionId of this.subscribers.keys()) this.sendJoin(sessionId);
@@ -291,6 +312,17 @@ export class SocketConnection {
     const message = typeof data.message === "string" ? data.message : error.message;
     const failure = new AgentRuntimeError(code, `Socket connection failed: ${message}`, { cause: error });
     this.log("connect_error", { code, message });
+    const credentialRefused = code === "UNAUTHORIZED" || code === "TOKEN_EXPIRED";
+    if (credentialRefused && this.tokens.refreshable && !this.refreshedAfterRefusal && !this.socket.active) {
+      // Refused with a token the server no longer takes: once more with a fresh one.
+      this.refreshedAfterRefusal = true;
+      this.setState({ status: "reconnecting", error: failure });
+      this.tokens.refresh().then(
+        () => this.connect(),
+        (error: unknown) => this.log("getToken failed", error),
+      );
+      return;
+    }
     this.listSubscriber?.onFailed(failure);
     // An inactive socket was refused by the server and will not retry on its own; over a limit, it is worth another try later.
     const overLimit = !this.socket.active && (code === "RATE_LIMITED" || code === "TOO_MANY_SOCKETS");

@@ -12,6 +12,8 @@ export const errorCodes = {
   /** Bytes that are not an HTTP request (a bad request line, header or chunk); the connection is closed. */
   MALFORMED_REQUEST: 400,
   UNAUTHORIZED: 401,
+  /** The browser token expired: get a new one (`POST /auth/tokens`) and retry, or reconnect with it. */
+  TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
@@ -45,6 +47,11 @@ export const errorCodes = {
   QUEUE_FULL: 429,
   /** The caller (its API key, or its address without keys) holds the most sockets it may; one must close first. */
   TOO_MANY_SOCKETS: 429,
+  /**
+   * The tenant is at one of its quotas (sessions, running sandboxes, messages
+   * per minute, stored bytes); `details` names it. Nothing was created or started.
+   */
+  QUOTA_EXCEEDED: 429,
   INTERNAL: 500,
   SANDBOX_FAILED: 502,
   AGENT_FAILED: 502,

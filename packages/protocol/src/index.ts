@@ -13,4 +13,5 @@ export * from "./profile.js";
 export * from "./rest.js";
 export * from "./runner-protocol.js";
 export * from "./session.js";
+export * from "./tenants.js";
 export * from "./workspace-ignore.js";

@@ -5,6 +5,7 @@ import {
   type BlockType,
   isBlockOfType,
   isMainBlock,
+  type MessageAttachment,
   type SendMessageResponse,
   type Usage,
 } from "@agent-runtime/protocol";
@@ -30,7 +31,8 @@ export interface UseMessagesResult {
   getBlock(blockId: string): Block | undefined;
   /** The main conversation's blocks of one type, in order, typed by it. */
   getBlocksByType<T extends BlockType>(type: T): BlockOfType<T>[];
-  sendMessage(content: string): Promise<SendMessageResponse>;
+  /** Sends a message, with images and files when `attachments` is given (see `messageAttachmentSchema`). */
+  sendMessage(content: string, attachments?: readonly MessageAttachment[]): Promise<SendMessageResponse>;
   /** Stops the running turn; resolves false when none was running. */
   interrupt(): Promise<boolean>;
 }
@@ -61,7 +63,8 @@ export function useMessages(sessionId: string): UseMessagesResult {
     [blocks],
   );
   const sendMessage = useCallback(
-    (content: string) => client.sendMessage(sessionId, content),
+    (content: string, attachments?: readonly MessageAttachment[]) =>
+      client.sendMessage(sessionId, content, attachments),
     [client, sessionId],
   );
   const interrupt = useCallback(() => client.interrupt(sessionId), [client, sessionId]);

@@ -56,5 +56,6 @@ export type {
 } from "./sandboxes/sandbox-provider.js";
 export { type AgentServer, type AgentServerOptions, createAgentServer } from "./server.js";
 export type { ApiKeyEntry } from "./transport/api-keys.js";
+export type { TokenOptions } from "./transport/auth-tokens.js";
 export type { FileRouteOptions } from "./transport/http/routes/files.js";
 export { VERSION } from "./version.js";

@@ -2,6 +2,8 @@ import type { AddressInfo } from "node:net";
 import type { Server as SocketServer } from "socket.io";
 import type { AgentRuntime } from "./core/agent-runtime.js";
 import { ApiKeyChecker, type ApiKeyEntry } from "./transport/api-keys.js";
+import { TokenAuthority, type TokenOptions } from "./transport/auth-tokens.js";
+import { Credentials } from "./transport/credentials.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
 import type { RateLimitOptions } from "./transport/http/rate-limit.js";
@@ -26,6 +28,13 @@ export interface AgentServerOptions {
    * an invalid entry or a key given to two callers. @default []
    */
   readonly apiKeys?: readonly ApiKeyEntry[];
+  /**
+   * Browser tokens (`POST /auth/tokens`, see `docs/api/tenants.md`): the
+   * HS256 secret, lifetimes, and the keys of tokens an application signs
+   * itself. Throws `VALIDATION_FAILED` for a secret under 32 bytes.
+   * @default a random secret per process (tokens stop working when it restarts; every node of a cluster needs the same secret)
+   */
+  readonly tokens?: TokenOptions;
   /** Shown by `/health` so clients can label the demo model. @default false */
   readonly demoModel?: boolean;
   /** Largest request body in bytes. @default 10_485_760 */
@@ -91,12 +100,13 @@ export interface AgentServer {
 export async function createAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const { runtime } = options;
   const apiKeys = new ApiKeyChecker(options.apiKeys ?? []);
+  const credentials = new Credentials(apiKeys, new TokenAuthority(options.tokens));
   let closing: Promise<void> | undefined;
   const studioDir = resolveStudioDir(options.studio, runtime.logger);
   const studioPaths = studioDir ? studioPublicPaths(studioDir) : undefined;
   const app = await createHttpApp({
     runtime,
-    apiKeys,
+    credentials,
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     logger: runtime.logger,
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
@@ -110,7 +120,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   });
   const io = attachSocketTransport(app.server, {
     runtime,
-    apiKeys,
+    credentials,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
     // Absent limits take the transport's defaults.
     maxBufferedBytes: options.maxSocketBufferedBytes,

@@ -2,7 +2,7 @@ import { AgentRuntimeError, RestClient } from "@agent-runtime/client";
 import type { HealthResponse } from "@agent-runtime/protocol";
 import { AgentServiceProvider } from "@agent-runtime/react";
 import { useCallback, useEffect, useState } from "react";
-import { loadApiKey, saveApiKey } from "../api-key.js";
+import { forgetToken, loadApiKey, saveApiKey, takeToken } from "../api-key.js";
 import { ApiKeyForm } from "./ApiKeyForm.js";
 import { Shell } from "./Shell.js";
 
@@ -16,12 +16,15 @@ type HealthState =
 
 /**
  * Root: reads `/health`, asks for an API key when the server requires one
- * (kept in localStorage), then renders the Studio inside one
- * `AgentServiceProvider`.
+ * (kept in localStorage) unless a browser token came in the address
+ * (`?token=`, kept for this tab; see `takeToken`), then renders the Studio
+ * inside one `AgentServiceProvider`. With a token, the server shows the
+ * Studio only what the token reaches (its tenant's sessions).
  */
 export function App() {
   const [health, setHealth] = useState<HealthState>({ state: "loading" });
   const [apiKey, setApiKey] = useState(loadApiKey);
+  const [token, setToken] = useState(takeToken);
   const [keyProblem, setKeyProblem] = useState<string | undefined>(undefined);
 
   const checkHealth = useCallback(() => {
@@ -45,6 +48,13 @@ export function App() {
     setApiKey(undefined);
     setKeyProblem(problem);
   }, []);
+  const dropToken = useCallback((problem?: string) => {
+    forgetToken();
+    setToken(undefined);
+    setKeyProblem(
+      problem && "The server no longer accepts the token; open the Studio with a new one, or enter a key.",
+    );
+  }, []);
 
   if (health.state === "loading") return <div className="splash">Connecting…</div>;
   if (health.state === "failed") {
@@ -59,6 +69,13 @@ export function App() {
     );
   }
   const { authRequired, demoModel, version } = health.health;
+  if (token) {
+    return (
+      <AgentServiceProvider apiUrl={apiUrl} token={token}>
+        <Shell demoModel={demoModel} version={version} onForgetKey={dropToken} />
+      </AgentServiceProvider>
+    );
+  }
   if (authRequired && !apiKey) {
     return <ApiKeyForm apiUrl={apiUrl} problem={keyProblem} onAccept={acceptKey} />;
   }

@@ -36,7 +36,7 @@ export const BlockView = memo(function BlockView({ sessionId, blockId, onOpenSub
   if (!block) return null;
   switch (block.type) {
     case "user_message":
-      return <UserMessage block={block} />;
+      return <UserMessage sessionId={sessionId} block={block} />;
     case "assistant_text":
       return <AssistantText block={block} streaming={streaming} />;
     case "thinking":

@@ -10,7 +10,7 @@ import { SessionView } from "./SessionView.js";
 interface ShellProps {
   readonly demoModel: boolean;
   readonly version: string;
-  /** Present when the server requires a key: forgets it and asks again. */
+  /** Present when the server requires a key, or a token is used: forgets it and asks again. */
   readonly onForgetKey?: (problem?: string) => void;
 }
 
@@ -19,7 +19,9 @@ export function Shell({ demoModel, version, onForgetKey }: ShellProps) {
   const [route, navigate] = useRoute();
   const connection = useConnectionState();
   const { error: listError } = useSessionList();
-  const refused = listError?.code === "UNAUTHORIZED" || connection.error?.code === "UNAUTHORIZED";
+  const refused = [listError?.code, connection.error?.code].some(
+    (code) => code === "UNAUTHORIZED" || code === "TOKEN_EXPIRED",
+  );
   useEffect(() => {
     if (refused) onForgetKey?.("The server no longer accepts the stored key.");
   }, [refused, onForgetKey]);

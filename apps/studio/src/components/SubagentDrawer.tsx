@@ -45,7 +45,7 @@ export function SubagentDrawer({ sessionId, subagentId, onClose, onOpenSubagent 
         <header className="drawer-head">
           <StatusDot status={status === "running" ? "working" : status} />
           <div className="session-heading">
-            <h2>{info?.name ?? block?.name ?? "Subagent"}</h2>
+            <h2>{block?.displayName || info?.name || block?.name || "Subagent"}</h2>
             <span className="muted small">
               subagent · {status}
               {info?.description ? ` · ${info.description}` : ""}

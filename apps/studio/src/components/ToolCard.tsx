@@ -1,5 +1,6 @@
 import type { ToolResultBlock, ToolUseBlock } from "@agent-runtime/protocol";
 import { useState } from "react";
+import { duration } from "../format.js";
 import { asToolInput, summarizeToolInput } from "../tool-input.js";
 import { ToolInputView } from "./ToolInputView.js";
 
@@ -11,8 +12,8 @@ interface ToolCardProps {
 }
 
 /**
- * A tool call and its result as one compact card: name, a one-line summary
- * and the state; opens to the full input and result. Errors show in red and
+ * A tool call and its result as one compact card: name, a one-line summary,
+ * the state and how long the call took; opens to the full input and result. Errors show in red and
  * start open.
  */
 export function ToolCard({ call, result }: ToolCardProps) {
@@ -35,6 +36,11 @@ export function ToolCard({ call, result }: ToolCardProps) {
         </span>
         <span className="tool-name">{toolName}</span>
         <span className="tool-summary">{summarizeToolInput(toolName, input)}</span>
+        {result?.durationMs !== undefined ? (
+          <span className="tool-duration muted small" data-duration-ms={result.durationMs}>
+            {duration(result.durationMs)}
+          </span>
+        ) : null}
         <span className="chevron" aria-hidden="true">
           {expanded ? "▾" : "▸"}
         </span>

@@ -5,7 +5,9 @@ import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
+import { quotaOptions } from "./quota-cli-options.js";
 import { runServe } from "./serve.js";
+import { tokenOptions } from "./token-cli-options.js";
 
 const program = new Command()
   .name("agent-runtime")
@@ -105,6 +107,54 @@ program
       "--api-keys-file <path>",
       'JSON file of keys, {"keys": ["ADMIN_KEY", {"tenant": "T", "key": "KEY"}]}, read again on SIGHUP',
     ).env("AGENT_RUNTIME_API_KEYS_FILE"),
+  )
+  .addOption(
+    new Option(
+      "--token-secret <secret>",
+      "HS256 secret (32+ bytes) of the browser tokens POST /auth/tokens mints; the same on every node (default: random per process, tokens end with it)",
+    ).env("AGENT_RUNTIME_TOKEN_SECRET"),
+  )
+  .addOption(
+    new Option(
+      "--token-jwks-url <url>",
+      "JWKS URL of the keys an application signs its own browser tokens with",
+    ).env("AGENT_RUNTIME_TOKEN_JWKS_URL"),
+  )
+  .addOption(
+    new Option("--token-issuer <iss>", "required `iss` of application-signed tokens").env(
+      "AGENT_RUNTIME_TOKEN_ISSUER",
+    ),
+  )
+  .addOption(
+    new Option("--token-audience <aud>", "required `aud` of application-signed tokens").env(
+      "AGENT_RUNTIME_TOKEN_AUDIENCE",
+    ),
+  )
+  .addOption(
+    new Option(
+      "--quotas-file <path>",
+      'JSON quotas per tenant: {"default": {"sessions": N, ...}, "tenants": {"T": {...}}}',
+    ).env("AGENT_RUNTIME_QUOTAS_FILE"),
+  )
+  .addOption(
+    new Option("--quota-sessions <count>", "sessions each tenant may hold")
+      .env("AGENT_RUNTIME_QUOTA_SESSIONS")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option("--quota-running-sandboxes <count>", "sandboxes each tenant may run at once")
+      .env("AGENT_RUNTIME_QUOTA_RUNNING_SANDBOXES")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option("--quota-messages-per-minute <count>", "messages each tenant may send per minute")
+      .env("AGENT_RUNTIME_QUOTA_MESSAGES_PER_MINUTE")
+      .argParser(numeric),
+  )
+  .addOption(
+    new Option("--quota-stored-bytes <bytes>", "workspace bytes each tenant may store")
+      .env("AGENT_RUNTIME_QUOTA_STORED_BYTES")
+      .argParser(numeric),
   )
   .addOption(
     new Option("--idle-timeout <seconds>", "tear an idle session's sandbox down after this long")
@@ -208,6 +258,8 @@ program
       modalTokenSecret: process.env.MODAL_TOKEN_SECRET,
       apiKeys: options.apiKeys ? parseApiKeyList(String(options.apiKeys)) : [],
       ...(options.apiKeysFile ? { apiKeysFile: String(options.apiKeysFile) } : {}),
+      tokens: tokenOptions(options),
+      quotas: await quotaOptions(options),
       idleTimeoutSeconds: Number(options.idleTimeout),
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { MockModel } from "@agent-runtime/mock-model";
+import type { TenantQuotas } from "@agent-runtime/protocol";
 import { pino } from "pino";
 import pretty from "pino-pretty";
 import type { ModelEndpoint } from "../agents/agent-architecture.js";
@@ -30,6 +31,10 @@ export interface ServeOptions {
   readonly sandbox: "local" | "modal";
   readonly modalTokenId?: string;
   readonly modalTokenSecret?: string;
+  /** Browser tokens: their secret and the keys of application-signed tokens (see `AgentServerOptions.tokens`). */
+  readonly tokens?: AgentServerOptions["tokens"];
+  /** Quotas per tenant (see `AgentRuntimeOptions.quotas`). */
+  readonly quotas?: TenantQuotas;
   readonly unsafeNoIsolation: boolean;
   /** CPU time per local sandbox, in cores. */
   readonly sandboxCpus?: number;
@@ -138,6 +143,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     ...(options.maxConcurrentStarts === undefined
       ? {}
       : { maxConcurrentStarts: options.maxConcurrentStarts }),
+    ...(options.quotas ? { quotas: options.quotas } : {}),
     logger,
   });
   const { apiKeysFile } = options;
@@ -148,6 +154,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const server = await createAgentServer({
     runtime,
     apiKeys: await apiKeys(),
+    ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     demoModel: demo !== undefined,
     studio: true,
     ...options.socketLimits,

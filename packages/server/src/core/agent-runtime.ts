@@ -1,5 +1,11 @@
 import { availableParallelism } from "node:os";
-import { type AgentProfileInput, type Architecture, OPENCODE_PROVIDER_ID } from "@agent-runtime/protocol";
+import {
+  type AgentProfileInput,
+  type Architecture,
+  OPENCODE_PROVIDER_ID,
+  type TenantQuotas,
+  tenantQuotasSchema,
+} from "@agent-runtime/protocol";
 import { type Logger, pino } from "pino";
 import { z } from "zod";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
@@ -120,6 +126,15 @@ export interface AgentRuntimeOptions {
    *   maxDroppedLogLines: 5_000, invalidLinesLoggedPerSecond: 10, maxInvalidLines: 1_000 }
    */
   readonly runnerLimits?: RunnerLimitsInput;
+  /**
+   * Quotas per tenant: `default` for every tenant, `tenants[id]` replacing
+   * its fields for one (see `TenantQuota`: sessions, running sandboxes,
+   * messages per minute, stored bytes). Past one, the request is refused
+   * `QUOTA_EXCEEDED` (HTTP 429) and nothing is created or started. Sessions
+   * of no tenant have none. Throws `VALIDATION_FAILED` for an invalid value.
+   * @default {} (no quotas)
+   */
+  readonly quotas?: TenantQuotas;
   /** @default a pino logger at level "info" */
   readonly logger?: Logger;
 }
@@ -202,6 +217,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     maxQueuedBytes: options.maxQueuedBytes ?? 25_165_824,
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+    quotas: validateInput(tenantQuotasSchema, options.quotas ?? {}, "quotas"),
     dependencyLayers: new DependencyLayers(options.dependencies ?? {}),
     startAdmission: new StartAdmission(
       validateInput(

@@ -153,6 +153,13 @@ export class AgentSession {
     return this.state.runtime.busy;
   }
 
+  /** Bytes of the workspace files stored for this session (what tenants' `storedBytes` quotas count). */
+  get storedBytes(): number {
+    let total = 0;
+    for (const file of this.state.storedFiles.values()) total += file.size;
+    return total;
+  }
+
   subscribe(listener: SessionEventListener): () => void {
     return this.log.subscribe(listener);
   }

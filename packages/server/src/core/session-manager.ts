@@ -8,6 +8,8 @@ import {
   listSessionsQuerySchema,
   type SessionRecord,
   type SessionSummary,
+  type TenantQuotas,
+  type TenantUsageResponse,
 } from "@agent-runtime/protocol";
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { RuntimeError } from "../errors.js";
@@ -20,6 +22,8 @@ import type { SessionEventListener } from "./event-log.js";
 import type { AgentSessionDeps } from "./session-deps.js";
 import { SessionListFeed } from "./session-list-feed.js";
 import { inScope, type SessionScope } from "./session-scope.js";
+import { TenantQuotaBook } from "./tenant-quotas.js";
+import { TenantUsageMeter } from "./tenant-usage-meter.js";
 import { emptyUsage } from "./usage.js";
 
 /** What every session shares (see `AgentSessionDeps`), plus what the manager itself needs. */
@@ -30,7 +34,14 @@ export interface SessionManagerOptions extends Omit<AgentSessionDeps, "architect
   readonly syncIntervalMs: number;
   /** How long `shutdown()` waits for sessions to close before killing their agents. */
   readonly shutdownGraceMs: number;
+  /** Quotas per tenant (see `TenantQuota`); absent: none. */
+  readonly quotas?: TenantQuotas;
 }
+
+/** Sandbox states that hold a sandbox (or are making one). */
+const HOLDING_SANDBOX = new Set(["preparing", "creating", "running"]);
+/** Records one listing read at a time while counting a tenant's sessions. */
+const COUNT_PAGE = 500;
 
 /**
  * Owns the live `AgentSession`s of this process. Sessions are loaded from
@@ -46,8 +57,16 @@ export class SessionManager {
   private closing = false;
   /** The live session list: every creation, deletion and summary change of this process's sessions. */
   readonly listFeed = new SessionListFeed(this);
+  /** What each tenant's sessions use (tokens, cost, sandbox-seconds). */
+  readonly usage: TenantUsageMeter;
+  private readonly quotas: TenantQuotaBook;
+  /** Sessions between their quota admission and their message being queued (they hold a sandbox place). */
+  private readonly admitting = new Set<AgentSession>();
 
-  constructor(private readonly options: SessionManagerOptions) {}
+  constructor(private readonly options: SessionManagerOptions) {
+    this.quotas = new TenantQuotaBook(options.quotas);
+    this.usage = new TenantUsageMeter(options.persistence, options.logger);
+  }
 
   /** Starts the periodic sync. Called by `runtime.start()`. */
   start(): void {
@@ -73,8 +92,21 @@ export class SessionManager {
     this.assertOpen();
     const parsed = createSessionRequestSchema.safeParse(request);
     if (!parsed.success) throw new RuntimeError("VALIDATION_FAILED", parsed.error.message);
-    const { agentProfileRef, architecture, sessionOptions } = parsed.data;
     const tenantId = tenantOfNewSession(parsed.data.tenantId, scope);
+    const limit = tenantId === undefined ? undefined : this.quotas.quotaOf(tenantId).sessions;
+    if (tenantId === undefined || limit === undefined) return this.createChecked(parsed.data, tenantId);
+    return this.quotas.serialCreate(tenantId, async () => {
+      this.quotas.assertBelow(tenantId, "sessions", await this.countSessions(tenantId, limit));
+      return this.createChecked(parsed.data, tenantId);
+    });
+  }
+
+  /** `create` after the request was validated and the tenant decided. */
+  private async createChecked(
+    request: ReturnType<typeof createSessionRequestSchema.parse>,
+    tenantId: string | undefined,
+  ): Promise<AgentSession> {
+    const { agentProfileRef, architecture, sessionOptions } = request;
     const profile = await this.options.profiles.get(agentProfileRef);
     const agent = this.architectureFor(architecture);
     assertProfileToolsOn(profile, architecture, `agent profile "${profile.id}"`);
@@ -103,6 +135,118 @@ export class SessionManager {
     this.live.set(record.sessionId, session);
     this.listFeed.created(session.summary());
     return session;
+  }
+
+  /**
+   * Sends a user message to the session (see `AgentSession.send`) once the
+   * quotas of its tenant admit it: its stored bytes below `storedBytes`, a
+   * place under `runningSandboxes` when the session holds no sandbox yet
+   * (so none is created past it), and one under `messagesPerMinute`.
+   * Throws `QUOTA_EXCEEDED` (nothing queued, nothing started), and what
+   * `get` and `AgentSession.send` throw.
+   */
+  async sendMessage(
+    sessionId: string,
+    message: Parameters<AgentSession["send"]>[0],
+    scope?: SessionScope,
+  ): Promise<{ turnId: string; queued: boolean }> {
+    const session = await this.get(sessionId, scope);
+    const { tenantId } = session;
+    if (tenantId === undefined || !this.quotas.any) return session.send(message);
+    await this.admitStorage(session);
+    if (!this.holdsSandbox(session))
+      this.quotas.assertBelow(tenantId, "runningSandboxes", this.runningSandboxes(tenantId));
+    this.quotas.takeMessage(tenantId);
+    this.admitting.add(session);
+    try {
+      return await session.send(message);
+    } finally {
+      this.admitting.delete(session);
+    }
+  }
+
+  /**
+   * Throws `QUOTA_EXCEEDED` when the tenant of `session` stores as many
+   * workspace bytes as its `storedBytes` quota allows, or more: what would
+   * store more (a message, a file write) is refused.
+   */
+  async admitStorage(session: AgentSession): Promise<void> {
+    const { tenantId } = session;
+    if (tenantId === undefined || this.quotas.quotaOf(tenantId).storedBytes === undefined) return;
+    this.quotas.assertBelow(tenantId, "storedBytes", await this.storedBytes(tenantId));
+  }
+
+  /** What `tenantId` used and holds, and its quotas (`GET /usage`). */
+  async tenantUsage(tenantId: string): Promise<TenantUsageResponse> {
+    const [usage, sessions, storedBytes] = await Promise.all([
+      this.usage.totals(tenantId),
+      this.countSessions(tenantId),
+      this.storedBytes(tenantId),
+    ]);
+    return {
+      tenantId,
+      usage,
+      current: { sessions, runningSandboxes: this.runningSandboxes(tenantId), storedBytes },
+      quota: this.quotas.quotaOf(tenantId),
+    };
+  }
+
+  /** True when `session` has a sandbox (or is making one), or a turn that will use one. */
+  private holdsSandbox(session: AgentSession): boolean {
+    const { runtime } = session.summary();
+    return HOLDING_SANDBOX.has(runtime.sandboxStatus) || runtime.busy || this.admitting.has(session);
+  }
+
+  /** The tenant's sessions in this process holding a sandbox (see `holdsSandbox`). */
+  private runningSandboxes(tenantId: string): number {
+    let count = 0;
+    for (const session of this.live.values())
+      if (session.tenantId === tenantId && this.holdsSandbox(session)) count += 1;
+    return count;
+  }
+
+  /** The tenant's stored sessions, counted a page at a time up to `atMost` (absent: all). */
+  private async countSessions(tenantId: string, atMost = Number.POSITIVE_INFINITY): Promise<number> {
+    let count = 0;
+    let after: SessionRecord | undefined;
+    while (count < atMost) {
+      const page = await this.options.persistence.listSessions({
+        limit: COUNT_PAGE,
+        tenantId,
+        ...(after ? { after: { updatedAt: after.updatedAt, sessionId: after.sessionId } } : {}),
+      });
+      // The adapter selects the tenant; checked again, as listings do.
+      count += page.filter((record) => record.tenantId === tenantId).length;
+      after = page.at(-1);
+      if (page.length < COUNT_PAGE) break;
+    }
+    return count;
+  }
+
+  /**
+   * Workspace bytes stored for the tenant's sessions: a loaded session's
+   * from its index in memory, the others' from their stored file lists.
+   */
+  private async storedBytes(tenantId: string): Promise<number> {
+    let total = 0;
+    let after: SessionRecord | undefined;
+    for (;;) {
+      const page = await this.options.persistence.listSessions({
+        limit: COUNT_PAGE,
+        tenantId,
+        ...(after ? { after: { updatedAt: after.updatedAt, sessionId: after.sessionId } } : {}),
+      });
+      for (const record of page) {
+        if (record.tenantId !== tenantId) continue;
+        const live = this.live.get(record.sessionId);
+        if (live) total += live.storedBytes;
+        else
+          for (const file of await this.options.persistence.listWorkspaceFiles(record.sessionId))
+            total += file.size;
+      }
+      after = page.at(-1);
+      if (page.length < COUNT_PAGE) return total;
+    }
   }
 
   /**
@@ -240,7 +384,10 @@ export class SessionManager {
 
   /** Syncs every live session; a session retries its own failed syncs with backoff. */
   async syncAll(): Promise<void> {
-    await Promise.all([...this.live.values()].map((session) => session.sync().catch(() => undefined)));
+    await Promise.all([
+      ...[...this.live.values()].map((session) => session.sync().catch(() => undefined)),
+      this.usage.flush(),
+    ]);
   }
 
   /**
@@ -266,6 +413,7 @@ export class SessionManager {
       await Promise.all(sessions.map((session) => session.kill()));
     }
     this.live.clear();
+    await this.usage.flush();
   }
 
   get liveCount(): number {
@@ -305,6 +453,7 @@ export class SessionManager {
       profiles,
       syncIntervalMs: _sync,
       shutdownGraceMs: _grace,
+      quotas: _quotas,
       ...shared
     } = this.options;
     const session = new AgentSession(
@@ -317,6 +466,7 @@ export class SessionManager {
       restored,
     );
     session.subscribe((event) => {
+      this.usage.observe(session.tenantId, event);
       for (const listener of this.globalListeners) listener(event);
     });
     return session;

@@ -36,10 +36,12 @@ describe("StartAdmission", () => {
     const admission = new StartAdmission(1);
     const first = await admission.admit("message", () => undefined);
     const order: string[] = [];
-    const background = admission
-      .admit("background", () => undefined)
-      .then((r) => (order.push("background"), r));
-    const message = admission.admit("message", () => undefined).then((r) => (order.push("message"), r));
+    const note = (name: string) => (release: () => void) => {
+      order.push(name);
+      return release;
+    };
+    const background = admission.admit("background", () => undefined).then(note("background"));
+    const message = admission.admit("message", () => undefined).then(note("message"));
     first();
     (await message)();
     (await background)();

@@ -1,4 +1,4 @@
-import type { AgentProfile, AgentProfileInput } from "@agent-runtime/protocol";
+import type { AgentProfile, AgentProfileInput, TenantUsageTotals } from "@agent-runtime/protocol";
 import type { PersistenceAdapter } from "./persistence-adapter.js";
 
 /**
@@ -17,6 +17,8 @@ export interface BuiltInPersistenceAdapter extends PersistenceAdapter {
   init(): Promise<void>;
   close(): Promise<void>;
   appendTranscript(sessionId: string, text: string): Promise<void>;
+  addTenantUsage(tenantId: string, delta: TenantUsageTotals): Promise<void>;
+  loadTenantUsage(tenantId: string): Promise<TenantUsageTotals | null>;
   /**
    * Validates the profile (`VALIDATION_FAILED` naming the field) and upserts it
    * by `id`. Resolves to the stored profile, defaults applied. Idempotent.

@@ -1,3 +1,4 @@
+import type { TenantUsageTotals } from "@agent-runtime/protocol";
 import { errorMessage, RuntimeError } from "../errors.js";
 import type { PersistenceAdapter } from "./persistence-adapter.js";
 
@@ -89,6 +90,14 @@ export function guardPersistence(
             bounded("loadWorkspaceFileRange", () =>
               adapter.loadWorkspaceFileRange!(id, path, start, maxBytes),
             ),
+        }
+      : {}),
+    ...(adapter.addTenantUsage && adapter.loadTenantUsage
+      ? {
+          addTenantUsage: (tenantId: string, delta: TenantUsageTotals) =>
+            bounded("addTenantUsage", () => adapter.addTenantUsage!(tenantId, delta)),
+          loadTenantUsage: (tenantId: string) =>
+            bounded("loadTenantUsage", () => adapter.loadTenantUsage!(tenantId)),
         }
       : {}),
     listAgentProfiles: () => bounded("listAgentProfiles", () => adapter.listAgentProfiles()),

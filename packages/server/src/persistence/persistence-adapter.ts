@@ -1,4 +1,4 @@
-import type { AgentProfile, Block, SessionRecord } from "@agent-runtime/protocol";
+import type { AgentProfile, Block, SessionRecord, TenantUsageTotals } from "@agent-runtime/protocol";
 
 /** A stored workspace file, without its content. */
 export interface StoredFileInfo {
@@ -141,6 +141,18 @@ export interface PersistenceAdapter {
     start: number,
     maxBytes: number,
   ): Promise<StoredFileRange | null>;
+
+  /**
+   * Optional capability: adds `delta` to the usage totals of tenant
+   * `tenantId` (creating them at zero first). Totals outlive the tenant's
+   * sessions: `deleteSession` leaves them. Not idempotent, like
+   * `appendTranscript`: the runtime keeps a delta whose write failed and
+   * adds it to the next one. Without it (with `loadTenantUsage`), usage
+   * counts only since the process started.
+   */
+  addTenantUsage?(tenantId: string, delta: TenantUsageTotals): Promise<void>;
+  /** Optional capability (with `addTenantUsage`): the tenant's totals, `null` when none were added. */
+  loadTenantUsage?(tenantId: string): Promise<TenantUsageTotals | null>;
 
   /** Profiles this adapter stores. Profiles loaded from folders are merged in by the runtime. */
   listAgentProfiles(): Promise<AgentProfile[]>;

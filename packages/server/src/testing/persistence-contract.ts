@@ -362,6 +362,40 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
       });
     });
 
+    describe("tenant usage", () => {
+      const delta = (n: number) => ({
+        inputTokens: 1000 * n,
+        outputTokens: 100 * n,
+        cacheReadTokens: 10 * n,
+        cacheCreationTokens: n,
+        costUsd: 0.125 * n,
+        sandboxSeconds: 1.5 * n,
+      });
+
+      it("adds deltas to a tenant's totals when the adapter declares addTenantUsage, apart from other tenants and kept when sessions go", async (context) => {
+        const store = await adapter();
+        if (!store.addTenantUsage || !store.loadTenantUsage) {
+          context.skip("the adapter does not declare the optional addTenantUsage and loadTenantUsage");
+          return;
+        }
+        const tenant = `tenant-${randomUUID()}`;
+        const other = `tenant-${randomUUID()}`;
+        expect(await store.loadTenantUsage(tenant)).toBeNull();
+        await store.addTenantUsage(tenant, delta(1));
+        await store.addTenantUsage(tenant, delta(2));
+        await store.addTenantUsage(other, delta(10));
+        expect(await store.loadTenantUsage(tenant)).toEqual(delta(3));
+        const session = sessionRecordFixture({ tenantId: tenant });
+        await store.createSession(session);
+        await store.deleteSession(session.sessionId);
+        expect(await store.loadTenantUsage(tenant)).toEqual(delta(3));
+        expect(await store.loadTenantUsage(other)).toEqual(delta(10));
+        // Concurrent additions all count.
+        await Promise.all(Array.from({ length: 20 }, () => store.addTenantUsage!(other, delta(1))));
+        expect(await store.loadTenantUsage(other)).toEqual(delta(30));
+      });
+    });
+
     describe("concurrency", () => {
       it("handles many sessions written at the same time", async () => {
         const store = await adapter();

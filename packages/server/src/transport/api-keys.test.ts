@@ -43,15 +43,15 @@ describe("ApiKeyChecker", () => {
     expect(caller.keyId).not.toContain("k-acme");
     expect(checker().resolve("k-acme")!.keyId).toBe(caller.keyId);
     expect(keys.resolve("root")!.keyId).not.toBe(caller.keyId);
-    expect(callerKey(keys, "k-acme", "10.0.0.1")).toBe(`key:${caller.keyId}`);
-    expect(callerKey(keys, "nope", "10.0.0.1")).toBe("ip:10.0.0.1");
+    expect(callerKey(keys.resolve("k-acme"), "10.0.0.1")).toBe(`key:${caller.keyId}`);
+    expect(callerKey(keys.resolve("nope"), "10.0.0.1")).toBe("ip:10.0.0.1");
   });
 
   it("accepts everyone as an admin when no key is configured", () => {
     const open = new ApiKeyChecker([]);
     expect(open.required).toBe(false);
     expect(open.resolve(undefined)).toMatchObject({ role: "admin" });
-    expect(callerKey(open, "anything", "10.0.0.1")).toBe("ip:10.0.0.1");
+    expect(callerKey(open.resolve("anything"), "10.0.0.1")).toBe("ip:10.0.0.1");
   });
 
   it("refuses a key given to two callers, and entries that are not keys", () => {

@@ -100,8 +100,13 @@ export class ApiKeyChecker {
    */
   stillAccepts(caller: Caller): boolean {
     if (!this.required) return true;
-    const now = this.keys.find((known) => known.caller.keyId === caller.keyId)?.caller;
+    const now = this.keyCaller(caller.keyId);
     return now !== undefined && callerTenant(now) === callerTenant(caller);
+  }
+
+  /** The caller of the key whose id is `keyId` (see `Caller.keyId`), while it is accepted. */
+  keyCaller(keyId: string): Caller | undefined {
+    return this.keys.find((known) => known.caller.keyId === keyId)?.caller;
   }
 
   /**
@@ -134,14 +139,14 @@ export class ApiKeyChecker {
 }
 
 /**
- * Whom a rate limit counts a request or a socket against: its API key when it
- * presents a valid one (so clients behind one address do not starve each
- * other), else its address (so guessing keys is limited too). Holds a digest
- * of the key, never the key.
+ * Whom a rate limit counts a request or a socket against: the credential of
+ * the caller it resolved to, when there is one (so clients behind one
+ * address do not starve each other; a token counts with the key that
+ * minted it), else its address (so guessing keys is limited too, and a
+ * server without keys counts by address). Holds a digest, never a key.
  */
-export function callerKey(apiKeys: ApiKeyChecker, token: string | undefined, address: string): string {
-  const caller = apiKeys.required && token ? apiKeys.resolve(token) : null;
-  return caller ? `key:${caller.keyId}` : `ip:${address}`;
+export function callerKey(caller: Caller | null, address: string): string {
+  return caller?.keyId ? `key:${caller.keyId}` : `ip:${address}`;
 }
 
 /** The key of an `Authorization: Bearer <key>` header value. */

@@ -29,6 +29,13 @@ const fastifyCodes: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_VALIDATION: "VALIDATION_FAILED",
 };
 
+/**
+ * Codes whose `RuntimeError.details` are written for clients and sent with
+ * the error (`QUOTA_EXCEEDED`: `{quota, limit, retryAfter?}`); other
+ * details (stored data's validation issues, internal state) stay in logs.
+ */
+const CLIENT_DETAIL_CODES: ReadonlySet<ErrorCode> = new Set(["QUOTA_EXCEEDED"]);
+
 /** Validation issues a reply names; the rest are counted. */
 const MAX_SHOWN_ISSUES = 5;
 /** Longest issue message a reply quotes (an unknown-keys message lists every key). */
@@ -69,7 +76,13 @@ export function errorReplyFor(
  * ever reaches a client. Callers log the error themselves when `status >= 500`.
  */
 export function errorReply(error: unknown, requestId?: string): ErrorReply {
-  if (RuntimeError.is(error)) return errorReplyFor(error.code, error.message, { requestId });
+  if (RuntimeError.is(error)) {
+    const details = CLIENT_DETAIL_CODES.has(error.code) ? error.details : undefined;
+    return errorReplyFor(error.code, error.message, {
+      requestId,
+      ...(details === undefined ? {} : { details }),
+    });
+  }
   if (error instanceof Error && hasZodFastifySchemaValidationErrors(error)) {
     const { validationContext } = error as { validationContext?: string };
     const shown = error.validation.slice(0, MAX_SHOWN_ISSUES);

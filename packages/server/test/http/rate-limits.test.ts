@@ -13,6 +13,8 @@ import {
   createMemoryPersistenceAdapter,
 } from "../../src/index.js";
 import { ApiKeyChecker } from "../../src/transport/api-keys.js";
+import { TokenAuthority } from "../../src/transport/auth-tokens.js";
+import { Credentials } from "../../src/transport/credentials.js";
 import { createHttpApp, type HttpApp } from "../../src/transport/http/http-app.js";
 import { connectSocket } from "../support/socket-client.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
@@ -45,7 +47,7 @@ describe("rate limits", () => {
     await runtime.start();
     app = await createHttpApp({
       runtime,
-      apiKeys: new ApiKeyChecker(KEYS),
+      credentials: new Credentials(new ApiKeyChecker(KEYS), new TokenAuthority()),
       info: { version: "test", demoModel: false, authRequired: true },
       logger: pino({ level: "warn" }),
       rateLimit: { max: MAX, windowMs: 60_000 },
@@ -86,7 +88,7 @@ describe("rate limits", () => {
   it("applies a generous default when not configured", async () => {
     const defaults = await createHttpApp({
       runtime,
-      apiKeys: new ApiKeyChecker([]),
+      credentials: new Credentials(new ApiKeyChecker([]), new TokenAuthority()),
       info: { version: "test", demoModel: false, authRequired: false },
       logger: pino({ level: "warn" }),
     });

@@ -10,9 +10,6 @@ import {
   createMemoryPersistenceAdapter,
 } from "../../src/index.js";
 import { createFakeSandboxProvider } from "../../src/testing/index.js";
-import { ApiKeyChecker, type Caller } from "../../src/transport/api-keys.js";
-import { createHttpApp } from "../../src/transport/http/http-app.js";
-import { attachSocketTransport } from "../../src/transport/socket/socket-transport.js";
 import { connectSocket, until } from "../support/socket-client.js";
 
 const ADMIN = "admin-key";
@@ -106,6 +103,9 @@ const NOT_SESSION_SCOPED = new Set([
   "GET /sessions",
   "POST /sessions",
   "POST /sessions/create",
+  "POST /auth/tokens",
+  "GET /usage",
+  "GET /tenants/{id}/usage",
 ]);
 
 /** Valid requests per operation (the default: no body): what the owner's request needs to pass validation. */
@@ -121,6 +121,10 @@ const REQUESTS: Record<string, Pick<Operation, "headers" | "body">> = {
   "POST /sessions/{id}/permissions/{requestId}": {
     headers: { "content-type": "application/json" },
     body: '{"decision":"allow"}',
+  },
+  "PATCH /sessions/{id}": {
+    headers: { "content-type": "application/json" },
+    body: '{"sessionOptions":{}}',
   },
   "PUT /sessions/{id}/files/{*}": {
     headers: { "content-type": "application/octet-stream" },
@@ -181,9 +185,13 @@ describe("tenant keys", () => {
   let server: AgentServer;
   let url: string;
   let operations: Operation[];
+  /** A browser token of tenant B, which must answer as B's key does. */
+  let tokenB: string;
 
   beforeAll(async () => {
     ({ server, url } = await startTenantServer());
+    const minted = await fetch(`${url}/auth/tokens`, as(KEY_B, { method: "POST", json: {} }));
+    tokenB = ((await minted.json()) as { token: string }).token;
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as {
       paths: Record<string, Record<string, unknown>>;
     };
@@ -238,19 +246,28 @@ describe("tenant keys", () => {
     for (const op of scoped) {
       for (const variant of variants) {
         if (variant.methods && !variant.methods.includes(op.method)) continue;
-        const name = `${op.method} ${op.path}${variant.label}`;
-        const onTheirs = await answer(url, op, KEY_B, theirs, variant.headers);
-        const onMissing = await answer(url, op, KEY_B, randomUUID(), variant.headers);
-        expect(onTheirs, name).toEqual(onMissing);
-        expect(onTheirs.status, name).toBe(404);
-        expect(errorCode(onTheirs.body), name).toBe("SESSION_NOT_FOUND");
-        if (op.method === "GET") {
-          const head = await fetch(`${url}${op.path.replace("{id}", theirs).replace("{*}", "secret.txt")}`, {
-            ...as(KEY_B),
-            method: "HEAD",
-          });
-          expect(head.status, `HEAD ${op.path}`).toBe(404);
+        for (const [credential, by] of [
+          [KEY_B, "B's key"],
+          [tokenB, "B's token"],
+        ] as const) {
+          const name = `${op.method} ${op.path}${variant.label} by ${by}`;
+          const onTheirs = await answer(url, op, credential, theirs, variant.headers);
+          const onMissing = await answer(url, op, credential, randomUUID(), variant.headers);
+          expect(onTheirs, name).toEqual(onMissing);
+          expect(onTheirs.status, name).toBe(404);
+          expect(errorCode(onTheirs.body), name).toBe("SESSION_NOT_FOUND");
+          if (op.method === "GET") {
+            const head = await fetch(
+              `${url}${op.path.replace("{id}", theirs).replace("{*}", "secret.txt")}`,
+              {
+                ...as(credential),
+                method: "HEAD",
+              },
+            );
+            expect(head.status, `HEAD ${op.path} by ${by}`).toBe(404);
+          }
         }
+        const name = `${op.method} ${op.path}${variant.label}`;
 
         // The same request reaches the handler for the owner and an admin (a fresh session each, as it may delete it).
         for (const key of [KEY_A, ADMIN]) {
@@ -486,12 +503,8 @@ describe("tenant keys", () => {
   });
 });
 
-/**
- * The caller object is what every credential resolves to: a narrowed one
- * (as a token limited to sessions, read-only, would be) reaches only its
- * sessions and only reads.
- */
-describe("a caller limited to given sessions and to reads", () => {
+/** A browser token narrowed to one session and to reads (see also `browser-tokens.test.ts`). */
+describe("a token limited to given sessions and to reads", () => {
   it("reaches those sessions only, lists and follows only them, and is refused every write", async () => {
     const runtime = createAgentRuntime({
       persistence: createMemoryPersistenceAdapter(),
@@ -500,28 +513,23 @@ describe("a caller limited to given sessions and to reads", () => {
       logger: pino({ level: "silent" }),
       idleTimeoutMs: 0,
     });
-    await runtime.start();
+    const server = await createAgentServer({
+      runtime,
+      apiKeys: API_KEYS,
+      rateLimit: false,
+      socketRateLimit: false,
+    });
+    const url = await server.listen({ port: 0 });
     const shown = await runtime.sessions.create({ agentProfileRef: "test" }, { tenantId: "alpha" });
     const hidden = await runtime.sessions.create({ agentProfileRef: "test" }, { tenantId: "alpha" });
-    /** `reader` is alpha's, narrowed to `shown` and to reads. */
-    class NarrowingKeys extends ApiKeyChecker {
-      override resolve(presented: string | undefined): Caller | null {
-        const caller = super.resolve(presented === "reader" ? KEY_A : presented);
-        return caller && presented === "reader"
-          ? { ...caller, sessionIds: [shown.id], readOnly: true }
-          : caller;
-      }
-    }
-    const app = await createHttpApp({
-      runtime,
-      apiKeys: new NarrowingKeys(API_KEYS),
-      info: { version: "test", demoModel: false, authRequired: true },
-      logger: pino({ level: "silent" }),
-      rateLimit: false,
-    });
-    attachSocketTransport(app.server, { runtime, apiKeys: new NarrowingKeys(API_KEYS) });
-    const url = await app.listen({ port: 0, host: "127.0.0.1" });
-    const reader = await connectSocket(url, { token: "reader" });
+    const minted = await fetch(
+      `${url}/auth/tokens`,
+      as(KEY_A, { method: "POST", json: { sessionIds: [shown.id], readOnly: true } }),
+    );
+    expect(minted.status).toBe(201);
+    /** alpha's, narrowed to `shown` and to reads. */
+    const { token: readerToken } = (await minted.json()) as { token: string };
+    const reader = await connectSocket(url, { token: readerToken });
     try {
       const joined = await new Promise((resolve) =>
         reader.emit("session:join", { sessionId: hidden.id }, resolve),
@@ -542,9 +550,9 @@ describe("a caller limited to given sessions and to reads", () => {
         new Set([true]),
       );
 
-      expect((await fetch(`${url}/sessions/${shown.id}`, as("reader"))).status).toBe(200);
-      expect((await fetch(`${url}/sessions/${hidden.id}`, as("reader"))).status).toBe(404);
-      const listed = (await (await fetch(`${url}/sessions`, as("reader"))).json()) as {
+      expect((await fetch(`${url}/sessions/${shown.id}`, as(readerToken))).status).toBe(200);
+      expect((await fetch(`${url}/sessions/${hidden.id}`, as(readerToken))).status).toBe(404);
+      const listed = (await (await fetch(`${url}/sessions`, as(readerToken))).json()) as {
         sessions: SessionSummary[];
       };
       expect(listed.sessions.map((s) => s.sessionId)).toEqual([shown.id]);
@@ -554,15 +562,14 @@ describe("a caller limited to given sessions and to reads", () => {
         ["DELETE", `/sessions/${shown.id}`, undefined],
         ["POST", "/sessions", { agentProfileRef: "test" }],
       ] as const) {
-        const response = await fetch(`${url}${path}`, as("reader", { method, ...(json ? { json } : {}) }));
+        const response = await fetch(`${url}${path}`, as(readerToken, { method, ...(json ? { json } : {}) }));
         expect(response.status, `${method} ${path}`).toBe(403);
         expect(errorCode(await response.text())).toBe("FORBIDDEN");
       }
       expect((await fetch(`${url}/sessions/${hidden.id}`, as(KEY_A, { method: "DELETE" }))).status).toBe(204);
     } finally {
       reader.close();
-      await app.close();
-      await runtime.shutdown();
+      await server.close();
     }
   });
 });

@@ -79,6 +79,7 @@ if (skipPostgres) {
           "0004_stored_file_links",
           "0005_session_tenants",
           "0006_session_leases",
+          "0007_tenant_usage",
         ]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));

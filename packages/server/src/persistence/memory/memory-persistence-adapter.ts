@@ -4,12 +4,14 @@ import {
   agentProfileSchema,
   type Block,
   type SessionRecord,
+  type TenantUsageTotals,
 } from "@agent-runtime/protocol";
 import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
 import type { SessionListPosition, StoredFile } from "../persistence-adapter.js";
 import { conflictingSessionError, sessionNotFoundError } from "../persistence-errors.js";
 import { storedFileInfo } from "../stored-file.js";
+import { addTenantUsageTotals } from "../tenant-usage-totals.js";
 
 /** Most bytes one `loadWorkspaceFileRange` call returns, as the SQL adapters do. */
 const RANGE_BYTES = 1024 * 1024;
@@ -42,6 +44,7 @@ export function createMemoryPersistenceAdapter(
 ): BuiltInPersistenceAdapter {
   const sessions = new Map<string, StoredSession>();
   const profiles = new Map<string, AgentProfile>();
+  const tenantUsage = new Map<string, TenantUsageTotals>();
   for (const [index, input] of (options.profiles ?? []).entries()) {
     const profile = validateInput(
       agentProfileSchema,
@@ -158,6 +161,15 @@ export function createMemoryPersistenceAdapter(
       if (!file) return null;
       const bytes = file.content.slice(start, start + Math.min(maxBytes, RANGE_BYTES));
       return { size: file.size, sha256: file.sha256, bytes };
+    },
+
+    async addTenantUsage(tenantId, delta) {
+      tenantUsage.set(tenantId, addTenantUsageTotals(tenantUsage.get(tenantId), delta));
+    },
+
+    async loadTenantUsage(tenantId) {
+      const totals = tenantUsage.get(tenantId);
+      return totals ? { ...totals } : null;
     },
 
     async listAgentProfiles() {

@@ -12,6 +12,7 @@ export interface SqlDatabase {
   stored_files: StoredFilesTable;
   stored_file_chunks: StoredFileChunksTable;
   agent_profiles: AgentProfilesTable;
+  tenant_usage: TenantUsageTable;
 }
 
 export interface SessionsTable {
@@ -83,4 +84,15 @@ export interface AgentProfilesTable {
   id: string;
   /** `AgentProfile` (defaults applied) as JSON. */
   json: string;
+}
+
+/** A tenant's usage totals (`TenantUsageTotals`), one row per tenant. */
+export interface TenantUsageTable {
+  tenant_id: string;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  cost_usd: number;
+  sandbox_seconds: number;
 }

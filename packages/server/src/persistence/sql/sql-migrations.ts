@@ -285,7 +285,33 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.dropTable("session_leases").execute();
     },
   },
+  // Usage totals per tenant (`addTenantUsage`), kept when the tenant's sessions are deleted.
+  "0007_tenant_usage": {
+    async up(db: Kysely<unknown>) {
+      // Floating point on both backends: exact for whole numbers up to 2^53, and cost is fractional.
+      const number = dialect === "postgres" ? "double precision" : "real";
+      let table = db.schema
+        .createTable("tenant_usage")
+        .addColumn("tenant_id", "text", (column) => column.primaryKey());
+      for (const name of tenantUsageColumns)
+        table = table.addColumn(name, number, (column) => column.notNull().defaultTo(0));
+      await table.execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("tenant_usage").execute();
+    },
+  },
 });
+
+/** The counters of `tenant_usage`, one per field of `TenantUsageTotals`. */
+export const tenantUsageColumns = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_creation_tokens",
+  "cost_usd",
+  "sandbox_seconds",
+] as const;
 
 export interface MigrateSqlDatabaseOptions {
   /** The backend `db` talks to. */

@@ -5,6 +5,7 @@ import {
   blockSchema,
   type SessionRecord,
   sessionRecordSchema,
+  type TenantUsageTotals,
 } from "@agent-runtime/protocol";
 import type { Kysely, Transaction } from "kysely";
 import { z } from "zod";
@@ -13,7 +14,8 @@ import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
 import { conflictingSessionError, sessionNotFoundError } from "../persistence-errors.js";
 import { parseStoredJson, validateStoredValue } from "./parse-stored-json.js";
-import type { SqlDatabase } from "./sql-database.js";
+import type { SqlDatabase, TenantUsageTable } from "./sql-database.js";
+import { tenantUsageColumns } from "./sql-migrations.js";
 
 /** Rows per multi-row INSERT: far below SQLite's and PostgreSQL's bound-parameter limits. */
 const insertChunkSize = 200;
@@ -407,6 +409,39 @@ export function createSqlPersistenceAdapter(
       );
     },
 
+    addTenantUsage(tenantId, delta) {
+      return run("addTenantUsage", async () => {
+        const row = { tenant_id: tenantId, ...usageRow(delta) };
+        await db
+          .insertInto("tenant_usage")
+          .values(row)
+          .onConflict((conflict) =>
+            conflict
+              .column("tenant_id")
+              .doUpdateSet((eb) =>
+                Object.fromEntries(
+                  tenantUsageColumns.map((name) => [
+                    name,
+                    eb(`tenant_usage.${name}`, "+", eb.ref(`excluded.${name}`)),
+                  ]),
+                ),
+              ),
+          )
+          .execute();
+      });
+    },
+
+    loadTenantUsage(tenantId) {
+      return run("loadTenantUsage", async () => {
+        const row = await db
+          .selectFrom("tenant_usage")
+          .selectAll()
+          .where("tenant_id", "=", tenantId)
+          .executeTakeFirst();
+        return row ? usageTotals(row) : null;
+      });
+    },
+
     listAgentProfiles() {
       return run("listAgentProfiles", async () => {
         const rows = await db
@@ -452,4 +487,26 @@ export function createSqlPersistenceAdapter(
  */
 function lastWriteWins<T>(rows: T[], key: (row: T) => string): T[] {
   return [...new Map(rows.map((row) => [key(row), row])).values()];
+}
+
+function usageRow(totals: TenantUsageTotals): Omit<TenantUsageTable, "tenant_id"> {
+  return {
+    input_tokens: totals.inputTokens,
+    output_tokens: totals.outputTokens,
+    cache_read_tokens: totals.cacheReadTokens,
+    cache_creation_tokens: totals.cacheCreationTokens,
+    cost_usd: totals.costUsd,
+    sandbox_seconds: totals.sandboxSeconds,
+  };
+}
+
+function usageTotals(row: TenantUsageTable): TenantUsageTotals {
+  return {
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    cacheReadTokens: Number(row.cache_read_tokens),
+    cacheCreationTokens: Number(row.cache_creation_tokens),
+    costUsd: Number(row.cost_usd),
+    sandboxSeconds: Number(row.sandbox_seconds),
+  };
 }

@@ -49,7 +49,14 @@ export function replyToFrameworkError(
   return replyWithError(error, request, reply);
 }
 
+/** Sends the error; `details.retryAfter` (seconds, e.g. of `QUOTA_EXCEEDED`) also becomes `Retry-After`. */
 function send(reply: FastifyReply, { status, body }: ErrorReply): FastifyReply {
+  const { details } = body.error;
+  const retryAfter =
+    typeof details === "object" && details !== null
+      ? (details as { retryAfter?: unknown }).retryAfter
+      : undefined;
+  if (typeof retryAfter === "number") reply.header("retry-after", String(retryAfter));
   return reply.status(status).type("application/json").send(body);
 }
 

@@ -14,7 +14,8 @@ import {
 } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
-import { type ApiKeyChecker, bearerToken } from "../api-keys.js";
+import { bearerToken } from "../api-keys.js";
+import type { Credentials } from "../credentials.js";
 import {
   installErrorHandlers,
   replyToClientError,
@@ -31,6 +32,8 @@ import { type FileRouteOptions, fileRoutes } from "./routes/files.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { sessionLifecycleRoutes } from "./routes/session-lifecycle.js";
 import { sessionRoutes } from "./routes/sessions.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { usageRoutes } from "./routes/usage.js";
 import { workspaceRoutes } from "./routes/workspace.js";
 
 /** The REST app: fastify with zod validation. */
@@ -44,7 +47,8 @@ export type HttpApp = FastifyInstance<
 
 export interface HttpAppOptions {
   readonly runtime: AgentRuntime;
-  readonly apiKeys: ApiKeyChecker;
+  /** The accepted API keys and browser tokens. */
+  readonly credentials: Credentials;
   readonly info: HealthInfo;
   readonly logger: Logger;
   /** Largest accepted request body in bytes. @default 10_485_760 */
@@ -80,28 +84,28 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     openapi: {
       info: { title: "Agent Runtime API", version: options.info.version },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-      security: options.apiKeys.required ? [{ bearer: [] }] : [],
+      security: options.credentials.keys.required ? [{ bearer: [] }] : [],
     },
     transform: jsonSchemaTransform,
   });
 
-  if (options.rateLimit !== false) await installRateLimit(app, options.apiKeys, options.rateLimit);
+  decorateCaller(app);
+  // Resolved before the rate limit, which counts a request against its credential.
+  app.addHook("onRequest", async (request) => {
+    request.credential = await options.credentials.resolve(bearerToken(request.headers.authorization));
+  });
+  if (options.rateLimit !== false) await installRateLimit(app, options.rateLimit);
 
   const publicPaths = new Set(["/health", "/openapi.json", ...(options.publicPaths ?? [])]);
-  decorateCaller(app);
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     if (publicPaths.has(path) || options.publicPathPrefixes?.some((prefix) => path.startsWith(prefix)))
       return;
-    request.caller = options.apiKeys.resolve(bearerToken(request.headers.authorization));
-    if (!request.caller) {
-      return sendError(
-        reply,
-        request,
-        "UNAUTHORIZED",
-        "A valid API key is required (Authorization: Bearer <key>)",
-      );
+    const { credential } = request;
+    if (!credential?.ok) {
+      return sendError(reply, request, credential?.code ?? "UNAUTHORIZED", credential?.message ?? "");
     }
+    request.caller = credential.caller;
     if (request.caller.readOnly && request.method !== "GET" && request.method !== "HEAD")
       return sendError(reply, request, "FORBIDDEN", "This credential allows reads only");
   });
@@ -111,7 +115,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   await app.register(profileRoutes, { runtime: options.runtime });
   await app.register(sessionRoutes, { runtime: options.runtime });
   await app.register(sessionLifecycleRoutes, { runtime: options.runtime });
-  await app.register(eventRoutes, { runtime: options.runtime, apiKeys: options.apiKeys });
+  await app.register(eventRoutes, { runtime: options.runtime, credentials: options.credentials });
+  await app.register(tokenRoutes, { tokens: options.credentials.tokens });
+  await app.register(usageRoutes, { runtime: options.runtime });
   await app.register(fileRoutes, { runtime: options.runtime, files: options.files ?? {} });
   await app.register(workspaceRoutes, { runtime: options.runtime, files: options.files ?? {} });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -1,7 +1,7 @@
 import fastifyRateLimit from "@fastify/rate-limit";
 import type { FastifyInstance } from "fastify";
 import { RuntimeError } from "../../errors.js";
-import { type ApiKeyChecker, bearerToken, callerKey } from "../api-keys.js";
+import { callerKey } from "../api-keys.js";
 
 export interface RateLimitOptions {
   /** Requests allowed per caller and window. @default 600 */
@@ -14,13 +14,10 @@ export interface RateLimitOptions {
  * Limits requests per caller (see `callerKey`). Over the limit: 429
  * `RATE_LIMITED` with `Retry-After` (seconds), before authentication and
  * before the body is read. Counters live in this process's memory.
- * Register before the authentication hook.
+ * Register after the hook that sets `request.credential` and before the
+ * authentication hook that refuses requests.
  */
-export async function installRateLimit(
-  app: FastifyInstance,
-  apiKeys: ApiKeyChecker,
-  options: RateLimitOptions = {},
-): Promise<void> {
+export async function installRateLimit(app: FastifyInstance, options: RateLimitOptions = {}): Promise<void> {
   // Not per route (`global: false`): one app-wide hook, so it runs before the authentication hook
   // and also covers unknown paths and static files.
   await app.register(fastifyRateLimit, {
@@ -28,7 +25,8 @@ export async function installRateLimit(
     max: options.max ?? 600,
     timeWindow: options.windowMs ?? 60_000,
     keyGenerator(request) {
-      return callerKey(apiKeys, bearerToken(request.headers.authorization), request.ip);
+      const { credential } = request;
+      return callerKey(credential?.ok ? credential.caller : null, request.ip);
     },
     errorResponseBuilder(_request, context) {
       return new RuntimeError("RATE_LIMITED", `Rate limit exceeded; retry in ${context.after}`);

@@ -10,14 +10,8 @@ import {
 } from "@agent-runtime/protocol";
 import { Server, type Socket } from "socket.io";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
-import {
-  type ApiKeyChecker,
-  bearerToken,
-  type Caller,
-  callerKey,
-  callerTenant,
-  scopeOf,
-} from "../api-keys.js";
+import { bearerToken, type Caller, callerKey, callerTenant, scopeOf } from "../api-keys.js";
+import type { Credentials } from "../credentials.js";
 import { errorAck, errorReply, errorReplyFor } from "../error-reply.js";
 import { CallerLimits, type CallerSocket } from "./caller-limits.js";
 import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
@@ -26,7 +20,8 @@ import { resolveSocketLimits, type SocketLimitsInput } from "./socket-limits.js"
 
 export interface SocketTransportOptions extends SocketLimitsInput {
   readonly runtime: AgentRuntime;
-  readonly apiKeys: ApiKeyChecker;
+  /** The accepted API keys and browser tokens. */
+  readonly credentials: Credentials;
   readonly corsOrigin?: string | string[] | boolean;
 }
 
@@ -56,13 +51,15 @@ function sessionListRoom(tenantId: string | undefined): string {
  * joins the live session list (see `SessionListAck` in the protocol): the
  * room is joined before the list is read, so no change falls in between.
  *
- * Tenants: every socket acts for the caller its handshake key resolves to.
- * A tenant's socket joins only that tenant's sessions (another's answers
- * `SESSION_NOT_FOUND` exactly as a missing one) and its session list holds
- * only them (a caller narrowed to given sessions: those only). When the
- * keys are replaced (`ApiKeyChecker.replace`), a socket whose key is no
- * longer accepted, or now belongs to another caller, is sent an `error`
- * event `UNAUTHORIZED` and disconnected.
+ * Tenants: every socket acts for the caller its handshake credential (an
+ * API key or a browser token, `auth.token` or an `Authorization` header)
+ * resolves to. A tenant's socket joins only that tenant's sessions
+ * (another's answers `SESSION_NOT_FOUND` exactly as a missing one) and its
+ * session list holds only them (a caller narrowed to given sessions: those
+ * only). A socket whose credential stops being accepted (see
+ * `Credentials.watch`: its token expires, or a key rotation removes its key
+ * or gives it to another caller) is sent an `error` event (`TOKEN_EXPIRED`
+ * or `UNAUTHORIZED`, with `event: "connect"`) and disconnected.
  *
  * Limits (see `SocketLimitsInput`): every socket counts against its caller
  * (API key, or address without keys): at most `maxSocketsPerCaller` at once
@@ -89,7 +86,7 @@ function sessionListRoom(tenantId: string | undefined): string {
  * what it missed.
  */
 export function attachSocketTransport(httpServer: HttpServer, options: SocketTransportOptions): Server {
-  const { runtime, apiKeys } = options;
+  const { runtime, credentials } = options;
   const limits = resolveSocketLimits(options);
   const callers = new CallerLimits(limits);
   const places = new WeakMap<Socket, CallerSocket>();
@@ -112,15 +109,16 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     dropConnection(socket);
   };
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token =
       (typeof auth?.token === "string" ? auth.token : undefined) ??
       bearerToken(socket.handshake.headers.authorization);
-    const caller = apiKeys.resolve(token);
-    if (!caller) return next(handshakeError("UNAUTHORIZED", "A valid API key is required"));
+    const resolution = await credentials.resolve(token);
+    if (!resolution.ok) return next(handshakeError(resolution.code, resolution.message));
+    const { caller } = resolution;
     socketCallers.set(socket, caller);
-    const place = callers.connect(callerKey(apiKeys, token, socket.handshake.address));
+    const place = callers.connect(callerKey(caller, socket.handshake.address));
     if (!place) {
       return next(
         handshakeError(
@@ -181,18 +179,6 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       checkSocket(socket, "sessions");
     }
   });
-  const stopKeyWatch = apiKeys.onReplace(() => {
-    for (const socket of io.of("/").sockets.values()) {
-      const caller = socketCallers.get(socket);
-      if (caller && apiKeys.stillAccepts(caller)) continue;
-      const message = "The API key of this socket is no longer accepted";
-      socket.emit("error", {
-        ...errorReplyFor("UNAUTHORIZED", message).body.error,
-        event: "connect",
-      } satisfies SocketErrorEvent);
-      socket.disconnect(true);
-    }
-  });
   const stallSweep = setInterval(
     () => {
       for (const [socket, queue] of queues) {
@@ -210,7 +196,6 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     clearInterval(stallSweep);
     unsubscribe();
     unsubscribeList();
-    stopKeyWatch();
   });
 
   /** Logs a failure that a client is told about as a 5xx (see `errorReply`). */
@@ -232,6 +217,13 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       narrowedListFollowers.delete(socket);
       socket.leave(listRoom);
     };
+    const stopCredentialWatch = credentials.watch(caller, ({ code, message }) => {
+      socket.emit("error", {
+        ...errorReplyFor(code, message).body.error,
+        event: "connect",
+      } satisfies SocketErrorEvent);
+      socket.disconnect(true);
+    });
     const queue = new OutgoingQueue(socket.conn);
     queues.set(socket, queue);
     /** Per session, the join whose replay is running (aborted when a later join or a leave replaces it). */
@@ -243,6 +235,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       return controller;
     };
     socket.on("disconnect", () => {
+      stopCredentialWatch();
       queues.delete(socket);
       narrowedListFollowers.delete(socket);
       places.get(socket)?.release();
@@ -350,7 +343,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
 const REPLACED = "replaced";
 
 /** A refused handshake: the client's `connect_error` carries `{code, message}` as its `data`. */
-function handshakeError(code: "UNAUTHORIZED" | "TOO_MANY_SOCKETS", message: string): Error {
+function handshakeError(code: "UNAUTHORIZED" | "TOKEN_EXPIRED" | "TOO_MANY_SOCKETS", message: string): Error {
   const error = new Error(message) as Error & { data?: unknown };
   error.data = errorReplyFor(code, message).body.error;
   return error;

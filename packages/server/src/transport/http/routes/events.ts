@@ -7,7 +7,7 @@ import {
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
-import type { ApiKeyChecker } from "../../api-keys.js";
+import type { Credentials } from "../../credentials.js";
 import { errorReplyFor } from "../../error-reply.js";
 import { sendError } from "../error-handler.js";
 import { sessionScope } from "../request-caller.js";
@@ -17,12 +17,12 @@ import { sessionScope } from "../request-caller.js";
  * cursor, or with `Accept: text/event-stream` a live SSE stream (replay, then
  * live events; `Last-Event-ID` works as the cursor). When the cursor is too
  * old, JSON answers 409 `CONFLICT` (with the current `lastSeq`: load the session instead); SSE sends a `session:snapshot`.
- * A stream whose key a rotation removes (see `ApiKeyChecker.replace`) is sent an `error` event
- * `UNAUTHORIZED` and ended.
+ * A stream whose credential stops being accepted (see `Credentials.watch`: a token's expiry, a
+ * rotation removing its key) is sent an `error` event (`TOKEN_EXPIRED` or `UNAUTHORIZED`) and ended.
  */
-export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; apiKeys: ApiKeyChecker }> = async (
+export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; credentials: Credentials }> = async (
   app,
-  { runtime, apiKeys },
+  { runtime, credentials },
 ) => {
   app.get(
     "/sessions/:id/events",
@@ -77,12 +77,12 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; apiKeys
       const unsubscribe = session.subscribe(write);
       const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), 15_000);
       const { caller } = request;
-      const stopKeyWatch = apiKeys.onReplace(() => {
-        if (!caller || apiKeys.stillAccepts(caller)) return;
-        const message = "The API key of this stream is no longer accepted";
-        const { body } = errorReplyFor("UNAUTHORIZED", message, { requestId: request.id });
-        raw.end(`event: error\ndata: ${JSON.stringify(body.error)}\n\n`);
-      });
+      const stopKeyWatch = caller
+        ? credentials.watch(caller, ({ code, message }) => {
+            const { body } = errorReplyFor(code, message, { requestId: request.id });
+            raw.end(`event: error\ndata: ${JSON.stringify(body.error)}\n\n`);
+          })
+        : () => undefined;
       request.raw.on("close", () => {
         clearInterval(heartbeat);
         unsubscribe();

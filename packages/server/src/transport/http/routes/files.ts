@@ -160,6 +160,13 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; files?: 
       const session = await sessions.get(request.params.id, sessionScope(request));
       const path = request.params["*"];
       const { body } = request;
+      try {
+        await sessions.admitStorage(session);
+      } catch (error) {
+        // The body is never read: the connection cannot carry another request.
+        if (body instanceof Readable) reply.header("connection", "close");
+        throw error;
+      }
       if (!(body instanceof Readable)) {
         await session.writeFile(path, body.content);
         return reply.status(204).send();

@@ -114,8 +114,9 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
         },
       },
       async (request, reply) => {
-        const session = await sessions.get(request.params.id, sessionScope(request));
-        return reply.status(202).send(await session.send(request.body));
+        return reply
+          .status(202)
+          .send(await sessions.sendMessage(request.params.id, request.body, sessionScope(request)));
       },
     );
   }
