@@ -32,6 +32,8 @@ export function startRunner(options: {
   env: Record<string, string>;
   /** Existing directories to reuse (resume tests). */
   dirs?: { workspaceDir: string; homeDir: string };
+  /** The runner's entry module. @default the built runner (`runnerMain`) */
+  main?: string;
 }): RunnerProcess {
   const root = mkdtempSync(join(tmpdir(), "runner-test-"));
   const workspaceDir = options.dirs?.workspaceDir ?? mkdtempSync(join(root, "ws-"));
@@ -54,10 +56,10 @@ export function startRunner(options: {
         `--regid=${AGENT_UID}`,
         "--clear-groups",
         process.execPath,
-        runnerMain,
+        options.main ?? runnerMain,
         configPath,
       ]
-    : [process.execPath, runnerMain, configPath];
+    : [process.execPath, options.main ?? runnerMain, configPath];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: workspaceDir,
     env: {

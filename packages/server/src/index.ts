@@ -40,6 +40,8 @@ export { loadProfilesFromFolder } from "./profiles/load-profiles-from-folder.js"
 export { ProfileRegistry } from "./profiles/profile-registry.js";
 export type { LocalSandboxOptions } from "./sandboxes/local/local-sandbox-options.js";
 export { createLocalSandboxProvider } from "./sandboxes/local/local-sandbox-provider.js";
+export type { ModalSandboxOptions } from "./sandboxes/modal/modal-sandbox-options.js";
+export { createModalSandboxProvider } from "./sandboxes/modal/modal-sandbox-provider.js";
 export type {
   ByteRange,
   ExecOptions,

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
 import { loadMockModel } from "./load-mock-model.js";
+import { modalCliOptions, modalProviderOptions } from "./modal-cli-options.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
 import { quotaOptions } from "./quota-cli-options.js";
 import { runServe } from "./serve.js";
@@ -254,8 +255,8 @@ program
         : {}),
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,
-      modalTokenId: process.env.MODAL_TOKEN_ID,
-      modalTokenSecret: process.env.MODAL_TOKEN_SECRET,
+      // The Modal token is read from the environment only (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET).
+      modal: modalProviderOptions(options, process.env),
       apiKeys: options.apiKeys ? parseApiKeyList(String(options.apiKeys)) : [],
       ...(options.apiKeysFile ? { apiKeysFile: String(options.apiKeysFile) } : {}),
       tokens: tokenOptions(options),
@@ -276,6 +277,36 @@ program
       },
     });
   });
+
+for (const option of modalCliOptions())
+  program.commands.find((command) => command.name() === "serve")!.addOption(option);
+
+program
+  .command("doctor")
+  .description("Check that sessions can run on a sandbox provider: each step with its timing (Modal only)")
+  .addOption(
+    new Option("--sandbox <provider>", "sandbox provider to check").choices(["modal"]).default("modal"),
+  )
+  .addOption(
+    new Option("--model-base-url <url>", "Anthropic-compatible endpoint, reachable from the sandbox").env(
+      "ANTHROPIC_BASE_URL",
+    ),
+  )
+  .action(async (options) => {
+    const { runModalDoctor } = await import("./modal-doctor.js");
+    const ok = await runModalDoctor({
+      modal: modalProviderOptions(options, process.env),
+      model: {
+        ...(options.modelBaseUrl ? { baseUrl: String(options.modelBaseUrl) } : {}),
+        // The model key is read from the environment only, so it never shows in `ps`.
+        ...(process.env.ANTHROPIC_API_KEY ? { apiKey: process.env.ANTHROPIC_API_KEY } : {}),
+      },
+      write: (line) => console.log(line),
+    });
+    process.exitCode = ok ? 0 : 1;
+  });
+for (const option of modalCliOptions())
+  program.commands.find((command) => command.name() === "doctor")!.addOption(option);
 
 program
   .command("mock-model")

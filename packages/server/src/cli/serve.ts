@@ -12,6 +12,7 @@ import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { createPostgresPersistenceAdapter } from "../persistence/postgres/postgres-persistence-adapter.js";
 import { createSqlitePersistenceAdapter } from "../persistence/sqlite/sqlite-persistence-adapter.js";
 import { createLocalSandboxProvider } from "../sandboxes/local/local-sandbox-provider.js";
+import type { ModalSandboxOptions } from "../sandboxes/modal/modal-sandbox-options.js";
 import { createModalSandboxProvider } from "../sandboxes/modal/modal-sandbox-provider.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { type AgentServerOptions, createAgentServer } from "../server.js";
@@ -29,12 +30,8 @@ export interface ServeOptions {
   readonly databaseSetting?: string;
   readonly profileDirs?: readonly string[];
   readonly sandbox: "local" | "modal";
-  readonly modalTokenId?: string;
-  readonly modalTokenSecret?: string;
-  /** Browser tokens: their secret and the keys of application-signed tokens (see `AgentServerOptions.tokens`). */
-  readonly tokens?: AgentServerOptions["tokens"];
-  /** Quotas per tenant (see `AgentRuntimeOptions.quotas`). */
-  readonly quotas?: TenantQuotas;
+  /** Options of the Modal provider (token, image, secrets, region, resources, lifetimes, network). */
+  readonly modal?: ModalSandboxOptions;
   readonly unsafeNoIsolation: boolean;
   /** CPU time per local sandbox, in cores. */
   readonly sandboxCpus?: number;
@@ -51,6 +48,10 @@ export interface ServeOptions {
   readonly apiKeys: readonly ApiKeyEntry[];
   /** A JSON keys file (see `readApiKeysFile`), read at start and again on SIGHUP; its keys add to `apiKeys`. */
   readonly apiKeysFile?: string;
+  /** Browser tokens: their secret and the keys of application-signed tokens (see `AgentServerOptions.tokens`). */
+  readonly tokens?: AgentServerOptions["tokens"];
+  /** Quotas per tenant (see `AgentRuntimeOptions.quotas`). */
+  readonly quotas?: TenantQuotas;
   readonly idleTimeoutSeconds: number;
   /** A model answer idle this long ends its turn with `MODEL_STALLED` (0 disables). */
   readonly modelStallTimeoutSeconds: number;
@@ -97,10 +98,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const persistence = persistenceFor(options.database, options.databaseSetting ?? "--database", dataDir);
   const sandbox: SandboxProvider =
     options.sandbox === "modal"
-      ? createModalSandboxProvider({
-          ...(options.modalTokenId ? { tokenId: options.modalTokenId } : {}),
-          ...(options.modalTokenSecret ? { tokenSecret: options.modalTokenSecret } : {}),
-        })
+      ? createModalSandboxProvider(options.modal)
       : createLocalSandboxProvider({
           rootDir: join(dataDir, "sandboxes"),
           unsafeNoIsolation: options.unsafeNoIsolation,

@@ -9,8 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
 
-/** Packages that only load when their feature is used: a storage driver when chosen, the demo model when started. */
-const lazy = [/\/node_modules\/pg\//, /\/node_modules\/better-sqlite3\//, /\/mock-model\//];
+/** Packages that only load when their feature is used: a storage driver when chosen, the demo model when started, Modal's SDK when a Modal sandbox is. */
+const lazy = [
+  /\/node_modules\/pg\//,
+  /\/node_modules\/better-sqlite3\//,
+  /\/mock-model\//,
+  /\/node_modules\/modal\//,
+];
 
 /**
  * Imports the built `modulePath` in a fresh `node` with a module hook that

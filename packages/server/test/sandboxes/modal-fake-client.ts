@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { chmod, chown, mkdir } from "node:fs/promises";
+import { chmod, chown, mkdir, symlink } from "node:fs/promises";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import type { ReadableStream, WritableStream } from "node:stream/web";
 import type {
@@ -9,10 +9,14 @@ import type {
   ModalClientSeam,
   ModalCredentials,
   ModalExecParams,
+  ModalImageSpec,
   ModalProcessHandle,
   ModalSandboxHandle,
   ModalSandboxRequest,
 } from "../../src/sandboxes/modal/modal-client.js";
+import type { ModalSandboxOptions } from "../../src/sandboxes/modal/modal-sandbox-options.js";
+import { createModalSandboxProvider } from "../../src/sandboxes/modal/modal-sandbox-provider.js";
+import type { SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
 
 /*
  * The only fake in the Modal tests: Modal's cloud cannot be reached here, so
@@ -56,7 +60,13 @@ export interface FakeModalOptions {
  */
 export interface FakeContainers {
   readonly dir: string;
-  readonly folders: readonly { readonly path: string; readonly uid: number; readonly mode: number }[];
+  readonly folders: readonly {
+    readonly path: string;
+    readonly uid: number;
+    readonly mode: number;
+    /** Symbolic links each new copy starts with: path relative to the folder, and target (what an image layer would have put there). */
+    readonly links?: Readonly<Record<string, string>>;
+  }[];
 }
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -64,14 +74,59 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Arguments: the working folder, bind mounts as source and target pairs, `--`, then the command. */
 const IN_CONTAINER = [
   "workdir=$1; shift",
-  'while [ "$1" != "--" ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
+  // The mount point is made again if a concurrent suite removed it.
+  'while [ "$1" != "--" ]; do mkdir -p "$2" && mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
   'cd "$workdir" && exec "$@"',
 ].join("\n");
+
+/**
+ * Makes the container folders of sandbox `id` (empty copies, with their
+ * `links`) and returns the bind mounts for `inContainer`; none without
+ * `containers`.
+ */
+export async function makeContainerFolders(
+  containers: FakeContainers | undefined,
+  id: string,
+): Promise<string[]> {
+  const mounts: string[] = [];
+  for (const [index, folder] of (containers?.folders ?? []).entries()) {
+    const source = join(containers!.dir, id, String(index));
+    await mkdir(source, { recursive: true });
+    await chown(source, folder.uid, folder.uid);
+    await chmod(source, folder.mode);
+    for (const [path, target] of Object.entries(folder.links ?? {})) {
+      await mkdir(dirname(join(source, path)), { recursive: true });
+      await symlink(target, join(source, path));
+    }
+    mounts.push(source, folder.path);
+  }
+  return mounts;
+}
+
+/** `argv` run in a mount namespace with `mounts` bound in and `workdir` as its folder (`argv` itself without mounts; then spawn it in `workdir`). */
+export function inContainer(mounts: readonly string[], workdir: string, argv: readonly string[]): string[] {
+  if (mounts.length === 0) return [...argv];
+  return [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    IN_CONTAINER,
+    "fake-modal",
+    workdir,
+    ...mounts,
+    "--",
+    ...argv,
+  ];
+}
 
 export class FakeModal {
   readonly credentials: ModalCredentials[] = [];
   readonly ensureAppCalls: string[] = [];
   readonly createRequests: ModalSandboxRequest[] = [];
+  readonly buildRequests: { appName: string; image: ModalImageSpec }[] = [];
   readonly findCalls: { appName: string; name: string }[] = [];
   readonly execCalls: ExecCall[] = [];
   readonly terminateCalls: string[] = [];
@@ -79,9 +134,11 @@ export class FakeModal {
   readonly running = new Map<string, FakeSandbox>();
   /** The next call of that method rejects with this error. */
   readonly failNext: Partial<
-    Record<"ensureApp" | "createSandbox" | "findSandbox" | "exec" | "terminate", unknown>
+    Record<"ensureApp" | "buildImage" | "createSandbox" | "findSandbox" | "exec" | "terminate", unknown>
   > = {};
   private count = 0;
+  /** Image builds wait for this (tests hold a build open to run calls concurrently). */
+  buildGate: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: FakeModalOptions = {}) {}
 
@@ -94,6 +151,11 @@ export class FakeModal {
     ensureApp: async (appName) => {
       this.throwIfFailing("ensureApp");
       this.ensureAppCalls.push(appName);
+    },
+    buildImage: async (appName, image) => {
+      this.buildRequests.push({ appName, image });
+      await this.buildGate;
+      this.throwIfFailing("buildImage");
     },
     createSandbox: async (request) => {
       this.throwIfFailing("createSandbox");
@@ -164,15 +226,7 @@ class FakeSandbox implements ModalSandboxHandle {
 
   /** Makes this sandbox's copies of the container folders. */
   async makeFolders(containers: FakeContainers | undefined): Promise<void> {
-    const mounts: string[] = [];
-    for (const [index, folder] of (containers?.folders ?? []).entries()) {
-      const source = join(containers!.dir, this.sandboxId, String(index));
-      await mkdir(source, { recursive: true });
-      await chown(source, folder.uid, folder.uid);
-      await chmod(source, folder.mode);
-      mounts.push(source, folder.path);
-    }
-    this.mounts = mounts;
+    this.mounts = await makeContainerFolders(containers, this.sandboxId);
   }
 
   async exec(argv: readonly string[], params: ModalExecParams): Promise<ModalProcessHandle> {
@@ -252,23 +306,7 @@ async function runLocally(
 ): Promise<ModalProcessHandle> {
   const workdir = call.params.workdir ?? "/";
   const env = { PATH, ...call.params.env };
-  const [command, ...args] =
-    sandbox.mounts.length === 0
-      ? call.argv
-      : [
-          "unshare",
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          IN_CONTAINER,
-          "fake-modal",
-          workdir,
-          ...sandbox.mounts,
-          "--",
-          ...call.argv,
-        ];
+  const [command, ...args] = inContainer(sandbox.mounts, workdir, call.argv);
   const child = spawn(command!, args, { cwd: sandbox.mounts.length === 0 ? workdir : "/", env });
   if (child.pid !== undefined) sandbox.processes.add(child.pid);
   const chunks: Buffer[] = [];
@@ -298,4 +336,19 @@ async function runLocally(
     stderr: Readable.toWeb(child.stderr) as ReadableStream<Uint8Array>,
     wait: () => exit,
   };
+}
+
+/** The Modal provider over a fresh fake, with test credentials. */
+export function fakeModalProvider(
+  options: ModalSandboxOptions = {},
+  fake: FakeModalOptions = {},
+): { modal: FakeModal; provider: SandboxProvider } {
+  const modal = new FakeModal(fake);
+  const provider = createModalSandboxProvider({
+    tokenId: "ak-test",
+    tokenSecret: "as-test",
+    ...options,
+    createClient: modal.factory,
+  });
+  return { modal, provider };
 }

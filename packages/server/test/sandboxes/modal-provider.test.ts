@@ -6,7 +6,6 @@ import {
   mkdtemp,
   readFile,
   rm,
-  rmdir,
   stat,
   symlink,
   writeFile,
@@ -14,6 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { text } from "node:stream/consumers";
+import { ClientError, Status } from "nice-grpc";
 import { extract } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RuntimeError } from "../../src/errors.js";
@@ -28,9 +28,15 @@ const credentials = { tokenId: "ak-test", tokenSecret: "as-test" };
 /** Where the provider keeps the pid files of commands inside a sandbox (root-only). */
 const PID_DIR = "/run/agent-runtime";
 
+/** A provider over the fake; without a runner bundle unless `options` names one (modal-runner-upload.test.ts covers it). */
 function setup(options: ModalSandboxOptions = {}, fake: FakeModalOptions = {}) {
   const modal = new FakeModal(fake);
-  const provider = createModalSandboxProvider({ ...credentials, ...options, createClient: modal.factory });
+  const provider = createModalSandboxProvider({
+    ...credentials,
+    runnerBundle: null,
+    ...options,
+    createClient: modal.factory,
+  });
   return { modal, provider };
 }
 
@@ -69,22 +75,16 @@ function grpcError(code: number, details: string): Error {
 }
 
 describe("Modal provider: options and capabilities", () => {
-  it("declares attach and a non-root user, and says the system is not read-only", () => {
+  it("declares attach, a non-root user, a network policy it checks and layers; says the system is not read-only", () => {
     const { provider } = setup();
     expect(provider.id).toBe("modal");
     expect(provider.capabilities).toEqual({
       attach: true,
       nonRootUser: true,
       readOnlySystem: false,
-      networkPolicy: false,
+      networkPolicy: true,
+      layers: true,
     });
-  });
-
-  it("declares a network policy only when one is configured", () => {
-    expect(setup({ network: { blockAll: true } }).provider.capabilities.networkPolicy).toBe(true);
-    expect(
-      setup({ network: { allowDomains: ["api.anthropic.com"] } }).provider.capabilities.networkPolicy,
-    ).toBe(true);
   });
 
   it.each<[string, ModalSandboxOptions]>([
@@ -158,10 +158,7 @@ describe("Modal provider: create, take over and remove", () => {
     expect(sandbox.id).toBe("sb-fake-1");
     expect(sandbox.workspaceDir).toBe("/workspace");
     expect(sandbox.homeDir).toBe("/home/agent");
-    expect(sandbox.runnerCommand).toEqual([
-      "node",
-      "/usr/local/lib/node_modules/@agent-runtime/runner/dist/main.js",
-    ]);
+    expect(sandbox.runnerCommand).toEqual(["node", "/opt/agent-runtime/runner/runner.mjs"]);
     expect(modal.createRequests).toHaveLength(1);
     const request = modal.createRequests[0]!;
     expect(request.appName).toBe("ar");
@@ -183,18 +180,16 @@ describe("Modal provider: create, take over and remove", () => {
     expect(commands[0]).toContain("useradd --uid 1500 --gid 1600 --home-dir '/home/agent'");
     expect(commands[1]).toContain("chown 1500:1600 '/workspace' '/home/agent'");
     expect(commands[2]).toContain("/etc/gitconfig");
-    expect(commands[3]).toMatch(
-      /^RUN npm install --global --omit=dev '@agent-runtime\/runner@\d+\.\d+\.\d+'/,
-    );
     expect(commands.at(-1)).toBe("RUN apt-get update && apt-get install -y git");
   });
 
   it("leaves the runner out of the image when the base image has it", async () => {
-    const { modal, provider } = setup({ image: { base: "ghcr.io/me/agent:1", runnerPackage: null } });
+    const { modal, provider } = setup({ image: { base: "ghcr.io/me/agent:1" }, runnerBundle: null });
     await provider.create({ name: "s" });
     const image = modal.createRequests[0]!.image;
     expect(image.base).toBe("ghcr.io/me/agent:1");
     expect(image.dockerfileCommands.join("\n")).not.toContain("npm install");
+    expect(modal.execCalls).toEqual([]);
   });
 
   it("blocks all egress when asked", async () => {
@@ -222,6 +217,7 @@ describe("Modal provider: create, take over and remove", () => {
     const restarted = createModalSandboxProvider({
       ...credentials,
       appName: "ar",
+      runnerBundle: null,
       createClient: modal.factory,
     });
     const taken = await restarted.create({ name: "tenant/session 7", env: { NEW: "1" } });
@@ -264,7 +260,12 @@ describe("Modal provider: create, take over and remove", () => {
   it("removes a running sandbox by name from any provider instance, idempotently", async () => {
     const { modal, provider } = setup({ appName: "ar" });
     const created = await provider.create({ name: "tenant/session 7" });
-    const other = createModalSandboxProvider({ ...credentials, appName: "ar", createClient: modal.factory });
+    const other = createModalSandboxProvider({
+      ...credentials,
+      appName: "ar",
+      runnerBundle: null,
+      createClient: modal.factory,
+    });
     await other.remove("tenant/session 7");
     await created.terminated;
     expect(modal.terminateCalls).toEqual([created.id]);
@@ -281,7 +282,11 @@ describe("Modal provider: create, take over and remove", () => {
   it("treats a sandbox gone before remove terminates it as removed, and maps other failures", async () => {
     const { modal, provider } = setup();
     await provider.create({ name: "s" });
-    modal.failNext.terminate = Object.assign(new Error("not found"), { name: "NotFoundError" });
+    modal.failNext.terminate = new ClientError(
+      "/modal.client.ModalClient/SandboxTerminate",
+      Status.NOT_FOUND,
+      "Sandbox not found",
+    );
     await provider.remove("s");
     modal.failNext.findSandbox = grpcError(14, "UNAVAILABLE: connection reset");
     const error = await rejection(provider.remove("s"));
@@ -434,7 +439,12 @@ describe("Modal sandbox: requests (scripted)", () => {
   it("treats a sandbox already gone as terminated, and retries a terminate that failed", async () => {
     const { modal, provider } = setup();
     const gone = await provider.create({ name: "gone" });
-    modal.failNext.terminate = Object.assign(new Error("not found"), { name: "NotFoundError" });
+    // What the SDK's terminate() rejects with for a sandbox Modal no longer has: a gRPC status, not its NotFoundError.
+    modal.failNext.terminate = new ClientError(
+      "/modal.client.ModalClient/SandboxTerminate",
+      Status.NOT_FOUND,
+      "Sandbox not found",
+    );
     await gone.terminate();
     await gone.terminated;
 
@@ -492,7 +502,7 @@ describe.skipIf(!isRoot)("Modal sandbox: in-sandbox commands on real tools (root
       .map((call) => call.argv[6])
       .filter((p) => p?.startsWith("/run/agent-runtime/"));
     await Promise.all((pidFiles ?? []).map((p) => rm(p!, { force: true })));
-    await rmdir("/run/agent-runtime").catch(() => undefined); // only when empty
+    // /run/agent-runtime stays: removing it would detach the bind mounts on it that other suites' fake sandboxes hold.
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -534,10 +544,11 @@ describe.skipIf(!isRoot)("Modal sandbox: in-sandbox commands on real tools (root
   });
 
   it("kills a command, even right after starting it, and its process group with it", async () => {
-    const child = sandbox.exec(["sh", "-c", "sleep 30 & sleep 30"]);
+    // A duration of its own, so other suites' sleeping commands of uid 1000 do not count.
+    const child = sandbox.exec(["sh", "-c", "sleep 31.4159 & sleep 31.4159"]);
     child.kill();
     expect((await child.exited).code).toBe(128 + 15);
-    const alive = "ps -u 1000 -o stat=,comm= | grep -v '^Z' | grep sleep || true"; // zombies are gone already
+    const alive = "ps -u 1000 -o stat=,args= | grep -v '^Z' | grep 'sleep 31.4159' | grep -v grep || true"; // zombies are gone already
     expect((await run(["sh", "-c", alive])).stdout).toBe("");
   });
 
@@ -606,6 +617,7 @@ const containerOptions = (modal: FakeModal): ModalSandboxOptions => ({
   homeDir: join(containerRoot, "home"),
   // What the contract checks of the runner command: that its absolute paths exist inside.
   runnerCommand: [process.execPath],
+  runnerBundle: null,
   createClient: modal.factory,
 });
 const containerModal = async (): Promise<FakeModal> => {
@@ -626,7 +638,7 @@ const containerModal = async (): Promise<FakeModal> => {
 };
 const removeContainers = async () => {
   await rm(containerRoot, { recursive: true, force: true });
-  await rmdir(PID_DIR).catch(() => undefined); // only when empty
+  // PID_DIR stays: removing it would detach the bind mounts on it that other suites' fake sandboxes hold.
 };
 
 if (isRoot) {

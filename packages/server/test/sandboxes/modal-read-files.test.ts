@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, chown, link, mkdir, mkdtemp, rm, rmdir, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, link, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pack } from "tar-stream";
@@ -15,7 +15,12 @@ const credentials = { tokenId: "ak-test", tokenSecret: "as-test" };
 
 function setup(options: ModalSandboxOptions = {}, fake: FakeModalOptions = {}) {
   const modal = new FakeModal(fake);
-  const provider = createModalSandboxProvider({ ...credentials, ...options, createClient: modal.factory });
+  const provider = createModalSandboxProvider({
+    ...credentials,
+    runnerBundle: null,
+    ...options,
+    createClient: modal.factory,
+  });
   return { modal, provider };
 }
 
@@ -128,7 +133,7 @@ describe.skipIf(!isRoot)("Modal sandbox: readFiles on real tools (root)", () => 
 
   afterAll(async () => {
     await sandbox?.terminate();
-    await rmdir("/run/agent-runtime").catch(() => undefined); // only when empty
+    // /run/agent-runtime stays: removing it would detach the bind mounts on it that other suites' fake sandboxes hold.
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

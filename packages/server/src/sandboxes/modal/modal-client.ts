@@ -3,10 +3,11 @@ import type { App, Image, Sandbox, SandboxCreateParams, SandboxExecParams } from
 
 /*
  * The few calls of Modal's SDK the provider uses, behind an interface of our
- * own: the provider builds every request (names, image, resources, argv) and
- * tests check them against a fake of this seam, since Modal's cloud cannot be
- * reached offline. `createModalClient` is the real implementation and stays a
- * pass-through: no decisions live here.
+ * own: the provider builds every request (names, image, resources, argv).
+ * Tests check them against a fake of this seam, and run `createModalClient`
+ * (the real SDK) against a fake of Modal's gRPC API, since Modal's cloud
+ * cannot be reached offline. `createModalClient` stays a pass-through: no
+ * decisions live here.
  */
 
 /** What the sandbox image is built from: a registry image plus Dockerfile commands, built once by Modal and cached. */
@@ -50,6 +51,8 @@ export interface ModalSandboxHandle {
 export interface ModalClientSeam {
   /** Looks up (or creates) the App: one cheap authenticated call. */
   ensureApp(appName: string): Promise<void>;
+  /** Builds the image in the App unless Modal has it cached; rejects with the build's error. */
+  buildImage(appName: string, image: ModalImageSpec): Promise<void>;
   /** Builds the image if needed, then creates and schedules the sandbox. */
   createSandbox(request: ModalSandboxRequest): Promise<ModalSandboxHandle>;
   /** The running sandbox of that name in that App, or null when there is none. */
@@ -104,8 +107,11 @@ export const createModalClient: ModalClientFactory = (credentials) => {
     const key = JSON.stringify(spec);
     let found = images.get(key);
     if (!found) {
-      found = client.images.fromRegistry(spec.base);
-      if (spec.dockerfileCommands.length > 0) found = found.dockerfileCommands([...spec.dockerfileCommands]);
+      // One Modal layer per command, each cached on its own: a changed command rebuilds from its layer on.
+      found = spec.dockerfileCommands.reduce(
+        (image, command) => image.dockerfileCommands([command]),
+        client.images.fromRegistry(spec.base),
+      );
       images.set(key, found);
     }
     return found;
@@ -114,6 +120,10 @@ export const createModalClient: ModalClientFactory = (credentials) => {
   return {
     async ensureApp(appName) {
       await app(appName);
+    },
+    async buildImage(appName, spec) {
+      const { client } = await connect();
+      await image(client, spec).build(await app(appName));
     },
     async createSandbox(request) {
       const { client } = await connect();

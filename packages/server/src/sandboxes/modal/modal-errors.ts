@@ -1,6 +1,7 @@
 import { errorMessage, RuntimeError } from "../../errors.js";
 
 /** gRPC status codes the mapping treats specially (nice-grpc's `ClientError.code`). */
+const GRPC_NOT_FOUND = 5;
 const GRPC_ALREADY_EXISTS = 6;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
@@ -26,9 +27,13 @@ export function modalFailure(operation: string, error: unknown): RuntimeError {
   });
 }
 
-/** Modal found no sandbox (or App) by that id or name. */
+/**
+ * Modal found no sandbox (or App) by that id or name: the SDK's own
+ * `NotFoundError` (lookups by name), or a gRPC `NOT_FOUND` status that the
+ * SDK passes on as it came (`terminate()`, `wait()`).
+ */
 export function isModalNotFound(error: unknown): boolean {
-  return error instanceof Error && error.name === "NotFoundError";
+  return grpcCode(error) === GRPC_NOT_FOUND || (error instanceof Error && error.name === "NotFoundError");
 }
 
 /** Modal refused a sandbox name that a running sandbox of the App holds. */

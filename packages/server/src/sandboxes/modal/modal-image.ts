@@ -1,5 +1,5 @@
 import type { ModalImageSpec } from "./modal-client.js";
-import type { ResolvedModalSandboxOptions } from "./modal-sandbox-options.js";
+import { type ResolvedModalSandboxOptions, SANDBOX_RUNNER_DIR } from "./modal-sandbox-options.js";
 
 /** Name of the non-root user the image creates for the agent. */
 export const AGENT_USER = "agent";
@@ -8,14 +8,21 @@ export const AGENT_USER = "agent";
  * The image every sandbox starts from: `image.base`, then a non-root `agent`
  * user with the configured uid/gid and home (replacing whatever user the base
  * had at that uid, e.g. `node` in the official Node images), the workspace
- * folder owned by it, the runner installed globally, and last the caller's
- * own commands. Deterministic, so Modal builds it once and caches it.
+ * folder owned by it, then one layer per package the runner bundle needs
+ * beside it (`runnerPackages`, name to exact version: the agents' binaries
+ * and native add-ons), installed from the npm registry into
+ * `SANDBOX_RUNNER_DIR`, and last the caller's own commands. Deterministic, so
+ * Modal builds each layer once and caches it; a changed version rebuilds
+ * only from its layer on.
  *
  * Folders holding read-only files become root-owned (see
  * `writeFilesCommand`), which git would take for a "dubious ownership"
  * repository: the system git config trusts every folder.
  */
-export function sandboxImageSpec(options: ResolvedModalSandboxOptions): ModalImageSpec {
+export function sandboxImageSpec(
+  options: ResolvedModalSandboxOptions,
+  runnerPackages: Readonly<Record<string, string>> | null,
+): ModalImageSpec {
   const { uid, gid, homeDir, workspaceDir, image } = options;
   const commands = [
     `RUN user="$(getent passwd ${uid} | cut -d: -f1)"; if [ -n "$user" ]; then userdel "$user"; fi; ` +
@@ -26,15 +33,21 @@ export function sandboxImageSpec(options: ResolvedModalSandboxOptions): ModalIma
       `chown ${uid}:${gid} ${shellQuote(workspaceDir)} ${shellQuote(homeDir)}`,
     `RUN printf '[safe]\\n\\tdirectory = *\\n' >> /etc/gitconfig`,
   ];
-  if (image.runnerPackage !== null) {
+  if (runnerPackages !== null) {
     commands.push(
-      `RUN npm install --global --omit=dev ${shellQuote(image.runnerPackage)} && npm cache clean --force`,
+      `RUN mkdir -p ${SANDBOX_RUNNER_DIR} && printf '{"private":true}\\n' > ${SANDBOX_RUNNER_DIR}/package.json`,
     );
+    for (const name of Object.keys(runnerPackages).sort()) {
+      commands.push(
+        `RUN cd ${SANDBOX_RUNNER_DIR} && npm install --omit=dev --no-audit --no-fund --save-exact ` +
+          `${shellQuote(`${name}@${runnerPackages[name]}`)} && npm cache clean --force`,
+      );
+    }
   }
   return { base: image.base, dockerfileCommands: [...commands, ...image.dockerfileCommands] };
 }
 
 /** Quotes one word for `sh`. */
-function shellQuote(value: string): string {
+export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }

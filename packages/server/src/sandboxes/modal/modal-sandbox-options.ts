@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { VERSION } from "../../version.js";
 import type { ModalClientFactory } from "./modal-client.js";
 
 const absolutePath = z
@@ -22,8 +21,8 @@ const wholeSeconds = (max: number) =>
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The folder `npm install -g` uses in the official Node images. */
-const GLOBAL_NODE_MODULES = "/usr/local/lib/node_modules";
+/** Where the image installs the runner's packages and `create` uploads the runner bundle. */
+export const SANDBOX_RUNNER_DIR = "/opt/agent-runtime/runner";
 
 export const modalSandboxOptionsSchema = z
   .object({
@@ -41,26 +40,33 @@ export const modalSandboxOptionsSchema = z
     /** The sandbox image. Modal builds it on first use and caches it. */
     image: z
       .object({
-        /** Registry image with Node >= 20, npm, GNU tar, findutils and util-linux (`setpriv`, `setsid`). @default "node:20-slim" */
-        base: z.string().min(1).default("node:20-slim"),
         /**
-         * What `npm install -g` installs as the runner: a registry spec or a
-         * tarball URL. Null when `base` already contains the runner (then set
-         * `runnerCommand`). @default "@agent-runtime/runner@<server version>"
+         * Registry image with Node >= 20, npm, bash, GNU tar, findutils and
+         * util-linux (`setpriv`, `setsid`). @default "node:20-slim"
          */
-        runnerPackage: z.string().min(1).nullable().default(`@agent-runtime/runner@${VERSION}`),
-        /** Extra Dockerfile commands, run after the runtime's own (agent user, folders, runner). @default [] */
+        base: z.string().min(1).default("node:20-slim"),
+        /** Extra Dockerfile commands, run after the runtime's own (agent user, folders, agent packages). @default [] */
         dockerfileCommands: z.array(z.string().min(1)).default([]),
       })
       .prefault({}),
     /**
+     * Folder on this machine holding the self-contained runner (`runner.mjs`)
+     * and its manifest (`runner-bundle.json`), as `npm run build` makes them
+     * in `packages/runner/dist/bundle`. The bundle is uploaded into every
+     * sandbox at `create`; the image installs the packages the manifest
+     * names (the agents' binaries, native add-ons), at its exact versions,
+     * beside it. Null when the image brings its own runner (then set
+     * `runnerCommand`). @default the bundle of the installed `@agent-runtime/runner`
+     */
+    runnerBundle: absolutePath.nullable().optional(),
+    /**
      * Starts the runner inside the sandbox; the runtime appends the config path.
-     * @default ["node", "/usr/local/lib/node_modules/@agent-runtime/runner/dist/main.js"]
+     * @default ["node", "/opt/agent-runtime/runner/runner.mjs"]
      */
     runnerCommand: z
       .array(z.string().min(1))
       .min(1)
-      .default(["node", `${GLOBAL_NODE_MODULES}/@agent-runtime/runner/dist/main.js`]),
+      .default(["node", `${SANDBOX_RUNNER_DIR}/runner.mjs`]),
     /** Physical CPU cores reserved per sandbox (fractions allowed). @default 1 */
     cpu: z.number().positive().max(64).default(1),
     /** Memory per sandbox in MiB, reserved and enforced as the hard limit. @default 2048 */

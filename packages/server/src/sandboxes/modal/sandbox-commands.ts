@@ -246,3 +246,19 @@ export function listFilesCommand(agent: AgentIdentity, dir: string): string[] {
 export function deleteFileCommand(agent: AgentIdentity, path: string): string[] {
   return [...asAgent(agent), "rm", "-f", "--", path];
 }
+
+/**
+ * Installs the runner bundle from stdin as `dir/name`, root-owned and
+ * read-only (0444), replacing an earlier copy in one rename, so the agent can
+ * neither change the runner nor catch it half-written.
+ */
+export function installRunnerCommand(dir: string, name: string): string[] {
+  return [
+    "sh",
+    "-c",
+    'umask 022 && mkdir -p -- "$1" && t=$(mktemp "$1/.runner-XXXXXX") && cat > "$t" && chmod 0444 "$t" && mv -f -- "$t" "$1/$2"',
+    "agent-runtime-install-runner",
+    dir,
+    name,
+  ];
+}
