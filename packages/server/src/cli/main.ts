@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { modalCliOptions, modalProviderOptions } from "./modal-cli-options.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
+import { numeric } from "./numeric-option.js";
 import { quotaOptions } from "./quota-cli-options.js";
 import { runServe } from "./serve.js";
 import { tokenOptions } from "./token-cli-options.js";
@@ -318,13 +319,6 @@ program
     const { runMockModelCli } = await loadMockModel();
     await runMockModelCli(args);
   });
-
-/** Parses a numeric option, refusing what is not a number (its range is the server's to check). */
-function numeric(value: string): number {
-  const parsed = Number(value);
-  if (value.trim() === "" || !Number.isFinite(parsed)) throw new InvalidArgumentError("Not a number.");
-  return parsed;
-}
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);

@@ -1,5 +1,6 @@
-import { InvalidArgumentError, Option } from "commander";
+import { Option } from "commander";
 import type { ModalSandboxOptions } from "../sandboxes/modal/modal-sandbox-options.js";
+import { numeric } from "./numeric-option.js";
 
 /*
  * The Modal provider's options as command-line options and environment
@@ -128,10 +129,4 @@ function list(value: string): string[] {
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item !== "");
-}
-
-function numeric(value: string): number {
-  const parsed = Number(value);
-  if (value.trim() === "" || !Number.isFinite(parsed)) throw new InvalidArgumentError("Not a number.");
-  return parsed;
 }

@@ -1,4 +1,5 @@
 import type { TenantUsageTotals } from "@agent-runtime/protocol";
+import { addUsage } from "../core/usage.js";
 
 /** Totals of nothing used. */
 export function emptyTenantUsage(): TenantUsageTotals {
@@ -18,12 +19,5 @@ export function addTenantUsageTotals(
   b: TenantUsageTotals,
 ): TenantUsageTotals {
   const base = a ?? emptyTenantUsage();
-  return {
-    inputTokens: base.inputTokens + b.inputTokens,
-    outputTokens: base.outputTokens + b.outputTokens,
-    cacheReadTokens: base.cacheReadTokens + b.cacheReadTokens,
-    cacheCreationTokens: base.cacheCreationTokens + b.cacheCreationTokens,
-    costUsd: base.costUsd + b.costUsd,
-    sandboxSeconds: base.sandboxSeconds + b.sandboxSeconds,
-  };
+  return { ...addUsage(base, b), sandboxSeconds: base.sandboxSeconds + b.sandboxSeconds };
 }

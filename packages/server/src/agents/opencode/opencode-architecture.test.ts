@@ -35,6 +35,7 @@ describe("opencode architecture", () => {
       subagents: true,
       permissions: true,
       nativeResume: true,
+      modelProviders: true,
     });
   });
 
