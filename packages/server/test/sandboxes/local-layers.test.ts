@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmod, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, lstat, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -149,5 +149,31 @@ describe("local sandbox layers", () => {
   it("a build reaches only the registry: the build of a pip package with no index and no wheel fails", async () => {
     const spec = layerOf({ dependencies: { pip: ["not-a-wheel-here"] } });
     await expect(provider.prepareLayer!(spec)).rejects.toMatchObject({ code: "DEPENDENCIES_FAILED" });
+  });
+
+  it("seals what a build leaves as hostile: links kept as links, no hard links, nothing but files and folders", async () => {
+    const layer = (key: string, script: string): SandboxLayerSpec => ({
+      key,
+      files: [],
+      commands: [{ command: ["sh", "-c", script] }],
+    });
+    const shadowMode = (await stat("/etc/passwd")).mode;
+    const linked = layer(
+      "ab".repeat(16),
+      "echo x > a && ln -s /etc/passwd passwd && mkfifo pipe && chmod 777 a",
+    );
+    await provider.prepareLayer!(linked);
+    const built = join(testRoot, "sandboxes", ".layers", linked.key);
+    expect((await lstat(join(built, "passwd"))).isSymbolicLink()).toBe(true);
+    expect((await stat("/etc/passwd")).mode).toBe(shadowMode);
+    expect((await stat(join(built, "a"))).mode & 0o777).toBe(0o755);
+    expect((await stat(join(built, "a"))).uid).toBe(process.getuid?.());
+    await expect(lstat(join(built, "pipe"))).rejects.toMatchObject({ code: "ENOENT" });
+
+    const hard = layer("cd".repeat(16), "echo x > a && ln a b");
+    await expect(provider.prepareLayer!(hard)).rejects.toMatchObject({
+      code: "DEPENDENCIES_FAILED",
+      message: expect.stringContaining("hard link"),
+    });
   });
 });

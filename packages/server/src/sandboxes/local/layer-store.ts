@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, lchown, lstat, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
+import { chmod, lchown, lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { RuntimeError } from "../../errors.js";
 import { SANDBOX_LAYER_DIR, type SandboxLayerSpec } from "../sandbox-provider.js";
@@ -114,22 +114,44 @@ export function layerRelativeSegments(path: string): string[] {
 /**
  * Makes a built layer the server's: every entry owned by the server's user
  * (not the sandbox user that built it, which a later sandbox may get), and
- * readable, never writable, by others.
+ * readable, never writable, by others. What the build left is hostile: links
+ * are never followed (each entry is opened `O_NOFOLLOW` and changed through
+ * its descriptor), only regular files, folders and symbolic links are kept
+ * (anything else is removed), and a file with another hard link (which could
+ * be a file of the host's) fails the build.
  */
 async function seal(root: string): Promise<void> {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const visit = async (path: string): Promise<void> => {
     const stats = await lstat(path);
-    await lchown(path, uid, gid);
-    if (stats.isSymbolicLink()) return;
-    if (stats.isDirectory()) {
-      await chmod(path, 0o755);
-      for (const name of await readdir(path)) await visit(join(path, name));
+    if (stats.isSymbolicLink()) {
+      await lchown(path, uid, gid);
       return;
     }
-    // Executables stay executable for everyone; nothing stays writable but by the owner.
-    await chmod(path, stats.mode & 0o111 ? 0o755 : 0o644);
+    if (!stats.isDirectory() && !stats.isFile()) {
+      await rm(path, { force: true });
+      return;
+    }
+    if (stats.isFile() && stats.nlink > 1) {
+      throw new RuntimeError(
+        "DEPENDENCIES_FAILED",
+        `The layer's build left a hard link (${path.slice(root.length + 1)}); layers hold no hard links`,
+      );
+    }
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const opened = await handle.stat();
+      if (opened.ino !== stats.ino || opened.dev !== stats.dev) {
+        throw new RuntimeError("DEPENDENCIES_FAILED", "The layer changed while it was sealed");
+      }
+      await handle.chown(uid, gid);
+      // Executables stay executable for everyone; nothing stays writable but by the owner.
+      await handle.chmod(opened.isDirectory() || opened.mode & 0o111 ? 0o755 : 0o644);
+    } finally {
+      await handle.close();
+    }
+    if (stats.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
   };
   await visit(root);
 }
