@@ -50,7 +50,11 @@ export function createPostgresPersistenceAdapter(
     dialect: new PostgresDialect({
       pool: async () => {
         const { default: pg } = await import("pg");
-        return new pg.Pool({ connectionString, max: maxConnections });
+        const pool = new pg.Pool({ connectionString, max: maxConnections });
+        // The database ending an idle connection (restart, failover, administrator) drops it from the pool;
+        // the next query opens another, and a query that fails says so. Unheard, it would end the process.
+        pool.on("error", () => undefined);
+        return pool;
       },
     }),
   });
