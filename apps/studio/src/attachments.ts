@@ -1,6 +1,7 @@
 import {
   type ImageMediaType,
   imageMediaTypeSchema,
+  imageTypeOf as imageTypeOfBytes,
   MAX_ATTACHED_FILE_BYTES,
   MAX_ATTACHMENT_BYTES,
   MAX_ATTACHMENTS,
@@ -80,16 +81,6 @@ export function admitFiles(
   return { accepted, problems };
 }
 
-/** The image type the bytes start with (the server checks the same signatures). */
-function sniffImage(head: Uint8Array): ImageMediaType | undefined {
-  const starts = (signature: readonly number[], at = 0) => signature.every((b, i) => head[at + i] === b);
-  if (starts([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "image/png";
-  if (starts([0xff, 0xd8, 0xff])) return "image/jpeg";
-  if (starts([0x47, 0x49, 0x46, 0x38])) return "image/gif";
-  if (starts([0x52, 0x49, 0x46, 0x46]) && starts([0x57, 0x45, 0x42, 0x50], 8)) return "image/webp";
-  return undefined;
-}
-
 let nextId = 0;
 
 /**
@@ -100,7 +91,7 @@ let nextId = 0;
 export async function readDraft(file: File): Promise<DraftAttachment> {
   let mediaType = imageTypeOf(file);
   if (mediaType) {
-    const found = sniffImage(new Uint8Array(await file.slice(0, 12).arrayBuffer()));
+    const found = imageTypeOfBytes(new Uint8Array(await file.slice(0, 12).arrayBuffer()));
     if (!found) throw new Error(`${file.name || "The pasted image"} is not a PNG, JPEG, GIF or WebP image.`);
     mediaType = found;
   }

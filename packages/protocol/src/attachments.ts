@@ -62,3 +62,13 @@ export const recordedAttachmentSchema = z.object({
   size: z.number().int().nonnegative(),
 });
 export type RecordedAttachment = z.infer<typeof recordedAttachmentSchema>;
+
+/** The image type its first bytes say (its signature), or undefined for anything else; the server checks every image with it. */
+export function imageTypeOf(bytes: Uint8Array): ImageMediaType | undefined {
+  const at = (offset: number, ...values: number[]) => values.every((value, i) => bytes[offset + i] === value);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
+  if (at(0, 0xff, 0xd8, 0xff)) return "image/jpeg";
+  if (at(0, 0x47, 0x49, 0x46, 0x38)) return "image/gif";
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return "image/webp";
+  return undefined;
+}

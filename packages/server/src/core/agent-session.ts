@@ -20,7 +20,7 @@ import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
 import { assertModelRunnable, untrackedPaths } from "./agent-launch.js";
 import { AgentProcess } from "./agent-process.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
-import { prepareMessage } from "./message-attachments.js";
+import { type PreparedMessage, prepareMessage } from "./message-attachments.js";
 import { type PermissionAnswer, PermissionBroker } from "./permission-broker.js";
 import type { AgentSessionDeps } from "./session-deps.js";
 import { addBlock, applyAgentEvent, reportError, SessionState, setRuntime } from "./session-state.js";
@@ -200,10 +200,10 @@ export class AgentSession {
    * Queues a user message. Starts a turn at once when none runs; otherwise the
    * message waits and `queued` is true. Throws `SHUTTING_DOWN` after `close()`.
    */
-  sendMessage(content: string): { turnId: string; queued: boolean } {
+  sendMessage(content: string, prepared?: PreparedMessage): { turnId: string; queued: boolean } {
     if (this.closed) throw new RuntimeError("SHUTTING_DOWN", "The session is closing");
     this.agent.clearIdleTimer();
-    const sent = this.turns.push(content);
+    const sent = this.turns.push(content, prepared);
     if (sent.queued) this.setRuntime({ queuedMessages: this.turns.queued() });
     return sent;
   }
@@ -223,10 +223,7 @@ export class AgentSession {
       write: (path, content) => this.workspace.write(path, content),
       read: (path, maxBytes) => this.readFileUpTo(path, maxBytes),
     });
-    this.agent.clearIdleTimer();
-    const sent = this.turns.push(message.content, prepared);
-    if (sent.queued) this.setRuntime({ queuedMessages: this.turns.queued() });
-    return sent;
+    return this.sendMessage(message.content, prepared);
   }
 
   /** A workspace file's bytes, refused (`FILE_TOO_LARGE`) without reading it when it has more than `maxBytes`. */
