@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmod, lstat, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -175,5 +175,15 @@ describe("local sandbox layers", () => {
       code: "DEPENDENCIES_FAILED",
       message: expect.stringContaining("hard link"),
     });
+  });
+
+  it("removes what a build cut short by a server stop left, before the next build", async () => {
+    const store = join(testRoot, "layers-after-stop");
+    const stopped = createLocalSandboxProvider({ rootDir: store });
+    const leftover = join(store, ".layers", `.build-${"ef".repeat(16)}-12345678`);
+    await mkdir(join(leftover, "node_modules"), { recursive: true });
+    await stopped.prepareLayer!({ key: "ef".repeat(16), files: [], commands: [{ command: ["true"] }] });
+    await expect(lstat(leftover)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await readdir(join(store, ".layers"))).toEqual(["ef".repeat(16)]);
   });
 });

@@ -17,6 +17,8 @@ const LAYER_KEY = /^[0-9a-f]{16,128}$/;
  */
 export class LayerStore {
   private readonly building = new Map<string, Promise<void>>();
+  /** Staging folders a process that stopped mid-build left, removed once, before this process's first build. */
+  private leftovers: Promise<void> | undefined;
 
   constructor(private readonly dir: string) {}
 
@@ -64,10 +66,22 @@ export class LayerStore {
     return task;
   }
 
+  /** Removes the staging folders of builds that never finished (the server stopped during them). */
+  private async removeLeftovers(): Promise<void> {
+    const names = await readdir(this.dir);
+    await Promise.all(
+      names
+        .filter((name) => name.startsWith(".build-"))
+        .map((name) => rm(join(this.dir, name), { recursive: true, force: true })),
+    );
+  }
+
   private async build(spec: SandboxLayerSpec, build: (staging: string) => Promise<void>): Promise<void> {
     // Sandbox users must pass through the store (never list it) to reach their staging folder.
     await mkdir(this.dir, { recursive: true, mode: 0o711 });
     await chmod(this.dir, 0o711);
+    this.leftovers ??= this.removeLeftovers();
+    await this.leftovers;
     const staging = join(this.dir, `.build-${spec.key}-${randomUUID().slice(0, 8)}`);
     await mkdir(staging, { mode: 0o700 });
     try {
