@@ -170,6 +170,12 @@ describe("profile dependencies and bundled MCP projects, on both agents", () => 
     const c = architectures[0];
     const first = await run(c.architecture);
     expect(statuses(first.events)).toContain("preparing");
+    const progress = first.events.flatMap((e) =>
+      e.type === "session:status" && e.runtime.sandboxStatus === "preparing" && e.runtime.progress
+        ? [e.runtime.progress]
+        : [],
+    );
+    expect(progress.join("\n")).toContain("$ npm install");
     await expectUsed(c, first);
     expect(installs()).toBe(2);
   });

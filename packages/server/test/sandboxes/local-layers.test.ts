@@ -186,4 +186,19 @@ describe("local sandbox layers", () => {
     await expect(lstat(leftover)).rejects.toMatchObject({ code: "ENOENT" });
     expect(await readdir(join(store, ".layers"))).toEqual(["ef".repeat(16)]);
   });
+
+  it("stops a build that outlasts its timeout, with DEPENDENCIES_FAILED", async () => {
+    const slow: SandboxLayerSpec = {
+      key: "0a".repeat(16),
+      files: [],
+      commands: [{ command: ["sh", "-c", "echo started; sleep 30"] }],
+      timeoutMs: 1_000,
+    };
+    const started = Date.now();
+    await expect(provider.prepareLayer!(slow)).rejects.toMatchObject({
+      code: "DEPENDENCIES_FAILED",
+      message: expect.stringMatching(/took longer than 1 s[\s\S]*started/),
+    });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
 });
