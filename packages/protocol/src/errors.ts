@@ -26,6 +26,15 @@ export const errorCodes = {
   REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   SESSION_BUSY: 409,
+  /**
+   * Cluster mode: the node lost the session's ownership (another node
+   * claimed its lease): the write was refused and nothing changed.
+   */
+  LEASE_LOST: 409,
+  /** Cluster mode: an event that does not follow the shared stream's last seq (a gap or a duplicate) was refused. */
+  EVENT_SEQ_CONFLICT: 409,
+  /** Cluster mode: an event larger than the shared event stream takes. */
+  EVENT_TOO_LARGE: 413,
   PAYLOAD_TOO_LARGE: 413,
   /** A path segment longer than the server's router takes. */
   URI_TOO_LONG: 414,
@@ -74,6 +83,14 @@ export const errorCodes = {
   /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
   RESOURCE_LIMIT: 503,
   SHUTTING_DOWN: 503,
+  /**
+   * Cluster mode: the node owning the session cannot be reached (it is
+   * draining, stopped or unreachable); retry: within the lease TTL another
+   * node takes the session over.
+   */
+  NODE_UNAVAILABLE: 503,
+  /** Cluster mode: the node owning the session did not answer in time; retry. */
+  NODE_TIMEOUT: 504,
   /**
    * The server stopped (a crash, a kill) while a turn ran; the turn was
    * closed when the session was loaded again.

@@ -1,9 +1,11 @@
 import type { AddressInfo } from "node:net";
 import type { Server as SocketServer } from "socket.io";
+import type { Cluster } from "./cluster/cluster.js";
 import type { AgentRuntime } from "./core/agent-runtime.js";
 import { ApiKeyChecker, type ApiKeyEntry } from "./transport/api-keys.js";
 import { TokenAuthority, type TokenOptions } from "./transport/auth-tokens.js";
 import { Credentials } from "./transport/credentials.js";
+import { installClusterForwarding } from "./transport/http/cluster-forwarding.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
 import type { RateLimitOptions } from "./transport/http/rate-limit.js";
@@ -21,6 +23,14 @@ import { VERSION } from "./version.js";
 export interface AgentServerOptions {
   /** A runtime from `createAgentRuntime`; the server starts and stops it. */
   readonly runtime: AgentRuntime;
+  /**
+   * Cluster mode (see docs/deployment.md): the runtime's `ownership` must be
+   * this cluster's. Requests for sessions another node runs are forwarded
+   * there, sockets follow sessions on the shared event stream, and `close()`
+   * drains: the node leaves the cluster, its sessions are synced and
+   * released, and another node takes each over at its next request.
+   */
+  readonly cluster?: Cluster;
   /**
    * Accepted bearer keys; empty means no auth. A string is an admin key
    * (every session, any tenant); `{tenant, key}` is a key of that tenant
@@ -118,6 +128,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   app.addHook("onRequest", async (request, reply) => {
     if (closing) return sendError(reply, request, "SHUTTING_DOWN", "The server is shutting down");
   });
+  const { cluster } = options;
+  if (cluster) installClusterForwarding(app, cluster);
   const io = attachSocketTransport(app.server, {
     runtime,
     credentials,
@@ -128,6 +140,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     maxFrameBytes: options.maxSocketFrameBytes,
     maxSocketsPerCaller: options.maxSocketsPerCaller,
     rateLimit: options.socketRateLimit,
+    ...(cluster ? { cluster: { bus: cluster.bus } } : {}),
   });
 
   return {
@@ -138,18 +151,25 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     async listen({ port = 0, host = "127.0.0.1" } = {}) {
       await runtime.start();
       await app.listen({ port, host });
+      cluster?.start(runtime.sessions);
       const address = app.server.address() as AddressInfo;
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
       return `http://${shownHost}:${address.port}`;
     },
     close() {
       closing ??= (async () => {
+        // A cluster node leaves first, so the others stop forwarding to it, and lets running turns finish.
+        if (cluster) {
+          await cluster.drain();
+          await runtime.sessions.waitUntilIdle(cluster.drainTimeoutMs);
+        }
         // Sessions end first (interrupting turns, denying open permission requests, syncing), so
         // connected clients still receive those final events before their sockets close.
         await runtime.shutdown();
         io.disconnectSockets(true);
         await app.close();
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        await cluster?.close();
       })();
       return closing;
     },

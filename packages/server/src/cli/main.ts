@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
+import { clusterCliOptions, clusterServeOptions } from "./cluster-cli-options.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { modalCliOptions, modalProviderOptions } from "./modal-cli-options.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
@@ -265,6 +266,7 @@ program
       idleTimeoutSeconds: Number(options.idleTimeout),
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,
+      ...(clusterServeOptions(options) ? { cluster: clusterServeOptions(options) } : {}),
       socketLimits: {
         maxSocketFrameBytes: options.socketMaxFrameBytes,
         maxSocketBufferedBytes: options.socketMaxBufferedBytes,
@@ -280,6 +282,8 @@ program
   });
 
 for (const option of modalCliOptions())
+  program.commands.find((command) => command.name() === "serve")!.addOption(option);
+for (const option of clusterCliOptions())
   program.commands.find((command) => command.name() === "serve")!.addOption(option);
 
 program

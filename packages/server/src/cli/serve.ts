@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { MockModel } from "@agent-runtime/mock-model";
 import type { TenantQuotas } from "@agent-runtime/protocol";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import pretty from "pino-pretty";
 import type { ModelEndpoint } from "../agents/agent-architecture.js";
+import { Cluster } from "../cluster/cluster.js";
 import { createAgentRuntime } from "../core/agent-runtime.js";
 import type { DependencySources } from "../dependencies/dependency-layer.js";
 import { errorMessage } from "../errors.js";
@@ -18,6 +19,7 @@ import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { type AgentServerOptions, createAgentServer } from "../server.js";
 import type { ApiKeyEntry } from "../transport/api-keys.js";
 import { readApiKeysFile } from "./api-keys-file.js";
+import { type ClusterServeOptions, defaultAdvertiseUrl, defaultNodeId } from "./cluster-cli-options.js";
 import { loadMockModel } from "./load-mock-model.js";
 
 export interface ServeOptions {
@@ -56,6 +58,8 @@ export interface ServeOptions {
   /** A model answer idle this long ends its turn with `MODEL_STALLED` (0 disables). */
   readonly modelStallTimeoutSeconds: number;
   readonly logLevel: string;
+  /** Cluster mode (needs a `postgres://` database): this node's part; absent: one node. */
+  readonly cluster?: ClusterServeOptions;
   /** Limits of socket clients; absent ones take the server's defaults (see `AgentServerOptions`). */
   readonly socketLimits?: Pick<
     AgentServerOptions,
@@ -95,7 +99,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
     process.env.LOG_FORMAT === "json" ? undefined : pretty({ colorize: process.stdout.isTTY, sync: true }),
   );
   const dataDir = resolve(options.dataDir);
-  const persistence = persistenceFor(options.database, options.databaseSetting ?? "--database", dataDir);
+  const cluster = options.cluster ? await joinCluster(options, options.cluster, logger) : undefined;
+  const persistence = cluster
+    ? createPostgresPersistenceAdapter({
+        connectionString: options.database!,
+        fence: cluster.ownership.fence,
+      })
+    : persistenceFor(options.database, options.databaseSetting ?? "--database", dataDir);
   const sandbox: SandboxProvider =
     options.sandbox === "modal"
       ? createModalSandboxProvider(options.modal)
@@ -142,6 +152,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       ? {}
       : { maxConcurrentStarts: options.maxConcurrentStarts }),
     ...(options.quotas ? { quotas: options.quotas } : {}),
+    ...(cluster ? { ownership: cluster.ownership } : {}),
     logger,
   });
   const { apiKeysFile } = options;
@@ -155,9 +166,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     demoModel: demo !== undefined,
     studio: true,
+    ...(cluster ? { cluster } : {}),
     ...options.socketLimits,
   });
   const url = await server.listen({ port: options.port, host: options.host });
+  if (cluster) logger.info(`Cluster node ${cluster.nodeId}, reached at ${cluster.advertiseUrl}`);
   logger.info(
     `Agent Runtime listening on ${url} (data: ${dataDir}, sandbox: ${options.sandbox}, profiles: ${profileDirs.join(", ") || "none"})`,
   );
@@ -189,4 +202,32 @@ export async function runServe(options: ServeOptions): Promise<void> {
   }
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/**
+ * Connects this node to its cluster (`--redis-url`): the database must be
+ * PostgreSQL (the nodes share it), and the node needs a fixed port or an
+ * `--advertise-url` for the others to reach it.
+ */
+async function joinCluster(
+  options: ServeOptions,
+  cluster: ClusterServeOptions,
+  logger: Logger,
+): Promise<Cluster> {
+  const setting = options.databaseSetting ?? "--database";
+  if (!options.database || !/^postgres(ql)?:\/\//i.test(options.database)) {
+    throw new Error(`Cluster mode (--redis-url) needs a PostgreSQL database shared by the nodes: set ${setting} to a postgres:// URL`);
+  }
+  if (options.port === 0 && cluster.advertiseUrl === undefined) {
+    throw new Error("Cluster mode needs a fixed --port, or an --advertise-url where the other nodes reach this node");
+  }
+  return Cluster.connect({
+    databaseUrl: options.database,
+    redisUrl: cluster.redisUrl,
+    nodeId: cluster.nodeId ?? defaultNodeId(options.port),
+    advertiseUrl: cluster.advertiseUrl ?? defaultAdvertiseUrl(options.host, options.port),
+    ...(cluster.keyPrefix === undefined ? {} : { keyPrefix: cluster.keyPrefix }),
+    ...(cluster.leaseTtlSeconds === undefined ? {} : { leaseTtlMs: Math.round(cluster.leaseTtlSeconds * 1000) }),
+    logger,
+  });
 }

@@ -1,51 +1,39 @@
+import { httpStatusForErrorCode } from "@agent-runtime/protocol";
+import { RuntimeError } from "../errors.js";
+
 const marker = Symbol.for("@agent-runtime/server.ClusterError");
 
+/** The error codes of cluster mode (each in the protocol's error table with its HTTP status). */
+export type ClusterErrorCode =
+  | "LEASE_LOST"
+  | "NODE_UNAVAILABLE"
+  | "NODE_TIMEOUT"
+  | "EVENT_SEQ_CONFLICT"
+  | "EVENT_TOO_LARGE";
+
 /**
- * Failures of the cluster building blocks, with the HTTP status each will
- * answer. These codes are proposed for the protocol's `errorCodes`; once
- * they are there, `ClusterError` becomes a `RuntimeError` with the same codes
- * and the transports map them in `transport/error-reply.ts` like any other.
+ * Failures of cluster mode: a `RuntimeError` with one of the cluster's codes,
+ * so the transports answer it like any other (`LEASE_LOST` 409,
+ * `NODE_UNAVAILABLE` 503, `NODE_TIMEOUT` 504, `EVENT_SEQ_CONFLICT` 409,
+ * `EVENT_TOO_LARGE` 413). Clients retry 503 and 504: by then the session may
+ * have a new owner.
  */
-export const clusterErrorCodes = {
-  /**
-   * The session's lease is held under another fencing token (another node
-   * claimed it, or it was released): the write was refused, nothing changed.
-   */
-  LEASE_LOST: 409,
-  /** The node owning the session is not registered, refused the connection, or dropped it. */
-  NODE_UNAVAILABLE: 503,
-  /** The node owning the session did not answer within the forwarding timeout. */
-  NODE_TIMEOUT: 504,
-  /**
-   * The shared event stream refused an event: its `seq` does not follow the
-   * stream's last one (a gap or a duplicate).
-   */
-  EVENT_SEQ_CONFLICT: 409,
-  /** An event larger than the shared event stream takes. */
-  EVENT_TOO_LARGE: 413,
-} as const;
-
-export type ClusterErrorCode = keyof typeof clusterErrorCodes;
-
-export class ClusterError extends Error {
+export class ClusterError extends RuntimeError {
   readonly [marker] = true;
-  readonly code: ClusterErrorCode;
-  readonly details?: unknown;
+  declare readonly code: ClusterErrorCode;
 
   constructor(code: ClusterErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = "ClusterError";
-    this.code = code;
-    this.details = options?.details;
   }
 
   /** The HTTP status a transport answers for this error. */
   get status(): number {
-    return clusterErrorCodes[this.code];
+    return httpStatusForErrorCode(this.code);
   }
 
   /** True for instances of this class, also across duplicated copies of the package; with `code`, only for that code. */
-  static is(value: unknown, code?: ClusterErrorCode): value is ClusterError {
+  static override is(value: unknown, code?: ClusterErrorCode): value is ClusterError {
     return (
       typeof value === "object" &&
       value !== null &&

@@ -232,6 +232,12 @@ export class ClusterEventBus {
     if (status === "seq") throw seqConflict(event, value);
   }
 
+  /** Deletes what the bus holds of a deleted session (its stream and fence); its subscribers get nothing more. */
+  async forget(sessionId: string): Promise<void> {
+    const keys = this.keys(sessionId);
+    await this.commands.del(keys.stream, keys.meta);
+  }
+
   /** The seq of the session's last published event, or undefined when the bus holds nothing of the session. */
   async lastSeq(sessionId: string): Promise<number | undefined> {
     const last = await this.commands.hget(this.keys(sessionId).meta, "last");

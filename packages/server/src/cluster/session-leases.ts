@@ -87,6 +87,13 @@ export interface SessionLeases {
   /** Resolves when `token` is the session's current token; otherwise throws `LEASE_LOST`. */
   assertFenced(sessionId: string, token: number): Promise<void>;
   /**
+   * Inside a transaction of the cluster's database: checks that `token` is
+   * the session's current token and holds its lease row (`FOR SHARE`) until
+   * the transaction ends, so no claim lands before the commit. Throws
+   * `LEASE_LOST` when it is not (the caller rolls back).
+   */
+  assertFencedIn(trx: Transaction<SqlDatabase>, sessionId: string, token: number): Promise<void>;
+  /**
    * Runs `work` in a transaction that first checks `token` against the
    * session's lease and holds the lease row (`FOR SHARE`) until commit, so
    * no claim can land between the check and the commit: either the whole
@@ -200,6 +207,19 @@ export function createSessionLeases(options: SessionLeasesOptions): SessionLease
     return { renewed, lost: leases.filter((lease) => !kept.has(key(lease))) };
   }
 
+  async function assertFencedIn(trx: Transaction<SqlDatabase>, sessionId: string, token: number) {
+    checkSession(sessionId);
+    const row = await trx
+      .withTables<LeaseTables>()
+      .selectFrom("session_leases")
+      .select(columns)
+      .where("session_id", "=", sessionId)
+      .forShare()
+      .executeTakeFirst();
+    const lease = row === undefined ? undefined : toLease(row);
+    if (lease?.token !== token) throw lost(sessionId, token, lease);
+  }
+
   return {
     ttlMs,
     claim,
@@ -239,18 +259,11 @@ export function createSessionLeases(options: SessionLeasesOptions): SessionLease
       if (lease?.token !== token) throw lost(sessionId, token, lease);
     },
 
+    assertFencedIn,
+
     async withFencedTransaction(sessionId, token, work) {
-      checkSession(sessionId);
       return dataDb.transaction().execute(async (trx) => {
-        const row = await trx
-          .withTables<LeaseTables>()
-          .selectFrom("session_leases")
-          .select(columns)
-          .where("session_id", "=", sessionId)
-          .forShare()
-          .executeTakeFirst();
-        const lease = row === undefined ? undefined : toLease(row);
-        if (lease?.token !== token) throw lost(sessionId, token, lease);
+        await assertFencedIn(trx, sessionId, token);
         return work(trx);
       });
     },

@@ -22,6 +22,7 @@ import { validateInput } from "../profiles/validate-input.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { type RunnerLimitsInput, runnerLimitsSchema } from "./runner-limits.js";
 import { SessionManager } from "./session-manager.js";
+import type { SessionOwnership } from "./session-ownership.js";
 import { StartAdmission } from "./start-admission.js";
 
 export interface AgentRuntimeOptions {
@@ -135,6 +136,11 @@ export interface AgentRuntimeOptions {
    * @default {} (no quotas)
    */
   readonly quotas?: TenantQuotas;
+  /**
+   * Cluster mode: who may run each session (see `SessionOwnership`;
+   * `serve --redis-url` sets it up). @default this process runs every session it loads
+   */
+  readonly ownership?: SessionOwnership;
   /** @default a pino logger at level "info" */
   readonly logger?: Logger;
 }
@@ -218,6 +224,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     quotas: validateInput(tenantQuotasSchema, options.quotas ?? {}, "quotas"),
+    ...(options.ownership ? { ownership: options.ownership } : {}),
     dependencyLayers: new DependencyLayers(options.dependencies ?? {}),
     startAdmission: new StartAdmission(
       validateInput(

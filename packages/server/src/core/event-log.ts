@@ -19,6 +19,8 @@ export interface EventLogOptions {
  */
 export class EventLog {
   readonly sessionId: string;
+  /** The seq this log continued after (its first event is `startSeq + 1`). */
+  readonly startSeq: number;
   private seq: number;
   private readonly window: SessionEvent[] = [];
   private readonly windowSize: number;
@@ -28,6 +30,7 @@ export class EventLog {
   constructor(options: EventLogOptions) {
     this.sessionId = options.sessionId;
     this.seq = options.lastSeq ?? 0;
+    this.startSeq = this.seq;
     this.windowSize = options.windowSize ?? 10_000;
     this.now = options.now ?? (() => new Date());
   }

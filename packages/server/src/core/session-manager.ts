@@ -21,6 +21,7 @@ import { AgentSession } from "./agent-session.js";
 import type { SessionEventListener } from "./event-log.js";
 import type { AgentSessionDeps } from "./session-deps.js";
 import { SessionListFeed } from "./session-list-feed.js";
+import type { SessionOwnership } from "./session-ownership.js";
 import { inScope, type SessionScope } from "./session-scope.js";
 import { TenantQuotaBook } from "./tenant-quotas.js";
 import { TenantUsageMeter } from "./tenant-usage-meter.js";
@@ -36,6 +37,8 @@ export interface SessionManagerOptions extends Omit<AgentSessionDeps, "architect
   readonly shutdownGraceMs: number;
   /** Quotas per tenant (see `TenantQuota`); absent: none. */
   readonly quotas?: TenantQuotas;
+  /** Cluster mode: who may run each session (see `SessionOwnership`); absent: this process runs every session. */
+  readonly ownership?: SessionOwnership;
 }
 
 /** Sandbox states that hold a sandbox (or are making one). */
@@ -119,8 +122,10 @@ export class SessionManager {
       );
     }
     const now = new Date().toISOString();
+    const sessionId = randomUUID();
+    await this.options.ownership?.acquire(sessionId);
     const record: SessionRecord = {
-      sessionId: randomUUID(),
+      sessionId,
       ...(tenantId === undefined ? {} : { tenantId }),
       agentProfileRef: profile.id,
       architecture,
@@ -130,9 +135,16 @@ export class SessionManager {
       lastSeq: 0,
       usage: emptyUsage(),
     };
-    await this.options.persistence.createSession(record);
-    const session = await this.instantiate(record);
+    let session: AgentSession;
+    try {
+      await this.options.persistence.createSession(record);
+      session = await this.instantiate(record);
+    } catch (error) {
+      await this.options.ownership?.release(sessionId).catch(() => undefined);
+      throw error;
+    }
     this.live.set(record.sessionId, session);
+    this.options.ownership?.attached(session);
     this.listFeed.created(session.summary());
     return session;
   }
@@ -359,6 +371,7 @@ export class SessionManager {
         this.live.delete(sessionId);
         await this.options.sandboxProvider.remove(sandboxNameFor(sessionId));
         await this.options.persistence.deleteSession(sessionId);
+        await this.options.ownership?.release(sessionId, { deleted: true });
         return { tenantId: session.tenantId };
       })().finally(() => this.destroying.delete(sessionId)),
     );
@@ -375,6 +388,7 @@ export class SessionManager {
     if (session && inScope({ sessionId, tenantId: session.tenantId }, scope)) {
       this.live.delete(sessionId);
       await session.unload();
+      await this.options.ownership?.release(sessionId);
       return;
     }
     const record = session ? null : await this.options.persistence.loadSession(sessionId);
@@ -413,7 +427,49 @@ export class SessionManager {
       await Promise.all(sessions.map((session) => session.kill()));
     }
     this.live.clear();
+    const { ownership } = this.options;
+    if (ownership)
+      await Promise.all(sessions.map((session) => ownership.release(session.id).catch(() => undefined)));
     await this.usage.flush();
+  }
+
+  /**
+   * Cluster mode: another node took the session over (this node lost its
+   * lease), so it stops running here at once, without writing anything:
+   * its writes would be refused. Its clients follow it on the new owner.
+   */
+  async evict(sessionId: string): Promise<void> {
+    const session = this.live.get(sessionId);
+    if (!session) return;
+    this.live.delete(sessionId);
+    this.options.logger.warn({ sessionId }, "another node took this session over; it stops running here");
+    await session.kill();
+    await this.options.ownership?.release(sessionId).catch(() => undefined);
+  }
+
+  /**
+   * Resolves once no live session runs a turn or has messages waiting, or
+   * after `timeoutMs` (false then). A draining cluster node lets turns
+   * finish this way before it closes its sessions.
+   */
+  async waitUntilIdle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const busy = () => [...this.live.values()].some((session) => session.summary().runtime.busy);
+    while (busy()) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return true;
+  }
+
+  /** Where sessions are stored (reads of sessions this process does not run, in cluster mode). */
+  get persistence(): SessionManagerOptions["persistence"] {
+    return this.options.persistence;
+  }
+
+  /** True when the session is loaded in this process. */
+  isLive(sessionId: string): boolean {
+    return this.live.has(sessionId);
   }
 
   get liveCount(): number {
@@ -430,17 +486,31 @@ export class SessionManager {
   }
 
   private async loadFromPersistence(sessionId: string): Promise<AgentSession | null> {
-    const { persistence } = this.options;
-    const record = await persistence.loadSession(sessionId);
-    if (!record) return null;
-    const [blocks, files] = await Promise.all([
-      persistence.loadBlocks(sessionId),
-      persistence.listWorkspaceFiles(sessionId),
-    ]);
-    const session = await this.instantiate(record, { blocks, files });
+    const { persistence, ownership } = this.options;
+    const claimed = await ownership?.acquire(sessionId);
+    let session: AgentSession;
+    try {
+      const stored = await persistence.loadSession(sessionId);
+      if (!stored) {
+        await ownership?.release(sessionId, { deleted: true });
+        return null;
+      }
+      // Events a previous owner shared after its last sync keep their seqs: this one continues after them.
+      const record =
+        claimed && claimed.lastSeq > stored.lastSeq ? { ...stored, lastSeq: claimed.lastSeq } : stored;
+      const [blocks, files] = await Promise.all([
+        persistence.loadBlocks(sessionId),
+        persistence.listWorkspaceFiles(sessionId),
+      ]);
+      session = await this.instantiate(record, { blocks, files });
+    } catch (error) {
+      await ownership?.release(sessionId).catch(() => undefined);
+      throw error;
+    }
     const raced = this.live.get(sessionId);
     if (raced) return raced;
     this.live.set(sessionId, session);
+    ownership?.attached(session);
     return session;
   }
 
@@ -454,6 +524,7 @@ export class SessionManager {
       syncIntervalMs: _sync,
       shutdownGraceMs: _grace,
       quotas: _quotas,
+      ownership: _ownership,
       ...shared
     } = this.options;
     const session = new AgentSession(

@@ -4,7 +4,7 @@ import { validateInput } from "../../profiles/validate-input.js";
 import type { BuiltInPersistenceAdapter } from "../built-in-persistence-adapter.js";
 import type { SqlDatabase } from "../sql/sql-database.js";
 import { migrateSqlDatabase } from "../sql/sql-migrations.js";
-import { createSqlPersistenceAdapter } from "../sql/sql-persistence-adapter.js";
+import { createSqlPersistenceAdapter, type SessionWriteFence } from "../sql/sql-persistence-adapter.js";
 
 const optionsSchema = z.object({
   connectionString: z.string().min(1),
@@ -13,6 +13,7 @@ const optionsSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "lower-case letters, digits and '_' only, not starting with a digit")
     .optional(),
   maxConnections: z.number().int().min(2).default(10),
+  fence: z.custom<SessionWriteFence>((value) => typeof value === "function").optional(),
 });
 
 export interface PostgresPersistenceAdapterOptions {
@@ -28,6 +29,12 @@ export interface PostgresPersistenceAdapterOptions {
    * @default 10
    */
   maxConnections?: number;
+  /**
+   * Checks every write of a session's data inside its transaction (cluster
+   * mode: the node's fencing token, see `ClusterOwnership.fence`).
+   * @default none: writes are not fenced
+   */
+  fence?: SessionWriteFence;
 }
 
 /**
@@ -41,7 +48,7 @@ export interface PostgresPersistenceAdapterOptions {
 export function createPostgresPersistenceAdapter(
   options: PostgresPersistenceAdapterOptions,
 ): BuiltInPersistenceAdapter {
-  const { connectionString, schema, maxConnections } = validateInput(
+  const { connectionString, schema, maxConnections, fence } = validateInput(
     optionsSchema,
     options,
     "PostgreSQL persistence options",
@@ -76,5 +83,5 @@ export function createPostgresPersistenceAdapter(
     });
   }
 
-  return createSqlPersistenceAdapter({ label: "postgres", db, migrate });
+  return createSqlPersistenceAdapter({ label: "postgres", db, migrate, ...(fence ? { fence } : {}) });
 }

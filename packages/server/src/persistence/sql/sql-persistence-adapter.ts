@@ -42,7 +42,18 @@ export interface SqlPersistenceAdapterOptions {
   db: Kysely<SqlDatabase>;
   /** Creates or upgrades the schema; called by `init()` (again only if the previous attempt failed). */
   migrate: () => Promise<void>;
+  /**
+   * Runs first in the transaction of every write for a session (creating,
+   * updating or deleting it, its blocks, transcript and workspace files) and
+   * throws to refuse the write (cluster mode: `LEASE_LOST` when this node no
+   * longer owns the session, see `ClusterOwnership.fence`). Absent: writes
+   * are not fenced.
+   */
+  fence?: SessionWriteFence;
 }
+
+/** Checks, inside a write's transaction, that the write may happen; throws to refuse it. */
+export type SessionWriteFence = (trx: Transaction<SqlDatabase>, sessionId: string) => Promise<void>;
 
 /**
  * The query code of the SQLite and PostgreSQL adapters (kysely query builder
@@ -54,8 +65,21 @@ export interface SqlPersistenceAdapterOptions {
 export function createSqlPersistenceAdapter(
   options: SqlPersistenceAdapterOptions,
 ): BuiltInPersistenceAdapter {
-  const { label, db } = options;
+  const { label, db, fence } = options;
   let initialised: Promise<void> | undefined;
+
+  /** A write for `sessionId` in one transaction, fenced first when a fence is set. */
+  function sessionTransaction<T>(sessionId: string, work: (trx: Transaction<SqlDatabase>) => Promise<T>) {
+    return db.transaction().execute(async (trx) => {
+      await fence?.(trx, sessionId);
+      return work(trx);
+    });
+  }
+
+  /** A one-statement write for `sessionId`: on its own without a fence, else in a fenced transaction. */
+  function sessionWrite<T>(sessionId: string, work: (query: Kysely<SqlDatabase>) => Promise<T>) {
+    return fence === undefined ? work(db) : sessionTransaction(sessionId, work);
+  }
 
   async function run<T>(operation: string, work: () => Promise<T>): Promise<T> {
     try {
@@ -128,44 +152,50 @@ export function createSqlPersistenceAdapter(
     },
 
     createSession(record) {
-      return run("createSession", async () => {
-        const json = JSON.stringify(record);
-        const inserted = await db
-          .insertInto("sessions")
-          .values({
-            id: record.sessionId,
-            tenant_id: record.tenantId ?? null,
-            record: json,
-            created_at: record.createdAt,
-            updated_at: record.updatedAt,
-          })
-          .onConflict((conflict) => conflict.column("id").doNothing())
-          .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return;
-        const existing = await db
-          .selectFrom("sessions")
-          .select("record")
-          .where("id", "=", record.sessionId)
-          .executeTakeFirst();
-        if (existing?.record !== json) throw conflictingSessionError(record.sessionId);
-      });
+      return run("createSession", () =>
+        sessionWrite(record.sessionId, async (db) => {
+          const json = JSON.stringify(record);
+          const inserted = await db
+            .insertInto("sessions")
+            .values({
+              id: record.sessionId,
+              tenant_id: record.tenantId ?? null,
+              record: json,
+              created_at: record.createdAt,
+              updated_at: record.updatedAt,
+            })
+            .onConflict((conflict) => conflict.column("id").doNothing())
+            .executeTakeFirst();
+          if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return;
+          const existing = await db
+            .selectFrom("sessions")
+            .select("record")
+            .where("id", "=", record.sessionId)
+            .executeTakeFirst();
+          if (existing?.record !== json) throw conflictingSessionError(record.sessionId);
+        }),
+      );
     },
 
     updateSession(record) {
-      return run("updateSession", async () => {
-        const updated = await db
-          .updateTable("sessions")
-          .set({ record: JSON.stringify(record), updated_at: record.updatedAt })
-          .where("id", "=", record.sessionId)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) throw sessionNotFoundError(record.sessionId);
-      });
+      return run("updateSession", () =>
+        sessionWrite(record.sessionId, async (db) => {
+          const updated = await db
+            .updateTable("sessions")
+            .set({ record: JSON.stringify(record), updated_at: record.updatedAt })
+            .where("id", "=", record.sessionId)
+            .executeTakeFirst();
+          if (Number(updated.numUpdatedRows) === 0) throw sessionNotFoundError(record.sessionId);
+        }),
+      );
     },
 
     deleteSession(sessionId) {
-      return run("deleteSession", async () => {
-        await db.deleteFrom("sessions").where("id", "=", sessionId).execute();
-      });
+      return run("deleteSession", () =>
+        sessionWrite(sessionId, async (db) => {
+          await db.deleteFrom("sessions").where("id", "=", sessionId).execute();
+        }),
+      );
     },
 
     saveBlocks(sessionId, blocks) {
@@ -180,7 +210,7 @@ export function createSqlPersistenceAdapter(
           })),
           (row) => row.block_id,
         );
-        await db.transaction().execute(async (trx) => {
+        await sessionTransaction(sessionId, async (trx) => {
           await assertSessionExists(trx, sessionId);
           for (let start = 0; start < rows.length; start += insertChunkSize) {
             await trx
@@ -220,7 +250,7 @@ export function createSqlPersistenceAdapter(
 
     saveTranscript(sessionId, transcript) {
       return run("saveTranscript", () =>
-        db.transaction().execute(async (trx) => {
+        sessionTransaction(sessionId, async (trx) => {
           await assertSessionExists(trx, sessionId);
           await trx.deleteFrom("transcript_chunks").where("session_id", "=", sessionId).execute();
           await trx
@@ -233,7 +263,7 @@ export function createSqlPersistenceAdapter(
 
     appendTranscript(sessionId, text) {
       return run("appendTranscript", () =>
-        db.transaction().execute(async (trx) => {
+        sessionTransaction(sessionId, async (trx) => {
           await assertSessionExists(trx, sessionId);
           const last = await trx
             .selectFrom("transcript_chunks")
@@ -260,7 +290,7 @@ export function createSqlPersistenceAdapter(
 
     saveWorkspaceFile(sessionId, file) {
       return run("saveWorkspaceFile", () =>
-        db.transaction().execute(async (trx) => {
+        sessionTransaction(sessionId, async (trx) => {
           await assertSessionExists(trx, sessionId);
           const key = { session_id: sessionId, path: file.path };
           await trx
@@ -300,13 +330,15 @@ export function createSqlPersistenceAdapter(
     },
 
     deleteWorkspaceFile(sessionId, path) {
-      return run("deleteWorkspaceFile", async () => {
-        await db
-          .deleteFrom("stored_files")
-          .where("session_id", "=", sessionId)
-          .where("path", "=", path)
-          .execute();
-      });
+      return run("deleteWorkspaceFile", () =>
+        sessionWrite(sessionId, async (db) => {
+          await db
+            .deleteFrom("stored_files")
+            .where("session_id", "=", sessionId)
+            .where("path", "=", path)
+            .execute();
+        }),
+      );
     },
 
     listWorkspaceFiles(sessionId) {

@@ -9,12 +9,17 @@ import {
   type SocketErrorEvent,
 } from "@agent-runtime/protocol";
 import { Server, type Socket } from "socket.io";
+import type { ClusterEventBus, EventSubscription } from "../../cluster/cluster-event-bus.js";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
+import { inScope } from "../../core/session-scope.js";
+import { storedSessionSnapshot } from "../../core/stored-session-snapshot.js";
+import { RuntimeError } from "../../errors.js";
 import { bearerToken, type Caller, callerKey, callerTenant, scopeOf } from "../api-keys.js";
 import type { Credentials } from "../credentials.js";
 import { errorAck, errorReply, errorReplyFor } from "../error-reply.js";
 import { CallerLimits, type CallerSocket } from "./caller-limits.js";
 import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
+import { followSessionOnBus } from "./bus-session-follow.js";
 import { replayInPages } from "./paged-replay.js";
 import { resolveSocketLimits, type SocketLimitsInput } from "./socket-limits.js";
 
@@ -23,6 +28,12 @@ export interface SocketTransportOptions extends SocketLimitsInput {
   /** The accepted API keys and browser tokens. */
   readonly credentials: Credentials;
   readonly corsOrigin?: string | string[] | boolean;
+  /**
+   * Cluster mode: sockets follow sessions on the cluster's shared event
+   * stream, whichever node runs them (see `followSessionOnBus`), instead of
+   * this process's session logs.
+   */
+  readonly cluster?: { readonly bus: ClusterEventBus };
 }
 
 /** Bytes a replay page may add to a socket's queue (at most `maxBufferedBytes`). */
@@ -153,11 +164,13 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
    * its sessions alone.
    */
   const narrowedListFollowers = new Map<Socket, readonly string[]>();
-  const unsubscribe = runtime.sessions.subscribeAll((event: SessionEvent) => {
-    const room = roomFor(event.sessionId);
-    io.to(room).emit(event.type, event);
-    checkRoom(room);
-  });
+  const unsubscribe = options.cluster
+    ? () => undefined
+    : runtime.sessions.subscribeAll((event: SessionEvent) => {
+        const room = roomFor(event.sessionId);
+        io.to(room).emit(event.type, event);
+        checkRoom(room);
+      });
   const unsubscribeList = runtime.sessions.listFeed.subscribe((change) => {
     const tenantId = change.type === "updated" ? change.session.tenantId : change.tenantId;
     const rooms = [
@@ -226,7 +239,11 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     });
     const queue = new OutgoingQueue(socket.conn);
     queues.set(socket, queue);
-    /** Per session, the join whose replay is running (aborted when a later join or a leave replaces it). */
+    /**
+     * Per session, the join whose replay is running (aborted when a later
+     * join or a leave replaces it); in cluster mode, the session's follow
+     * on the shared stream, as long as it lasts.
+     */
     const replays = new Map<string, AbortController>();
     const replaceReplay = (sessionId: string): AbortController => {
       replays.get(sessionId)?.abort(REPLACED);
@@ -282,6 +299,10 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       const { sessionId, afterSeq } = parsed.data;
       const room = roomFor(sessionId);
       const replay = replaceReplay(sessionId);
+      if (options.cluster) {
+        await joinOnBus(options.cluster.bus, sessionId, afterSeq, replay, reply);
+        return;
+      }
       try {
         const session = await runtime.sessions.get(sessionId, scope);
         if (replay.signal.aborted) return reply(replaced());
@@ -305,6 +326,53 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         reply(errorAck(error));
       }
     });
+
+    /** Cluster mode's join: the session is followed on the shared stream, wherever it runs. */
+    const joinOnBus = async (
+      bus: ClusterEventBus,
+      sessionId: string,
+      afterSeq: number | undefined,
+      follow: AbortController,
+      reply: (answer: JoinAck) => void,
+    ): Promise<void> => {
+      let subscription: EventSubscription | undefined;
+      try {
+        const summary = await runtime.sessions.currentSummary(sessionId);
+        if (!summary || !inScope(summary, scope))
+          throw new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
+        if (follow.signal.aborted) return reply(replaced());
+        const start = afterSeq ?? (await bus.lastSeq(sessionId)) ?? summary.lastSeq;
+        subscription = await followSessionOnBus(
+          {
+            socket,
+            queue,
+            bus,
+            sessionId,
+            afterSeq: start,
+            pageBytes,
+            signal: follow.signal,
+            snapshot: async () => {
+              const data = runtime.sessions.isLive(sessionId)
+                ? (await runtime.sessions.get(sessionId)).snapshot()
+                : await storedSessionSnapshot(runtime.sessions.persistence, sessionId);
+              if (!data) throw new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
+              return data;
+            },
+            sent: () => checkSocket(socket, roomFor(sessionId)),
+            ended: (reason) => dropSlow(socket, reason, { sessionId }),
+          },
+          ({ lastSeq, replayed, snapshot }) => reply({ ok: true, sessionId, lastSeq, replayed, snapshot }),
+        );
+        if (!subscription) return reply(replaced());
+        // The follow lasts until a later join or a leave of the session, or the disconnect, aborts it.
+        follow.signal.addEventListener("abort", () => subscription?.close(), { once: true });
+      } catch (error) {
+        subscription?.close();
+        if (replays.get(sessionId) === follow) replays.delete(sessionId);
+        logFailure(error, "session:join");
+        reply(errorAck(error));
+      }
+    };
 
     socket.on("sessions:subscribe", async (...args: unknown[]) => {
       const ack = args.find((arg): arg is (answer: SessionListAck) => void => typeof arg === "function");

@@ -1,0 +1,244 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
+import type { SessionData } from "@agent-runtime/protocol";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { longStoryRule, notesRule } from "../support/scripts.js";
+import { type ServerProcess, startServerProcess } from "../support/server-process.js";
+import { SocketRecorder } from "../support/socket-recorder.js";
+import { type ClusterTestDatabase, createClusterTestDatabase } from "./cluster-test-database.js";
+import { deleteKeys, redisUrl, testRedis, uniqueKeyPrefix } from "./redis-test-keys.js";
+
+/**
+ * Cluster mode end to end (issue 18): three real `agent-runtime serve`
+ * processes sharing one PostgreSQL database and one Redis, each with its own
+ * data folder and local sandboxes, the real Claude Code against one mock
+ * model, real socket.io clients. Leases last 3 s here (15 s by default).
+ */
+
+const LEASE_TTL_SECONDS = 3;
+
+interface Node {
+  readonly name: string;
+  readonly port: number;
+  readonly dataDir: string;
+  process: ServerProcess;
+  readonly url: string;
+}
+
+describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
+  let mock: MockModel;
+  let database: ClusterTestDatabase;
+  let keyPrefix: string;
+  let nodes: Node[] = [];
+  const recorders: SocketRecorder[] = [];
+
+  const startNode = async (name: string, port?: number, dataDir?: string): Promise<Node> => {
+    const nodePort = port ?? (await freePort());
+    const dir = dataDir ?? (await mkdtemp(join(tmpdir(), `agent-runtime-cluster-${name}-`)));
+    const process = await startServerProcess({
+      dataDir: dir,
+      modelUrl: mock.url,
+      args: [
+        "--port",
+        String(nodePort),
+        "--database",
+        database.url,
+        "--redis-url",
+        redisUrl,
+        "--cluster-key-prefix",
+        keyPrefix,
+        "--node-id",
+        name,
+        "--lease-ttl",
+        String(LEASE_TTL_SECONDS),
+      ],
+    });
+    return { name, port: nodePort, dataDir: dir, process, url: process.url };
+  };
+
+  const record = async (node: Node, sessionId: string, afterSeq?: number): Promise<SocketRecorder> => {
+    const recorder = new SocketRecorder(node.url);
+    recorders.push(recorder);
+    const ack = await recorder.join(sessionId, afterSeq);
+    expect(ack, `join on ${node.name}`).toMatchObject({ ok: true });
+    return recorder;
+  };
+
+  beforeAll(async () => {
+    mock = await startMockModel({ script: { rules: [notesRule, longStoryRule] } });
+    database = await createClusterTestDatabase("cluster_nodes");
+    keyPrefix = uniqueKeyPrefix("nodes");
+    nodes = [];
+    for (const name of ["n1", "n2", "n3"]) nodes.push(await startNode(name));
+  });
+
+  afterEach(() => {
+    for (const recorder of recorders.splice(0)) recorder.close();
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.process.kill("SIGTERM")));
+    await mock?.close();
+    await database?.drop();
+    const redis = testRedis();
+    await deleteKeys(redis, keyPrefix).finally(() => redis.quit());
+    // A node killed by a test may leave a sandbox's disk mounted until its sandbox processes are gone.
+    await Promise.allSettled(nodes.map((node) => rm(node.dataDir, { recursive: true, force: true })));
+  });
+
+  it("serves one session from any node: created on n1, watched on n2, driven through n3, one contiguous stream", async () => {
+    const [n1, n2, n3] = nodes as [Node, Node, Node];
+    const sessionId = await createSession(n1);
+    const watcher = await record(n2, sessionId);
+    const sent = await post(n3, `/sessions/${sessionId}/messages`, { content: "Create notes.txt" });
+    expect(sent.status).toBe(202);
+    await watcher.waitForTurns(1, 90_000);
+
+    const late = await record(n3, sessionId, 0);
+    await late.waitForTurns(1, 30_000);
+    const seqs = watcher.events.map((event) => event.seq);
+    expect(seqs, "contiguous seq on n2").toEqual(range(seqs[0]!, seqs.length));
+    expect(seqs[0]).toBe(1);
+    expect(late.events, "n3's replay equals n2's live stream").toEqual(
+      watcher.events.slice(0, late.events.length),
+    );
+
+    // Every node answers the same session: reads are forwarded to its owner.
+    const views = await Promise.all(nodes.map((node) => session(node, sessionId)));
+    expect(views.map((view) => view.blocks)).toEqual([views[0]!.blocks, views[0]!.blocks, views[0]!.blocks]);
+    expect(views[0]!.files.map((file) => file.path)).toContain("notes.txt");
+    const file = await fetch(`${n2.url}/sessions/${sessionId}/files/notes.txt`);
+    expect(file.status).toBe(200);
+    expect(await file.text()).toBe("remember the milk\n");
+  });
+
+  it("takes a session over after a kill -9 of its node mid-turn: the turn ends with SERVER_RESTARTED, the next message runs on another node", async () => {
+    const [n1, n2, n3] = nodes as [Node, Node, Node];
+    const sessionId = await createSession(n1);
+    const watcher = await record(n2, sessionId);
+    expect((await post(n3, `/sessions/${sessionId}/messages`, { content: "Tell me a long story" })).status).toBe(
+      202,
+    );
+    await watcher.waitFor((event) => event.type === "session:block:delta", 60_000);
+    const killedAt = Date.now();
+    await n1.process.kill("SIGKILL");
+
+    const closed = await watcher.waitFor(
+      (event) =>
+        event.type === "session:block:complete" &&
+        event.block.type === "error" &&
+        event.block.code === "SERVER_RESTARTED",
+      (LEASE_TTL_SECONDS + 20) * 1000,
+    );
+    const tookMs = Date.now() - killedAt;
+    await watcher.waitFor((event) => event.type === "session:turn:completed" && event.stopReason === "error");
+    expect(closed.seq).toBeGreaterThan(0);
+    // The lease TTL, a scan (a third of it) and the load.
+    expect(tookMs).toBeLessThan((LEASE_TTL_SECONDS + 15) * 1000);
+
+    const response = await post(n3, `/sessions/${sessionId}/messages`, { content: "Create notes.txt" });
+    expect(response.status).toBe(202);
+    await watcher.waitForTurns(2, 90_000);
+    const seqs = watcher.events.map((event) => event.seq);
+    expect(seqs, "no duplicate or missing seq across the takeover").toEqual(range(seqs[0]!, seqs.length));
+    const view = await session(n2, sessionId);
+    expect(view.files.map((file) => file.path)).toContain("notes.txt");
+
+    // n1 comes back on its old port and data: it joins the cluster again.
+    nodes[0] = await startNode("n1", n1.port, n1.dataDir);
+    expect((await session(nodes[0], sessionId)).blocks).toEqual(view.blocks);
+  });
+
+  it("fences a paused owner: after SIGSTOP past the lease, another node runs the session, and the old owner's writes are refused once it resumes", async () => {
+    const [n1, n2, n3] = nodes as [Node, Node, Node];
+    const sessionId = await createSession(n3);
+    const watcher = await record(n2, sessionId);
+    expect((await post(n3, `/sessions/${sessionId}/messages`, { content: "Create notes.txt" })).status).toBe(202);
+    await watcher.waitForTurns(1, 90_000);
+    process.kill(n3.process.pid, "SIGSTOP");
+    try {
+      // Past the lease: n1 takes it over (its scan, or this request, claims it).
+      await new Promise((resolve) => setTimeout(resolve, (LEASE_TTL_SECONDS + 1) * 1000));
+      await expect
+        .poll(async () => (await post(n1, `/sessions/${sessionId}/messages`, { content: "Tell me a long story" })).status, {
+          timeout: 20_000,
+          interval: 500,
+        })
+        .toBe(202);
+      const started = await watcher.waitFor(
+        (event) => event.type === "session:turn:started" && event.content === "Tell me a long story",
+      );
+      await watcher.waitFor(
+        (event) =>
+          event.type === "session:turn:completed" && "turnId" in started && event.turnId === started.turnId,
+      );
+    } finally {
+      process.kill(n3.process.pid, "SIGCONT");
+    }
+    // The resumed node finds its lease taken (heartbeat, or its refused writes) and stops running the session.
+    await expect
+      .poll(() => n3.process.output(), { timeout: 20_000, interval: 250 })
+      .toMatch(/this node lost the session/);
+    const synced = await post(n2, `/sessions/${sessionId}/sync`, {});
+    expect(synced.status).toBe(200);
+    const seqs = watcher.events.map((event) => event.seq);
+    expect(seqs, "one contiguous stream whoever ran the session").toEqual(range(seqs[0]!, seqs.length));
+    const db = database.connect();
+    const stored = await db
+      .selectFrom("sessions")
+      .select("record")
+      .where("id", "=", sessionId)
+      .executeTakeFirstOrThrow();
+    const storedRecord = JSON.parse(stored.record) as { lastSeq: number; openTurnId?: string };
+    expect(storedRecord.lastSeq, "the stored record is the new owner's, not the paused one's").toBe(seqs.at(-1));
+    expect(storedRecord.openTurnId).toBeUndefined();
+    const lease = await db
+      .selectFrom("session_leases")
+      .select(["node_id"])
+      .where("session_id", "=", sessionId)
+      .executeTakeFirstOrThrow();
+    expect(lease.node_id).toBe("n1");
+  });
+});
+
+async function createSession(node: Node): Promise<string> {
+  const response = await post(node, "/sessions", { agentProfileRef: "test" });
+  if (response.status !== 201) throw new Error(`create on ${node.name}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as SessionData).sessionId;
+}
+
+/** A POST; an answer other than 2xx is logged with its body (what a failed expectation then shows). */
+async function post(node: Node, path: string, body: unknown): Promise<Response> {
+  const response = await fetch(`${node.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (response.status >= 300) console.warn(`POST ${path} on ${node.name}: ${response.status} ${await response.clone().text()}`);
+  return response;
+}
+
+async function session(node: Node, sessionId: string): Promise<SessionData> {
+  const response = await fetch(`${node.url}/sessions/${sessionId}`);
+  if (response.status !== 200)
+    throw new Error(`GET session on ${node.name}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as SessionData;
+}
+
+function range(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, index) => first + index);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
