@@ -1,3 +1,4 @@
+import { measureCluster, printCluster } from "./cluster.js";
 import { measureDependencies, printDependencies } from "./dependencies.js";
 import { measureFileServing, printFileServing } from "./file-serving.js";
 import { measurePersistence, printPersistence } from "./persistence.js";
@@ -20,6 +21,19 @@ const DEPENDENCIES_TITLE = "profile dependencies (3 npm + 2 pip packages, local 
 if (process.argv.includes("dependencies")) {
   console.log(DEPENDENCIES_TITLE);
   printDependencies(await measureDependencies());
+  process.exit(0);
+}
+
+// `npm run bench -- cluster`: cluster mode alone (three nodes on PostgreSQL and Redis).
+if (process.argv.includes("cluster")) {
+  console.log("cluster mode (3 nodes, one PostgreSQL, one Redis, local sandboxes)");
+  printCluster(
+    await measureCluster({
+      turns: Number(process.env.BENCH_TURNS ?? 10),
+      takeovers: Number(process.env.BENCH_TAKEOVERS ?? 5),
+      sessions: Number(process.env.BENCH_SESSIONS ?? 6),
+    }),
+  );
   process.exit(0);
 }
 

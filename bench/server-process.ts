@@ -16,19 +16,20 @@ export interface ServeProcess {
  * `agent-runtime serve` from the build in its own process (so its memory is
  * measured alone): SQLite and local sandboxes in `dataDir`, a `bench`
  * profile, a random port, the model at `modelUrl`, no idle teardown, and
- * `env` on top (e.g. `AGENT_RUNTIME_*` settings).
+ * `env` and `args` on top (e.g. `AGENT_RUNTIME_*` settings, `--port`).
  */
 export async function startServeProcess(
   dataDir: string,
   modelUrl: string,
   env: Readonly<Record<string, string>> = {},
+  args: readonly string[] = [],
 ): Promise<ServeProcess> {
   const profiles = join(dataDir, "profiles");
   await mkdir(join(profiles, "bench"), { recursive: true });
   await writeFile(join(profiles, "bench", "profile.json"), JSON.stringify({ id: "bench", name: "Bench" }));
   const child = spawn(
     process.execPath,
-    [CLI, "serve", "--port", "0", "--data-dir", dataDir, "--profiles-dir", profiles, "--idle-timeout", "0"],
+    [CLI, "serve", "--port", "0", "--data-dir", dataDir, "--profiles-dir", profiles, "--idle-timeout", "0", ...args],
     {
       env: {
         ...Object.fromEntries(

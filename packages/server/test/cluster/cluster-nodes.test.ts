@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
-import type { SessionData } from "@agent-runtime/protocol";
+import type { SessionData, SessionEvent } from "@agent-runtime/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { longStoryRule, notesRule } from "../support/scripts.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
@@ -202,6 +202,50 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
       .executeTakeFirstOrThrow();
     expect(lease.node_id).toBe("n1");
   });
+  it("loses no event through a rolling restart of all three nodes under a steady message load", async () => {
+    const sessionIds = [await createSession(nodes[0]!), await createSession(nodes[1]!), await createSession(nodes[2]!)];
+    const watchers = sessionIds.map((sessionId, index) => new ResilientWatcher(sessionId, () => nodes, index));
+    for (const watcher of watchers) await watcher.start();
+    const failures: string[] = [];
+    let stop = false;
+    // Each session gets a message after each finished turn, through any node that answers.
+    const load = sessionIds.map(async (sessionId, index) => {
+      let sent = 0;
+      while (!stop) {
+        const status = await postAnywhere(
+          nodes,
+          `/sessions/${sessionId}/messages`,
+          { content: "Create notes.txt" },
+          failures,
+        );
+        if (status !== 202) continue;
+        sent += 1;
+        await watchers[index]!.waitForCompletedTurns(sent, 120_000);
+      }
+      return sent;
+    });
+    for (let index = 0; index < nodes.length; index++) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const node = nodes[index]!;
+      await node.process.kill("SIGTERM");
+      nodes[index] = await startNode(node.name, node.port, node.dataDir);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    stop = true;
+    const sent = await Promise.all(load);
+    expect(Math.min(...sent), "every session kept taking messages").toBeGreaterThan(1);
+    expect(failures.filter((failure) => !/^503 |^unreachable /.test(failure)), "failed requests").toEqual([]);
+    for (const [index, sessionId] of sessionIds.entries()) {
+      const watcher = watchers[index]!;
+      const seqs = watcher.events.map((event) => event.seq);
+      expect(seqs, `session ${index}: contiguous, nothing lost or doubled`).toEqual(range(1, seqs.length));
+      const response = await fetch(`${nodes[(index + 1) % 3]!.url}/sessions/${sessionId}/events?after=0`);
+      expect(response.status).toBe(200);
+      const stored = ((await response.json()) as { events: Array<{ seq: number }> }).events;
+      expect(stored.map((event) => event.seq).slice(0, seqs.length), `session ${index}: the log matches`).toEqual(seqs);
+      watcher.close();
+    }
+  });
 });
 
 async function createSession(node: Node): Promise<string> {
@@ -241,4 +285,96 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * POSTs through the first node that answers something other than a 503
+ * (as a load balancer retrying on 503 would), trying each node in turn for
+ * up to a minute. Every refusal is recorded in `failures`.
+ */
+async function postAnywhere(
+  nodes: readonly Node[],
+  path: string,
+  body: unknown,
+  failures: string[],
+): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const node = nodes[attempt % nodes.length]!;
+    try {
+      const response = await fetch(`${node.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 503) {
+        if (response.status >= 300) failures.push(`${response.status} ${await response.text()}`);
+        return response.status;
+      }
+      failures.push(`503 ${await response.text()}`);
+    } catch (error) {
+      failures.push(`unreachable ${node.name}: ${String(error)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return 0;
+}
+
+/**
+ * A socket client following one session through node restarts: when its
+ * node drops it, it joins again on the next node with the last seq it
+ * holds, as an application behind a load balancer does.
+ */
+class ResilientWatcher {
+  readonly events: SessionEvent[] = [];
+  private recorder: SocketRecorder | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly sessionId: string,
+    private readonly nodes: () => readonly Node[],
+    private nodeIndex: number,
+  ) {}
+
+  async start(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      const node = this.nodes()[this.nodeIndex % 3]!;
+      const recorder = new SocketRecorder(node.url);
+      const afterSeq = this.events.at(-1)?.seq ?? 0;
+      try {
+        const ack = await recorder.join(this.sessionId, afterSeq);
+        if (!ack.ok) throw new Error(JSON.stringify(ack));
+      } catch {
+        recorder.close();
+        this.nodeIndex += 1;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        continue;
+      }
+      this.recorder = recorder;
+      recorder.socket.onAny((name: string, payload: SessionEvent) => {
+        if (name === "session:snapshot" || typeof payload?.seq !== "number") return;
+        if (payload.seq === (this.events.at(-1)?.seq ?? 0) + 1) this.events.push(payload);
+        else this.events.push({ ...payload, gap: true } as SessionEvent);
+      });
+      recorder.socket.once("disconnect", () => {
+        if (this.closed) return;
+        this.nodeIndex += 1;
+        void this.start();
+      });
+      return;
+    }
+  }
+
+  async waitForCompletedTurns(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.events.filter((event) => event.type === "session:turn:completed").length < count) {
+      if (Date.now() > deadline) throw new Error(`session ${this.sessionId}: ${count} turns did not complete`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.recorder?.close();
+  }
 }
