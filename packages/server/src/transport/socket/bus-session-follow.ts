@@ -22,6 +22,12 @@ export interface BusFollowOptions {
   readonly snapshot: () => Promise<SessionData>;
   /** After each live event sent: the transport drops the socket if its queue went over the bound. */
   readonly sent: () => void;
+  /**
+   * Send a snapshot before anything else: the stream holds nothing of the
+   * session (it expired after a day without events) while the client is
+   * behind what is stored.
+   */
+  readonly snapshotFirst?: boolean;
   /** The follow ended without the client asking (the stream lost its place twice in a row). */
   readonly ended: (reason: string) => void;
 }
@@ -52,6 +58,7 @@ export async function followSessionOnBus(
     cursor = data.lastSeq;
   };
   let snapshotsInARow = 0;
+  if (options.snapshotFirst) await sendSnapshot();
   for (;;) {
     do {
       if (!(await queue.whenIdle(signal))) return undefined;

@@ -341,7 +341,8 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
         if (!summary || !inScope(summary, scope))
           throw new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
         if (follow.signal.aborted) return reply(replaced());
-        const start = afterSeq ?? (await bus.lastSeq(sessionId)) ?? summary.lastSeq;
+        const busLast = await bus.lastSeq(sessionId);
+        const start = afterSeq ?? busLast ?? summary.lastSeq;
         subscription = await followSessionOnBus(
           {
             socket,
@@ -351,6 +352,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
             afterSeq: start,
             pageBytes,
             signal: follow.signal,
+            snapshotFirst: busLast === undefined && start < summary.lastSeq,
             snapshot: async () => {
               const data = runtime.sessions.isLive(sessionId)
                 ? (await runtime.sessions.get(sessionId)).snapshot()
