@@ -1,6 +1,11 @@
 import { useCallback, useSyncExternalStore } from "react";
+import { basePath } from "./base-path.js";
 
-/** The Studio's client-side routes: `/` (home) and `/s/<sessionId>` (served by the server's SPA fallback). */
+/**
+ * The Studio's client-side routes: `/` (home) and `/s/<sessionId>` (served
+ * by the server's SPA fallback), below the prefix it is served under (see
+ * `basePath`); `parseRoute` and `routePath` work on paths below it.
+ */
 export type Route = { readonly view: "home" } | { readonly view: "session"; readonly sessionId: string };
 
 const SESSION_PATH = /^\/s\/([^/]+)\/?$/;
@@ -23,13 +28,17 @@ function subscribe(listener: () => void): () => void {
     window.removeEventListener("popstate", listener);
   };
 }
-const currentPath = () => window.location.pathname;
+/** The address bar's path below the prefix (`/api/s/x` → `/s/x`). */
+const currentPath = () => {
+  const { pathname } = window.location;
+  return pathname.startsWith(basePath) ? pathname.slice(basePath.length) || "/" : pathname;
+};
 
 /** The current route and `navigate` (pushes a history entry; the back button works). */
 export function useRoute(): [Route, (route: Route) => void] {
   const pathname = useSyncExternalStore(subscribe, currentPath);
   const navigate = useCallback((route: Route) => {
-    const path = routePath(route);
+    const path = `${basePath}${routePath(route)}`;
     if (path !== window.location.pathname) window.history.pushState(null, "", path);
     for (const listener of listeners) listener();
   }, []);

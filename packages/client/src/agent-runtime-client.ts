@@ -19,9 +19,13 @@ import { SocketConnection, type SocketConnectionOptions } from "./socket-connect
 import { type TokenAnswer, TokenSource } from "./token-source.js";
 
 export interface AgentRuntimeClientOptions {
-  /** REST base URL, e.g. `http://localhost:3000`. */
+  /**
+   * The server's base URL, e.g. `http://localhost:3000`; with the server's
+   * route prefix, if it has one (`http://host/api` for `serve --base-path
+   * /api`): REST calls and socket.io (`/api/socket.io/`) go under it.
+   */
   readonly apiUrl: string;
-  /** socket.io URL. @default apiUrl */
+  /** socket.io URL (its path is the server's prefix, as in `apiUrl`). @default apiUrl */
   readonly wsUrl?: string;
   /** Bearer key for REST and the socket handshake; omit when the server requires none. Never ship one to a browser. */
   readonly apiKey?: string;

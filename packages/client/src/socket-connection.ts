@@ -50,7 +50,11 @@ export interface ConnectionState {
  * server disconnects at its token's expiry reconnects with the next one.
  */
 export interface SocketConnectionOptions extends TokenSourceOptions {
-  /** socket.io server URL (usually the REST base URL). */
+  /**
+   * The server's base URL (usually the REST base URL). A path in it is the
+   * server's route prefix: `http://host/api` connects to socket.io at
+   * `/api/socket.io/` (unless `socketOptions.path` says otherwise).
+   */
   readonly wsUrl: string;
   /** A credential shared with a REST client; replaces `apiKey`, `token` and `getToken`. */
   readonly tokenSource?: TokenSource;
@@ -106,7 +110,9 @@ export class SocketConnection {
     this.joinTimeoutMs = options.joinTimeoutMs ?? 10_000;
     this.retryDelayMs = options.reconnectionDelayMaxMs ?? 5000;
     this.log = options.log ?? (() => undefined);
-    this.socket = io(options.wsUrl, {
+    const { origin, path } = socketAddress(options.wsUrl);
+    this.socket = io(origin, {
+      path,
       autoConnect: false,
       forceNew: true,
       reconnectionDelay: options.reconnectionDelayMs ?? 500,
@@ -355,4 +361,16 @@ export class SocketConnection {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
+}
+
+/**
+ * Where socket.io is for a server at `baseUrl`: its origin, and the
+ * `socket.io` path under the URL's path. (Given the URL as it is,
+ * socket.io-client would take its path for a namespace and miss a server
+ * mounted under a prefix.)
+ */
+function socketAddress(baseUrl: string): { origin: string; path: string } {
+  // A relative URL (in a browser) is relative to the page.
+  const url = new URL(baseUrl, (globalThis as { location?: { href: string } }).location?.href);
+  return { origin: url.origin, path: `${url.pathname.replace(/\/+$/, "")}/socket.io` };
 }

@@ -5,6 +5,7 @@ import type { AgentRuntime } from "./core/agent-runtime.js";
 import { ApiKeyChecker, type ApiKeyEntry } from "./transport/api-keys.js";
 import { TokenAuthority, type TokenOptions } from "./transport/auth-tokens.js";
 import { Credentials } from "./transport/credentials.js";
+import { normalizeBasePath } from "./transport/http/base-path.js";
 import { installClusterForwarding } from "./transport/http/cluster-forwarding.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
@@ -49,6 +50,15 @@ export interface AgentServerOptions {
   readonly demoModel?: boolean;
   /** Largest request body in bytes. @default 10_485_760 */
   readonly bodyLimit?: number;
+  /**
+   * Route prefix for applications that mount the API under a path, e.g.
+   * `"/api"`: the REST routes, `/openapi.json`, socket.io (at
+   * `<basePath>/socket.io/`) and the Studio answer under it, and a request
+   * outside it is a `404`; `listen` resolves with the URL including it.
+   * Throws `VALIDATION_FAILED` for a value that is not a path prefix (see
+   * `normalizeBasePath`). @default "" (the root)
+   */
+  readonly basePath?: string;
   /** Allowed CORS origins for the socket. @default true (any) */
   readonly corsOrigin?: string | string[] | boolean;
   /**
@@ -97,7 +107,7 @@ export interface AgentServer {
    * invalid list and for one that would turn authentication on or off.
    */
   replaceApiKeys(entries: readonly ApiKeyEntry[]): void;
-  /** Starts the runtime and listens. Resolves with the bound URL. */
+  /** Starts the runtime and listens. Resolves with the bound URL (with the `basePath`, if any). */
   listen(options?: { port?: number; host?: string }): Promise<string>;
   /**
    * Graceful shutdown: new requests get 503 `SHUTTING_DOWN`, sockets are
@@ -112,6 +122,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   const apiKeys = new ApiKeyChecker(options.apiKeys ?? []);
   const credentials = new Credentials(apiKeys, new TokenAuthority(options.tokens));
   let closing: Promise<void> | undefined;
+  const basePath = normalizeBasePath(options.basePath);
   const studioDir = resolveStudioDir(options.studio, runtime.logger);
   const studioPaths = studioDir ? studioPublicPaths(studioDir) : undefined;
   const app = await createHttpApp({
@@ -119,12 +130,13 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     credentials,
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     logger: runtime.logger,
+    ...(basePath ? { basePath } : {}),
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.files === undefined ? {} : { files: options.files }),
     ...(studioPaths ? { publicPaths: studioPaths.paths, publicPathPrefixes: studioPaths.prefixes } : {}),
   });
-  if (studioDir) await app.register(studioRoutes, { distDir: studioDir });
+  if (studioDir) await app.register(studioRoutes, { distDir: studioDir, basePath });
   app.addHook("onRequest", async (request, reply) => {
     if (closing) return sendError(reply, request, "SHUTTING_DOWN", "The server is shutting down");
   });
@@ -133,6 +145,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
   const io = attachSocketTransport(app.server, {
     runtime,
     credentials,
+    basePath,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
     // Absent limits take the transport's defaults.
     maxBufferedBytes: options.maxSocketBufferedBytes,
@@ -154,7 +167,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
       cluster?.start(runtime.sessions);
       const address = app.server.address() as AddressInfo;
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      return `http://${shownHost}:${address.port}`;
+      return `http://${shownHost}:${address.port}${basePath}`;
     },
     close() {
       closing ??= (async () => {

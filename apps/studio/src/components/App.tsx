@@ -3,11 +3,9 @@ import type { HealthResponse } from "@agent-runtime/protocol";
 import { AgentServiceProvider } from "@agent-runtime/react";
 import { useCallback, useEffect, useState } from "react";
 import { forgetToken, loadApiKey, saveApiKey, takeToken } from "../api-key.js";
+import { apiUrl } from "../base-path.js";
 import { ApiKeyForm } from "./ApiKeyForm.js";
 import { Shell } from "./Shell.js";
-
-/** The Studio talks to the server that served it. */
-const apiUrl = window.location.origin;
 
 type HealthState =
   | { readonly state: "loading" }

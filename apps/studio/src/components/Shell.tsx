@@ -31,7 +31,7 @@ export function Shell({ demoModel, version, onForgetKey }: ShellProps) {
     <div className={`shell ${sessionId ? "has-session" : "at-home"}`}>
       <header className="topbar">
         <button type="button" className="brand" onClick={() => navigate({ view: "home" })}>
-          <img src="/favicon.svg" alt="" width={22} height={22} />
+          <img src="./favicon.svg" alt="" width={22} height={22} />
           <span>Agent Runtime</span>
           <span className="brand-sub">Studio</span>
         </button>

@@ -9,13 +9,16 @@ import type {
   Subagent,
   Usage,
 } from "@agent-runtime/protocol";
-import type { SandboxFile } from "../sandboxes/sandbox-provider.js";
+import type { SandboxFile, SandboxSecret } from "../sandboxes/sandbox-provider.js";
 
 /** Where the model is reached. The key never enters files; it is passed in the runner's environment. */
 export interface ModelEndpoint {
   readonly baseUrl?: string;
   readonly apiKey?: string;
 }
+
+/** A key header a sandbox's egress proxy sets, and the requests it sets it on (see `SandboxSecret`). */
+export type ModelCredential = Pick<SandboxSecret, "header" | "value" | "paths">;
 
 export interface MaterializeInput {
   readonly profile: AgentProfile;
@@ -98,6 +101,16 @@ export interface AgentArchitecture {
    * to the endpoint.
    */
   modelApiPaths?(basePath: string): string[];
+  /**
+   * How a further model provider's key goes with its requests (see
+   * `AgentRuntimeOptions.modelProviders`), when not as the main endpoint's
+   * (`credentialHeader` on `modelApiPaths`): given the provider's name, the
+   * path of its base URL and its key, each header with its value and the
+   * requests it goes with. OpenCode's hosted models (`opencode`) speak
+   * several APIs, each with its own key header. Absent, or undefined for a
+   * provider: as the main endpoint's.
+   */
+  providerCredentials?(provider: string, basePath: string, apiKey: string): ModelCredential[] | undefined;
   /** Environment of the runner process (model endpoint, key, profile env). */
   runnerEnv(input: RunnerInput): Record<string, string>;
   createParser(context?: ParserContext): AgentOutputParser;

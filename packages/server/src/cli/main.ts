@@ -3,11 +3,13 @@ import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
+import { basePathOption } from "./base-path-option.js";
 import { clusterCliOptions, clusterServeOptions } from "./cluster-cli-options.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { modalCliOptions, modalProviderOptions } from "./modal-cli-options.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
 import { numeric } from "./numeric-option.js";
+import { withOpenCodeHostedProvider } from "./opencode-hosted-option.js";
 import { quotaOptions } from "./quota-cli-options.js";
 import { runServe } from "./serve.js";
 import { tokenOptions } from "./token-cli-options.js";
@@ -22,6 +24,14 @@ program
   .description("Start the server (REST + WebSocket) with the embedded defaults")
   .addOption(new Option("-p, --port <port>", "port to listen on").env("PORT").default("3000"))
   .addOption(new Option("--host <host>", "address to bind").env("HOST").default("127.0.0.1"))
+  .addOption(
+    new Option(
+      "--base-path <path>",
+      "route prefix to serve everything under (REST, socket.io, the Studio), e.g. /api (default: the root)",
+    )
+      .env("AGENT_RUNTIME_BASE_PATH")
+      .argParser(basePathOption),
+  )
   .addOption(
     new Option("--data-dir <dir>", "where the SQLite file and local sandboxes live")
       .env("AGENT_RUNTIME_DATA_DIR")
@@ -93,6 +103,12 @@ program
       "--model-providers <json>",
       'further OpenAI-compatible model providers for OpenCode, {"<name>": {"baseUrl": "…", "apiKeyEnv": "VAR"}}; sessions name their models "<name>/<model>"',
     ).env("AGENT_RUNTIME_MODEL_PROVIDERS"),
+  )
+  .addOption(
+    new Option(
+      "--opencode-base-url <url>",
+      "endpoint of OpenCode's hosted models (opencode/<model>, key in OPENCODE_API_KEY) (default: OpenCode Zen)",
+    ).env("OPENCODE_BASE_URL"),
   )
   .addOption(
     new Option("--model-base-url <url>", "Anthropic-compatible endpoint for the agents").env(
@@ -227,6 +243,7 @@ program
     await runServe({
       port: Number(options.port),
       host: options.host,
+      ...(options.basePath ? { basePath: String(options.basePath) } : {}),
       dataDir: options.dataDir,
       database: options.database,
       databaseSetting: command.getOptionValueSource("database") === "env" ? "DATABASE_URL" : "--database",
@@ -252,9 +269,12 @@ program
       ...(options.maxConcurrentStarts === undefined
         ? {}
         : { maxConcurrentStarts: options.maxConcurrentStarts }),
-      ...(options.modelProviders
-        ? { modelProviders: parseModelProvidersOption(String(options.modelProviders)) }
-        : {}),
+      // OpenCode's hosted models' key is read from the environment only, like the model key.
+      modelProviders: withOpenCodeHostedProvider(
+        options.modelProviders ? parseModelProvidersOption(String(options.modelProviders)) : {},
+        process.env.OPENCODE_API_KEY,
+        options.opencodeBaseUrl === undefined ? undefined : String(options.opencodeBaseUrl),
+      ),
       // The model key is read from the environment only, so it never shows in `ps`.
       modelApiKey: process.env.ANTHROPIC_API_KEY,
       // The Modal token is read from the environment only (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET).

@@ -25,6 +25,8 @@ import { loadMockModel } from "./load-mock-model.js";
 export interface ServeOptions {
   readonly port: number;
   readonly host: string;
+  /** Route prefix of everything served (see `AgentServerOptions.basePath`). */
+  readonly basePath?: string;
   readonly dataDir: string;
   /** `postgres://…` (or `postgresql://…`) for PostgreSQL, else a SQLite file; omitted: SQLite in `dataDir`. */
   readonly database?: string;
@@ -166,6 +168,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     demoModel: demo !== undefined,
     studio: true,
+    ...(options.basePath ? { basePath: options.basePath } : {}),
     ...(cluster ? { cluster } : {}),
     ...options.socketLimits,
   });

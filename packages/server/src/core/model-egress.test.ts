@@ -57,6 +57,41 @@ describe("sandboxEgressFor", () => {
     expect(egress.agentEndpoint.baseUrl).toBe("http://gateway.example.test:443/anthropic");
   });
 
+  it("keys OpenCode's hosted models (provider `opencode`) on each of their APIs with its own header, other providers as the main endpoint", () => {
+    const egress = sandboxEgressFor(
+      { baseUrl: "http://127.0.0.1:4100", apiKey: "sk-main" },
+      createOpenCodeArchitecture(),
+      agentProfileSchema.parse({ id: "p", name: "P" }),
+      {
+        opencode: { baseUrl: "https://opencode.ai/zen/v1", apiKey: "zen-key" },
+        other: { baseUrl: "https://other.example.test/v1", apiKey: "other-key" },
+      },
+    );
+    const zen = { endpoint: "opencode.ai:443", tls: true };
+    expect(egress.network.secrets).toEqual([
+      expect.objectContaining({ endpoint: "127.0.0.1:4100", value: "Bearer sk-main" }),
+      {
+        ...zen,
+        header: "authorization",
+        value: "Bearer zen-key",
+        paths: ["POST /zen/v1/chat/completions", "POST /zen/v1/responses", "GET /zen/v1/models"],
+      },
+      { ...zen, header: "x-api-key", value: "zen-key", paths: ["POST /zen/v1/messages"] },
+      { ...zen, header: "x-goog-api-key", value: "zen-key", paths: ["/zen/v1/models"] },
+      {
+        endpoint: "other.example.test:443",
+        tls: true,
+        header: "authorization",
+        value: "Bearer other-key",
+        paths: ["POST /v1/chat/completions", "GET /v1/models"],
+      },
+    ]);
+    expect(egress.providerEndpoints).toEqual({
+      opencode: { baseUrl: "http://opencode.ai:443/zen/v1", apiKey: PLACEHOLDER_API_KEY },
+      other: { baseUrl: "http://other.example.test:443/v1", apiKey: PLACEHOLDER_API_KEY },
+    });
+  });
+
   it("defaults to Anthropic's API and never passes a key that was not configured", () => {
     const egress = sandboxEgressFor({}, createClaudeAgentSdkArchitecture(), profile);
     expect(egress.network.allow[0]).toBe("api.anthropic.com:443");

@@ -1,5 +1,5 @@
 import type { AgentProfile } from "@agent-runtime/protocol";
-import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
+import type { AgentArchitecture, ModelCredential, ModelEndpoint } from "../agents/agent-architecture.js";
 import { endpointOf } from "../sandboxes/endpoint.js";
 import type { SandboxNetworkPolicy, SandboxSecret } from "../sandboxes/sandbox-provider.js";
 
@@ -42,7 +42,7 @@ export function sandboxEgressFor(
   if (architecture.capabilities.modelProviders) {
     for (const [name, provider] of Object.entries(providers)) {
       if (!provider.baseUrl) continue;
-      const routed = throughProxy({ baseUrl: provider.baseUrl, apiKey: provider.apiKey }, architecture);
+      const routed = throughProxy({ baseUrl: provider.baseUrl, apiKey: provider.apiKey }, architecture, name);
       allow.add(routed.endpoint);
       secrets.push(...routed.secrets);
       providerEndpoints[name] = routed.agentEndpoint;
@@ -56,14 +56,17 @@ export function sandboxEgressFor(
 }
 
 /**
- * One model endpoint behind the proxy: its `host:port`, the secret the proxy
- * injects (on the architecture's model API paths), and the endpoint as the
- * agent uses it (plain HTTP at the endpoint's own port, which the proxy
- * reads, with a placeholder key).
+ * One model endpoint behind the proxy: its `host:port`, the secrets the
+ * proxy injects (the architecture's key header on its model API paths, or
+ * what it says for further `provider`, see
+ * `AgentArchitecture.providerCredentials`), and the endpoint as the agent
+ * uses it (plain HTTP at the endpoint's own port, which the proxy reads,
+ * with a placeholder key).
  */
 function throughProxy(
   endpoint: { baseUrl: string; apiKey?: string | undefined },
   architecture: AgentArchitecture,
+  provider?: string,
 ): { endpoint: string; secrets: SandboxSecret[]; agentEndpoint: ModelEndpoint } {
   const url = new URL(endpoint.baseUrl);
   const tls = url.protocol === "https:";
@@ -73,16 +76,19 @@ function throughProxy(
   agentUrl.protocol = "http:";
   // Plain HTTP at the endpoint's own port (`http://api.anthropic.com:443`), which the proxy reads.
   agentUrl.port = hostPort.slice(hostPort.lastIndexOf(":") + 1);
-  const paths = architecture.modelApiPaths?.(path);
+  const credentials = (apiKey: string): ModelCredential[] => {
+    const own =
+      provider === undefined ? undefined : architecture.providerCredentials?.(provider, path, apiKey);
+    if (own) return own;
+    const paths = architecture.modelApiPaths?.(path);
+    return [{ ...architecture.credentialHeader(apiKey), ...(paths ? { paths } : {}) }];
+  };
   const secrets: SandboxSecret[] = endpoint.apiKey
-    ? [
-        {
-          endpoint: hostPort,
-          ...architecture.credentialHeader(endpoint.apiKey),
-          ...(tls ? { tls } : {}),
-          ...(paths ? { paths } : {}),
-        },
-      ]
+    ? credentials(endpoint.apiKey).map((credential) => ({
+        endpoint: hostPort,
+        ...credential,
+        ...(tls ? { tls } : {}),
+      }))
     : [];
   return {
     endpoint: hostPort,

@@ -107,7 +107,8 @@ describe("authentication on every route and on the socket handshake", () => {
     const home = await fetch(`${server.url}/`);
     expect(home.status).toBe(200);
     const html = await home.text();
-    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    // The build's asset URLs are relative to the page's <base href="/">.
+    const asset = /src="\.?(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(asset).toBeDefined();
     expect((await fetch(`${server.url}${asset}`)).status).toBe(200);
     expect((await fetch(`${server.url}/s/any`, { headers: { accept: "text/html" } })).status).toBe(200);

@@ -102,6 +102,27 @@ describe("bad input gets a clear JSON error and the server keeps serving", () =>
     );
   });
 
+  it("an image attachment of an unsupported type → 400 naming the type and the accepted ones", async () => {
+    const created = (await (await post("/sessions", JSON.stringify({ agentProfileRef: "test" }))).json()) as {
+      sessionId: string;
+    };
+    const body = await expectError(
+      await post(
+        `/sessions/${created.sessionId}/messages`,
+        JSON.stringify({
+          content: "x",
+          attachments: [{ type: "image", mediaType: "image/svg+xml", data: "AAAA" }],
+        }),
+      ),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(body.error.message).toContain("body/attachments/0");
+    expect(body.error.message).toContain("image/svg+xml");
+    for (const accepted of ["image/png", "image/jpeg", "image/gif", "image/webp"])
+      expect(body.error.message).toContain(accepted);
+  });
+
   it("unknown route → 404 JSON, oversized body → 413", async () => {
     await expectError(await fetch(`${server.url}/nope`), 404, "NOT_FOUND");
     const huge = JSON.stringify({ agentProfileRef: "x".repeat(11 * 1024 * 1024) });

@@ -117,7 +117,7 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
     Object.entries(process.env).filter(
       ([name]) =>
-        !/^(AGENT_RUNTIME_|ANTHROPIC_|MODAL_)/.test(name) &&
+        !/^(AGENT_RUNTIME_|ANTHROPIC_|MODAL_|OPENCODE_)/.test(name) &&
         !["DATABASE_URL", "PORT", "HOST", "LOG_LEVEL", "LOG_FORMAT", "NODE_OPTIONS"].includes(name),
     ),
   );

@@ -14,6 +14,7 @@ import type { SandboxFile } from "../../sandboxes/sandbox-provider.js";
 import type { MaterializeInput } from "../agent-architecture.js";
 import { commandFiles, defaultFiles, safeName, skillFiles, withFrontMatter } from "../profile-files.js";
 import { runnableMcpServers } from "../runnable-mcp-servers.js";
+import { OPENCODE_HOSTED_PROVIDER } from "./hosted-provider.js";
 
 /** Environment variables the provider's base URL and key are read from (`{env:…}`); the key never enters files. */
 export const OPENCODE_BASE_URL_ENV = "AGENT_RUNTIME_OPENAI_BASE_URL";
@@ -103,14 +104,16 @@ function opencodeConfig(
       .filter((name) => modelsOf(name).size > 0)
       .map((name) => {
         const env = providerEnv(name);
+        const options = { baseURL: `{env:${env.baseUrl}}`, apiKey: `{env:${env.apiKey}}` };
+        if (name === OPENCODE_HOSTED_PROVIDER) {
+          // OpenCode knows its hosted models: each keeps the API (package) and capabilities OpenCode has for it;
+          // only where they are served and the key change.
+          const models = Object.fromEntries([...modelsOf(name)].map((m) => [m, {}]));
+          return [name, { options, models }];
+        }
         return [
           name,
-          {
-            npm: "@ai-sdk/openai-compatible",
-            name,
-            options: { baseURL: `{env:${env.baseUrl}}`, apiKey: `{env:${env.apiKey}}` },
-            models: modelEntries(modelsOf(name)),
-          },
+          { npm: "@ai-sdk/openai-compatible", name, options, models: modelEntries(modelsOf(name)) },
         ];
       }),
   );

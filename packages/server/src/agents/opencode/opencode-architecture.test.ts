@@ -114,6 +114,39 @@ describe("opencode architecture", () => {
     expect(architecture.runnerConfig(input).allowedTools).toBeUndefined();
   });
 
+  it("runs OpenCode's hosted models (`opencode/<model>`) with the API OpenCode knows for each, the key in OpenCode's own variable", () => {
+    const hosted: typeof input = {
+      ...input,
+      sessionOptions: { model: "opencode/claude-sonnet-4-5" },
+      modelProviders: ["opencode", "other"],
+      providerEndpoints: {
+        opencode: { baseUrl: "http://opencode.ai:443/zen/v1", apiKey: "placeholder" },
+        other: { baseUrl: "http://other.test:443/v1", apiKey: "placeholder" },
+      },
+    };
+    const files = Object.fromEntries(
+      architecture.materialize(hosted).map((f) => [f.path, String(f.content)]),
+    );
+    const config = JSON.parse(files["/workspace/opencode.json"] as string);
+    expect(config.model).toBe("opencode/claude-sonnet-4-5");
+    // No package and no capabilities of ours: those OpenCode has for the model stay (Claude models speak Anthropic's API).
+    expect(config.provider.opencode).toEqual({
+      options: {
+        baseURL: "{env:AGENT_RUNTIME_PROVIDER_OPENCODE_BASE_URL}",
+        apiKey: "{env:AGENT_RUNTIME_PROVIDER_OPENCODE_API_KEY}",
+      },
+      models: { "claude-sonnet-4-5": {} },
+    });
+    // A provider no model names is left out.
+    expect(config.provider.other).toBeUndefined();
+    expect(architecture.runnerEnv(hosted)).toMatchObject({
+      OPENCODE_API_KEY: "placeholder",
+      AGENT_RUNTIME_PROVIDER_OPENCODE_BASE_URL: "http://opencode.ai:443/zen/v1",
+      AGENT_RUNTIME_PROVIDER_OPENCODE_API_KEY: "placeholder",
+    });
+    expect(architecture.runnerEnv(input)).not.toHaveProperty("OPENCODE_API_KEY");
+  });
+
   it("refuses paths that leave the workspace", () => {
     const hostile = agentProfileSchema.parse({
       id: "h",

@@ -3,6 +3,11 @@ import { profileToolsOn } from "../../profiles/profile-tools.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { runnableMcpServers } from "../runnable-mcp-servers.js";
 import {
+  hostedProviderCredentials,
+  OPENCODE_HOSTED_KEY_ENV,
+  OPENCODE_HOSTED_PROVIDER,
+} from "./hosted-provider.js";
+import {
   materializeOpenCodeProfile,
   OPENCODE_API_KEY_ENV,
   OPENCODE_BASE_URL_ENV,
@@ -54,6 +59,9 @@ const openCodeArchitecture: AgentArchitecture = {
     // Exactly what OpenCode calls: never stored completions or model management with the key.
     return [`POST ${v1}/chat/completions`, `GET ${v1}/models`];
   },
+  // OpenCode's hosted models speak several APIs, each with its own key header.
+  providerCredentials: (provider, basePath, apiKey) =>
+    provider === OPENCODE_HOSTED_PROVIDER ? hostedProviderCredentials(basePath, apiKey) : undefined,
 
   runnerEnv(input) {
     // The profile cannot override the endpoint, the key, HOME or the transcript directory.
@@ -63,6 +71,7 @@ const openCodeArchitecture: AgentArchitecture = {
       [OPENCODE_TRANSCRIPT_DIR_ENV]: openCodeTranscriptDir(input.homeDir),
       ...(input.endpoint.baseUrl ? { [OPENCODE_BASE_URL_ENV]: openAiBaseUrl(input.endpoint.baseUrl) } : {}),
       [OPENCODE_API_KEY_ENV]: input.endpoint.apiKey ?? PLACEHOLDER_KEY,
+      ...hostedKeyEnv(input.providerEndpoints?.[OPENCODE_HOSTED_PROVIDER]),
       ...Object.fromEntries(
         Object.entries(input.providerEndpoints ?? {}).flatMap(([name, endpoint]) => {
           const env = providerEnv(name);
@@ -81,6 +90,11 @@ const openCodeArchitecture: AgentArchitecture = {
 };
 
 /** The endpoint is given as the server root (as for Anthropic); OpenAI clients want its `/v1`. */
+/** With the hosted models configured, OpenCode's own key variable holds what the agent holds of their key (a placeholder behind the proxy). */
+function hostedKeyEnv(endpoint: { apiKey?: string } | undefined): Record<string, string> {
+  return endpoint ? { [OPENCODE_HOSTED_KEY_ENV]: endpoint.apiKey ?? PLACEHOLDER_KEY } : {};
+}
+
 function openAiBaseUrl(baseUrl: string): string {
   const trimmed = baseUrl.replace(/\/+$/, "");
   return trimmed.endsWith("/v1") ? trimmed : `${trimmed}/v1`;

@@ -20,7 +20,12 @@ export function sendError(
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => replyWithError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, request, "NOT_FOUND", `No route for ${request.method} ${request.url.split("?")[0]}`),
+    sendError(
+      reply,
+      request,
+      "NOT_FOUND",
+      `No route for ${request.method} ${request.originalUrl.split("?")[0]}`,
+    ),
   );
 }
 

@@ -22,6 +22,7 @@ import {
   replyToFrameworkError,
   sendError,
 } from "./error-handler.js";
+import { basePathRewriter, isOutsideBasePath } from "./base-path.js";
 import { type HealthInfo, healthRoutes } from "./health.js";
 import { installJsonBodyParser } from "./json-body-parser.js";
 import { installRateLimit, type RateLimitOptions } from "./rate-limit.js";
@@ -61,6 +62,12 @@ export interface HttpAppOptions {
   readonly rateLimit?: RateLimitOptions | false;
   /** Limits of the workspace file routes (see `FileRouteOptions` for the defaults). */
   readonly files?: FileRouteOptions;
+  /**
+   * Route prefix, normalized (see `normalizeBasePath`): every route answers
+   * under it (routes are declared without it) and a request outside it is a
+   * `404`. @default "" (none)
+   */
+  readonly basePath?: string;
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -74,6 +81,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     routerOptions: { maxParamLength: 1100 },
     clientErrorHandler: replyToClientError,
     frameworkErrors: replyToFrameworkError,
+    ...(options.basePath ? { rewriteUrl: basePathRewriter(options.basePath) } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -85,11 +93,21 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
       info: { title: "Agent Runtime API", version: options.info.version },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: options.credentials.keys.required ? [{ bearer: [] }] : [],
+      ...(options.basePath ? { servers: [{ url: options.basePath }] } : {}),
     },
     transform: jsonSchemaTransform,
   });
 
   decorateCaller(app);
+  const { basePath } = options;
+  if (basePath) {
+    app.addHook("onRequest", async (request, reply) => {
+      if (isOutsideBasePath(basePath, request.originalUrl)) {
+        const path = request.originalUrl.split("?")[0];
+        return sendError(reply, request, "NOT_FOUND", `No route for ${request.method} ${path}`);
+      }
+    });
+  }
   // Resolved before the rate limit, which counts a request against its credential.
   app.addHook("onRequest", async (request) => {
     request.credential = await options.credentials.resolve(bearerToken(request.headers.authorization));

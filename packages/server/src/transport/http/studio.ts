@@ -1,8 +1,8 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { sendError } from "./error-handler.js";
 
 /**
@@ -41,28 +41,53 @@ export function studioPublicPaths(distDir: string): StudioPublicPaths {
 }
 
 /**
- * Serves the Studio build at `/`: every file of `distDir` as it was when the
- * plugin registered (hashed `/assets/*` cached for a year, the rest
- * revalidated), and `index.html` for `GET /s/*` when the client accepts HTML
- * (the SPA fallback). Everything else falls through to the API's JSON 404.
- * Register after the API routes; the caller makes the paths of
- * `studioPublicPaths` public.
+ * The Studio's page for a server under `basePath` (`""` or a normalized
+ * prefix): its `<base href>` names the prefix, against which the build's
+ * relative asset URLs and the Studio's API, socket and route URLs resolve.
+ * A page without a `<base>` (a build of another Studio) gets one.
  */
-export const studioRoutes: FastifyPluginAsync<{ distDir: string }> = async (app, { distDir }) => {
+export function studioPage(indexHtml: string, basePath: string): string {
+  const base = `<base href="${basePath}/">`;
+  return /<base\s[^>]*>/i.test(indexHtml)
+    ? indexHtml.replace(/<base\s[^>]*>/i, base)
+    : indexHtml.replace(/<head(\s[^>]*)?>/i, (head) => `${head}\n    ${base}`);
+}
+
+/**
+ * Serves the Studio build at `/` (under the server's `basePath`, whose
+ * prefix the page names as its base): every file of `distDir` as it was
+ * when the plugin registered (hashed `/assets/*` cached for a year, the rest
+ * revalidated), and the page for `/`, `/index.html` and, when the client
+ * accepts HTML, `GET /s/*` (the SPA fallback). Everything else falls
+ * through to the API's JSON 404. Register after the API routes; the caller
+ * makes the paths of `studioPublicPaths` public.
+ */
+export const studioRoutes: FastifyPluginAsync<{ distDir: string; basePath: string }> = async (
+  app,
+  { distDir, basePath },
+) => {
+  const page = studioPage(readFileSync(join(distDir, "index.html"), "utf8"), basePath);
+  const sendPage = (reply: FastifyReply) =>
+    reply.header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
   await app.register(fastifyStatic, {
     root: distDir,
     prefix: "/",
     wildcard: false,
+    // The page is served from memory, with its base.
+    index: false,
+    globIgnore: ["index.html"],
     cacheControl: false,
     setHeaders(reply, path) {
       const hashed = path.startsWith(join(distDir, "assets"));
       reply.header("cache-control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
     },
   });
+  app.get("/", { schema: { hide: true } }, (_request, reply) => sendPage(reply));
+  app.get("/index.html", { schema: { hide: true } }, (_request, reply) => sendPage(reply));
   app.get(`${STUDIO_ROUTE_PREFIX}*`, { schema: { hide: true } }, (request, reply) => {
     if (!request.headers.accept?.includes("text/html")) {
-      return sendError(reply, request, "NOT_FOUND", `No route for GET ${request.url.split("?")[0]}`);
+      return sendError(reply, request, "NOT_FOUND", `No route for GET ${request.originalUrl.split("?")[0]}`);
     }
-    return reply.header("cache-control", "no-cache").sendFile("index.html");
+    return sendPage(reply);
   });
 };

@@ -28,6 +28,8 @@ export interface SocketTransportOptions extends SocketLimitsInput {
   /** The accepted API keys and browser tokens. */
   readonly credentials: Credentials;
   readonly corsOrigin?: string | string[] | boolean;
+  /** The server's route prefix, normalized: socket.io answers at `<basePath>/socket.io/`. @default "" */
+  readonly basePath?: string;
   /**
    * Cluster mode: sockets follow sessions on the cluster's shared event
    * stream, whichever node runs them (see `followSessionOnBus`), instead of
@@ -106,6 +108,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   const queues = new Map<Socket, OutgoingQueue>();
   const pageBytes = Math.min(REPLAY_PAGE_BYTES, limits.maxBufferedBytes);
   const io = new Server(httpServer, {
+    path: `${options.basePath ?? ""}/socket.io`,
     maxHttpBufferSize: limits.maxFrameBytes,
     cors: { origin: options.corsOrigin ?? true },
     serveClient: false,
