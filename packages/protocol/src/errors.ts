@@ -83,6 +83,8 @@ export const errorCodes = {
   /** The sandbox hit a resource limit (memory, processes) and the agent was stopped. */
   RESOURCE_LIMIT: 503,
   SHUTTING_DOWN: 503,
+  /** `GET /ready`: a dependency of the server (storage, the sandbox provider) is not usable now; `details.checks` says which. */
+  NOT_READY: 503,
   /**
    * Cluster mode: the node owning the session cannot be reached (it is
    * draining, stopped or unreachable); retry: within the lease TTL another

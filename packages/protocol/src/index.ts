@@ -3,6 +3,7 @@ export * from "./agents/opencode.js";
 export * from "./agents/opencode-permissions.js";
 export * from "./agents/tool-names.js";
 export * from "./attachments.js";
+export * from "./audit.js";
 export * from "./block-guards.js";
 export * from "./block-owner.js";
 export * from "./blocks.js";

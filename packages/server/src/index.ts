@@ -26,9 +26,17 @@ export { SessionManager } from "./core/session-manager.js";
 export type { SessionScope } from "./core/session-scope.js";
 export type { WorkspaceFileReader } from "./core/workspace-file-reader.js";
 export { errorMessage, RuntimeError } from "./errors.js";
+export type { AuditTrail } from "./observability/audit-trail.js";
+export { type MetricsListener, startMetricsListener } from "./observability/metrics-listener.js";
+export type { ReadinessOptions } from "./observability/readiness.js";
+export type { MetricsOptions, RuntimeMetrics } from "./observability/runtime-metrics.js";
+export type { ProbePhase, RuntimeProbeListener, RuntimeProbes } from "./observability/runtime-probes.js";
+export type { ObservabilityOptions } from "./observability/server-observability.js";
+export { type EnvTracing, tracingFromEnv } from "./observability/tracing-from-env.js";
 export type { BuiltInPersistenceAdapter } from "./persistence/built-in-persistence-adapter.js";
 export { createMemoryPersistenceAdapter } from "./persistence/memory/memory-persistence-adapter.js";
 export type {
+  AuditListPage,
   PersistenceAdapter,
   StoredFile,
   StoredFileInfo,

@@ -2,6 +2,9 @@ import type { AddressInfo } from "node:net";
 import type { Server as SocketServer } from "socket.io";
 import type { Cluster } from "./cluster/cluster.js";
 import type { AgentRuntime } from "./core/agent-runtime.js";
+import type { AuditTrail } from "./observability/audit-trail.js";
+import type { RuntimeMetrics } from "./observability/runtime-metrics.js";
+import { attachObservability, type ObservabilityOptions } from "./observability/server-observability.js";
 import { ApiKeyChecker, type ApiKeyEntry } from "./transport/api-keys.js";
 import { TokenAuthority, type TokenOptions } from "./transport/auth-tokens.js";
 import { Credentials } from "./transport/credentials.js";
@@ -94,12 +97,23 @@ export interface AgentServerOptions {
    * file) and the largest raw `PUT` body. @default {maxReadBytes: 4 GiB, maxWriteBytes: 100 MiB}
    */
   readonly files?: FileRouteOptions;
+  /**
+   * Metrics (`GET /metrics`, admin), readiness (`GET /ready`, public), the
+   * audit trail (`GET /audit`) and OpenTelemetry tracing (off unless a
+   * tracer provider is given); see `docs/observability.md`.
+   * @default { metrics: { processMetrics: true } } (no tracing)
+   */
+  readonly observability?: ObservabilityOptions;
 }
 
 export interface AgentServer {
   readonly app: HttpApp;
   readonly io: SocketServer;
   readonly runtime: AgentRuntime;
+  /** This server's Prometheus metrics, in a registry of its own (`startMetricsListener` serves them on another port). */
+  readonly metrics: RuntimeMetrics;
+  /** The audit trail of state-changing requests (logged, and stored when the adapter can). */
+  readonly audit: AuditTrail;
   /**
    * Replaces the accepted keys at once (a rotation: `serve` calls it on
    * SIGHUP with its keys file). A socket whose key is no longer accepted is
@@ -134,7 +148,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.files === undefined ? {} : { files: options.files }),
-    ...(studioPaths ? { publicPaths: studioPaths.paths, publicPathPrefixes: studioPaths.prefixes } : {}),
+    publicPaths: ["/ready", ...(studioPaths?.paths ?? [])],
+    ...(studioPaths ? { publicPathPrefixes: studioPaths.prefixes } : {}),
   });
   if (studioDir) await app.register(studioRoutes, { distDir: studioDir, basePath });
   app.addHook("onRequest", async (request, reply) => {
@@ -155,11 +170,14 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     rateLimit: options.socketRateLimit,
     ...(cluster ? { cluster: { bus: cluster.bus } } : {}),
   });
+  const observability = await attachObservability(app, io, runtime, options.observability);
 
   return {
     app,
     io,
     runtime,
+    metrics: observability.metrics,
+    audit: observability.audit,
     replaceApiKeys: (entries) => apiKeys.replace(entries),
     async listen({ port = 0, host = "127.0.0.1" } = {}) {
       await runtime.start();
@@ -178,6 +196,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
         }
         // Sessions end first (interrupting turns, denying open permission requests, syncing), so
         // connected clients still receive those final events before their sockets close.
+        // Audit records still waiting are stored before persistence closes with the runtime.
+        await observability.close();
         await runtime.shutdown();
         io.disconnectSockets(true);
         await app.close();

@@ -9,6 +9,7 @@ import { loadMockModel } from "./load-mock-model.js";
 import { modalCliOptions, modalProviderOptions } from "./modal-cli-options.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
 import { numeric } from "./numeric-option.js";
+import { observabilityCliOptions, observabilityServeOptions } from "./observability-cli-options.js";
 import { withOpenCodeHostedProvider } from "./opencode-hosted-option.js";
 import { quotaOptions } from "./quota-cli-options.js";
 import { runServe } from "./serve.js";
@@ -287,6 +288,7 @@ program
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,
       ...(clusterServeOptions(options) ? { cluster: clusterServeOptions(options) } : {}),
+      observability: observabilityServeOptions(options),
       socketLimits: {
         maxSocketFrameBytes: options.socketMaxFrameBytes,
         maxSocketBufferedBytes: options.socketMaxBufferedBytes,
@@ -304,6 +306,8 @@ program
 for (const option of modalCliOptions())
   program.commands.find((command) => command.name() === "serve")!.addOption(option);
 for (const option of clusterCliOptions())
+  program.commands.find((command) => command.name() === "serve")!.addOption(option);
+for (const option of observabilityCliOptions())
   program.commands.find((command) => command.name() === "serve")!.addOption(option);
 
 program

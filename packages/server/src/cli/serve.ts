@@ -9,6 +9,8 @@ import { Cluster } from "../cluster/cluster.js";
 import { createAgentRuntime } from "../core/agent-runtime.js";
 import type { DependencySources } from "../dependencies/dependency-layer.js";
 import { errorMessage } from "../errors.js";
+import { startMetricsListener } from "../observability/metrics-listener.js";
+import { tracingFromEnv } from "../observability/tracing-from-env.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { createPostgresPersistenceAdapter } from "../persistence/postgres/postgres-persistence-adapter.js";
 import { createSqlitePersistenceAdapter } from "../persistence/sqlite/sqlite-persistence-adapter.js";
@@ -21,6 +23,7 @@ import type { ApiKeyEntry } from "../transport/api-keys.js";
 import { readApiKeysFile } from "./api-keys-file.js";
 import { type ClusterServeOptions, defaultAdvertiseUrl, defaultNodeId } from "./cluster-cli-options.js";
 import { loadMockModel } from "./load-mock-model.js";
+import type { ObservabilityServeOptions } from "./observability-cli-options.js";
 
 export interface ServeOptions {
   readonly port: number;
@@ -62,6 +65,8 @@ export interface ServeOptions {
   readonly logLevel: string;
   /** Cluster mode (needs a `postgres://` database): this node's part; absent: one node. */
   readonly cluster?: ClusterServeOptions;
+  /** The metrics listener and per-tenant metric labels (tracing follows the OTEL_* variables). */
+  readonly observability?: ObservabilityServeOptions;
   /** Limits of socket clients; absent ones take the server's defaults (see `AgentServerOptions`). */
   readonly socketLimits?: Pick<
     AgentServerOptions,
@@ -162,8 +167,16 @@ export async function runServe(options: ServeOptions): Promise<void> {
     ...options.apiKeys,
     ...(apiKeysFile === undefined ? [] : await readApiKeysFile(apiKeysFile)),
   ];
+  const tracing = await tracingFromEnv(process.env);
+  const observability = options.observability ?? {};
   const server = await createAgentServer({
     runtime,
+    observability: {
+      ...(tracing ? { tracing } : {}),
+      ...(observability.metricsTenantLabels
+        ? { metrics: { tenantLabels: observability.metricsTenantLabels } }
+        : {}),
+    },
     apiKeys: await apiKeys(),
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     demoModel: demo !== undefined,
@@ -173,6 +186,15 @@ export async function runServe(options: ServeOptions): Promise<void> {
     ...options.socketLimits,
   });
   const url = await server.listen({ port: options.port, host: options.host });
+  const metricsListener =
+    observability.metricsPort === undefined
+      ? undefined
+      : await startMetricsListener(server.metrics, {
+          port: observability.metricsPort,
+          host: observability.metricsHost ?? options.host,
+        });
+  if (metricsListener) logger.info(`Prometheus metrics at ${metricsListener.url}/metrics`);
+  if (tracing) logger.info("Tracing on: spans go to the OTLP endpoint the OTEL_* variables name");
   if (cluster) logger.info(`Cluster node ${cluster.nodeId}, reached at ${cluster.advertiseUrl}`);
   logger.info(
     `Agent Runtime listening on ${url} (data: ${dataDir}, sandbox: ${options.sandbox}, profiles: ${profileDirs.join(", ") || "none"})`,
@@ -187,6 +209,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     stopping = true;
     logger.info(`${signal}: shutting down`);
     await server.close();
+    await metricsListener?.close();
+    await tracing?.shutdown().catch(() => undefined);
     await demo?.close();
     process.exit(0);
   };

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { AgentEvent, AgentOutputParser } from "../agents/agent-architecture.js";
 import type { DependencyLayers } from "../dependencies/dependency-layers.js";
 import { errorMessage, RuntimeError } from "../errors.js";
+import type { RuntimeProbes } from "../observability/runtime-probes.js";
 import type {
   EgressStall,
   ExitStatus,
@@ -40,6 +41,8 @@ export interface AgentProcessOptions extends LaunchOptions {
   /** Bounds how many agents start at once, runtime-wide. */
   readonly startAdmission: StartAdmission;
   readonly runnerLimits: RunnerLimits;
+  /** Told how long the sandbox's creation, restore and agent start took (see `RuntimeProbes`). */
+  readonly probes?: RuntimeProbes | undefined;
   /** How long an interrupted turn may take to stop before the agent is killed. */
   readonly interruptGraceMs: number;
   /** Egress proxies report a model response idle this long (`handlers.modelStalled`); 0 disables. */
@@ -287,11 +290,13 @@ export class AgentProcess {
         const layer = await this.prepareLayer();
         const egress = egressFor(this.options);
         let created: Sandbox | undefined;
-        created = await sandboxProvider.create({
-          name: sandboxNameFor(sessionId),
-          ...(egress ? { network: { ...egress.network, ...this.stallWatch(() => created) } } : {}),
-          ...(layer === undefined ? {} : { layer }),
-        });
+        created = await this.timed("sandbox.create", () =>
+          sandboxProvider.create({
+            name: sandboxNameFor(sessionId),
+            ...(egress ? { network: { ...egress.network, ...this.stallWatch(() => created) } } : {}),
+            ...(layer === undefined ? {} : { layer }),
+          }),
+        );
         // Any process of the sandbox, a tool of the agent as much as the agent, may hit a limit.
         created.onLimit?.((limit) => {
           if (created === this.sandboxValue) this.handlers.limit(limit);
@@ -300,11 +305,14 @@ export class AgentProcess {
       }
       this.sandboxValue = sandbox;
       const { sessionOptions, nativeSessionId } = this.options.state.record;
-      const launch = await prepareLaunch(this.options, { sandbox, sessionOptions, nativeSessionId });
-      // The marker goes first and comes back last: a start that fails in between leaves a workspace not to trust.
-      await sandbox.deleteFile(launch.marker.path);
-      await sandbox.writeFiles(launch.files);
-      await sandbox.writeFiles([launch.marker]);
+      const launch = await this.timed("workspace.restore", async () => {
+        const prepared = await prepareLaunch(this.options, { sandbox, sessionOptions, nativeSessionId });
+        // The marker goes first and comes back last: a start that fails in between leaves a workspace not to trust.
+        await sandbox.deleteFile(prepared.marker.path);
+        await sandbox.writeFiles(prepared.files);
+        await sandbox.writeFiles([prepared.marker]);
+        return prepared;
+      });
       if (launch.transcript !== undefined) this.options.sync.transcriptRestored(launch.transcript);
       const config = {
         ...architecture.runnerConfig(launch.input),
@@ -317,9 +325,11 @@ export class AgentProcess {
       this.runner = runner;
       this.parser = architecture.createParser();
       this.options.state.agentRestarted();
-      await runner.start(config, architecture.runnerEnv(input), {
-        onSpawned: () => onSpawned(runner),
-      });
+      await this.timed("agent.start", () =>
+        runner.start(config, architecture.runnerEnv(input), {
+          onSpawned: () => onSpawned(runner),
+        }),
+      );
       this.handlers.status({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
       logger.info({ sandboxId: sandbox.id, agentPid: runner.pid }, "agent started");
     } catch (error) {
@@ -335,6 +345,12 @@ export class AgentProcess {
       });
       throw error;
     }
+  }
+
+  /** `work`, reported to the runtime's probes as the phase `name` of this session. */
+  private timed<T>(name: "sandbox.create" | "workspace.restore" | "agent.start", work: () => Promise<T>) {
+    const { probes, sessionId } = this.options;
+    return probes ? probes.timed(sessionId, name, work) : work();
   }
 
   /**

@@ -14,6 +14,7 @@ import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architec
 import type { DependencySources } from "../dependencies/dependency-layer.js";
 import { DependencyLayers } from "../dependencies/dependency-layers.js";
 import { errorMessage } from "../errors.js";
+import { RuntimeProbes } from "../observability/runtime-probes.js";
 import { guardPersistence } from "../persistence/guarded-persistence.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { loadProfilesFromFolder } from "../profiles/load-profiles-from-folder.js";
@@ -151,6 +152,10 @@ export interface AgentRuntime {
   readonly logger: Logger;
   readonly sandboxProvider: SandboxProvider;
   readonly architectures: ReadonlyMap<Architecture, AgentArchitecture>;
+  /** The storage the runtime uses (the given adapter, each call bounded by `persistenceTimeoutMs`). */
+  readonly persistence: PersistenceAdapter;
+  /** What the core reports to observers beyond session events (metrics, traces). */
+  readonly probes: RuntimeProbes;
   /** Initialises persistence, checks the sandbox provider, loads profile folders. Call once. */
   start(): Promise<void>;
   /** Closes every session (sync + sandbox teardown), then persistence. Idempotent. */
@@ -196,6 +201,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     timeoutMs: options.persistenceTimeoutMs ?? 30_000,
   });
   const profiles = new ProfileRegistry(profileInputs, persistence, logger);
+  const probes = new RuntimeProbes();
   const sessions = new SessionManager({
     persistence,
     sandboxProvider: options.sandbox,
@@ -226,6 +232,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     quotas: validateInput(tenantQuotasSchema, options.quotas ?? {}, "quotas"),
     ...(options.ownership ? { ownership: options.ownership } : {}),
     dependencyLayers: new DependencyLayers(options.dependencies ?? {}),
+    probes,
     startAdmission: new StartAdmission(
       validateInput(
         startLimitSchema,
@@ -242,6 +249,8 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     logger,
     sandboxProvider: options.sandbox,
     architectures,
+    persistence,
+    probes,
     async start() {
       await persistence.init?.();
       await options.sandbox.check();

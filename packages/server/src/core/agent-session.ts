@@ -142,6 +142,11 @@ export class AgentSession {
     });
     this.permissions.expireStored(record.pendingPermissions ?? []);
     if (record.pendingPermissions?.length) this.state.patchRecord({ pendingPermissions: [] });
+    deps.probes?.sessionOpened({
+      sessionId: this.id,
+      architecture: deps.architecture.id,
+      tenantId: this.tenantId,
+    });
     if (record.openTurnId) {
       // The server died during a turn: close it, and rebuild the index from the workspace the sandbox kept.
       this.turns.abandoned(record.openTurnId);
@@ -203,7 +208,10 @@ export class AgentSession {
   sendMessage(content: string, prepared?: PreparedMessage): { turnId: string; queued: boolean } {
     if (this.closed) throw new RuntimeError("SHUTTING_DOWN", "The session is closing");
     this.agent.clearIdleTimer();
-    const sent = this.turns.push(content, prepared);
+    const acceptedAt = Date.now();
+    const sent = this.turns.push(content, prepared, (turnId, queued) =>
+      this.deps.probes?.messageAccepted({ sessionId: this.id, turnId, queued, at: acceptedAt }),
+    );
     if (sent.queued) this.setRuntime({ queuedMessages: this.turns.queued() });
     return sent;
   }
@@ -319,6 +327,7 @@ export class AgentSession {
     await this.sync().catch(() => undefined);
     await this.agent.close();
     await this.sync().catch(() => undefined);
+    this.deps.probes?.sessionClosed(this.id);
   }
 
   /**
@@ -377,6 +386,7 @@ export class AgentSession {
     this.closed = true;
     this.syncer.stop();
     await this.agent.kill();
+    this.deps.probes?.sessionClosed(this.id);
   }
 
   private onTurnStarted(turnId: string, content: string, attachments: readonly RecordedAttachment[]): void {

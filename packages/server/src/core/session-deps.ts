@@ -2,6 +2,7 @@ import type { AgentProfile } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import type { DependencyLayers } from "../dependencies/dependency-layers.js";
+import type { RuntimeProbes } from "../observability/runtime-probes.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import type { RunnerLimits } from "./runner-limits.js";
@@ -47,4 +48,6 @@ export interface AgentSessionDeps {
   readonly dependencyLayers: DependencyLayers;
   /** Bounds how many agents start at once (see `StartAdmission`), shared by every session. */
   readonly startAdmission: StartAdmission;
+  /** Where the session reports what metrics and traces observe (see `RuntimeProbes`); absent: nowhere. */
+  readonly probes?: RuntimeProbes;
 }

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { AgentArchitecture } from "../agents/agent-architecture.js";
 import { resolveConfinedPath } from "../confined-path.js";
 import { errorMessage, RuntimeError } from "../errors.js";
+import type { RuntimeProbes } from "../observability/runtime-probes.js";
 import type { PersistenceAdapter, StoredFile } from "../persistence/persistence-adapter.js";
 import { storedFile, storedFileInfo, storedLink } from "../persistence/stored-file.js";
 import { readFilesOneByOne } from "../sandboxes/read-files-one-by-one.js";
@@ -29,6 +30,8 @@ export interface SessionSyncOptions {
   lastSeq(): number;
   pendingPermissions(): PermissionRequest[];
   emit(event: SessionEventInput): void;
+  /** Told how long each sync took and whether it failed (see `RuntimeProbes`). */
+  readonly probes?: RuntimeProbes | undefined;
 }
 
 /**
@@ -123,7 +126,13 @@ export class SessionSync {
     this.retryTimer.unref();
   }
 
-  private async syncOnce(sandbox: Sandbox | undefined): Promise<void> {
+  private syncOnce(sandbox: Sandbox | undefined): Promise<void> {
+    const { probes, state } = this.options;
+    if (!probes) return this.syncOnceUntimed(sandbox);
+    return probes.timed(state.record.sessionId, "sync", () => this.syncOnceUntimed(sandbox));
+  }
+
+  private async syncOnceUntimed(sandbox: Sandbox | undefined): Promise<void> {
     const { persistence, state } = this.options;
     const sessionId = state.record.sessionId;
     try {

@@ -76,8 +76,13 @@ export class TurnQueue {
    * Adds a message; it starts at once when no turn runs, else it waits
    * (`queued`). Throws `QUEUE_FULL` when it would have to wait and the
    * waiting messages are at `maxQueuedMessages` or would pass `maxQueuedBytes`.
+   * `accepted` is called once the message is taken, before its turn starts.
    */
-  push(content: string, prepared?: PreparedMessage): { turnId: string; queued: boolean } {
+  push(
+    content: string,
+    prepared?: PreparedMessage,
+    accepted?: (turnId: string, queued: boolean) => void,
+  ): { turnId: string; queued: boolean } {
     const queued = this.running !== undefined || this.waiting.length > 0;
     if (queued) this.assertRoomFor(content, prepared);
     const turn: Turn = {
@@ -89,6 +94,7 @@ export class TurnQueue {
       agentFailed: false,
     };
     this.waiting.push(turn);
+    accepted?.(turn.turnId, queued);
     if (!queued) this.startNext();
     return { turnId: turn.turnId, queued };
   }

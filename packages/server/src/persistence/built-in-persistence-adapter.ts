@@ -1,5 +1,10 @@
-import type { AgentProfile, AgentProfileInput, TenantUsageTotals } from "@agent-runtime/protocol";
-import type { PersistenceAdapter } from "./persistence-adapter.js";
+import type {
+  AgentProfile,
+  AgentProfileInput,
+  AuditRecord,
+  TenantUsageTotals,
+} from "@agent-runtime/protocol";
+import type { AuditListPage, PersistenceAdapter } from "./persistence-adapter.js";
 
 /**
  * What the built-in adapters (memory, SQLite, PostgreSQL) offer beyond the
@@ -19,6 +24,8 @@ export interface BuiltInPersistenceAdapter extends PersistenceAdapter {
   appendTranscript(sessionId: string, text: string): Promise<void>;
   addTenantUsage(tenantId: string, delta: TenantUsageTotals): Promise<void>;
   loadTenantUsage(tenantId: string): Promise<TenantUsageTotals | null>;
+  appendAuditRecords(records: readonly AuditRecord[]): Promise<void>;
+  listAuditRecords(page: AuditListPage): Promise<AuditRecord[]>;
   /**
    * Validates the profile (`VALIDATION_FAILED` naming the field) and upserts it
    * by `id`. Resolves to the stored profile, defaults applied. Idempotent.

@@ -1,6 +1,6 @@
-import type { TenantUsageTotals } from "@agent-runtime/protocol";
+import type { AuditRecord, TenantUsageTotals } from "@agent-runtime/protocol";
 import { errorMessage, RuntimeError } from "../errors.js";
-import type { PersistenceAdapter } from "./persistence-adapter.js";
+import type { AuditListPage, PersistenceAdapter } from "./persistence-adapter.js";
 
 export interface GuardedPersistenceOptions {
   /** Longest a call may take before it is reported as failed. */
@@ -98,6 +98,14 @@ export function guardPersistence(
             bounded("addTenantUsage", () => adapter.addTenantUsage!(tenantId, delta)),
           loadTenantUsage: (tenantId: string) =>
             bounded("loadTenantUsage", () => adapter.loadTenantUsage!(tenantId)),
+        }
+      : {}),
+    ...(adapter.appendAuditRecords && adapter.listAuditRecords
+      ? {
+          appendAuditRecords: (records: readonly AuditRecord[]) =>
+            bounded("appendAuditRecords", () => adapter.appendAuditRecords!(records)),
+          listAuditRecords: (page: AuditListPage) =>
+            bounded("listAuditRecords", () => adapter.listAuditRecords!(page)),
         }
       : {}),
     listAgentProfiles: () => bounded("listAgentProfiles", () => adapter.listAgentProfiles()),

@@ -1,4 +1,10 @@
-import type { AgentProfile, Block, SessionRecord, TenantUsageTotals } from "@agent-runtime/protocol";
+import type {
+  AgentProfile,
+  AuditRecord,
+  Block,
+  SessionRecord,
+  TenantUsageTotals,
+} from "@agent-runtime/protocol";
 
 /** A stored workspace file, without its content. */
 export interface StoredFileInfo {
@@ -34,6 +40,18 @@ export interface SessionListPage {
    * omitted: sessions of every tenant and of none.
    */
   readonly tenantId?: string;
+}
+
+/** Which page of the audit trail `listAuditRecords` reads. */
+export interface AuditListPage {
+  /** Most records to return, at least 1. */
+  readonly limit: number;
+  /** Start just after this record (the last of the previous page); omitted: at the newest. */
+  readonly after?: { readonly at: string; readonly id: string };
+  /** Only records whose `tenantId` is this one. */
+  readonly tenantId?: string;
+  /** Only records whose `sessionId` is this one. */
+  readonly sessionId?: string;
 }
 
 /** Part of a stored file (`PersistenceAdapter.loadWorkspaceFileRange`), with what identifies the whole. */
@@ -153,6 +171,19 @@ export interface PersistenceAdapter {
   addTenantUsage?(tenantId: string, delta: TenantUsageTotals): Promise<void>;
   /** Optional capability (with `addTenantUsage`): the tenant's totals, `null` when none were added. */
   loadTenantUsage?(tenantId: string): Promise<TenantUsageTotals | null>;
+
+  /**
+   * Optional capability: stores audit records (`GET /audit`), append-only.
+   * A record whose `id` is stored already is skipped, so a retried call
+   * stores nothing twice. Records outlive their sessions.
+   */
+  appendAuditRecords?(records: readonly AuditRecord[]): Promise<void>;
+  /**
+   * Optional capability (with `appendAuditRecords`): one page of the audit
+   * trail, newest `at` first, equal `at` by `id` descending; at most
+   * `page.limit` records after `page.after`, only those matching its filters.
+   */
+  listAuditRecords?(page: AuditListPage): Promise<AuditRecord[]>;
 
   /** Profiles this adapter stores. Profiles loaded from folders are merged in by the runtime. */
   listAgentProfiles(): Promise<AgentProfile[]>;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import type { AgentProfile, Block, SessionRecord } from "@agent-runtime/protocol";
+import type { AgentProfile, AuditRecord, Block, SessionRecord } from "@agent-runtime/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type {
   PersistenceAdapter,
@@ -393,6 +393,65 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         // Concurrent additions all count.
         await Promise.all(Array.from({ length: 20 }, () => store.addTenantUsage!(other, delta(1))));
         expect(await store.loadTenantUsage(other)).toEqual(delta(30));
+      });
+    });
+
+    describe("audit trail", () => {
+      const auditRecord = (tenantId: string | undefined, sessionId: string, at: string): AuditRecord => ({
+        id: randomUUID(),
+        at,
+        requestId: randomUUID(),
+        ...(tenantId === undefined ? {} : { tenantId }),
+        role: tenantId === undefined ? "admin" : "tenant",
+        keyId: "key-digest",
+        action: "session.message",
+        method: "POST",
+        route: "/sessions/:id/messages",
+        sessionId,
+        outcome: "success",
+        status: 202,
+      });
+
+      it("stores audit records when the adapter declares appendAuditRecords: newest first, paged, by tenant and session, each id once, kept when sessions go", async (context) => {
+        const store = await adapter();
+        if (!store.appendAuditRecords || !store.listAuditRecords) {
+          context.skip("the adapter does not declare the optional appendAuditRecords and listAuditRecords");
+          return;
+        }
+        const tenant = `tenant-${randomUUID()}`;
+        const other = `tenant-${randomUUID()}`;
+        const session = sessionRecordFixture({ tenantId: tenant });
+        await store.createSession(session);
+        // Two records share a time: their ids order them.
+        const times = ["2030-01-01T00:00:01.000Z", "2030-01-01T00:00:02.000Z", "2030-01-01T00:00:02.000Z"];
+        const mine = times.map((at) => auditRecord(tenant, session.sessionId, at));
+        const theirs = auditRecord(other, randomUUID(), "2030-01-01T00:00:03.000Z");
+        await store.appendAuditRecords([mine[0]!, theirs]);
+        await store.appendAuditRecords([mine[1]!, mine[2]!, mine[0]!]);
+        const newestFirst = [...mine].sort((a, b) =>
+          a.at === b.at ? (a.id < b.id ? 1 : -1) : a.at < b.at ? 1 : -1,
+        );
+        expect(await store.listAuditRecords({ limit: 10, tenantId: tenant })).toEqual(newestFirst);
+        expect(await store.listAuditRecords({ limit: 10, sessionId: session.sessionId })).toEqual(
+          newestFirst,
+        );
+        expect(await store.listAuditRecords({ limit: 10, tenantId: other })).toEqual([theirs]);
+        const paged: AuditRecord[] = [];
+        let after: { at: string; id: string } | undefined;
+        for (;;) {
+          const page = await store.listAuditRecords({
+            limit: 2,
+            tenantId: tenant,
+            ...(after ? { after } : {}),
+          });
+          paged.push(...page);
+          const last = page.at(-1);
+          if (!last || page.length < 2) break;
+          after = { at: last.at, id: last.id };
+        }
+        expect(paged).toEqual(newestFirst);
+        await store.deleteSession(session.sessionId);
+        expect(await store.listAuditRecords({ limit: 10, tenantId: tenant })).toHaveLength(3);
       });
     });
 

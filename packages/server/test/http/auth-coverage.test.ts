@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const KEY = "auth-coverage-key";
-const PUBLIC_OPERATIONS = new Set(["GET /health"]);
+const PUBLIC_OPERATIONS = new Set(["GET /health", "GET /ready"]);
 
 interface OpenApiDocument {
   readonly paths: Record<string, Record<string, unknown>>;

@@ -106,6 +106,9 @@ const NOT_SESSION_SCOPED = new Set([
   "POST /auth/tokens",
   "GET /usage",
   "GET /tenants/{id}/usage",
+  "GET /metrics",
+  "GET /ready",
+  "GET /audit",
 ]);
 
 /** Valid requests per operation (the default: no body): what the owner's request needs to pass validation. */

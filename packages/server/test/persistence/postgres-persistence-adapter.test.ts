@@ -80,6 +80,7 @@ if (skipPostgres) {
           "0005_session_tenants",
           "0006_session_leases",
           "0007_tenant_usage",
+          "0008_audit_log",
         ]);
       } finally {
         await Promise.all(adapters.map((adapter) => adapter.close()));

@@ -1,6 +1,7 @@
 import {
   type AgentProfile,
   type AgentProfileInput,
+  type AuditRecord,
   agentProfileSchema,
   type Block,
   type SessionRecord,
@@ -45,6 +46,7 @@ export function createMemoryPersistenceAdapter(
   const sessions = new Map<string, StoredSession>();
   const profiles = new Map<string, AgentProfile>();
   const tenantUsage = new Map<string, TenantUsageTotals>();
+  const audit = new Map<string, AuditRecord>();
   for (const [index, input] of (options.profiles ?? []).entries()) {
     const profile = validateInput(
       agentProfileSchema,
@@ -170,6 +172,25 @@ export function createMemoryPersistenceAdapter(
     async loadTenantUsage(tenantId) {
       const totals = tenantUsage.get(tenantId);
       return totals ? { ...totals } : null;
+    },
+
+    async appendAuditRecords(records) {
+      for (const record of records) if (!audit.has(record.id)) audit.set(record.id, structuredClone(record));
+    },
+
+    async listAuditRecords({ limit, after, tenantId, sessionId }) {
+      return [...audit.values()]
+        .filter(
+          (record) =>
+            (tenantId === undefined || record.tenantId === tenantId) &&
+            (sessionId === undefined || record.sessionId === sessionId) &&
+            (after === undefined ||
+              compareText(record.at, after.at) < 0 ||
+              (record.at === after.at && compareText(record.id, after.id) < 0)),
+        )
+        .sort((a, b) => compareText(b.at, a.at) || compareText(b.id, a.id))
+        .slice(0, limit)
+        .map((record) => structuredClone(record));
     },
 
     async listAgentProfiles() {

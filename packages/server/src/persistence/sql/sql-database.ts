@@ -13,6 +13,7 @@ export interface SqlDatabase {
   stored_file_chunks: StoredFileChunksTable;
   agent_profiles: AgentProfilesTable;
   tenant_usage: TenantUsageTable;
+  audit_log: AuditLogTable;
 }
 
 export interface SessionsTable {
@@ -95,4 +96,13 @@ export interface TenantUsageTable {
   cache_creation_tokens: number;
   cost_usd: number;
   sandbox_seconds: number;
+}
+
+/** One audit record (`AuditRecord` as JSON in `record`), its filter and order columns beside it. */
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  tenant_id: string | null;
+  session_id: string | null;
+  record: string;
 }

@@ -301,6 +301,35 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.dropTable("tenant_usage").execute();
     },
   },
+  // The audit trail (`appendAuditRecords`), kept when sessions are deleted; read newest first, by tenant or session.
+  "0008_audit_log": {
+    async up(db: Kysely<unknown>) {
+      // Byte order on both backends, so a page's cursor compares as the memory adapter's does.
+      const ordered = dialect === "postgres" ? sql`text collate "C"` : sql`text`;
+      await db.schema
+        .createTable("audit_log")
+        .addColumn("id", ordered, (column) => column.primaryKey())
+        .addColumn("at", ordered, (column) => column.notNull())
+        .addColumn("tenant_id", "text")
+        .addColumn("session_id", "text")
+        .addColumn("record", "text", (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex("audit_log_at").on("audit_log").columns(["at", "id"]).execute();
+      await db.schema
+        .createIndex("audit_log_tenant_at")
+        .on("audit_log")
+        .columns(["tenant_id", "at", "id"])
+        .execute();
+      await db.schema
+        .createIndex("audit_log_session_at")
+        .on("audit_log")
+        .columns(["session_id", "at", "id"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("audit_log").execute();
+    },
+  },
 });
 
 /** The counters of `tenant_usage`, one per field of `TenantUsageTotals`. */

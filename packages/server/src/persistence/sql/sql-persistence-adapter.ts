@@ -1,6 +1,7 @@
 import {
   type AgentProfile,
   agentProfileSchema,
+  auditRecordSchema,
   type Block,
   blockSchema,
   type SessionRecord,
@@ -460,6 +461,41 @@ export function createSqlPersistenceAdapter(
               ),
           )
           .execute();
+      });
+    },
+
+    appendAuditRecords(records) {
+      return run("appendAuditRecords", async () => {
+        for (let start = 0; start < records.length; start += insertChunkSize) {
+          const rows = records.slice(start, start + insertChunkSize).map((record) => ({
+            id: record.id,
+            at: record.at,
+            tenant_id: record.tenantId ?? null,
+            session_id: record.sessionId ?? null,
+            record: JSON.stringify(record),
+          }));
+          await db
+            .insertInto("audit_log")
+            .values(rows)
+            .onConflict((conflict) => conflict.column("id").doNothing())
+            .execute();
+        }
+      });
+    },
+
+    listAuditRecords({ limit, after, tenantId, sessionId }) {
+      return run("listAuditRecords", async () => {
+        let query = db.selectFrom("audit_log").select(["id", "record"]);
+        if (tenantId !== undefined) query = query.where("tenant_id", "=", tenantId);
+        if (sessionId !== undefined) query = query.where("session_id", "=", sessionId);
+        if (after !== undefined)
+          query = query.where((eb) =>
+            eb.or([eb("at", "<", after.at), eb.and([eb("at", "=", after.at), eb("id", "<", after.id)])]),
+          );
+        const rows = await query.orderBy("at", "desc").orderBy("id", "desc").limit(limit).execute();
+        return rows.map((row) =>
+          parseStoredJson(auditRecordSchema, row.record, `${label}: stored audit record "${row.id}"`),
+        );
       });
     },
 
