@@ -79,7 +79,8 @@ export function installAuditHook(
     return payload;
   });
   app.addHook("onResponse", async (request, reply) => {
-    if (!CHANGING.has(request.method) || !request.routeOptions.url) return;
+    // A request forwarded to another node of a cluster is audited there, once.
+    if (!CHANGING.has(request.method) || !request.routeOptions.url || request.forwardedTo) return;
     options.trail.record(recordOf(request, reply.statusCode));
   });
 }

@@ -44,8 +44,16 @@ export function installClusterForwarding(app: FastifyInstance, cluster: Cluster)
         `Session ${sessionId} runs on node ${route.nodeId}, which is not reachable now; retry (another node takes it over within the lease's expiry)`,
       );
     }
+    request.forwardedTo = route.node.nodeId;
     return forward(request, reply, cluster, route.node);
   });
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Cluster mode: the node this request was forwarded to (which answers, audits and traces it). */
+    forwardedTo?: string;
+  }
 }
 
 async function forward(
