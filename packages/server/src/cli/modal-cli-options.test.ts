@@ -48,6 +48,8 @@ describe("Modal options from the command line and the environment", () => {
         "api.anthropic.com,*.github.com",
         "--modal-allow-cidrs",
         "10.0.0.0/8",
+        "--modal-sandbox-backend",
+        "v1",
       ]),
       { MODAL_TOKEN_ID: "ak-1", MODAL_TOKEN_SECRET: "as-1" },
     );
@@ -67,6 +69,7 @@ describe("Modal options from the command line and the environment", () => {
       timeoutMs: 7_200_000,
       idleTimeoutMs: 300_000,
       network: { allowDomains: ["api.anthropic.com", "*.github.com"], allowCidrs: ["10.0.0.0/8"] },
+      sandboxBackend: "v1",
     });
     expect(modalSandboxOptionsSchema.safeParse(options).success).toBe(true);
   });
@@ -85,6 +88,7 @@ describe("Modal options from the command line and the environment", () => {
         AGENT_RUNTIME_MODAL_TIMEOUT: "600",
         AGENT_RUNTIME_MODAL_IDLE_TIMEOUT: "60",
         AGENT_RUNTIME_MODAL_BLOCK_NETWORK: "1",
+        AGENT_RUNTIME_MODAL_SANDBOX_BACKEND: "v2",
       }),
       {},
     );
@@ -99,12 +103,14 @@ describe("Modal options from the command line and the environment", () => {
       timeoutMs: 600_000,
       idleTimeoutMs: 60_000,
       network: { blockAll: true },
+      sandboxBackend: "v2",
     });
   });
 
   it("leaves unset options to the provider's defaults, and the provider refuses invalid ones", () => {
     expect(modalProviderOptions(parse([]), {})).toEqual({});
     expect(() => parse(["--modal-cpu", "lots"])).toThrow();
+    expect(() => parse(["--modal-sandbox-backend", "v3"])).toThrow();
     expect(() =>
       createModalSandboxProvider(modalProviderOptions(parse(["--modal-timeout", "1.5"]), {})),
     ).toThrow(expect.objectContaining({ code: "VALIDATION_FAILED" }));

@@ -57,6 +57,12 @@ export function modalCliOptions(): Option[] {
     new Option("--modal-block-network", "cut sandboxes' networking entirely").env(
       "AGENT_RUNTIME_MODAL_BLOCK_NETWORK",
     ),
+    new Option(
+      "--modal-sandbox-backend <backend>",
+      "Modal's sandbox backend (default: the SDK's, v2 unless MODAL_SANDBOX_V2 says otherwise)",
+    )
+      .choices(["v1", "v2"])
+      .env("AGENT_RUNTIME_MODAL_SANDBOX_BACKEND"),
   ];
 }
 
@@ -75,6 +81,7 @@ export interface ModalCliValues {
   readonly modalAllowDomains?: string;
   readonly modalAllowCidrs?: string;
   readonly modalBlockNetwork?: boolean | string;
+  readonly modalSandboxBackend?: "v1" | "v2";
 }
 
 /**
@@ -121,6 +128,7 @@ export function modalProviderOptions(values: ModalCliValues, env: NodeJS.Process
     ...(values.modalTimeout === undefined ? {} : { timeoutMs: values.modalTimeout * 1000 }),
     ...(values.modalIdleTimeout === undefined ? {} : { idleTimeoutMs: values.modalIdleTimeout * 1000 }),
     ...(Object.keys(network).length === 0 ? {} : { network }),
+    ...(values.modalSandboxBackend === undefined ? {} : { sandboxBackend: values.modalSandboxBackend }),
   };
 }
 

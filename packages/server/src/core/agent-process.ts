@@ -31,6 +31,11 @@ import type { SessionState } from "./session-state.js";
 import type { SessionSync } from "./session-sync.js";
 import type { StartAdmission, StartPriority } from "./start-admission.js";
 
+/** How long before a sandbox's `expiresAt`, at most, the session is handed over to a new sandbox. */
+const LIFETIME_MARGIN_MS = 5 * 60 * 1000;
+/** A timer's longest delay (Node fires longer ones at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** How often, at most, a session reports the installer's progress while its profile's layer builds. */
 const PROGRESS_INTERVAL_MS = 500;
 
@@ -67,15 +72,21 @@ export interface AgentProcessHandlers {
   /**
    * The agent's process exited while it was expected to run (its sandbox is
    * being saved and terminated). `violation`: it was stopped for breaking
-   * the runner protocol.
+   * the runner protocol. `lifetimeEnded`: its sandbox had reached its
+   * `expiresAt` (the provider stopped it).
    */
-  exited(exit: { status: ExitStatus; violation?: string }): void;
+  exited(exit: { status: ExitStatus; violation?: string; lifetimeEnded?: true }): void;
   /** A process of the running sandbox hit a resource limit. */
   limit(limit: "memory" | "pids"): void;
   /** The running sandbox's egress proxy saw a model response stall (see `modelStallTimeoutMs`). */
   modelStalled(stall: EgressStall): void;
   /** The sandbox broke the runner protocol; the agent is being stopped (`exited` follows). */
   violation(message: string): void;
+  /**
+   * The sandbox `sandboxId` neared the end of its lifetime (`Sandbox.expiresAt`) and was
+   * stopped between turns, the session saved; the next message starts a new one.
+   */
+  lifetimeHandedOver(sandboxId: string): void;
 }
 
 /**
@@ -92,6 +103,10 @@ export class AgentProcess {
   private starting: Promise<void> | undefined;
   private interruptTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Fires shortly before the sandbox's `expiresAt`, to hand the session over. */
+  private lifetimeTimer: NodeJS.Timeout | undefined;
+  /** The sandbox nears its `expiresAt`: hand over as soon as no turn runs. */
+  private lifetimeEnding = false;
   private closed = false;
   /** The session's options changed since the agent started: restart it before the next message. */
   private optionsChanged = false;
@@ -122,6 +137,8 @@ export class AgentProcess {
       this.optionsChanged = false;
       await this.stopAgent();
     }
+    // A message queued behind the turn that outlived the hand-over point starts in a new sandbox.
+    if (this.lifetimeEnding && this.sandboxValue && !this.starting) await this.replaceSandbox();
     let sent = false;
     await this.ensureStarted("message", (runner) => {
       sent = wanted() && runner.send(command);
@@ -204,6 +221,10 @@ export class AgentProcess {
   /** Tears the sandbox down after `idleTimeoutMs` unless a turn starts first. */
   armIdleTimer(): void {
     this.clearIdleTimer();
+    if (this.lifetimeEnding && this.sandboxValue && !this.closed) {
+      void this.handOver();
+      return;
+    }
     if (this.options.idleTimeoutMs <= 0 || !this.sandboxValue || this.closed) return;
     this.idleTimer = setTimeout(() => {
       this.options.logger.info("idle timeout: tearing down the sandbox");
@@ -230,6 +251,56 @@ export class AgentProcess {
     if (!this.closed) this.terminated();
   }
 
+  /**
+   * The sandbox nears the end of its lifetime (`Sandbox.expiresAt`) and no
+   * turn runs: saves the session and stops the sandbox, as `hibernate`
+   * does, and tells the session; the next message starts a new sandbox
+   * restored, the agent resuming its conversation. No-op while a turn runs
+   * or the agent starts (the turn's end, or the start's, calls it again
+   * through `armIdleTimer`).
+   */
+  private async handOver(): Promise<void> {
+    const sandbox = this.sandboxValue;
+    if (this.options.busy() || !sandbox || this.starting) return;
+    await this.hibernate();
+    if (this.sandboxValue === undefined && !this.closed) this.handlers.lifetimeHandedOver(sandbox.id);
+  }
+
+  /**
+   * Hands the session over now, whether or not a turn is marked as running
+   * (the turn about to be sent): saves the session, stops the agent and the
+   * sandbox, tells the session. The caller starts the next sandbox.
+   */
+  private async replaceSandbox(): Promise<void> {
+    const sandbox = this.sandboxValue;
+    if (!sandbox) return;
+    this.clearIdleTimer();
+    await this.options.sync.sync().catch(() => undefined);
+    await this.stop();
+    if (this.closed) return;
+    this.terminated();
+    this.handlers.lifetimeHandedOver(sandbox.id);
+  }
+
+  /** Arms the hand-over before `sandbox.expiresAt`: a quarter of the time left, at most `LIFETIME_MARGIN_MS`, before it. */
+  private armLifetimeTimer(sandbox: Sandbox): void {
+    clearTimeout(this.lifetimeTimer);
+    this.lifetimeEnding = false;
+    if (sandbox.expiresAt === undefined) return;
+    const left = sandbox.expiresAt - Date.now();
+    const delay = Math.max(0, left - Math.min(LIFETIME_MARGIN_MS, left / 4));
+    const ending = () => {
+      if (sandbox !== this.sandboxValue) return;
+      this.options.logger.info({ sandboxId: sandbox.id }, "the sandbox nears the end of its lifetime");
+      this.lifetimeEnding = true;
+      // Saved now (unless the agent is starting): a turn still running at the end then loses as little as possible.
+      if (!this.options.busy()) void this.handOver();
+      else if (!this.starting) void this.options.sync.sync().catch(() => undefined);
+    };
+    this.lifetimeTimer = setTimeout(ending, Math.min(delay, MAX_TIMER_MS));
+    this.lifetimeTimer.unref();
+  }
+
   /** Stops the agent (asking first) and terminates the sandbox for good. */
   async close(): Promise<void> {
     this.closed = true;
@@ -253,6 +324,8 @@ export class AgentProcess {
   /** Stops the agent (asking first) and terminates the sandbox. The process's exit is not reported. */
   private async stop(): Promise<void> {
     clearTimeout(this.interruptTimer);
+    clearTimeout(this.lifetimeTimer);
+    this.lifetimeEnding = false;
     const { runner, sandboxValue: sandbox } = this;
     this.runner = undefined;
     this.sandboxValue = undefined;
@@ -302,6 +375,7 @@ export class AgentProcess {
           if (created === this.sandboxValue) this.handlers.limit(limit);
         });
         sandbox = created;
+        this.armLifetimeTimer(created);
       }
       this.sandboxValue = sandbox;
       const { sessionOptions, nativeSessionId } = this.options.state.record;
@@ -430,9 +504,11 @@ export class AgentProcess {
             .catch(() => undefined);
           // Before the turn ends: ending it may start the next turn, whose status must win.
           if (!this.closed) this.terminated();
+          const expiresAt = exited?.expiresAt;
           this.handlers.exited({
             status,
             ...(runner.violation === undefined ? {} : { violation: runner.violation }),
+            ...(expiresAt !== undefined && Date.now() >= expiresAt ? { lifetimeEnded: true as const } : {}),
           });
         },
       },

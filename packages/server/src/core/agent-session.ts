@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type {
   Block,
   ErrorCode,
@@ -107,7 +108,16 @@ export class AgentSession {
         },
         status: (patch) => this.setRuntime(patch),
         workspaceKept: (entries) => this.workspace.kept(entries),
-        exited: ({ status, violation }) => this.turns.agentExited({ ...status, violation }),
+        exited: ({ status, violation, lifetimeEnded }) => {
+          if (lifetimeEnded) {
+            this.reportError(
+              "SANDBOX_FAILED",
+              "The sandbox reached the end of its maximum lifetime while the agent was working, and its provider stopped it " +
+                "(on Modal: --modal-timeout). The next message starts a new sandbox with the workspace saved before then.",
+            );
+          }
+          this.turns.agentExited({ ...status, violation, ...(lifetimeEnded ? { explained: true } : {}) });
+        },
         limit: (limit) => {
           if (!this.closed) this.turns.limitHit(limit, "process");
         },
@@ -119,6 +129,21 @@ export class AgentSession {
           );
         },
         violation: (message) => this.reportError("RUNNER_PROTOCOL", message),
+        lifetimeHandedOver: (sandboxId) => {
+          this.logger.info({ sandboxId }, "sandbox handed over before the end of its lifetime");
+          this.emitAll(
+            addBlock(this.state, {
+              type: "system",
+              subtype: "sandbox_lifetime",
+              id: `system-${randomUUID()}`,
+              timestamp: new Date().toISOString(),
+              content:
+                "The sandbox neared the end of its maximum lifetime, so it was stopped between turns with the workspace saved. " +
+                "The next message starts a new sandbox with the workspace restored, and the agent resumes its conversation.",
+              metadata: { sandboxId },
+            }),
+          );
+        },
       },
     );
     this.turns = new TurnQueue(

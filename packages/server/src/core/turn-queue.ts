@@ -201,16 +201,21 @@ export class TurnQueue {
 
   /**
    * The agent's process exited: the running turn ends with `error` (said as
-   * `AGENT_FAILED` unless a limit or a protocol violation explains it), or
+   * `AGENT_FAILED` unless a limit, a protocol violation or the caller, with
+   * `explained`, explains it), or
    * `interrupted` when that was asked for.
    */
-  agentExited(exit: ExitStatus & { violation?: string }): void {
+  agentExited(exit: ExitStatus & { violation?: string; explained?: boolean }): void {
     if (exit.limit) this.limitHit(exit.limit, "exit");
     const turn = this.running;
     if (!turn) return;
-    // A limit, a protocol violation, a stalled model or the agent's failure was reported already.
+    // A limit, a protocol violation, a stalled model, the agent's failure or the caller (`explained`) reported it already.
     const explained =
-      exit.limit !== undefined || exit.violation !== undefined || turn.agentFailed || turn.modelStalled;
+      exit.explained === true ||
+      exit.limit !== undefined ||
+      exit.violation !== undefined ||
+      turn.agentFailed ||
+      turn.modelStalled;
     if (!turn.interruptRequested && !explained) {
       this.hooks.failed(
         "AGENT_FAILED",

@@ -333,6 +333,15 @@ export interface Sandbox {
   /** Resolves when the sandbox stops, whether by `terminate()` or externally. */
   readonly terminated: Promise<void>;
   /**
+   * When the provider stops this sandbox whatever runs in it (a maximum
+   * lifetime), in ms since the epoch. Added after v1, optional: absent means
+   * no such limit. The runtime hands the session over before then: once no
+   * turn runs, it saves the workspace and stops the sandbox, and the next
+   * message starts a new one with the workspace restored and the agent
+   * resuming its conversation.
+   */
+  readonly expiresAt?: number;
+  /**
    * Calls `listener` whenever any process of the sandbox hits a resource
    * limit (a process killed at the memory limit, a fork refused at the pids
    * limit), while the sandbox runs, whichever process it was. Returns a

@@ -166,7 +166,7 @@ export class FakeModal {
           name: "AlreadyExistsError",
         });
       }
-      const sandbox = new FakeSandbox(this, `sb-fake-${++this.count}`, name);
+      const sandbox = new FakeSandbox(this, `sb-fake-${++this.count}`, name, { ...request.params.tags });
       await sandbox.makeFolders(this.options.containers);
       this.running.set(sandbox.name, sandbox);
       return sandbox;
@@ -218,7 +218,13 @@ class FakeSandbox implements ModalSandboxHandle {
     private readonly modal: FakeModal,
     readonly sandboxId: string,
     readonly name: string,
+    /** Its tags, as `tags()` reports them. */
+    public tagged: Record<string, string> = {},
   ) {}
+
+  async tags(): Promise<Record<string, string>> {
+    return { ...this.tagged };
+  }
 
   private stoppedAlready = false;
   /** Bind mounts of this sandbox's own folders: source, target, source, target, … */

@@ -15,14 +15,17 @@ import { type FakeContainers, inContainer, makeContainerFolders } from "./modal-
  * once more with one line added that hands them out, so every request the
  * provider makes is encoded, sent and decoded exactly as against Modal.
  *
- * It implements the calls the provider's seam makes, with Modal's V2 sandbox
- * backend (the SDK's default): auth token, App, environment (image builder
- * version), image build (each layer answered built at once), named Secrets,
- * sandbox create / lookup by name / task id / command-router access / wait /
- * terminate, and on the command router exec start, stdin writes, stdout and
- * stderr streams and exit status. Commands really run on this machine
+ * It implements the calls the provider's seam makes, with Modal's V2
+ * sandbox backend (the SDK's default) and its V1 backend: auth token, App,
+ * environment (image builder version), image build (each layer answered
+ * built at once), named and ephemeral Secrets, sandbox create / lookup by
+ * name / task id / command-router access / tags / wait / terminate, and on
+ * the command router exec start, stdin writes, stdout and stderr streams
+ * and exit status. A sandbox stops at the end of its lifetime
+ * (`timeoutSecs`), as on Modal. Commands really run on this machine
  * (`spawn`), as the test's user. Names held by running sandboxes are unique
- * per App, as on Modal (ALREADY_EXISTS); unknown sandboxes are NOT_FOUND.
+ * per App, as on Modal (ALREADY_EXISTS), and each backend's lookup by name
+ * finds its own; unknown sandboxes are NOT_FOUND.
  */
 
 interface Definitions {
@@ -67,20 +70,36 @@ interface FakeExec {
 
 interface FakeSandboxState {
   readonly sandboxId: string;
+  /** Modal's sandbox backend it was created with (`SandboxCreate` or `SandboxCreateV2`). */
+  readonly backend: "v1" | "v2";
   readonly taskId: string;
   readonly appId: string;
   readonly name: string;
   readonly env: Record<string, string>;
+  readonly tags: readonly { tagName: string; tagValue: string }[];
   readonly workdir: string;
   result?: { status: number; exitcode: number };
+  /** Why it stopped: `terminate` (a terminate call), `lifetime` (its `timeoutSecs` ran out) or `stop` (`stopSandbox`). */
+  stoppedBy?: "terminate" | "lifetime" | "stop";
+  /** Stops it at the end of its lifetime, as Modal does. */
+  lifetime?: NodeJS.Timeout;
   readonly waiters: Set<() => void>;
   readonly execs: Map<string, FakeExec>;
   /** Bind mounts of its container folders (see `inContainer`). */
   readonly mounts: readonly string[];
 }
 
+/** A sandbox create request of either backend, as the fake reads it. */
+interface CreateRequest {
+  readonly appId: string;
+  readonly definition?: { name?: string; workdir?: string; timeoutSecs?: number; secretIds?: string[] };
+  readonly tags?: { tagName: string; tagValue: string }[];
+  readonly secretSources?: { env?: { contents?: Record<string, string> } }[];
+}
+
 const GENERIC_STATUS_SUCCESS = 1;
 const GENERIC_STATUS_TERMINATED = 3;
+const GENERIC_STATUS_TIMEOUT = 4;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface FakeModalApi {
@@ -132,6 +151,7 @@ export async function startFakeModalApi(
   const failNext = new Map<string, Status>();
   const apps = new Map<string, string>();
   const sandboxes = new Map<string, FakeSandboxState>();
+  const ephemeralSecrets = new Map<string, Record<string, string>>();
   let count = 0;
   let routerUrl = "";
 
@@ -167,9 +187,11 @@ export async function startFakeModalApi(
     if (!exec) throw new ServerError(Status.NOT_FOUND, `Exec ${String(execId)} not found`);
     return exec;
   };
-  const stop = (sandbox: FakeSandboxState, status: number) => {
+  const stop = (sandbox: FakeSandboxState, status: number, by: FakeSandboxState["stoppedBy"]) => {
     if (sandbox.result) return;
     sandbox.result = { status, exitcode: 0 };
+    sandbox.stoppedBy = by;
+    clearTimeout(sandbox.lifetime);
     for (const exec of sandbox.execs.values()) {
       // Commands wrapped in `setsid` lead their own process group; the others are killed alone.
       for (const target of exec.child.pid === undefined || exec.exit
@@ -201,6 +223,80 @@ export async function startFakeModalApi(
       signal.addEventListener("abort", finish);
     });
 
+  const createSandbox = async (
+    backend: FakeSandboxState["backend"],
+    request: CreateRequest,
+    env: Record<string, string>,
+  ): Promise<FakeSandboxState> => {
+    const name = request.definition?.name ?? "";
+    for (const sandbox of sandboxes.values()) {
+      if (name !== "" && sandbox.appId === request.appId && sandbox.name === name && !sandbox.result) {
+        throw new ServerError(Status.ALREADY_EXISTS, `Sandbox with name '${name}' already exists`);
+      }
+    }
+    const id = ++count;
+    // The SDK tells the backends apart by the id's shape: V1 ids are `sb-` and 22 letters or digits.
+    const sandboxId = backend === "v1" ? `sb-${String(id).padStart(22, "X")}` : `sb-v2fake-${id}`;
+    const sandbox: FakeSandboxState = {
+      sandboxId,
+      backend,
+      mounts: await makeContainerFolders(options.containers, sandboxId),
+      taskId: `ta-fake-${id}`,
+      appId: request.appId,
+      name,
+      env,
+      tags: request.tags ?? [],
+      workdir: request.definition?.workdir || "/",
+      waiters: new Set(),
+      execs: new Map(),
+    };
+    sandboxes.set(sandbox.sandboxId, sandbox);
+    const lifetimeSecs = request.definition?.timeoutSecs ?? 0;
+    if (lifetimeSecs > 0) {
+      sandbox.lifetime = setTimeout(
+        () => stop(sandbox, GENERIC_STATUS_TIMEOUT, "lifetime"),
+        lifetimeSecs * 1000,
+      );
+      sandbox.lifetime.unref();
+    }
+    return sandbox;
+  };
+  /** The running sandbox of that backend and name in that App. */
+  const byName = (
+    backend: FakeSandboxState["backend"],
+    request: { sandboxName: string; appName: string; environmentName: string },
+  ): FakeSandboxState => {
+    const appId = apps.get(`${request.environmentName}/${request.appName}`);
+    for (const sandbox of sandboxes.values()) {
+      if (
+        sandbox.backend === backend &&
+        sandbox.appId === appId &&
+        sandbox.name === request.sandboxName &&
+        !sandbox.result
+      ) {
+        return sandbox;
+      }
+    }
+    throw new ServerError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found`);
+  };
+  const waitForSandbox = async (request: { sandboxId: string; timeout: number }, context: CallContext) => {
+    const sandbox = sandboxOf(request.sandboxId);
+    await waitFor(
+      sandbox.waiters,
+      () => sandbox.result !== undefined,
+      context.signal,
+      request.timeout * 1000,
+    );
+    return sandbox.result
+      ? { result: sandbox.result, metadata: { appId: sandbox.appId } }
+      : { metadata: { appId: sandbox.appId } };
+  };
+  const terminateSandbox = (sandboxId: string) => {
+    const sandbox = sandboxOf(sandboxId);
+    if (sandbox.result) throw new ServerError(Status.NOT_FOUND, `Sandbox ${sandboxId} already stopped`);
+    stop(sandbox, GENERIC_STATUS_TERMINATED, "terminate");
+  };
+
   const control = {
     async authTokenGet(request: object, context: CallContext) {
       authenticate(record("AuthTokenGet", request, context));
@@ -223,43 +319,24 @@ export async function startFakeModalApi(
       authenticate(record("ImageGetOrCreate", request, context));
       return { imageId: `im-fake${++count}`, result: { status: GENERIC_STATUS_SUCCESS } };
     },
-    async secretGetOrCreate(request: { deploymentName: string }, context: CallContext) {
-      authenticate(record("SecretGetOrCreate", request, context));
-      return { secretId: `st-${request.deploymentName}` };
-    },
-    async sandboxCreateV2(
-      request: {
-        appId: string;
-        definition?: { name?: string; workdir?: string };
-        secretSources?: { env?: { contents?: Record<string, string> } }[];
-      },
+    async secretGetOrCreate(
+      request: { deploymentName: string; envDict?: Record<string, string> },
       context: CallContext,
     ) {
+      authenticate(record("SecretGetOrCreate", request, context));
+      if (request.deploymentName !== "") return { secretId: `st-${request.deploymentName}` };
+      // An ephemeral Secret: the V1 backend's way of passing a sandbox's environment.
+      const secretId = `st-ephemeral-${++count}`;
+      ephemeralSecrets.set(secretId, { ...request.envDict });
+      return { secretId };
+    },
+    async sandboxCreateV2(request: CreateRequest, context: CallContext) {
       authenticate(record("SandboxCreateV2", request, context));
-      const name = request.definition?.name ?? "";
-      for (const sandbox of sandboxes.values()) {
-        if (name !== "" && sandbox.appId === request.appId && sandbox.name === name && !sandbox.result) {
-          throw new ServerError(Status.ALREADY_EXISTS, `Sandbox with name '${name}' already exists`);
-        }
-      }
-      const id = ++count;
       const env = Object.assign(
         {},
         ...(request.secretSources ?? []).map((source) => source.env?.contents ?? {}),
       );
-      const sandboxId = `sb-v2fake-${id}`;
-      const sandbox: FakeSandboxState = {
-        sandboxId,
-        mounts: await makeContainerFolders(options.containers, sandboxId),
-        taskId: `ta-fake-${id}`,
-        appId: request.appId,
-        name,
-        env,
-        workdir: request.definition?.workdir || "/",
-        waiters: new Set(),
-        execs: new Map(),
-      };
-      sandboxes.set(sandbox.sandboxId, sandbox);
+      const sandbox = await createSandbox("v2", request, env);
       return {
         sandboxId: sandbox.sandboxId,
         taskId: sandbox.taskId,
@@ -267,23 +344,52 @@ export async function startFakeModalApi(
         tunnels: [],
       };
     },
+    /** Modal's V1 sandbox backend: the environment comes as Secrets, commands reach the task's router. */
+    async sandboxCreate(request: CreateRequest, context: CallContext) {
+      authenticate(record("SandboxCreate", request, context));
+      const env = Object.assign(
+        {},
+        ...(request.definition?.secretIds ?? []).map((secretId) => ephemeralSecrets.get(secretId) ?? {}),
+      );
+      const sandbox = await createSandbox("v1", request, env);
+      return { sandboxId: sandbox.sandboxId };
+    },
+    async sandboxGetFromName(
+      request: { sandboxName: string; appName: string; environmentName: string },
+      context: CallContext,
+    ) {
+      authenticate(record("SandboxGetFromName", request, context));
+      return { sandboxId: byName("v1", request).sandboxId };
+    },
+    async sandboxGetTaskId(request: { sandboxId: string }, context: CallContext) {
+      authenticate(record("SandboxGetTaskId", request, context));
+      const sandbox = sandboxOf(request.sandboxId);
+      return sandbox.result ? { taskResult: sandbox.result } : { taskId: sandbox.taskId };
+    },
+    async taskGetCommandRouterAccess(request: { taskId: string }, context: CallContext) {
+      authenticate(record("TaskGetCommandRouterAccess", request, context));
+      byTask(request.taskId);
+      return { url: routerUrl, jwt: jwt() };
+    },
+    async sandboxWait(request: { sandboxId: string; timeout: number }, context: CallContext) {
+      authenticate(record("SandboxWait", request, context));
+      return waitForSandbox(request, context);
+    },
+    async sandboxTagsGet(request: { sandboxId: string }, context: CallContext) {
+      authenticate(record("SandboxTagsGet", request, context));
+      return { tags: sandboxOf(request.sandboxId).tags };
+    },
+    async sandboxTerminate(request: { sandboxId: string }, context: CallContext) {
+      authenticate(record("SandboxTerminate", request, context));
+      terminateSandbox(request.sandboxId);
+      return {};
+    },
     async sandboxGetFromNameV2(
       request: { sandboxName: string; appName: string; environmentName: string },
       context: CallContext,
     ) {
       authenticate(record("SandboxGetFromNameV2", request, context));
-      const appId = apps.get(`${request.environmentName}/${request.appName}`);
-      for (const sandbox of sandboxes.values()) {
-        if (sandbox.appId === appId && sandbox.name === request.sandboxName && !sandbox.result) {
-          return { sandboxId: sandbox.sandboxId };
-        }
-      }
-      throw new ServerError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found`);
-    },
-    /** The SDK falls back to the V1 lookup when the V2 one finds nothing; the fake has only V2 sandboxes. */
-    async sandboxGetFromName(request: { sandboxName: string }, context: CallContext) {
-      authenticate(record("SandboxGetFromName", request, context));
-      throw new ServerError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found`);
+      return { sandboxId: byName("v2", request).sandboxId };
     },
     async sandboxGetTaskIdV2(request: { sandboxId: string }, context: CallContext) {
       authenticate(record("SandboxGetTaskIdV2", request, context));
@@ -297,23 +403,15 @@ export async function startFakeModalApi(
     },
     async sandboxWaitV2(request: { sandboxId: string; timeout: number }, context: CallContext) {
       authenticate(record("SandboxWaitV2", request, context));
-      const sandbox = sandboxOf(request.sandboxId);
-      await waitFor(
-        sandbox.waiters,
-        () => sandbox.result !== undefined,
-        context.signal,
-        request.timeout * 1000,
-      );
-      return sandbox.result
-        ? { result: sandbox.result, metadata: { appId: sandbox.appId } }
-        : { metadata: { appId: sandbox.appId } };
+      return waitForSandbox(request, context);
+    },
+    async sandboxTagsGetV2(request: { sandboxId: string }, context: CallContext) {
+      authenticate(record("SandboxTagsGetV2", request, context));
+      return { tags: sandboxOf(request.sandboxId).tags };
     },
     async sandboxTerminateV2(request: { sandboxId: string }, context: CallContext) {
       authenticate(record("SandboxTerminateV2", request, context));
-      const sandbox = sandboxOf(request.sandboxId);
-      if (sandbox.result)
-        throw new ServerError(Status.NOT_FOUND, `Sandbox ${request.sandboxId} already stopped`);
-      stop(sandbox, GENERIC_STATUS_TERMINATED);
+      terminateSandbox(request.sandboxId);
       return {};
     },
   };
@@ -443,10 +541,10 @@ export async function startFakeModalApi(
     failNext,
     stopSandbox(sandboxId) {
       const sandbox = sandboxes.get(sandboxId);
-      if (sandbox) stop(sandbox, GENERIC_STATUS_SUCCESS);
+      if (sandbox) stop(sandbox, GENERIC_STATUS_SUCCESS, "stop");
     },
     async close() {
-      for (const sandbox of sandboxes.values()) stop(sandbox, GENERIC_STATUS_TERMINATED);
+      for (const sandbox of sandboxes.values()) stop(sandbox, GENERIC_STATUS_TERMINATED, "terminate");
       await Promise.all([controlServer.shutdown(), routerServer.shutdown()]);
     },
   };

@@ -152,6 +152,7 @@ describe("Modal provider: create, take over and remove", () => {
       network: { allowDomains: ["api.anthropic.com"] },
       image: { dockerfileCommands: ["RUN apt-get update && apt-get install -y git"] },
     });
+    const before = Date.now();
     const sandbox = await provider.create({ name: "session-1", env: { FOO: "bar" } });
 
     expect(sandbox.name).toBe("session-1");
@@ -172,9 +173,13 @@ describe("Modal provider: create, take over and remove", () => {
       idleTimeoutMs: 300_000,
       workdir: "/workspace",
       env: { FOO: "bar" },
+      tags: { "agent-runtime-expires-at": String(sandbox.expiresAt) },
       regions: ["us-east"],
       outboundDomainAllowlist: ["api.anthropic.com"],
     });
+    // The lifetime counts from before the request: it never ends later than the sandbox says.
+    expect(sandbox.expiresAt).toBeGreaterThanOrEqual(before + 7_200_000);
+    expect(sandbox.expiresAt).toBeLessThanOrEqual(Date.now() + 7_200_000);
     expect(request.image.base).toBe("node:20-slim");
     const commands = request.image.dockerfileCommands;
     expect(commands[0]).toContain("useradd --uid 1500 --gid 1600 --home-dir '/home/agent'");
@@ -232,6 +237,24 @@ describe("Modal provider: create, take over and remove", () => {
     taken.exec(["true"]).stdin.end();
     await vi.waitFor(() => expect(modal.execCalls).toHaveLength(2));
     expect(modal.execCalls[1]!.params.env).toMatchObject({ NEW: "1" });
+    // The lifetime is the first server's: Modal stops the sandbox then, whoever holds it.
+    expect(taken.expiresAt).toBe(created.expiresAt);
+  });
+
+  it("says a sandbox it takes over without a recorded lifetime ends now, so the runtime hands it over at once", async () => {
+    const { modal, provider } = setup();
+    const first = await provider.create({ name: "old" });
+    // As a sandbox an earlier version of the provider started: no tags.
+    modal.running.get("old")!.tagged = {};
+    const before = Date.now();
+    const taken = await createModalSandboxProvider({
+      ...credentials,
+      runnerBundle: null,
+      createClient: modal.factory,
+    }).create({ name: "old" });
+    expect(taken.id).toBe(first.id);
+    expect(taken.expiresAt).toBeGreaterThanOrEqual(before);
+    expect(taken.expiresAt).toBeLessThanOrEqual(Date.now());
   });
 
   it("creates the sandbox when the one holding the name stopped before the lookup", async () => {

@@ -10,6 +10,7 @@ import { runModalDoctor } from "../../src/cli/modal-doctor.js";
 import { createModalSandboxProvider } from "../../src/sandboxes/modal/modal-sandbox-provider.js";
 import { runSandboxProviderContract } from "../../src/sandboxes/sandbox-contract.js";
 import type { SandboxProvider } from "../../src/sandboxes/sandbox-provider.js";
+import { type FakeModalContainers, fakeModalContainers } from "./modal-fake-containers.js";
 import { type FakeModalApi, startFakeModalApi } from "./modal-grpc-fake.js";
 
 /*
@@ -139,6 +140,51 @@ describe.skipIf(!isRoot)("Modal provider over the real SDK against a fake Modal 
     await restarted.remove("takeover");
   });
 
+  it("runs on Modal's V1 sandbox backend when asked, whatever the SDK's environment says", async () => {
+    const saved = process.env.MODAL_SANDBOX_V2;
+    process.env.MODAL_SANDBOX_V2 = "1";
+    try {
+      const from = api.calls.length;
+      const sandboxes = provider({ sandboxBackend: "v1" });
+      const sandbox = await sandboxes.create({ name: "on-v1", env: { FOO: "v1" } });
+      const methods = api.calls.slice(from).map((call) => call.method);
+      expect(methods).toContain("SandboxCreate");
+      expect(methods).not.toContain("SandboxCreateV2");
+      expect(api.sandboxes.get(sandbox.id)?.backend).toBe("v1");
+      const child = sandbox.exec(["sh", "-c", 'echo "$FOO"']);
+      child.stdin.end();
+      expect(await text(child.stdout)).toBe("v1\n");
+      // A second server process on V1 finds it by name through V1's lookup, with its lifetime.
+      const taken = await provider({ sandboxBackend: "v1" }).create({ name: "on-v1" });
+      expect(taken.id).toBe(sandbox.id);
+      expect(taken.expiresAt).toBe(sandbox.expiresAt);
+      expect(api.calls.slice(from).map((call) => call.method)).toEqual(
+        expect.arrayContaining(["SandboxGetFromName", "SandboxTagsGet"]),
+      );
+      await taken.terminate();
+      await sandbox.terminated;
+      expect(api.calls.slice(from).map((call) => call.method)).toContain("SandboxTerminate");
+    } finally {
+      if (saved === undefined) delete process.env.MODAL_SANDBOX_V2;
+      else process.env.MODAL_SANDBOX_V2 = saved;
+    }
+  });
+
+  it("runs on the V2 backend when asked, whatever the SDK's environment says", async () => {
+    const saved = process.env.MODAL_SANDBOX_V2;
+    process.env.MODAL_SANDBOX_V2 = "0";
+    try {
+      const from = api.calls.length;
+      const sandbox = await provider({ sandboxBackend: "v2" }).create({ name: "on-v2" });
+      expect(api.calls.slice(from).map((call) => call.method)).toContain("SandboxCreateV2");
+      expect(api.sandboxes.get(sandbox.id)?.backend).toBe("v2");
+      await sandbox.terminate();
+    } finally {
+      if (saved === undefined) delete process.env.MODAL_SANDBOX_V2;
+      else process.env.MODAL_SANDBOX_V2 = saved;
+    }
+  });
+
   it("sees a sandbox Modal stopped, and treats terminating it afterwards (gRPC NOT_FOUND) as done", async () => {
     const sandbox = await provider().create({ name: "stopped" });
     api.stopSandbox(sandbox.id);
@@ -156,71 +202,25 @@ describe.skipIf(!isRoot)("Modal provider over the real SDK against a fake Modal 
  * the real SDK against the fake API, each fake sandbox in a mount namespace
  * with its own workspace, home, runner and pid folders.
  */
-const RUNNER_DIR = "/opt/agent-runtime/runner";
-const containerRoot = isRoot ? await mkdtemp(join(tmpdir(), "modal-sdk-contract-")) : "";
-const modules = fileURLToPath(new URL("../../../../node_modules/", import.meta.url));
-const bundlePackages = (): string[] =>
-  Object.keys(
-    (
-      JSON.parse(
-        readFileSync(
-          fileURLToPath(new URL("../../../runner/dist/bundle/runner-bundle.json", import.meta.url)),
-          "utf8",
-        ),
-      ) as { packages: Record<string, string> }
-    ).packages,
-  );
-let apis = 0;
-/** A fake API with containers, and MODAL_SERVER_URL pointing at it until `close`. */
-const containerApi = async (): Promise<FakeModalApi> => {
-  for (const folder of ["workspace", "home"]) await mkdir(join(containerRoot, folder), { recursive: true });
-  await chmod(containerRoot, 0o755);
-  for (const folder of ["/run/agent-runtime", RUNNER_DIR]) await mkdir(folder, { recursive: true });
-  const api = await startFakeModalApi(tokens, {
-    containers: {
-      dir: join(containerRoot, `containers-${++apis}`),
-      folders: [
-        { path: join(containerRoot, "workspace"), uid: 1000, mode: 0o755 },
-        { path: join(containerRoot, "home"), uid: 1000, mode: 0o755 },
-        { path: "/run/agent-runtime", uid: 0, mode: 0o700 },
-        {
-          path: RUNNER_DIR,
-          uid: 0,
-          mode: 0o755,
-          links: Object.fromEntries(
-            bundlePackages().map((name) => [`node_modules/${name}`, join(modules, name)]),
-          ),
-        },
-      ],
-    },
-  });
-  process.env.MODAL_SERVER_URL = api.url;
-  return api;
-};
-const removeContainers = async () => {
-  await rm(containerRoot, { recursive: true, force: true });
-  // The shared mount points (/run/agent-runtime, RUNNER_DIR) stay: removing one would detach the bind mounts on it that other suites' sandboxes hold.
-};
-
 if (isRoot) {
-  let contractApi: FakeModalApi | undefined;
+  let contract: FakeModalContainers | undefined;
   runSandboxProviderContract({
     name: "modal (real SDK, fake Modal API, commands run on this machine)",
     createProvider: async () => {
-      await contractApi?.close();
-      contractApi = await containerApi();
+      await contract?.close();
+      contract = await fakeModalContainers();
+      await contract.start(tokens);
       return createModalSandboxProvider({
         ...tokens,
         runnerBundle: null,
-        workspaceDir: join(containerRoot, "workspace"),
-        homeDir: join(containerRoot, "home"),
+        workspaceDir: contract.workspaceDir,
+        homeDir: contract.homeDir,
         runnerCommand: [process.execPath],
       });
     },
     cleanup: async () => {
-      await contractApi?.close();
-      contractApi = undefined;
-      await removeContainers();
+      await contract?.close();
+      contract = undefined;
     },
     skip: {
       "the sandbox's uid never maps to host root":
@@ -230,9 +230,11 @@ if (isRoot) {
 
   describe("agent-runtime doctor over the real SDK against a fake Modal API", () => {
     let model: MockModel;
+    let containers: FakeModalContainers;
     let api: FakeModalApi;
     beforeAll(async () => {
-      api = await containerApi();
+      containers = await fakeModalContainers();
+      api = await containers.start(tokens);
       model = await startMockModel({
         script: {
           rules: [{ name: "doctor", match: { prompt: "short sentence" }, replies: ["Ready over gRPC."] }],
@@ -241,8 +243,7 @@ if (isRoot) {
     });
     afterAll(async () => {
       await model?.close();
-      await api?.close();
-      await removeContainers();
+      await containers?.close();
     });
 
     it("uploads the runner bundle and runs a real Claude Code turn", async () => {
@@ -250,8 +251,8 @@ if (isRoot) {
       const ok = await runModalDoctor({
         modal: {
           ...tokens,
-          workspaceDir: join(containerRoot, "workspace"),
-          homeDir: join(containerRoot, "home"),
+          workspaceDir: containers.workspaceDir,
+          homeDir: containers.homeDir,
         },
         model: { baseUrl: model.url, apiKey: "sk-doctor" },
         write: (line) => lines.push(line),

@@ -46,6 +46,8 @@ export interface ModalSandboxHandle {
   terminate(): Promise<void>;
   /** Long-polls until the sandbox has stopped, for whatever reason. May reject on transport errors. */
   wait(): Promise<number>;
+  /** The sandbox's tags (`params.tags` at create). */
+  tags(): Promise<Record<string, string>>;
 }
 
 export interface ModalClientSeam {
@@ -64,6 +66,8 @@ export interface ModalCredentials {
   readonly tokenSecret: string;
   /** Modal environment; the SDK's default when undefined. */
   readonly environment?: string;
+  /** Modal's sandbox backend; the SDK's choice when undefined (see `ModalSandboxOptions.sandboxBackend`). */
+  readonly sandboxBackend?: "v1" | "v2";
 }
 
 /** Builds the seam for a set of credentials; called lazily, on the first operation that needs Modal. */
@@ -75,17 +79,20 @@ export type ModalClientFactory = (credentials: ModalCredentials) => ModalClientS
  * not pay for loading gRPC.
  */
 export const createModalClient: ModalClientFactory = (credentials) => {
-  const { environment } = credentials;
+  const { environment, sandboxBackend } = credentials;
   let sdk: Promise<{ modal: typeof import("modal"); client: import("modal").ModalClient }> | undefined;
   const connect = () => {
-    sdk ??= import("modal").then((modal) => ({
-      modal,
-      client: new modal.ModalClient({
+    sdk ??= import("modal").then((modal) => {
+      const client = new modal.ModalClient({
         tokenId: credentials.tokenId,
         tokenSecret: credentials.tokenSecret,
         ...(environment === undefined ? {} : { environment }),
-      }),
-    }));
+      });
+      // The SDK reads the backend from its environment and ~/.modal.toml into the client's profile, and
+      // consults the profile at each create, lookup and listing: setting it here chooses it for this client only.
+      if (sandboxBackend !== undefined) client.profile.sandboxV2 = sandboxBackend === "v2";
+      return { modal, client };
+    });
     return sdk;
   };
 
@@ -170,5 +177,6 @@ function wrapSandbox(sandbox: Sandbox): ModalSandboxHandle {
     },
     terminate: () => sandbox.terminate(),
     wait: () => sandbox.wait(),
+    tags: () => sandbox.getTags(),
   };
 }

@@ -15,6 +15,9 @@ export const AGENT_USER = "agent";
  * Modal builds each layer once and caches it; a changed version rebuilds
  * only from its layer on.
  *
+ * ripgrep (`rg`), which OpenCode's glob, grep and skill tools run, is
+ * installed from the distribution's packages unless the base image has it.
+ *
  * Folders holding read-only files become root-owned (see
  * `writeFilesCommand`), which git would take for a "dubious ownership"
  * repository: the system git config trusts every folder.
@@ -32,6 +35,7 @@ export function sandboxImageSpec(
     `RUN mkdir -p ${shellQuote(workspaceDir)} ${shellQuote(homeDir)} && ` +
       `chown ${uid}:${gid} ${shellQuote(workspaceDir)} ${shellQuote(homeDir)}`,
     `RUN printf '[safe]\\n\\tdirectory = *\\n' >> /etc/gitconfig`,
+    RIPGREP_LAYER,
   ];
   if (runnerPackages !== null) {
     commands.push(
@@ -46,6 +50,11 @@ export function sandboxImageSpec(
   }
   return { base: image.base, dockerfileCommands: [...commands, ...image.dockerfileCommands] };
 }
+
+/** Installs ripgrep with apt (Debian- and Ubuntu-based images) unless `rg` is on the PATH already. */
+const RIPGREP_LAYER =
+  "RUN command -v rg >/dev/null 2>&1 || (apt-get update && " +
+  "apt-get install -y --no-install-recommends ripgrep && rm -rf /var/lib/apt/lists/*)";
 
 /** Quotes one word for `sh`. */
 export function shellQuote(value: string): string {

@@ -97,6 +97,15 @@ export const modalSandboxOptionsSchema = z
         message: "blockAll cannot be combined with allowCidrs or allowDomains",
       })
       .prefault({}),
+    /**
+     * Modal's sandbox backend: `v2` (the SDK's default) or `v1` (Modal's
+     * original one). The SDK otherwise takes it from `MODAL_SANDBOX_V2` or
+     * `sandbox_v2` in `~/.modal.toml`; this option wins over both, for this
+     * provider's client only. A server looks up sandboxes by name on its own
+     * backend, so servers sharing an App should use the same one.
+     * @default the SDK's choice (v2 unless MODAL_SANDBOX_V2 or ~/.modal.toml says otherwise)
+     */
+    sandboxBackend: z.enum(["v1", "v2"]).optional(),
     /** The agent's working folder. @default "/workspace" */
     workspaceDir: absolutePath.default("/workspace"),
     /** The agent user's home. @default "/home/agent" */

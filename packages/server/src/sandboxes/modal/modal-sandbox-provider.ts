@@ -46,6 +46,12 @@ export const MODAL_EGRESS_REFUSAL =
   "and the provider's own network option (allowDomains, allowCidrs, blockAll) limits where it can connect";
 
 /**
+ * The Modal tag holding when a sandbox's lifetime ends (ms since the epoch),
+ * for a server process that takes the sandbox over.
+ */
+const EXPIRES_AT_TAG = "agent-runtime-expires-at";
+
+/**
  * Sandboxes on Modal (https://modal.com), one per session, named after
  * `SandboxSpec.name` inside one Modal App. A sandbox's files live only as
  * long as it runs. `create` takes over a sandbox of that name that another
@@ -79,12 +85,13 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
   /** The SDK seam, created on first use; throws before any network call when credentials are missing. */
   const connect = (): ModalClientSeam => {
     if (client) return client;
-    const { tokenId, tokenSecret, environment } = options;
+    const { tokenId, tokenSecret, environment, sandboxBackend } = options;
     if (!tokenId || !tokenSecret) throw new RuntimeError("SANDBOX_FAILED", MISSING_CREDENTIALS_MESSAGE);
     client = (options.createClient ?? createModalClient)({
       tokenId,
       tokenSecret,
       ...(environment === undefined ? {} : { environment }),
+      ...(sandboxBackend === undefined ? {} : { sandboxBackend }),
     });
     return client;
   };
@@ -143,22 +150,23 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
       if (layer) await layer.built;
       const image = layer?.image ?? (await baseImage());
       const env = { ...spec.env, ...(layer ? LAYER_ENV : {}) };
-      const request = sandboxRequest(options, spec.name, env, image, blockNetwork);
-      let handle: ModalSandboxHandle;
+      // Counted from before the request, so the lifetime never ends later than said.
+      const lifetimeEnd = Date.now() + options.timeoutMs;
+      const request = sandboxRequest(options, spec.name, env, image, blockNetwork, lifetimeEnd);
+      let started: StartedSandbox;
       try {
-        handle = await createOrTakeOver(seam, request);
+        started = await createOrTakeOver(seam, request, lifetimeEnd);
       } catch (error) {
         throw modalFailure(`create sandbox "${request.params.name}"`, error);
       }
-      if (runner) {
-        try {
-          await installRunner(handle, runner);
-        } catch (error) {
-          await handle.terminate().catch(() => undefined);
-          throw error;
-        }
+      const { handle, expiresAt } = started;
+      try {
+        if (runner) await installRunner(handle, runner);
+      } catch (error) {
+        await handle.terminate().catch(() => undefined);
+        throw error;
       }
-      return modalSandbox(handle, { name: spec.name, env }, options);
+      return modalSandbox(handle, { name: spec.name, env, expiresAt }, options);
     },
 
     /** Terminates the sandbox of that name if one runs; Modal keeps nothing of a stopped sandbox. */
@@ -216,25 +224,38 @@ function egressOf(spec: SandboxSpec): true | undefined {
   return true;
 }
 
+/** A sandbox `create` started or took over, and when Modal will stop it (ms since the epoch). */
+interface StartedSandbox {
+  readonly handle: ModalSandboxHandle;
+  readonly expiresAt: number;
+}
+
 /**
- * Creates the sandbox, or takes over the one of the same name still running.
+ * Creates the sandbox, or takes over the one of the same name still
+ * running, reading when its lifetime ends from its `EXPIRES_AT_TAG` (now,
+ * when it has none: the runtime then hands it over at the first chance).
  * When that one stops between the refusal and the lookup, creates it again.
  */
 async function createOrTakeOver(
   seam: ModalClientSeam,
   request: ModalSandboxRequest,
-): Promise<ModalSandboxHandle> {
+  expiresAt: number,
+): Promise<StartedSandbox> {
   try {
-    return await seam.createSandbox(request);
+    return { handle: await seam.createSandbox(request), expiresAt };
   } catch (error) {
     if (!isModalAlreadyExists(error)) throw error;
   }
   const running = await seam.findSandbox(request.appName, request.params.name ?? "");
-  if (!running) return seam.createSandbox(request);
+  if (!running) return { handle: await seam.createSandbox(request), expiresAt };
   const operation = "stop the commands left running";
   const stopped = await runCommand(running, operation, stopCommandsCommand());
   if (stopped.code !== 0) throw commandFailure(operation, stopped);
-  return running;
+  const recorded = Number((await running.tags())[EXPIRES_AT_TAG]);
+  return {
+    handle: running,
+    expiresAt: Number.isSafeInteger(recorded) && recorded > 0 ? recorded : Date.now(),
+  };
 }
 
 /** Uploads the runner bundle as `SANDBOX_RUNNER_DIR/runner.mjs`, read-only, owned by root. */
@@ -256,6 +277,7 @@ function sandboxRequest(
   env: Readonly<Record<string, string>>,
   image: ModalImageSpec,
   blockNetwork: true | undefined,
+  expiresAt: number,
 ): ModalSandboxRequest {
   const { network } = options;
   return {
@@ -271,6 +293,7 @@ function sandboxRequest(
       idleTimeoutMs: options.idleTimeoutMs,
       workdir: options.workspaceDir,
       env: { ...env },
+      tags: { [EXPIRES_AT_TAG]: String(expiresAt) },
       ...(options.region ? { regions: [options.region] } : {}),
       ...(blockNetwork || network.blockAll ? { blockNetwork: true } : {}),
       ...(!blockNetwork && network.allowCidrs ? { outboundCidrAllowlist: [...network.allowCidrs] } : {}),

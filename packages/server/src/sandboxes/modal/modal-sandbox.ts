@@ -38,6 +38,8 @@ export interface ModalSandboxIdentity {
   readonly name: string;
   /** `SandboxSpec.env`, given to every command (a taken-over sandbox's container has an earlier spec's). */
   readonly env?: Readonly<Record<string, string>>;
+  /** When Modal stops the sandbox at the end of its lifetime (ms since the epoch). */
+  readonly expiresAt?: number;
 }
 
 /** Back-off bounds while re-polling a sandbox whose wait call failed. */
@@ -84,6 +86,7 @@ export function modalSandbox(
     homeDir: options.homeDir,
     runnerCommand: options.runnerCommand,
     terminated,
+    ...(identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt }),
 
     exec(command: readonly string[], execOptions: ExecOptions = {}): SandboxProcess {
       const pidFile = pidFileFor(randomUUID());
