@@ -1,8 +1,11 @@
 import { measureCluster, printCluster } from "./cluster.js";
+import { measureColdStartLoad, printColdStartLoad } from "./cold-start-load.js";
 import { measureDependencies, printDependencies } from "./dependencies.js";
 import { measureFileServing, printFileServing } from "./file-serving.js";
 import { measurePersistence, printPersistence } from "./persistence.js";
 import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
+import { measureSessionRead, printSessionRead } from "./session-read.js";
+import { measureSocketFanout, printSocketFanout } from "./socket-fanout.js";
 import { measureSocketReplay, printSocketReplay } from "./socket-replay.js";
 import { formatSummary, summarize } from "./stats.js";
 import { measureDirectSdkLatency, measureTurnLatency, type TurnLatencyResult } from "./turn-latency.js";
@@ -34,6 +37,41 @@ if (process.argv.includes("cluster")) {
       sessions: Number(process.env.BENCH_SESSIONS ?? 6),
     }),
   );
+  process.exit(0);
+}
+
+const FANOUT_TITLE = "socket fan-out (one session, many socket.io clients, an agent streaming 100 deltas/s)";
+/** BENCH_FANOUT_CLIENTS (500), BENCH_FANOUT_DELTAS (500); BENCH_FANOUT_BATCH=0: clients that take no batches. */
+const fanoutOptions = () => ({
+  clients: Number(process.env.BENCH_FANOUT_CLIENTS ?? 500),
+  deltas: Number(process.env.BENCH_FANOUT_DELTAS ?? 500),
+  batch: process.env.BENCH_FANOUT_BATCH !== "0",
+});
+// `npm run bench -- fanout`: that section alone.
+if (process.argv.includes("fanout")) {
+  console.log(FANOUT_TITLE);
+  printSocketFanout(await measureSocketFanout(fanoutOptions()));
+  process.exit(0);
+}
+
+const COLD_START_LOAD_TITLE =
+  "a live stream while 16 sessions start at once (agent-runtime serve, local sandboxes; admission control on, then lifted)";
+async function coldStartLoad(): Promise<void> {
+  printColdStartLoad(await measureColdStartLoad(16));
+  printColdStartLoad(await measureColdStartLoad(16, 16));
+}
+// `npm run bench -- cold-start-load`: that section alone.
+if (process.argv.includes("cold-start-load")) {
+  console.log(COLD_START_LOAD_TITLE);
+  await coldStartLoad();
+  process.exit(0);
+}
+
+const SESSION_READ_TITLE = "session reads (a stored 10,000-block session, 8 concurrent clients, in process)";
+// `npm run bench -- session-read`: that section alone.
+if (process.argv.includes("session-read")) {
+  console.log(SESSION_READ_TITLE);
+  printSessionRead(await measureSessionRead());
   process.exit(0);
 }
 
@@ -103,6 +141,7 @@ printFileServing(await measureFileServing());
 
 console.log("\nsocket replay (agent-runtime serve, 100 slow socket.io clients replaying a 32 MB session)");
 printSocketReplay(await measureSocketReplay());
+
 
 console.log(`\n${DEPENDENCIES_TITLE}`);
 printDependencies(await measureDependencies());

@@ -79,6 +79,8 @@ export class AgentRuntimeClient {
   private readonly stores = new Map<string, SessionStore>();
   private readonly openCounts = new Map<string, number>();
   private readonly loads = new Map<string, Promise<SessionSnapshot>>();
+  /** Running `loadOlderBlocks` requests, by session. */
+  private readonly olderLoads = new Map<string, Promise<boolean>>();
   private architectureList: Promise<readonly ArchitectureInfo[]> | undefined;
 
   constructor(options: AgentRuntimeClientOptions) {
@@ -225,6 +227,30 @@ export class AgentRuntimeClient {
     options: { always?: boolean } = {},
   ): Promise<void> {
     await this.rest.answerPermission(sessionId, requestId, { decision, ...options });
+  }
+
+  /**
+   * Loads the page of main-conversation blocks before the first loaded one
+   * into the store (`limit` blocks, the server's default page when absent).
+   * Does nothing when no older blocks exist; concurrent calls for a session
+   * share one request. Resolves with whether older blocks remain.
+   */
+  loadOlderBlocks(sessionId: string, limit?: number): Promise<boolean> {
+    const running = this.olderLoads.get(sessionId);
+    if (running) return running;
+    const store = this.session(sessionId);
+    const { blocks, hasOlderBlocks } = store.getSnapshot();
+    const first = blocks[0];
+    if (!hasOlderBlocks || first === undefined) return Promise.resolve(hasOlderBlocks);
+    const load = this.rest
+      .getSessionBlocks(sessionId, { before: first.id, ...(limit === undefined ? {} : { limit }) })
+      .then((page) => {
+        store.prependOlderBlocks(first.id, page);
+        return store.getSnapshot().hasOlderBlocks;
+      })
+      .finally(() => this.olderLoads.delete(sessionId));
+    this.olderLoads.set(sessionId, load);
+    return load;
   }
 
   /** Fetches a subagent's transcript into the store (blocks the store already holds win). */

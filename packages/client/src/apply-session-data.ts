@@ -1,4 +1,4 @@
-import type { Block, SessionData } from "@agent-runtime/protocol";
+import type { Block, BlockPage, SessionData } from "@agent-runtime/protocol";
 import { indexBlocks } from "./block-list.js";
 import type { SessionSnapshot } from "./session-snapshot.js";
 
@@ -11,8 +11,11 @@ import type { SessionSnapshot } from "./session-snapshot.js";
  * ones keep their identity, so a resync does not re-render unchanged blocks.
  */
 export function applySessionData(state: SessionSnapshot, data: SessionData): SessionSnapshot {
-  const { blocks: incoming, files, subagents, runtime, lastSeq, ...metadata } = data;
-  const blocks = incoming.map((block) => reuseIfEqual(state.blocksById[block.id], block));
+  const { blocks: incoming, hasOlderBlocks, files, subagents, runtime, lastSeq, ...metadata } = data;
+  const page = incoming.map((block) => reuseIfEqual(state.blocksById[block.id], block));
+  // Older blocks loaded before stay when the new data continues them (a resync of a paged session).
+  const kept = hasOlderBlocks ? olderThan(state.blocks, page[0]?.id) : undefined;
+  const blocks = kept ? [...kept, ...page] : page;
   return {
     ...state,
     loadState: "ready",
@@ -20,6 +23,7 @@ export function applySessionData(state: SessionSnapshot, data: SessionData): Ses
     metadata,
     runtime,
     blocks,
+    hasOlderBlocks: kept ? state.hasOlderBlocks : hasOlderBlocks === true,
     subagentBlocks: {},
     blocksById: indexBlocks(blocks),
     inflightBlockIds: [],
@@ -51,6 +55,35 @@ export function mergeSubagentBlocks(
   const blocksById = { ...state.blocksById };
   for (const block of transcript) blocksById[block.id] = block;
   return { ...state, subagentBlocks: { ...state.subagentBlocks, [subagentId]: transcript }, blocksById };
+}
+
+/**
+ * Adds `page`, the blocks the server holds just before block `beforeId`
+ * (`GET /sessions/:id/blocks?before=`), in front of the loaded ones. When
+ * `beforeId` is no longer the first loaded block (a resync replaced them
+ * meanwhile) the page is ignored, so blocks are never shown out of order.
+ */
+export function prependOlderBlocks(
+  state: SessionSnapshot,
+  beforeId: string,
+  page: BlockPage,
+): SessionSnapshot {
+  if (!state.hasOlderBlocks || state.blocks[0]?.id !== beforeId) return state;
+  const older = page.blocks.filter((block) => state.blocksById[block.id] === undefined);
+  const blocksById = { ...state.blocksById };
+  for (const block of older) blocksById[block.id] = block;
+  return {
+    ...state,
+    blocks: [...older, ...state.blocks],
+    blocksById,
+    hasOlderBlocks: page.hasMoreBefore,
+  };
+}
+
+/** The blocks of `blocks` before the one with `id`; undefined when it is not there. */
+function olderThan(blocks: readonly Block[], id: string | undefined): readonly Block[] | undefined {
+  const index = id === undefined ? -1 : blocks.findIndex((block) => block.id === id);
+  return index > 0 ? blocks.slice(0, index) : undefined;
 }
 
 function reuseIfEqual(previous: Block | undefined, next: Block): Block {

@@ -3,6 +3,7 @@ import type {
   AgentProfileSummary,
   ArchitectureInfo,
   Block,
+  BlockPage,
   CreateSessionRequest,
   EventsResponse,
   HealthResponse,
@@ -13,9 +14,11 @@ import type {
   MintTokenResponse,
   PermissionAnswerRequest,
   SendMessageResponse,
+  SessionBlocksQuery,
   SessionData,
   SessionOptions,
   SessionOptionsPatch,
+  SessionQuery,
   SessionSummary,
   UpdateSessionResponse,
   WorkspaceFile,
@@ -110,9 +113,26 @@ export class RestClient {
     return this.request("GET", "/sessions", { query });
   }
 
-  /** Metadata, runtime state, main-conversation blocks, files and subagents, consistent with `lastSeq`. */
-  getSession(sessionId: string): Promise<SessionData> {
-    return this.request("GET", `/sessions/${enc(sessionId)}`);
+  /**
+   * Metadata, runtime state, the newest main-conversation blocks (500 unless
+   * `blocksLimit` says otherwise; `hasOlderBlocks` when there are more),
+   * files and subagents, consistent with `lastSeq`.
+   */
+  getSession(sessionId: string, query: SessionQuery = {}): Promise<SessionData> {
+    return this.request("GET", `/sessions/${enc(sessionId)}`, {
+      query: query.blocksLimit === undefined ? {} : { blocksLimit: query.blocksLimit },
+    });
+  }
+
+  /**
+   * A page of the main conversation in start order: the blocks `before` or
+   * `after` a block id, or from the first block (see `sessionBlocksQuerySchema`).
+   */
+  getSessionBlocks(sessionId: string, query: SessionBlocksQuery = {}): Promise<BlockPage> {
+    const params = Object.fromEntries(
+      Object.entries(query).filter((entry): entry is [string, string | number] => entry[1] !== undefined),
+    );
+    return this.request("GET", `/sessions/${enc(sessionId)}/blocks`, { query: params });
   }
 
   /** Syncs the session, terminates its sandbox and deletes it. */

@@ -52,8 +52,10 @@ export interface SessionSnapshot {
   readonly runtime: RuntimeState | undefined;
   /** True when `metadata.usage` holds the agent's estimates rather than billed figures. */
   readonly usageEstimated: boolean;
-  /** The main conversation, in start order (completed and in flight). */
+  /** The main conversation, in start order (completed and in flight); its newest part while `hasOlderBlocks`. */
   readonly blocks: readonly Block[];
+  /** Older blocks of the main conversation exist on the server and are not loaded (`loadOlderBlocks`). */
+  readonly hasOlderBlocks: boolean;
   /** Each subagent's transcript, in start order, by subagent id; filled by events and on demand. */
   readonly subagentBlocks: Readonly<Record<string, readonly Block[]>>;
   /** Every known block (main and subagent) by id. */
@@ -83,6 +85,7 @@ export function emptySessionSnapshot(sessionId: string): SessionSnapshot {
     runtime: undefined,
     usageEstimated: false,
     blocks: [],
+    hasOlderBlocks: false,
     subagentBlocks: {},
     blocksById: {},
     inflightBlockIds: [],

@@ -1,4 +1,10 @@
-import type { Block, SendMessageResponse, SessionData, SessionEvent } from "@agent-runtime/protocol";
+import type {
+  Block,
+  BlockPage,
+  SendMessageResponse,
+  SessionData,
+  SessionEvent,
+} from "@agent-runtime/protocol";
 import type { AgentRuntimeError } from "./agent-runtime-error.js";
 import {
   applyExtensionEvent,
@@ -6,7 +12,7 @@ import {
   type ExtensionEvent,
   type WireEvent,
 } from "./apply-event.js";
-import { applySessionData, mergeSubagentBlocks } from "./apply-session-data.js";
+import { applySessionData, mergeSubagentBlocks, prependOlderBlocks } from "./apply-session-data.js";
 import { isSessionEventType } from "./session-event-types.js";
 import { emptySessionSnapshot, type SessionSnapshot } from "./session-snapshot.js";
 
@@ -116,6 +122,11 @@ export class SessionStore {
       ...this.state,
       queuedMessages: [...this.state.queuedMessages, { turnId: response.turnId, content }],
     });
+  }
+
+  /** Adds older main-conversation blocks fetched over REST (see `prependOlderBlocks`). */
+  prependOlderBlocks(beforeId: string, page: BlockPage): void {
+    this.set(prependOlderBlocks(this.state, beforeId, page));
   }
 
   /** Adds a subagent transcript fetched over REST (see `mergeSubagentBlocks`). */

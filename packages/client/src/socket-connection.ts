@@ -1,9 +1,10 @@
-import type {
-  JoinAck,
-  SessionData,
-  SessionListAck,
-  SessionsDeletedEvent,
-  SessionsUpdatedEvent,
+import {
+  type JoinAck,
+  SESSION_EVENT_BATCH,
+  type SessionData,
+  type SessionListAck,
+  type SessionsDeletedEvent,
+  type SessionsUpdatedEvent,
 } from "@agent-runtime/protocol";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { AgentRuntimeError } from "./agent-runtime-error.js";
@@ -118,12 +119,13 @@ export class SocketConnection {
       reconnectionDelay: options.reconnectionDelayMs ?? 500,
       reconnectionDelayMax: options.reconnectionDelayMaxMs ?? 5000,
       randomizationFactor: 0.5,
-      auth: (send: (auth: { token?: string }) => void) => {
+      // `batchEvents`: this client takes `session:events` batches (see `SESSION_EVENT_BATCH`).
+      auth: (send: (auth: { token?: string; batchEvents: true }) => void) => {
         this.tokens.current().then(
-          (token) => send(token ? { token } : {}),
+          (token) => send(token ? { token, batchEvents: true } : { batchEvents: true }),
           (error: unknown) => {
             this.log("getToken failed", error);
-            send({});
+            send({ batchEvents: true });
           },
         );
       },
@@ -270,6 +272,14 @@ export class SocketConnection {
       return;
     }
     if (!isRecord(payload) || typeof payload.sessionId !== "string") return;
+    if (name === SESSION_EVENT_BATCH) {
+      // Each event of a batch as if it had come alone, in order.
+      if (!Array.isArray(payload.events)) return;
+      for (const event of payload.events)
+        if (isRecord(event) && typeof event.type === "string" && event.type !== SESSION_EVENT_BATCH)
+          this.route(event.type, event);
+      return;
+    }
     const subscriber = this.subscribers.get(payload.sessionId);
     if (!subscriber) return;
     if (name === "session:snapshot") {

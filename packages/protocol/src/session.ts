@@ -187,7 +187,14 @@ export type SessionSummary = z.infer<typeof sessionSummarySchema>;
 
 /** Everything `GET /sessions/:id` returns. */
 export const sessionDataSchema = sessionSummarySchema.extend({
+  /** The main conversation in start order: its newest blocks when `hasOlderBlocks`, else all of them. */
   blocks: z.array(blockSchema),
+  /**
+   * True when `blocks` holds only the newest blocks (`GET /sessions/:id`
+   * includes at most `blocksLimit`): older ones are paged with
+   * `GET /sessions/:id/blocks?before=<blocks[0].id>`. Absent means false.
+   */
+  hasOlderBlocks: z.boolean().optional(),
   files: z.array(workspaceFileSchema),
   subagents: z.array(subagentSchema),
   pendingPermissions: z.array(permissionRequestSchema),

@@ -8,6 +8,7 @@ export { useBlock, useBlockIds } from "./use-block.js";
 export { useConnectionState } from "./use-connection-state.js";
 export { type UseEventsResult, useEvents } from "./use-events.js";
 export { type UseMessagesResult, useMessages } from "./use-messages.js";
+export { type UseOlderBlocksResult, useOlderBlocks } from "./use-older-blocks.js";
 export { type UsePermissionsResult, usePermissions } from "./use-permissions.js";
 export { type UseSessionListResult, useSessionList } from "./use-session-list.js";
 export { useSessionSelector } from "./use-session-store.js";

@@ -12,6 +12,7 @@ import { normalizeBasePath } from "./transport/http/base-path.js";
 import { installClusterForwarding } from "./transport/http/cluster-forwarding.js";
 import { sendError } from "./transport/http/error-handler.js";
 import { createHttpApp, type HttpApp } from "./transport/http/http-app.js";
+import type { HttpTimeoutOptions } from "./transport/http/http-timeouts.js";
 import type { RateLimitOptions } from "./transport/http/rate-limit.js";
 import type { FileRouteOptions } from "./transport/http/routes/files.js";
 import {
@@ -89,8 +90,21 @@ export interface AgentServerOptions {
    * @default { eventsPerSecond: 20, burst: 200, maxRefusedInARow: 20 }
    */
   readonly socketRateLimit?: SocketLimitsInput["rateLimit"];
-  /** Requests per window per API key (or per IP without one); `false` disables. @default 600 per minute */
+  /**
+   * Requests per window per API key or token (`perKey`) and per client
+   * address for requests without one (`perIp`); `false` disables either,
+   * or both. @default 600 per minute each
+   */
   readonly rateLimit?: RateLimitOptions | false;
+  /**
+   * Which reverse proxies' `X-Forwarded-For` to believe (fastify's
+   * `trustProxy`: `true`, a hop count, or addresses/CIDRs such as
+   * `"loopback"` or `"10.0.0.0/8"`), so clients behind a proxy are counted
+   * by their own address. Without it the header is ignored. @default false
+   */
+  readonly trustProxy?: boolean | number | string;
+  /** Time limits of incoming requests and idle connections (see `HttpTimeoutOptions` for the defaults). */
+  readonly httpTimeouts?: HttpTimeoutOptions;
   /**
    * Limits of the workspace file routes: the largest file read answers
    * (413 `FILE_TOO_LARGE` past it; a `Range` within it still reads the
@@ -143,6 +157,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     runtime,
     credentials,
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.httpTimeouts === undefined ? {} : { timeouts: options.httpTimeouts }),
     logger: runtime.logger,
     ...(basePath ? { basePath } : {}),
     info: { version: VERSION, demoModel: options.demoModel ?? false, authRequired: apiKeys.required },
@@ -199,6 +215,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
         // Audit records still waiting are stored before persistence closes with the runtime.
         await observability.close();
         await runtime.shutdown();
+        // Socket events go out on the next turn of the event loop (see `RoomFanout`).
+        await new Promise((resolve) => setImmediate(resolve));
         io.disconnectSockets(true);
         await app.close();
         await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -1,4 +1,4 @@
-import { useBlockIds, usePermissions, useSessionSelector } from "@agent-runtime/react";
+import { useBlockIds, useOlderBlocks, usePermissions, useSessionSelector } from "@agent-runtime/react";
 import { useLayoutEffect, useRef } from "react";
 import { BlockView } from "./BlockView.js";
 import { PermissionPrompt } from "./PermissionPrompt.js";
@@ -10,6 +10,8 @@ interface ConversationProps {
 
 /** How close to the bottom (px) counts as "following" the stream. */
 const FOLLOW_SLACK = 80;
+/** How close to the top (px) loads the earlier blocks of a long conversation. */
+const LOAD_OLDER_SLACK = 200;
 
 /**
  * The main conversation. Re-renders on every event only to keep the view
@@ -22,8 +24,27 @@ export function Conversation({ sessionId, onOpenSubagent }: ConversationProps) {
   const running = useSessionSelector(sessionId, (s) => s.turn.running);
   const lastType = useSessionSelector(sessionId, (s) => s.blocks.at(-1)?.type);
   const { pending, respond } = usePermissions(sessionId);
+  const older = useOlderBlocks(sessionId);
   const scroller = useRef<HTMLDivElement>(null);
   const following = useRef(true);
+  /** While earlier blocks load: the view's distance from the bottom, kept when they appear above it. */
+  const keptFromBottom = useRef<number | undefined>(undefined);
+
+  const loadOlder = () => {
+    const element = scroller.current;
+    if (!element || !older.hasOlderBlocks || older.loading) return;
+    keptFromBottom.current = element.scrollHeight - element.scrollTop;
+    void older.loadOlder();
+  };
+  const firstId = ids[0];
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when blocks appear above the first one
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element && keptFromBottom.current !== undefined) {
+      element.scrollTop = element.scrollHeight - keptFromBottom.current;
+      keptFromBottom.current = undefined;
+    }
+  }, [firstId]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on purpose for every new event and block
   useLayoutEffect(() => {
@@ -40,9 +61,18 @@ export function Conversation({ sessionId, onOpenSubagent }: ConversationProps) {
       onScroll={(event) => {
         const element = event.currentTarget;
         following.current = element.scrollHeight - element.scrollTop - element.clientHeight < FOLLOW_SLACK;
+        if (element.scrollTop < LOAD_OLDER_SLACK) loadOlder();
       }}
     >
       <div className="conversation-inner" data-testid="conversation">
+        {older.hasOlderBlocks ? (
+          <div className="load-older">
+            <button type="button" className="link" disabled={older.loading} onClick={loadOlder}>
+              {older.loading ? "Loading earlier messages…" : "Load earlier messages"}
+            </button>
+            {older.error ? <span className="muted small"> {older.error.message}</span> : null}
+          </div>
+        ) : null}
         {loaded && ids.length === 0 ? (
           <div className="empty-chat">
             <p>Send a message to start the agent.</p>

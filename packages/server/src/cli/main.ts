@@ -5,6 +5,7 @@ import { parseApiKeyList } from "../transport/api-keys.js";
 import { VERSION } from "../version.js";
 import { basePathOption } from "./base-path-option.js";
 import { clusterCliOptions, clusterServeOptions } from "./cluster-cli-options.js";
+import { httpCliOptions, httpServerOptions } from "./http-cli-options.js";
 import { loadMockModel } from "./load-mock-model.js";
 import { modalCliOptions, modalProviderOptions } from "./modal-cli-options.js";
 import { parseModelProvidersOption } from "./model-providers-option.js";
@@ -288,6 +289,7 @@ program
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,
       ...(clusterServeOptions(options) ? { cluster: clusterServeOptions(options) } : {}),
+      http: httpServerOptions(options),
       observability: observabilityServeOptions(options),
       socketLimits: {
         maxSocketFrameBytes: options.socketMaxFrameBytes,
@@ -304,6 +306,8 @@ program
   });
 
 for (const option of modalCliOptions())
+  program.commands.find((command) => command.name() === "serve")!.addOption(option);
+for (const option of httpCliOptions())
   program.commands.find((command) => command.name() === "serve")!.addOption(option);
 for (const option of clusterCliOptions())
   program.commands.find((command) => command.name() === "serve")!.addOption(option);

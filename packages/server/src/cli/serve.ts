@@ -65,6 +65,8 @@ export interface ServeOptions {
   readonly logLevel: string;
   /** Cluster mode (needs a `postgres://` database): this node's part; absent: one node. */
   readonly cluster?: ClusterServeOptions;
+  /** REST rate limits, trusted proxies and request timeouts; absent ones take the server's defaults. */
+  readonly http?: Pick<AgentServerOptions, "rateLimit" | "trustProxy" | "httpTimeouts">;
   /** The metrics listener and per-tenant metric labels (tracing follows the OTEL_* variables). */
   readonly observability?: ObservabilityServeOptions;
   /** Limits of socket clients; absent ones take the server's defaults (see `AgentServerOptions`). */
@@ -181,8 +183,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     demoModel: demo !== undefined,
     studio: true,
-    ...(options.basePath ? { basePath: options.basePath } : {}),
     ...(cluster ? { cluster } : {}),
+    ...(options.basePath ? { basePath: options.basePath } : {}),
+    ...options.http,
     ...options.socketLimits,
   });
   const url = await server.listen({ port: options.port, host: options.host });

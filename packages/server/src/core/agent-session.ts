@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type {
   Block,
+  BlockPage,
   ErrorCode,
   MessageAttachment,
   RecordedAttachment,
@@ -15,11 +16,13 @@ import type {
   SessionSummary,
   TurnStopReason,
 } from "@agent-runtime/protocol";
+import { DEFAULT_BLOCK_PAGE_SIZE } from "@agent-runtime/protocol";
 import type { Logger } from "pino";
 import { RuntimeError } from "../errors.js";
 import type { StoredFileInfo } from "../persistence/persistence-adapter.js";
 import { assertModelRunnable, untrackedPaths } from "./agent-launch.js";
 import { AgentProcess } from "./agent-process.js";
+import { type BlockPageQuery, newestBlocks, pageOfBlocks } from "./block-page.js";
 import { EventLog, type SessionEventListener } from "./event-log.js";
 import { type PreparedMessage, prepareMessage } from "./message-attachments.js";
 import { type PermissionAnswer, PermissionBroker } from "./permission-broker.js";
@@ -196,27 +199,46 @@ export class AgentSession {
 
   /**
    * What a client that has seen the events up to `afterSeq` needs to catch
-   * up: the events after it, or the whole session when they are no longer
-   * held. Every transport resumes through this; `limit` pages the events
-   * (see `EventLog.eventsAfter`).
+   * up: the events after it, or a snapshot of the session when they are no
+   * longer held (with its newest `DEFAULT_BLOCK_PAGE_SIZE` blocks; older ones
+   * are paged over REST). Every transport resumes through this; `limit`
+   * pages the events (see `EventLog.eventsAfter`).
    */
   resume(afterSeq: number, limit?: number): SessionResume {
     const events = this.log.eventsAfter(afterSeq, limit);
-    return events === null ? { kind: "snapshot", snapshot: this.snapshot() } : { kind: "events", events };
+    return events === null
+      ? { kind: "snapshot", snapshot: this.snapshot({ blocksLimit: DEFAULT_BLOCK_PAGE_SIZE }) }
+      : { kind: "events", events };
   }
 
   summary(): SessionSummary {
     return { ...this.state.record, lastSeq: this.log.lastSeq, runtime: { ...this.state.runtime } };
   }
 
-  snapshot(): SessionData {
+  /**
+   * What the session holds now. `blocksLimit` bounds the main conversation to
+   * its newest blocks (`hasOlderBlocks` says whether some were left out);
+   * without it every block is included.
+   */
+  snapshot(options: { blocksLimit?: number } = {}): SessionData {
+    const all = this.state.mainBlocks();
+    const { blocks, hasOlderBlocks } =
+      options.blocksLimit === undefined
+        ? { blocks: all, hasOlderBlocks: false }
+        : newestBlocks(all, options.blocksLimit);
     return {
       ...this.summary(),
-      blocks: this.state.mainBlocks(),
+      blocks,
+      ...(hasOlderBlocks ? { hasOlderBlocks } : {}),
       files: this.state.sortedFiles(),
       subagents: [...this.state.subagents.values()],
       pendingPermissions: this.permissions.pending(),
     };
+  }
+
+  /** A page of the main conversation (see `pageOfBlocks`, which says what it throws). */
+  blockPage(query: BlockPageQuery): BlockPage {
+    return { sessionId: this.id, lastSeq: this.log.lastSeq, ...pageOfBlocks(this.state.mainBlocks(), query) };
   }
 
   subagentBlocks(subagentId: string): Block[] {

@@ -24,6 +24,7 @@ import {
 } from "./error-handler.js";
 import { basePathRewriter, isOutsideBasePath } from "./base-path.js";
 import { type HealthInfo, healthRoutes } from "./health.js";
+import { type HttpTimeoutOptions, httpServerTimeouts } from "./http-timeouts.js";
 import { installJsonBodyParser } from "./json-body-parser.js";
 import { installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { decorateCaller } from "./request-caller.js";
@@ -68,6 +69,23 @@ export interface HttpAppOptions {
    * `404`. @default "" (none)
    */
   readonly basePath?: string;
+  /**
+   * Which proxies' `X-Forwarded-For` (and `-Proto`, `-Host`) to believe, with
+   * fastify's `trustProxy` semantics: `true` every hop, a number of hops,
+   * or addresses and CIDR ranges (`"127.0.0.1,10.0.0.0/8"`, `"loopback"`).
+   * It decides the address the per-IP rate limit counts. @default false (the peer's address)
+   */
+  readonly trustProxy?: boolean | number | string;
+  /** How long a client may take to send its request, and idle connections' lifetime (see `HttpTimeoutOptions`). */
+  readonly timeouts?: HttpTimeoutOptions;
+}
+
+/** `trustProxy` as fastify takes it: a hop count as the function fastify makes of one (its types omit numbers). */
+function trustProxyOption(
+  trustProxy: HttpAppOptions["trustProxy"],
+): boolean | string | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy !== "number") return trustProxy ?? false;
+  return (_address, hop) => hop < trustProxy;
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -82,6 +100,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     clientErrorHandler: replyToClientError,
     frameworkErrors: replyToFrameworkError,
     ...(options.basePath ? { rewriteUrl: basePathRewriter(options.basePath) } : {}),
+    trustProxy: trustProxyOption(options.trustProxy),
+    ...httpServerTimeouts(options.timeouts),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

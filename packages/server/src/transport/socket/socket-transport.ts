@@ -21,6 +21,7 @@ import { CallerLimits, type CallerSocket } from "./caller-limits.js";
 import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
 import { followSessionOnBus } from "./bus-session-follow.js";
 import { replayInPages } from "./paged-replay.js";
+import { joinDeliveryRoom, RoomFanout } from "./room-fanout.js";
 import { resolveSocketLimits, type SocketLimitsInput } from "./socket-limits.js";
 
 export interface SocketTransportOptions extends SocketLimitsInput {
@@ -167,13 +168,10 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
    * its sessions alone.
    */
   const narrowedListFollowers = new Map<Socket, readonly string[]>();
+  const fanout = new RoomFanout(io, checkRoom);
   const unsubscribe = options.cluster
     ? () => undefined
-    : runtime.sessions.subscribeAll((event: SessionEvent) => {
-        const room = roomFor(event.sessionId);
-        io.to(room).emit(event.type, event);
-        checkRoom(room);
-      });
+    : runtime.sessions.subscribeAll((event: SessionEvent) => fanout.publish(roomFor(event.sessionId), event));
   const unsubscribeList = runtime.sessions.listFeed.subscribe((change) => {
     const tenantId = change.type === "updated" ? change.session.tenantId : change.tenantId;
     const rooms = [
@@ -209,6 +207,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     Math.min(1000, limits.stallTimeoutMs / 4),
   ).unref();
   httpServer.on("close", () => {
+    fanout.close();
     clearInterval(stallSweep);
     unsubscribe();
     unsubscribeList();
@@ -240,6 +239,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
       } satisfies SocketErrorEvent);
       socket.disconnect(true);
     });
+    joinDeliveryRoom(socket);
     const queue = new OutgoingQueue(socket.conn);
     queues.set(socket, queue);
     /**

@@ -1,4 +1,5 @@
 import {
+  blockPageSchema,
   blockSchema,
   createSessionRequestSchema,
   createSessionResponseSchema,
@@ -11,7 +12,9 @@ import {
   permissionAnswerResponseSchema,
   sendMessageRequestSchema,
   sendMessageResponseSchema,
+  sessionBlocksQuerySchema,
   sessionDataSchema,
+  sessionQuerySchema,
 } from "@agent-runtime/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -76,12 +79,32 @@ export const sessionRoutes: FastifyPluginAsyncZod<{
     {
       schema: {
         tags: ["sessions"],
-        summary: "Session data: metadata, runtime state, blocks, files, subagents",
+        summary:
+          "Session data: metadata, runtime state, the newest `blocksLimit` blocks (older ones: `/sessions/:id/blocks`), files, subagents",
         params: sessionParams,
+        querystring: sessionQuerySchema,
         response: { 200: sessionDataSchema },
       },
     },
-    async (request) => (await sessions.get(request.params.id, sessionScope(request))).snapshot(),
+    async (request) =>
+      (await sessions.get(request.params.id, sessionScope(request))).snapshot({
+        blocksLimit: request.query.blocksLimit,
+      }),
+  );
+
+  app.get(
+    "/sessions/:id/blocks",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "A page of the main conversation's blocks, in start order (`before` or `after` a block id)",
+        params: sessionParams,
+        querystring: sessionBlocksQuerySchema,
+        response: { 200: blockPageSchema },
+      },
+    },
+    async (request) =>
+      (await sessions.get(request.params.id, sessionScope(request))).blockPage(request.query),
   );
 
   app.delete(
