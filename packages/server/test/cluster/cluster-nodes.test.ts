@@ -358,6 +358,12 @@ class ResilientWatcher {
       const node = this.nodes()[this.nodeIndex % 3]!;
       const recorder = new SocketRecorder(node.url);
       const afterSeq = this.events.at(-1)?.seq ?? 0;
+      // Attached before the join: its replay arrives before its acknowledgement.
+      recorder.socket.onAny((name: string, payload: SessionEvent) => {
+        if (name === "session:snapshot" || typeof payload?.seq !== "number") return;
+        if (payload.seq === (this.events.at(-1)?.seq ?? 0) + 1) this.events.push(payload);
+        else this.events.push({ ...payload, gap: true } as SessionEvent);
+      });
       try {
         const ack = await recorder.join(this.sessionId, afterSeq);
         if (!ack.ok) throw new Error(JSON.stringify(ack));
@@ -368,11 +374,6 @@ class ResilientWatcher {
         continue;
       }
       this.recorder = recorder;
-      recorder.socket.onAny((name: string, payload: SessionEvent) => {
-        if (name === "session:snapshot" || typeof payload?.seq !== "number") return;
-        if (payload.seq === (this.events.at(-1)?.seq ?? 0) + 1) this.events.push(payload);
-        else this.events.push({ ...payload, gap: true } as SessionEvent);
-      });
       recorder.socket.once("disconnect", () => {
         if (this.closed) return;
         this.nodeIndex += 1;
