@@ -186,7 +186,17 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     rateLimit: options.socketRateLimit,
     ...(cluster ? { cluster: { bus: cluster.bus } } : {}),
   });
-  const observability = await attachObservability(app, io, runtime, options.observability);
+  const observability = await attachObservability(
+    app,
+    io,
+    runtime,
+    cluster
+      ? {
+          ...options.observability,
+          readiness: { ...options.observability?.readiness, cluster: () => cluster.checkMembership() },
+        }
+      : options.observability,
+  );
 
   return {
     app,

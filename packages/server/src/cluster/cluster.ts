@@ -155,6 +155,19 @@ export class Cluster {
   }
 
   /**
+   * Resolves when this node is a member of its cluster: started, not
+   * draining, listed in the registry, and the lease table answers. Throws
+   * saying which is not so (`GET /ready` reports it).
+   */
+  async checkMembership(): Promise<void> {
+    if (!this.sessions) throw new Error("the node has not joined its cluster yet");
+    if (this.draining) throw new Error("the node is draining");
+    if (!(await this.registry.lookup(this.options.nodeId)))
+      throw new Error(`node ${this.options.nodeId} is not in the cluster's registry`);
+    await this.leases.expired(0);
+  }
+
+  /**
    * The first step of a graceful stop: this node leaves the registry (the
    * others stop forwarding to it; its sessions' next requests wait for it
    * to release them) and takes nothing over any more.

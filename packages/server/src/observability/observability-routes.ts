@@ -12,7 +12,7 @@ import type { RuntimeMetrics } from "./runtime-metrics.js";
 const checkSchema = z.object({ ok: z.boolean() });
 const readySchema = z.object({
   status: z.literal("ready"),
-  checks: z.object({ storage: checkSchema, sandbox: checkSchema }),
+  checks: z.object({ storage: checkSchema, sandbox: checkSchema, cluster: checkSchema.optional() }),
 });
 
 /**
@@ -56,8 +56,13 @@ export const observabilityRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       const { ready, checks } = await readiness.check();
-      if (ready)
-        return { status: "ready" as const, checks: { storage: { ok: true }, sandbox: { ok: true } } };
+      const okOf = (check: { ok: boolean } | undefined) => (check ? { ok: check.ok } : undefined);
+      const shown = {
+        storage: { ok: checks.storage.ok },
+        sandbox: { ok: checks.sandbox.ok },
+        ...(checks.cluster ? { cluster: okOf(checks.cluster) } : {}),
+      };
+      if (ready) return { status: "ready" as const, checks: shown };
       const failing = Object.entries(checks).filter(([, check]) => !check.ok);
       logger.warn(
         { checks: Object.fromEntries(failing.map(([name, check]) => [name, check.message])) },
@@ -68,9 +73,7 @@ export const observabilityRoutes: FastifyPluginAsyncZod<{
         request,
         "NOT_READY",
         `Not ready: ${failing.map(([name]) => name).join(", ")}`,
-        {
-          checks: { storage: { ok: checks.storage.ok }, sandbox: { ok: checks.sandbox.ok } },
-        },
+        { checks: shown },
       );
     },
   );

@@ -11,7 +11,12 @@ export interface ReadinessCheck {
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: { readonly storage: ReadinessCheck; readonly sandbox: ReadinessCheck };
+  readonly checks: {
+    readonly storage: ReadinessCheck;
+    readonly sandbox: ReadinessCheck;
+    /** Cluster mode: the node is a member (announced, not draining; Redis and the lease table answer). */
+    readonly cluster?: ReadinessCheck;
+  };
 }
 
 export interface ReadinessOptions {
@@ -22,6 +27,8 @@ export interface ReadinessOptions {
    * starts a bubblewrap process; probes come every few seconds). @default 10_000
    */
   readonly sandboxCheckCacheMs?: number;
+  /** Cluster mode: resolves when the node is a member of its cluster, throws saying why not (see `Cluster.checkMembership`). */
+  readonly cluster?: () => Promise<void>;
 }
 
 /**
@@ -34,6 +41,7 @@ export class ReadinessProbe {
   private storageRun: Promise<ReadinessCheck> | undefined;
   private readonly timeoutMs: number;
   private readonly cacheMs: number;
+  private readonly cluster: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly persistence: PersistenceAdapter,
@@ -42,11 +50,20 @@ export class ReadinessProbe {
   ) {
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.cacheMs = options.sandboxCheckCacheMs ?? 10_000;
+    this.cluster = options.cluster;
   }
 
   async check(): Promise<Readiness> {
-    const [storage, sandbox] = await Promise.all([this.storage(), this.sandbox()]);
-    return { ready: storage.ok && sandbox.ok, checks: { storage, sandbox } };
+    const { cluster } = this;
+    const [storage, sandbox, member] = await Promise.all([
+      this.storage(),
+      this.sandbox(),
+      cluster ? this.bounded("cluster membership", cluster) : undefined,
+    ]);
+    return {
+      ready: storage.ok && sandbox.ok && (member?.ok ?? true),
+      checks: { storage, sandbox, ...(member ? { cluster: member } : {}) },
+    };
   }
 
   private storage(): Promise<ReadinessCheck> {

@@ -91,6 +91,12 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
 
   it("serves one session from any node: created on n1, watched on n2, driven through n3, one contiguous stream", async () => {
     const [n1, n2, n3] = nodes as [Node, Node, Node];
+    // Each node reports itself ready as a member of the cluster.
+    for (const node of nodes) {
+      const ready = await fetch(`${node.url}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ checks: { cluster: { ok: true } } });
+    }
     const sessionId = await createSession(n1);
     const watcher = await record(n2, sessionId);
     const sent = await post(n3, `/sessions/${sessionId}/messages`, { content: "Create notes.txt" });
