@@ -3,6 +3,7 @@ import { measureColdStartLoad, printColdStartLoad } from "./cold-start-load.js";
 import { measureDependencies, printDependencies } from "./dependencies.js";
 import { measureFileServing, printFileServing } from "./file-serving.js";
 import { measurePersistence, printPersistence } from "./persistence.js";
+import { measureRunnerOverhead, printRunnerOverhead } from "./runner-overhead.js";
 import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
 import { measureSessionRead, printSessionRead } from "./session-read.js";
 import { measureSocketFanout, printSocketFanout } from "./socket-fanout.js";
@@ -37,6 +38,15 @@ if (process.argv.includes("cluster")) {
       sessions: Number(process.env.BENCH_SESSIONS ?? 6),
     }),
   );
+  process.exit(0);
+}
+
+const RUNNER_OVERHEAD_TITLE =
+  "runner overhead per Claude session (local sandboxes; medians of BENCH_RUNNER_RUNS runs, default 5)";
+// `npm run bench -- runner-overhead`: that section alone.
+if (process.argv.includes("runner-overhead")) {
+  console.log(RUNNER_OVERHEAD_TITLE);
+  printRunnerOverhead(await measureRunnerOverhead(Number(process.env.BENCH_RUNNER_RUNS ?? 5)));
   process.exit(0);
 }
 
@@ -142,6 +152,17 @@ printFileServing(await measureFileServing());
 console.log("\nsocket replay (agent-runtime serve, 100 slow socket.io clients replaying a 32 MB session)");
 printSocketReplay(await measureSocketReplay());
 
+console.log(`\n${FANOUT_TITLE}`);
+printSocketFanout(await measureSocketFanout(fanoutOptions()));
+
+console.log(`\n${COLD_START_LOAD_TITLE}`);
+await coldStartLoad();
+
+console.log(`\n${SESSION_READ_TITLE}`);
+printSessionRead(await measureSessionRead());
 
 console.log(`\n${DEPENDENCIES_TITLE}`);
 printDependencies(await measureDependencies());
+
+console.log(`\n${RUNNER_OVERHEAD_TITLE}`);
+printRunnerOverhead(await measureRunnerOverhead(Number(process.env.BENCH_RUNNER_RUNS ?? 5)));

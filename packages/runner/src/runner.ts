@@ -1,15 +1,16 @@
 import { createInterface } from "node:readline";
 import { type RunnerConfig, runnerCommandSchema } from "@agent-runtime/protocol";
 import type { AgentHostFactory, MessageImage } from "./agents/agent-host.js";
-import { createClaudeHost } from "./agents/claude-agent-sdk/claude-host.js";
-import { createOpenCodeHost } from "./agents/opencode/opencode-host.js";
+import { lazyHost } from "./agents/lazy-host.js";
 import type { OutputWriter } from "./output.js";
 import { type WorkspaceWatcher, watchWorkspace } from "./workspace-watcher.js";
 
-/** The agent hosts built into the runner, by architecture. */
+/** The agent hosts built into the runner, by architecture; each loads its agent's SDK when it starts. */
 const builtInHosts: Readonly<Record<RunnerConfig["architecture"], AgentHostFactory>> = {
-  "claude-agent-sdk": createClaudeHost,
-  opencode: createOpenCodeHost,
+  "claude-agent-sdk": lazyHost(
+    async () => (await import("./agents/claude-agent-sdk/claude-host.js")).createClaudeHost,
+  ),
+  opencode: lazyHost(async () => (await import("./agents/opencode/opencode-host.js")).createOpenCodeHost),
 };
 
 export interface RunnerIo {

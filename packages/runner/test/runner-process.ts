@@ -34,6 +34,8 @@ export function startRunner(options: {
   dirs?: { workspaceDir: string; homeDir: string };
   /** The runner's entry module. @default the built runner (`runnerMain`) */
   main?: string;
+  /** Options of `node`, before the entry. @default none */
+  nodeOptions?: readonly string[];
 }): RunnerProcess {
   const root = mkdtempSync(join(tmpdir(), "runner-test-"));
   const workspaceDir = options.dirs?.workspaceDir ?? mkdtempSync(join(root, "ws-"));
@@ -56,10 +58,11 @@ export function startRunner(options: {
         `--regid=${AGENT_UID}`,
         "--clear-groups",
         process.execPath,
+        ...(options.nodeOptions ?? []),
         options.main ?? runnerMain,
         configPath,
       ]
-    : [process.execPath, options.main ?? runnerMain, configPath];
+    : [process.execPath, ...(options.nodeOptions ?? []), options.main ?? runnerMain, configPath];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: workspaceDir,
     env: {

@@ -29,7 +29,7 @@ const FORGED_LINE = JSON.stringify({ type: "file", event: "created", path: FORGE
 const ATTACK = [
   // The Node.js process running the runner's entry point (bwrap's init names it too).
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
-  'r=""; for d in /proc/[0-9]*; do set -- $(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$1 $*" in *bwrap*) ;; *runner/dist/main.js*) r=${d#/proc/}; break;; esac; done',
+  'r=""; for d in /proc/[0-9]*; do set -- $(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$1 $*" in *bwrap*) ;; *runner/dist/main.js*|*runner/dist/local-runner/main.cjs*) r=${d#/proc/}; break;; esac; done',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   'echo "runner: ${r:-none}"',
   `if printf '%s\\n' '${FORGED_LINE}' 2>/dev/null > /proc/$r/fd/1; then echo "write channel: ok"; else echo "write channel: denied"; fi`,

@@ -105,7 +105,9 @@ describe("local sandbox provider", () => {
 
   it("Node.js and the runner are available at their host paths", async () => {
     const sandbox = await create();
-    const [node, main] = sandbox.runnerCommand as [string, string];
+    // `node [options] <entry>`: the local runner's loader, or `dist/main.js` (see runner-location.ts).
+    const node = sandbox.runnerCommand[0]!;
+    const main = sandbox.runnerCommand.at(-1)!;
     expect((await runInSandbox(sandbox, [node, "--version"])).stdout.trim()).toBe(process.version);
     expect((await runInSandbox(sandbox, ["node", "--version"])).code).toBe(0);
     expect(existsSync(main)).toBe(true);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CLAUDE_CODE_TURN_ENV, type RunnerConfig } from "@agent-runtime/protocol";
 import {
   type CanUseTool,
@@ -164,10 +164,17 @@ function turnEndOf(result: SDKResultMessage, interrupted: boolean): Omit<TurnEnd
   return { stopReason: "error", error: result.errors.join("\n") || result.subtype };
 }
 
+/**
+ * The SDK's `claudeCodeVersion`, set by a build that inlines the SDK (the
+ * local runner, `scripts/bundle.mjs`); undeclared elsewhere.
+ */
+declare const __AGENT_RUNTIME_CLAUDE_CODE_VERSION__: string | undefined;
+
 /** The Claude Code version bundled with the installed SDK, when its package.json says so. */
 function claudeCodeVersion(): string | undefined {
+  if (typeof __AGENT_RUNTIME_CLAUDE_CODE_VERSION__ === "string") return __AGENT_RUNTIME_CLAUDE_CODE_VERSION__;
   try {
-    const sdkEntry = fileURLToPath(import.meta.resolve("@anthropic-ai/claude-agent-sdk"));
+    const sdkEntry = createRequire(import.meta.url).resolve("@anthropic-ai/claude-agent-sdk");
     const manifest = JSON.parse(readFileSync(join(dirname(sdkEntry), "package.json"), "utf8")) as {
       claudeCodeVersion?: unknown;
     };

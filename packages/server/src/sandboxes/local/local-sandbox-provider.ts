@@ -393,7 +393,9 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
       name: spec.name,
       layout,
       readOnlyFiles,
-      runnerCommand: [process.execPath, runner?.mainPath ?? "@agent-runtime/runner is not installed"],
+      runnerCommand: runner
+        ? [process.execPath, ...runner.entry.nodeOptions, runner.entry.path]
+        : [process.execPath, "@agent-runtime/runner is not installed"],
       env: {
         PATH: mounts.path,
         HOME: layout.areas.home.inside,
