@@ -98,7 +98,7 @@ function print(result: TurnLatencyResult): void {
 
 const direct = await measureDirectSdkLatency(turns);
 print(direct);
-for (const architecture of ["claude-agent-sdk", "opencode"] as const) {
+for (const architecture of ["claude-agent-sdk", "opencode", "codex", "gemini"] as const) {
   const result = await measureTurnLatency(architecture, turns);
   print(result);
   if (architecture !== "claude-agent-sdk") continue;

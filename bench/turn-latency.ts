@@ -118,7 +118,7 @@ async function measureTurns(
  * the runtime adds time.
  */
 export async function measureTurnLatency(
-  architecture: "claude-agent-sdk" | "opencode",
+  architecture: "claude-agent-sdk" | "opencode" | "codex" | "gemini",
   turns: number,
 ): Promise<TurnLatencyResult> {
   const model = await benchModel();

@@ -3,6 +3,9 @@ import type { Architecture, ArchitectureCapabilities } from "@agent-runtime/prot
 const labels: Readonly<Record<Architecture, string>> = {
   "claude-agent-sdk": "Claude Agent SDK (Claude Code)",
   opencode: "OpenCode",
+  codex: "Codex (over ACP)",
+  gemini: "Gemini CLI (over ACP)",
+  acp: "ACP agent",
 };
 
 /** The name the Studio shows for an architecture. */

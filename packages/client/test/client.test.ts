@@ -94,7 +94,7 @@ describe("AgentRuntimeClient against a real server", () => {
     expect(first).toBe(second);
     expect(await counting.architectures()).toBe(first);
     expect(paths).toEqual(["/agent-architectures"]);
-    expect(first.map((a) => a.id)).toEqual(["claude-agent-sdk", "opencode"]);
+    expect(first.map((a) => a.id)).toEqual(["claude-agent-sdk", "opencode", "codex", "gemini", "acp"]);
     expect(first[0]?.capabilities).toEqual({
       thinking: true,
       subagents: true,

@@ -6,6 +6,7 @@ import { loadCassette } from "./cassette/cassette-file.js";
 import { type ReplayPacing, registerPlayer } from "./cassette/player.js";
 import { type RecordOptions, registerRecorder } from "./cassette/recorder.js";
 import { MockModelError } from "./errors.js";
+import { registerGeminiRoutes } from "./gemini/routes.js";
 import { sendApiError } from "./http/api-errors.js";
 import { preciseNow } from "./http/clock.js";
 import type { MockModelHooks } from "./http/hooks.js";
@@ -14,6 +15,7 @@ import { RequestLog } from "./http/request-log.js";
 import type { MockModelLogger, RouteContext } from "./http/route-context.js";
 import { registerInspectionRoutes, registerServiceRoutes } from "./http/service-routes.js";
 import { registerOpenAiRoutes } from "./openai/routes.js";
+import { registerOpenAiResponsesRoutes } from "./openai-responses/routes.js";
 import { parseScript } from "./script/parse-script.js";
 import { createResponder } from "./script/responder.js";
 import type { Script, ScriptInput } from "./script/schema.js";
@@ -153,6 +155,8 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
   } else {
     registerAnthropicRoutes(app, context);
     registerOpenAiRoutes(app, context);
+    registerOpenAiResponsesRoutes(app, context);
+    registerGeminiRoutes(app, context);
     registerServiceRoutes(app, context, models);
   }
 

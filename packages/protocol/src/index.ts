@@ -1,4 +1,7 @@
+export * from "./agents/acp.js";
 export * from "./agents/claude-agent-sdk.js";
+export * from "./agents/codex.js";
+export * from "./agents/gemini.js";
 export * from "./agents/opencode.js";
 export * from "./agents/opencode-permissions.js";
 export * from "./agents/tool-names.js";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { acpAgentCommandSchema } from "./agents/acp.js";
 import { permissionPolicySchema } from "./session.js";
 
 /**
@@ -161,6 +162,8 @@ export const agentProfileSchema = strictObject({
   network: strictObject({ allow: z.array(z.string().min(3)).default([]) }).default({ allow: [] }),
   /** Default permission policy of its sessions. @default {mode: "bypass"} */
   permissions: strictObject(permissionPolicySchema.shape).optional(),
+  /** The ACP agent command its sessions of the `acp` architecture run (a session may name its own). */
+  acp: acpAgentCommandSchema.optional(),
 });
 
 export type FileEntry = z.infer<typeof fileEntrySchema>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { acpAgentCommandSchema } from "./agents/acp.js";
 import { imageMediaTypeSchema } from "./attachments.js";
 import { turnStopReasonSchema } from "./events.js";
 import { runnableMcpServerSchema } from "./profile.js";
@@ -38,6 +39,8 @@ export const runnerConfigSchema = z.object({
   mcpServers: z.record(z.string(), runnableMcpServerSchema).default({}),
   /** Which tool calls wait for a decision (`permission_request` lines). @default bypass */
   permissions: permissionPolicySchema.default({ mode: "bypass" }),
+  /** The ACP agent to run (architecture `acp`); the named ACP architectures know their own command. */
+  acp: acpAgentCommandSchema.optional(),
   /** Native session id to resume (its transcript has been restored beforehand). */
   resumeSessionId: z.string().optional(),
   /** Report workspace changes as `file` lines; every change made before a `turn_end` is reported before it. */

@@ -1,7 +1,12 @@
 import { z } from "zod";
+import { acpAgentCommandSchema } from "./agents/acp.js";
 import { blockSchema } from "./blocks.js";
 
-export const architectureSchema = z.enum(["claude-agent-sdk", "opencode"]);
+/**
+ * `codex` (OpenAI's Codex) and `gemini` (Gemini CLI) run over the Agent
+ * Client Protocol; `acp`: any ACP agent the profile or session names.
+ */
+export const architectureSchema = z.enum(["claude-agent-sdk", "opencode", "codex", "gemini", "acp"]);
 export type Architecture = z.infer<typeof architectureSchema>;
 
 /**
@@ -24,6 +29,8 @@ export const sessionOptionsSchema = z.strictObject({
   model: z.string().min(1).max(200).optional(),
   /** Overrides the profile's permission policy. */
   permissions: z.strictObject(permissionPolicySchema.shape).optional(),
+  /** The ACP agent command of an `acp` session (overrides the profile's `acp`). */
+  acp: acpAgentCommandSchema.optional(),
 });
 export type SessionOptions = z.infer<typeof sessionOptionsSchema>;
 
@@ -48,6 +55,7 @@ const storedSessionOptionsSchema = z.object({
   permissions: z
     .object({ mode: permissionPolicySchema.shape.mode, tools: z.array(z.string()).optional() })
     .optional(),
+  acp: acpAgentCommandSchema.optional(),
 });
 
 /**

@@ -27,8 +27,14 @@ const runnerDir = join(here, "..");
 const outDir = join(runnerDir, "dist", "bundle");
 const localDir = join(runnerDir, "dist", "local-runner");
 
-/** Installed beside the bundle: an agent's binary (Claude Code, OpenCode) or a native add-on (koffi). */
-const EXTERNAL = ["@anthropic-ai/claude-agent-sdk", "opencode-ai", "koffi"];
+/** Installed beside the bundle: an agent (Claude Code, OpenCode, Codex's ACP adapter, Gemini CLI) or a native add-on (koffi). */
+const EXTERNAL = [
+  "@anthropic-ai/claude-agent-sdk",
+  "opencode-ai",
+  "@zed-industries/codex-acp",
+  "@google/gemini-cli",
+  "koffi",
+];
 
 const lock = JSON.parse(await readFile(join(runnerDir, "..", "..", "package-lock.json"), "utf8"));
 const packages = {};

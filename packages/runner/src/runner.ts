@@ -11,6 +11,9 @@ const builtInHosts: Readonly<Record<RunnerConfig["architecture"], AgentHostFacto
     async () => (await import("./agents/claude-agent-sdk/claude-host.js")).createClaudeHost,
   ),
   opencode: lazyHost(async () => (await import("./agents/opencode/opencode-host.js")).createOpenCodeHost),
+  codex: lazyHost(async () => (await import("./agents/codex/codex-host.js")).createCodexHost),
+  gemini: lazyHost(async () => (await import("./agents/gemini/gemini-host.js")).createGeminiHost),
+  acp: lazyHost(async () => (await import("./agents/acp/generic-acp-host.js")).createGenericAcpHost),
 };
 
 export interface RunnerIo {

@@ -72,7 +72,13 @@ describe("runner bundle", () => {
     ) as { packages: Record<string, { version: string }> };
     expect(manifest.entry).toBe("runner.mjs");
     expect(Object.keys(manifest.packages).sort()).toEqual(
-      ["@anthropic-ai/claude-agent-sdk", "koffi", "opencode-ai"].sort(),
+      [
+        "@anthropic-ai/claude-agent-sdk",
+        "@google/gemini-cli",
+        "@zed-industries/codex-acp",
+        "koffi",
+        "opencode-ai",
+      ].sort(),
     );
     for (const [name, version] of Object.entries(manifest.packages)) {
       expect(version).toBe(lock.packages[`node_modules/${name}`]?.version);

@@ -27,13 +27,14 @@ export function sendOpenAiError(
   return reply.status(status).send({ error: { message, type, param: null, code: code ?? null } });
 }
 
-/** Picks the error shape by route: OpenAI's for `/v1/chat/completions`, Anthropic's for everything else. */
+/** Picks the error shape by route: OpenAI's for `/v1/chat/completions` and `/v1/responses`, Anthropic's for everything else. */
 export function sendApiError(
   reply: FastifyReply,
   url: string,
   status: number,
   message: string,
 ): FastifyReply {
-  if (url.startsWith("/v1/chat/completions")) return sendOpenAiError(reply, status, message);
+  if (url.startsWith("/v1/chat/completions") || url.startsWith("/v1/responses"))
+    return sendOpenAiError(reply, status, message);
   return sendAnthropicError(reply, status, message);
 }

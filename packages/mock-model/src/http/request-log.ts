@@ -9,7 +9,7 @@ export interface RecordedRequest {
   method: string;
   /** The URL path with its query string, e.g. `/v1/messages?beta=true`. */
   path: string;
-  api: "anthropic" | "openai" | "other";
+  api: "anthropic" | "openai" | "gemini" | "other";
   model: string | undefined;
   /** All system text (system prompt and system-role messages). */
   system: string;

@@ -55,7 +55,7 @@ export function recordRequest(
 export function answerModelCall(
   context: RouteContext,
   request: FastifyRequest,
-  api: "anthropic" | "openai",
+  api: "anthropic" | "openai" | "gemini",
   parts: ConversationParts,
   call: { messages: unknown[]; stream: boolean },
 ): { answer: Answer; entry: RecordedRequest } {

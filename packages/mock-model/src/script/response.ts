@@ -95,7 +95,10 @@ function fillDeep(value: unknown, fill: (text: string) => string): unknown {
   return value;
 }
 
-/** The working directory Claude Code states in its environment section, if any. */
+/** The working directory Claude Code states in its environment section (Codex in its `<cwd>` element, Gemini CLI in its workspace list), if any. */
 function workingDirectory(system: string): string | undefined {
-  return /(?:Primary working directory|Working directory): *(\S.*)/.exec(system)?.[1]?.trim();
+  const stated = /(?:Primary working directory|Working directory): *(\S.*)/.exec(system)?.[1]?.trim();
+  const codex = /<cwd>([^<\n]+)<\/cwd>/.exec(system)?.[1]?.trim();
+  // Gemini CLI lists its workspace directories in its session context.
+  return stated ?? codex ?? /\*\*Workspace Directories:\*\*\s*\n\s*- (\S+)/.exec(system)?.[1];
 }

@@ -96,13 +96,23 @@ export function toolCovers(listed: string, name: string): boolean {
  */
 export function toolNameOn(architecture: Architecture, name: string): string | undefined {
   if (mcpToolRef(name)) return name;
-  const tool = agentToolOf(name);
-  return architecture === "claude-agent-sdk" ? tool?.claude : tool?.opencode;
+  return nativeName(architecture, agentToolOf(name));
 }
 
 /** The built-in tools `architecture` has, in its spelling, in table order. */
 export function builtInToolNames(architecture: Architecture): string[] {
-  return AGENT_TOOLS.map((tool) =>
-    architecture === "claude-agent-sdk" ? tool.claude : tool.opencode,
-  ).filter((name): name is string => name !== undefined);
+  return AGENT_TOOLS.map((tool) => nativeName(architecture, tool)).filter(
+    (name): name is string => name !== undefined,
+  );
+}
+
+/**
+ * A tool's name on `architecture`. ACP agents (`codex`, `gemini`, `acp`) have no
+ * entry: the runtime cannot choose which of their tools they offer, so a
+ * profile that lists built-in tools cannot run on them.
+ */
+function nativeName(architecture: Architecture, tool: AgentTool | undefined): string | undefined {
+  if (architecture === "claude-agent-sdk") return tool?.claude;
+  if (architecture === "opencode") return tool?.opencode;
+  return undefined;
 }

@@ -83,6 +83,12 @@ export interface AgentArchitecture {
   readonly capabilities: ArchitectureCapabilities;
   /** Workspace folders the agent keeps its own state in: never tracked, whatever the profile says. */
   readonly untrackedPaths?: readonly string[];
+  /**
+   * Throws `VALIDATION_FAILED` when a session of `profile` with
+   * `sessionOptions` cannot run on this architecture (checked when the
+   * session is created). Absent: every profile can.
+   */
+  assertRunnable?(profile: AgentProfile, sessionOptions: SessionOptions): void;
   /** Files that materialise the profile in the sandbox (memory file, skills, subagents, commands, settings, default files). */
   materialize(input: MaterializeInput): SandboxFile[];
   runnerConfig(input: RunnerInput): RunnerConfigInput;

@@ -8,8 +8,11 @@ import {
 } from "@agent-runtime/protocol";
 import { type Logger, pino } from "pino";
 import { z } from "zod";
+import { createAcpArchitecture } from "../agents/acp/acp-architecture.js";
 import type { AgentArchitecture, ModelEndpoint } from "../agents/agent-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+import { createCodexArchitecture } from "../agents/codex/codex-architecture.js";
+import { createGeminiArchitecture } from "../agents/gemini/gemini-architecture.js";
 import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
 import type { DependencySources } from "../dependencies/dependency-layer.js";
 import { DependencyLayers } from "../dependencies/dependency-layers.js";
@@ -35,7 +38,7 @@ export interface AgentRuntimeOptions {
   readonly agents?: readonly AgentProfileInput[];
   /** Folders of profile files (see `loadProfilesFromFolder`), loaded at `start()`. @default [] */
   readonly profileDirs?: readonly string[];
-  /** Agent architectures sessions may use. @default [Claude Agent SDK, OpenCode] */
+  /** Agent architectures sessions may use. @default [Claude Agent SDK, OpenCode, Codex, Gemini CLI, ACP] */
   readonly architectures?: readonly AgentArchitecture[];
   /** Model endpoint passed to agents (base URL and API key). @default {} (the agent's own defaults) */
   readonly model?: ModelEndpoint;
@@ -117,7 +120,10 @@ export interface AgentRuntimeOptions {
    * (`baseUrl` and `apiKey`) whose models OpenCode sessions name as
    * `<provider>/<model>` (in the profile's or session's `model`). Each key is
    * held like the main one: injected by the egress proxy on the model API's
-   * requests only. Claude Code talks to the main endpoint only.
+   * requests only. Claude Code talks to the main endpoint only. The name
+   * `opencode` is OpenCode's own hosted models (OpenCode Zen, at
+   * `https://opencode.ai/zen/v1`; `serve` sets it from `OPENCODE_API_KEY`):
+   * their key goes with each API they speak, in its own header.
    */
   readonly modelProviders?: Readonly<Record<string, ModelEndpoint>>;
   /**
@@ -191,10 +197,15 @@ const stallTimeoutSchema = z.number().int().min(0).max(2_147_483_647);
 export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   const logger = options.logger ?? pino({ level: "info" });
   const architectures = new Map<Architecture, AgentArchitecture>(
-    (options.architectures ?? [createClaudeAgentSdkArchitecture(), createOpenCodeArchitecture()]).map((a) => [
-      a.id,
-      a,
-    ]),
+    (
+      options.architectures ?? [
+        createClaudeAgentSdkArchitecture(),
+        createOpenCodeArchitecture(),
+        createCodexArchitecture(),
+        createGeminiArchitecture(),
+        createAcpArchitecture(),
+      ]
+    ).map((a) => [a.id, a]),
   );
   const profileInputs: AgentProfileInput[] = [...(options.agents ?? [])];
   const persistence = guardPersistence(options.persistence, {

@@ -113,6 +113,7 @@ export class SessionManager {
     const profile = await this.options.profiles.get(agentProfileRef);
     const agent = this.architectureFor(architecture);
     assertProfileToolsOn(profile, architecture, `agent profile "${profile.id}"`);
+    agent.assertRunnable?.(profile, sessionOptions ?? {});
     assertModelRunnable(agent, sessionOptions?.model ?? profile.model, this.options.modelProviders);
     const policy = sessionOptions?.permissions ?? profile.permissions;
     if (policy?.mode === "ask" && !agent.capabilities.permissions) {

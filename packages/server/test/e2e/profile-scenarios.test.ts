@@ -6,8 +6,8 @@ import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /**
- * Every profile feature, used by a running agent: the real Claude Code and
- * OpenCode against the mock model, one server per agent, one session per
+ * Every profile feature, used by a running agent: the real Claude Code,
+ * OpenCode, Codex and Gemini CLI (the rows they support) against the mock model, one server per agent, one session per
  * row, the rows' sessions in parallel.
  *
  * A row is a profile fragment, the mock model's rules for it (in the agent's
@@ -19,7 +19,15 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
  */
 
 interface ArchitectureCase {
-  readonly architecture: "claude-agent-sdk" | "opencode";
+  readonly architecture: "claude-agent-sdk" | "opencode" | "codex" | "gemini";
+  /** The rows it runs; absent: every row. Codex and Gemini CLI take no skills, commands, subagents or tool lists. */
+  readonly rows?: readonly string[];
+  /** A shell command and a file read as the model calls them (the block names are `bash` and `read`). */
+  readonly shellStep: (
+    command: string,
+    description: string,
+  ) => { tool: string; input: Record<string, unknown> };
+  readonly readStep: (path: string) => { tool: string; input: Record<string, unknown> };
   /**
    * Sessions run at once. Starting an agent is CPU-bound, and more at once on
    * two cores only makes each slower: OpenCode's server takes seconds to start
@@ -42,6 +50,8 @@ const cases: ArchitectureCase[] = [
   {
     architecture: "claude-agent-sdk",
     parallel: 3,
+    shellStep: (command, description) => ({ tool: "Bash", input: { command, description } }),
+    readStep: (path) => ({ tool: "Read", input: { file_path: path } }),
     bash: "Bash",
     read: "Read",
     readPath: "file_path",
@@ -54,6 +64,8 @@ const cases: ArchitectureCase[] = [
   {
     architecture: "opencode",
     parallel: 2,
+    shellStep: (command, description) => ({ tool: "bash", input: { command, description } }),
+    readStep: (path) => ({ tool: "read", input: { filePath: path } }),
     bash: "bash",
     read: "read",
     readPath: "filePath",
@@ -62,6 +74,41 @@ const cases: ArchitectureCase[] = [
     skillName: "name",
     task: "task",
     skillsDir: ".opencode/skills",
+  },
+  {
+    architecture: "codex",
+    rows: ["env", "default-files"],
+    parallel: 2,
+    // Codex runs everything through exec_command; a command that reads a file is reported as a read.
+    shellStep: (command) => ({ tool: "exec_command", input: { cmd: command, workdir: "{{cwd}}" } }),
+    readStep: (path) => ({ tool: "exec_command", input: { cmd: `cat ${path}`, workdir: "{{cwd}}" } }),
+    bash: "Bash",
+    read: "Read",
+    readPath: "",
+    grep: "",
+    skill: "",
+    skillName: "",
+    task: "",
+    skillsDir: "",
+  },
+  {
+    architecture: "gemini",
+    rows: ["env", "default-files"],
+    parallel: 2,
+    shellStep: (command, description) => ({ tool: "run_shell_command", input: { command, description } }),
+    // Gemini CLI reports no output of read_file over ACP: this row reads through its shell.
+    readStep: (path) => ({
+      tool: "run_shell_command",
+      input: { command: `cat ${path}`, description: "Read" },
+    }),
+    bash: "Bash",
+    read: "Bash",
+    readPath: "",
+    grep: "",
+    skill: "",
+    skillName: "",
+    task: "",
+    skillsDir: "",
   },
 ];
 
@@ -200,13 +247,7 @@ const scenarios: Scenario[] = [
       {
         name: "env",
         match: { prompt: "SCENARIO-ENV" },
-        replies: [
-          {
-            tool: c.bash,
-            input: { command: 'echo "$SCENARIO_ENV" > env.txt', description: "Write the variable" },
-          },
-          "Written.",
-        ],
+        replies: [c.shellStep('echo "$SCENARIO_ENV" > env.txt', "Write the variable"), "Written."],
       },
     ],
     async check({ c, resultOf, file }) {
@@ -222,7 +263,7 @@ const scenarios: Scenario[] = [
       {
         name: "default-files",
         match: { prompt: "SCENARIO-DEFAULT-FILES" },
-        replies: [{ tool: c.read, input: { [c.readPath]: "{{cwd}}/notes/default.txt" } }, "Read."],
+        replies: [c.readStep("{{cwd}}/notes/default.txt"), "Read."],
       },
     ],
     async check({ c, resultOf, file }) {
@@ -261,12 +302,13 @@ const scenarios: Scenario[] = [
 ];
 
 describe.each(cases)("$architecture: a running agent uses its profile", (c) => {
+  const rows = scenarios.filter((s) => !c.rows || c.rows.includes(s.name));
   let server: TestServer;
   const recorders: SocketRecorder[] = [];
 
   beforeAll(async () => {
     server = await startTestServer({
-      script: { rules: scenarios.flatMap((s) => s.rules(c)) },
+      script: { rules: rows.flatMap((s) => s.rules(c)) },
       agents: scenarios.map((s) => ({ id: s.name, name: s.name, ...s.profile })),
     });
   });
@@ -324,7 +366,7 @@ describe.each(cases)("$architecture: a running agent uses its profile", (c) => {
     };
   }
 
-  it.concurrent.each(scenarios)("$name", async (scenario) => {
+  it.concurrent.each(rows)("$name", async (scenario) => {
     await scenario.check(await run(scenario));
   });
 });

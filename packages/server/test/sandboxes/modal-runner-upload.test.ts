@@ -50,7 +50,7 @@ describe("Modal provider: the runner bundle", () => {
 
     expect(sandbox.runnerCommand).toEqual(["node", `${RUNNER_DIR}/runner.mjs`]);
     const commands = modal.createRequests[0]!.image.dockerfileCommands;
-    expect(commands.slice(3)).toEqual([
+    expect(commands.slice(4)).toEqual([
       `RUN mkdir -p ${RUNNER_DIR} && printf '{"private":true}\\n' > ${RUNNER_DIR}/package.json`,
       `RUN cd ${RUNNER_DIR} && npm install --omit=dev --no-audit --no-fund --save-exact '@anthropic-ai/claude-agent-sdk@0.3.330' && npm cache clean --force`,
       `RUN cd ${RUNNER_DIR} && npm install --omit=dev --no-audit --no-fund --save-exact 'opencode-ai@1.18.33' && npm cache clean --force`,
@@ -73,9 +73,13 @@ describe("Modal provider: the runner bundle", () => {
       c.includes("npm install"),
     );
     expect(installs.map((c) => /'([^']+)'/.exec(c)?.[1])).toEqual(
-      ["@anthropic-ai/claude-agent-sdk", "koffi", "opencode-ai"].map(
-        (name) => `${name}@${lock.packages[`node_modules/${name}`]!.version}`,
-      ),
+      [
+        "@anthropic-ai/claude-agent-sdk",
+        "@google/gemini-cli",
+        "@zed-industries/codex-acp",
+        "koffi",
+        "opencode-ai",
+      ].map((name) => `${name}@${lock.packages[`node_modules/${name}`]!.version}`),
     );
     const uploaded = Buffer.from(await modal.execCalls[0]!.stdin);
     const built = readFileSync(join(builtBundle, "runner.mjs"));

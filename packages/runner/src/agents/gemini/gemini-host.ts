@@ -1,0 +1,98 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import {
+  DEFAULT_GEMINI_MODEL,
+  GEMINI_API_KEY_ENV,
+  GEMINI_BASE_URL_ENV,
+  type RunnerConfig,
+} from "@agent-runtime/protocol";
+import { createAcpHost } from "../acp/acp-host.js";
+import type { AgentHost, AgentHostEvents } from "../agent-host.js";
+
+/**
+ * Runtime-owned settings, written over the same keys of Gemini CLI's user
+ * settings (`~/.gemini/settings.json`; Gemini CLI 0.61 in ACP mode does not
+ * apply `GEMINI_CLI_SYSTEM_SETTINGS_PATH`'s shell setting): no update checks,
+ * no usage statistics or telemetry, no sandbox of its own (the runtime's
+ * sandbox is the boundary), and no pseudo-terminal for its shell tool (a
+ * sandbox has none to give: forkpty fails).
+ */
+const RUNTIME_SETTINGS = {
+  general: { disableAutoUpdate: true, disableUpdateNag: true },
+  privacy: { usageStatisticsEnabled: false },
+  telemetry: { enabled: false },
+  tools: { sandbox: false, shell: { enableInteractiveShell: false } },
+};
+
+/** Gemini CLI's entry script (`@google/gemini-cli/bundle/gemini.js`), run with this Node; `gemini` on the PATH without it. */
+function geminiCommand(): { command: string; args: string[] } {
+  try {
+    const dir = dirname(createRequire(import.meta.url).resolve("@google/gemini-cli/package.json"));
+    return { command: process.execPath, args: [join(dir, "bundle", "gemini.js")] };
+  } catch {
+    return { command: "gemini", args: [] };
+  }
+}
+
+/**
+ * Hosts Gemini CLI in ACP mode (`gemini --acp`, see `createAcpHost`): the
+ * model (the session's, else `DEFAULT_GEMINI_MODEL`; naming one also turns
+ * off Gemini CLI's model router and its extra model calls), approvals
+ * `yolo` under the `bypass` policy and `default` (ask through ACP) under
+ * `ask`, the Gemini API endpoint and key from `GEMINI_BASE_URL_ENV` /
+ * `GEMINI_API_KEY_ENV`, and `RUNTIME_SETTINGS`. The system prompt and memory
+ * file are files the server writes (`GEMINI.md`).
+ */
+export function createGeminiHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
+  const geminiDir = join(process.env.HOME ?? homedir(), ".gemini");
+  return createAcpHost(config, events, {
+    async launch() {
+      await writeUserSettings(join(geminiDir, "settings.json"));
+      const { command, args } = geminiCommand();
+      const baseUrl = process.env[GEMINI_BASE_URL_ENV];
+      const key = process.env[GEMINI_API_KEY_ENV];
+      return {
+        command,
+        args: [
+          ...args,
+          "--acp",
+          "--model",
+          config.model ?? DEFAULT_GEMINI_MODEL,
+          "--approval-mode",
+          config.permissions.mode === "ask" ? "default" : "yolo",
+        ],
+        env: {
+          GEMINI_CLI_NO_RELAUNCH: "true",
+          // The workspace is the session's own, inside the runtime's sandbox: trusted, so its GEMINI.md is read.
+          GEMINI_CLI_TRUST_WORKSPACE: "true",
+          ...(baseUrl ? { GOOGLE_GEMINI_BASE_URL: baseUrl } : {}),
+          ...(key ? { GEMINI_API_KEY: key } : {}),
+        },
+      };
+    },
+  });
+}
+
+/** Writes `RUNTIME_SETTINGS` over the user settings file at `path` (keeping its other keys). */
+async function writeUserSettings(path: string): Promise<void> {
+  let current: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+      current = parsed as Record<string, unknown>;
+  } catch {
+    // missing or not JSON: replaced
+  }
+  const merged: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(RUNTIME_SETTINGS)) {
+    const existing = current[key];
+    merged[key] =
+      typeof existing === "object" && existing !== null && !Array.isArray(existing)
+        ? { ...existing, ...value }
+        : value;
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(merged, null, 2)}\n`);
+}

@@ -1,0 +1,79 @@
+import type { AgentProfile, SessionOptions } from "@agent-runtime/protocol";
+import { RuntimeError } from "../../errors.js";
+import type { AgentArchitecture } from "../agent-architecture.js";
+import { runnableMcpServers } from "../runnable-mcp-servers.js";
+import { materializeAcpProfile } from "./acp-materialize.js";
+import { createAcpParser } from "./parser.js";
+import { acpTranscriptPath } from "./transcript-path.js";
+
+/** The ACP agent command of a session: its own, else its profile's. */
+function acpCommandOf(profile: AgentProfile, sessionOptions: SessionOptions) {
+  return sessionOptions.acp ?? profile.acp;
+}
+
+const acpArchitecture: AgentArchitecture = {
+  id: "acp",
+  // Resume: the agent keeps its sessions where it likes, so only a sandbox that survives (an options
+  // change restarts the agent in it) lets it load one; a recreated sandbox starts a new session.
+  capabilities: {
+    thinking: true,
+    subagents: false,
+    permissions: true,
+    nativeResume: false,
+    modelProviders: false,
+  },
+
+  materialize: materializeAcpProfile,
+
+  assertRunnable(profile, sessionOptions) {
+    if (!acpCommandOf(profile, sessionOptions)) {
+      throw new RuntimeError(
+        "VALIDATION_FAILED",
+        'Architecture "acp" runs the ACP agent a session or its profile names: set acp {command, args}',
+      );
+    }
+  },
+
+  runnerConfig(input) {
+    const { profile, sessionOptions } = input;
+    const model = sessionOptions.model ?? profile.model;
+    const acp = acpCommandOf(profile, sessionOptions);
+    return {
+      architecture: "acp",
+      workspaceDir: input.workspaceDir,
+      ...(model ? { model } : {}),
+      ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
+      ...(acp ? { acp } : {}),
+      mcpServers: runnableMcpServers(profile),
+      permissions: input.permissions,
+      ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
+    };
+  },
+
+  // An ACP agent of the user's choosing: its key variable is its own business; the OpenAI-style bearer
+  // header is what most of them send.
+  credentialHeader: (apiKey) => ({ header: "authorization", value: `Bearer ${apiKey}` }),
+
+  runnerEnv(input) {
+    // The profile cannot override HOME; the agent reads its key from the variables it knows.
+    return {
+      ...input.profile.env,
+      HOME: input.homeDir,
+      ...(input.endpoint.baseUrl ? { AGENT_RUNTIME_MODEL_BASE_URL: input.endpoint.baseUrl } : {}),
+      AGENT_RUNTIME_MODEL_API_KEY: input.endpoint.apiKey ?? "agent-runtime",
+    };
+  },
+
+  createParser: createAcpParser,
+
+  transcriptPath: acpTranscriptPath,
+};
+
+/**
+ * Any agent that speaks the Agent Client Protocol, run as the command a
+ * session (`sessionOptions.acp`) or its profile (`acp`) names, hosted by the
+ * runner over stdio. A plain object: no I/O.
+ */
+export function createAcpArchitecture(): AgentArchitecture {
+  return acpArchitecture;
+}
