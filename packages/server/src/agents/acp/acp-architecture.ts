@@ -1,8 +1,8 @@
 import type { AgentProfile, SessionOptions } from "@agent-runtime/protocol";
 import { RuntimeError } from "../../errors.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
-import { runnableMcpServers } from "../runnable-mcp-servers.js";
 import { materializeAcpProfile } from "./acp-materialize.js";
+import { acpRunnerConfig } from "./acp-runner-config.js";
 import { createAcpParser } from "./parser.js";
 import { acpTranscriptPath } from "./transcript-path.js";
 
@@ -35,19 +35,8 @@ const acpArchitecture: AgentArchitecture = {
   },
 
   runnerConfig(input) {
-    const { profile, sessionOptions } = input;
-    const model = sessionOptions.model ?? profile.model;
-    const acp = acpCommandOf(profile, sessionOptions);
-    return {
-      architecture: "acp",
-      workspaceDir: input.workspaceDir,
-      ...(model ? { model } : {}),
-      ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
-      ...(acp ? { acp } : {}),
-      mcpServers: runnableMcpServers(profile),
-      permissions: input.permissions,
-      ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
-    };
+    const acp = acpCommandOf(input.profile, input.sessionOptions);
+    return acpRunnerConfig("acp", input, acp ? { acp } : {});
   },
 
   // An ACP agent of the user's choosing: its key variable is its own business; the OpenAI-style bearer

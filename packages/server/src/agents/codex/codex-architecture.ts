@@ -1,8 +1,8 @@
 import { CODEX_API_KEY_ENV, CODEX_BASE_URL_ENV, CODEX_TRANSCRIPT_DIR_ENV } from "@agent-runtime/protocol";
 import { materializeAcpProfile } from "../acp/acp-materialize.js";
 import { createAcpParser } from "../acp/parser.js";
+import { acpRunnerConfig } from "../acp/acp-runner-config.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
-import { runnableMcpServers } from "../runnable-mcp-servers.js";
 import { codexTranscriptDir, codexTranscriptPath } from "./transcript-path.js";
 
 /** Without a configured endpoint key, Codex's provider still needs a non-empty one. */
@@ -22,19 +22,7 @@ const codexArchitecture: AgentArchitecture = {
 
   materialize: materializeAcpProfile,
 
-  runnerConfig(input) {
-    const { profile, sessionOptions } = input;
-    const model = sessionOptions.model ?? profile.model;
-    return {
-      architecture: "codex",
-      workspaceDir: input.workspaceDir,
-      ...(model ? { model } : {}),
-      ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
-      mcpServers: runnableMcpServers(profile),
-      permissions: input.permissions,
-      ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
-    };
-  },
+  runnerConfig: (input) => acpRunnerConfig("codex", input),
 
   // Codex's provider sends the key as a bearer token.
   credentialHeader: (apiKey) => ({ header: "authorization", value: `Bearer ${apiKey}` }),

@@ -1,7 +1,7 @@
 import { GEMINI_API_KEY_ENV, GEMINI_BASE_URL_ENV } from "@agent-runtime/protocol";
 import { createAcpParser } from "../acp/parser.js";
+import { acpRunnerConfig } from "../acp/acp-runner-config.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
-import { runnableMcpServers } from "../runnable-mcp-servers.js";
 import { materializeGeminiProfile } from "./gemini-materialize.js";
 import { geminiTranscriptPath } from "./transcript-path.js";
 
@@ -22,19 +22,7 @@ const geminiArchitecture: AgentArchitecture = {
 
   materialize: materializeGeminiProfile,
 
-  runnerConfig(input) {
-    const { profile, sessionOptions } = input;
-    const model = sessionOptions.model ?? profile.model;
-    return {
-      architecture: "gemini",
-      workspaceDir: input.workspaceDir,
-      ...(model ? { model } : {}),
-      ...(profile.systemPrompt ? { systemPrompt: profile.systemPrompt } : {}),
-      mcpServers: runnableMcpServers(profile),
-      permissions: input.permissions,
-      ...(input.resumeSessionId ? { resumeSessionId: input.resumeSessionId } : {}),
-    };
-  },
+  runnerConfig: (input) => acpRunnerConfig("gemini", input),
 
   // The Gemini API takes its key in this header.
   credentialHeader: (apiKey) => ({ header: "x-goog-api-key", value: apiKey }),
