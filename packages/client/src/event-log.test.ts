@@ -48,4 +48,19 @@ describe("EventLog", () => {
     log.record("e", {});
     expect(log.getSnapshot()).toEqual([]);
   });
+  it("records each event of a session:events batch as if it had come alone", () => {
+    const log = new EventLog({ now: () => new Date("2026-01-01T00:00:00.000Z") });
+    log.subscribe(() => undefined);
+    log.record("session:events", {
+      sessionId: "s",
+      events: [
+        { type: "session:block:delta", sessionId: "s", seq: 1 },
+        { type: "session:turn:completed", sessionId: "s", seq: 2 },
+      ],
+    });
+    expect(log.getSnapshot().map((entry) => [entry.name, entry.sessionId])).toEqual([
+      ["session:block:delta", "s"],
+      ["session:turn:completed", "s"],
+    ]);
+  });
 });

@@ -1,3 +1,5 @@
+import { SESSION_EVENT_BATCH } from "@agent-runtime/protocol";
+
 /** One socket event as the client received it. */
 export interface DebugEvent {
   /** 1, 2, 3, … in order of arrival (not reset by `clear`). */
@@ -63,9 +65,17 @@ export class EventLog {
     this.changed();
   };
 
-  /** Adds an event; ignored before the first `subscribe`. */
+  /**
+   * Adds an event (each event of a `session:events` batch, as if it had
+   * come alone); ignored before the first `subscribe`.
+   */
   record(name: string, payload: unknown): void {
     if (!this.recording || this.limit === 0) return;
+    if (name === SESSION_EVENT_BATCH && isBatch(payload)) {
+      for (const event of payload.events)
+        if (typeof event?.type === "string" && event.type !== SESSION_EVENT_BATCH) this.record(event.type, event);
+      return;
+    }
     const sessionId =
       typeof payload === "object" && payload !== null && "sessionId" in payload
         ? (payload as { sessionId: unknown }).sessionId
@@ -85,4 +95,8 @@ export class EventLog {
     this.stale = true;
     for (const listener of this.listeners) listener();
   }
+}
+
+function isBatch(payload: unknown): payload is { events: Array<{ type?: unknown } | null> } {
+  return typeof payload === "object" && payload !== null && Array.isArray((payload as { events?: unknown }).events);
 }
