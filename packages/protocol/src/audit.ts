@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { tenantIdSchema } from "./session.js";
+import { sessionIdRefSchema, tenantIdSchema } from "./session.js";
 
 /** Most audit records one `GET /audit` page returns. */
 export const MAX_AUDIT_PAGE_SIZE = 500;
@@ -52,7 +52,7 @@ export const listAuditQuerySchema = z.strictObject({
   cursor: z.string().min(1).max(512).optional(),
   /** Only this tenant's records (a tenant's own key reads its own only, whatever it asks). */
   tenantId: tenantIdSchema.optional(),
-  sessionId: z.string().min(1).max(200).optional(),
+  sessionId: sessionIdRefSchema.optional(),
 });
 export type ListAuditQuery = z.infer<typeof listAuditQuerySchema>;
 

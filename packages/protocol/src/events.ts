@@ -3,6 +3,7 @@ import { blockSchema } from "./blocks.js";
 import {
   permissionRequestSchema,
   runtimeStateSchema,
+  sessionIdRefSchema,
   sessionOptionsSchema,
   sessionSummarySchema,
   subagentSchema,
@@ -130,13 +131,13 @@ export const sessionEventTypes = sessionEventSchema.options.map((o) => o.shape.t
 
 /** Socket: client → server. */
 export const joinRequestSchema = z.object({
-  sessionId: z.string().min(1),
+  sessionId: sessionIdRefSchema,
   /** Last `seq` the client has seen; the server replays everything after it. */
   afterSeq: z.number().int().nonnegative().optional(),
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
 
-export const leaveRequestSchema = z.object({ sessionId: z.string().min(1) });
+export const leaveRequestSchema = z.object({ sessionId: sessionIdRefSchema });
 
 /**
  * Socket: why the server refused an event. `retryAfter` (seconds) comes with

@@ -147,6 +147,18 @@ export const permissionRequestSchema = z.object({
 export type PermissionRequest = z.infer<typeof permissionRequestSchema>;
 
 /**
+ * A session id as a client names one (in a path, a query or a socket
+ * event): 1 to 200 characters, none of them a control character. The
+ * server issues UUIDs; the bound keeps hostile text (a NUL, which
+ * PostgreSQL's text cannot hold, or a megabyte) away from storage.
+ */
+export const sessionIdRefSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^\P{Cc}+$/u, "A session id holds no control characters");
+
+/**
  * A tenant's id: 1 to 64 letters, digits, `.`, `_` or `-` (so it never
  * holds the `:` and `,` of a `TENANT:KEY` list).
  */

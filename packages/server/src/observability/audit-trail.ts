@@ -147,7 +147,10 @@ function decodeCursor(cursor: string): { at: string; id: string } {
       Array.isArray(value) &&
       value.length === 2 &&
       typeof value[0] === "string" &&
-      typeof value[1] === "string"
+      typeof value[1] === "string" &&
+      // No control character (PostgreSQL's text cannot hold a NUL): a forged cursor is the client's mistake.
+      /^\P{Cc}+$/u.test(value[0]) &&
+      /^\P{Cc}+$/u.test(value[1])
     )
       return { at: value[0], id: value[1] };
   } catch {

@@ -20,7 +20,10 @@ export function decodeSessionListCursor(cursor: string): SessionListPosition {
   if (
     Array.isArray(value) &&
     value.length === 2 &&
-    value.every((field) => typeof field === "string" && field.length > 0 && field.length <= MAX_FIELD_LENGTH)
+    value.every(
+      // No control character (PostgreSQL's text cannot hold a NUL): a forged cursor is the client's mistake.
+      (field) => typeof field === "string" && field.length <= MAX_FIELD_LENGTH && /^\P{Cc}+$/u.test(field),
+    )
   ) {
     const [updatedAt, sessionId] = value as [string, string];
     return { updatedAt, sessionId };

@@ -3,6 +3,7 @@ import {
   eventsQuerySchema,
   eventsResponseSchema,
   type SessionEvent,
+  sessionIdRefSchema,
 } from "@agent-runtime/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -30,7 +31,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; credent
       schema: {
         tags: ["sessions"],
         summary: "Replay events after a cursor (JSON), or stream them (SSE)",
-        params: z.object({ id: z.string().min(1).max(200) }),
+        params: z.object({ id: sessionIdRefSchema }),
         querystring: eventsQuerySchema,
         response: { 200: eventsResponseSchema, 409: errorResponseSchema },
       },

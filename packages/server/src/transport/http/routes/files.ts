@@ -1,5 +1,10 @@
 import { Readable } from "node:stream";
-import { errorResponseSchema, workspaceFileSchema, writeFileRequestSchema } from "@agent-runtime/protocol";
+import {
+  errorResponseSchema,
+  sessionIdRefSchema,
+  workspaceFileSchema,
+  writeFileRequestSchema,
+} from "@agent-runtime/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
@@ -32,7 +37,7 @@ export interface FileRouteOptions {
 export const DEFAULT_MAX_FILE_READ_BYTES = 4 * 1024 ** 3;
 const DEFAULT_MAX_FILE_WRITE_BYTES = 100 * 1024 ** 2;
 
-const fileParams = z.object({ id: z.string().min(1).max(200), "*": z.string().min(1).max(MAX_PATH_LENGTH) });
+const fileParams = z.object({ id: sessionIdRefSchema, "*": z.string().min(1).max(MAX_PATH_LENGTH) });
 
 /** A file's bytes in an answer; `any` so a handler may send a stream, the metadata documents it. */
 const fileBytes = z.any().meta({ type: "string", format: "binary", description: "The file's bytes" });
@@ -81,7 +86,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ runtime: AgentRuntime; files?: 
       schema: {
         tags: ["files"],
         summary: "Workspace file index",
-        params: z.object({ id: z.string().min(1).max(200) }),
+        params: z.object({ id: sessionIdRefSchema }),
         response: { 200: z.object({ files: z.array(workspaceFileSchema) }) },
       },
     },

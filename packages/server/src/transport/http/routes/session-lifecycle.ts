@@ -1,4 +1,5 @@
 import {
+  sessionIdRefSchema,
   stopSessionResponseSchema,
   syncSessionResponseSchema,
   updateSessionRequestSchema,
@@ -9,7 +10,7 @@ import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
 import { sessionScope } from "../request-caller.js";
 
-const sessionParams = z.object({ id: z.string().min(1).max(200) });
+const sessionParams = z.object({ id: sessionIdRefSchema });
 /** A model name and a permission policy with up to 200 tool names. */
 const UPDATE_BODY_LIMIT = 64 * 1024;
 const NO_BODY_LIMIT = 1024;

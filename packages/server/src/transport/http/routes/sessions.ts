@@ -14,6 +14,7 @@ import {
   sendMessageResponseSchema,
   sessionBlocksQuerySchema,
   sessionDataSchema,
+  sessionIdRefSchema,
   sessionQuerySchema,
 } from "@agent-runtime/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -21,7 +22,7 @@ import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
 import { sessionScope } from "../request-caller.js";
 
-const sessionParams = z.object({ id: z.string().min(1).max(200) });
+const sessionParams = z.object({ id: sessionIdRefSchema });
 
 /*
  * Body limits of these routes, sized to what their schemas accept (a

@@ -1,3 +1,4 @@
+import { sessionIdRefSchema } from "@agent-runtime/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AgentRuntime } from "../../../core/agent-runtime.js";
@@ -27,7 +28,7 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ["files"],
         summary: "Download the whole workspace (.tar.gz)",
-        params: z.object({ id: z.string().min(1).max(200) }),
+        params: z.object({ id: sessionIdRefSchema }),
         produces: ["application/gzip"],
         // `any` so the handler may send a stream; the metadata documents the bytes.
         response: {
