@@ -213,6 +213,31 @@ describe("forwardRequest", () => {
     await expect(forwarded).rejects.toThrow("the client went away");
   });
 
+  it("sends no Content-Length of the client's with a request it forwards without a body, so the owner's connection stays in step", async () => {
+    // A hostile client's GET announcing a body it never sends: were the length passed on with no body,
+    // the owner would take the next request on the same kept-alive connection for that body.
+    const seen: { url?: string; length?: string }[] = [];
+    const url = await owner((request, response) => {
+      seen.push({ url: request.url, length: request.headers["content-length"] });
+      request.resume();
+      response.end("ok");
+    });
+    const get = (path: string, headers: Record<string, string>) =>
+      forwardRequest({
+        target: target(url),
+        fromNodeId: "node-2",
+        method: "GET",
+        path,
+        headers,
+        timeoutMs: 3_000,
+      });
+    const first = await get("/sessions/s-1", { "content-length": "40" });
+    expect(await text(first.body)).toBe("ok");
+    const second = await get("/sessions/s-2", {});
+    expect(await text(second.body)).toBe("ok");
+    expect(seen).toEqual([{ url: "/sessions/s-1" }, { url: "/sessions/s-2" }]);
+  });
+
   it("refuses a path that could leave the owner's origin", async () => {
     const url = await owner((_request, response) => response.end());
     for (const path of ["//evil.example/x", "http://evil.example/", "relative", "/a\r\nx: y"]) {

@@ -184,6 +184,10 @@ function forwardedHeaders(
     headers[name] = typeof value === "string" ? value : [...value];
   }
   if (body instanceof Uint8Array) headers["content-length"] = String(body.byteLength);
+  // A length announced for a body that is not sent would make the owner read the next request on
+  // the same kept-alive connection as that body: requests and answers between the nodes would fall
+  // out of step (a client's GET with a Content-Length is enough).
+  else if (body === undefined) delete headers["content-length"];
   return headers;
 }
 

@@ -1,3 +1,4 @@
+import { sessionIdRefSchema } from "@agent-runtime/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Cluster } from "../../cluster/cluster.js";
 import { FORWARDED_BY_HEADER, forwardRequest } from "../../cluster/forward-request.js";
@@ -30,6 +31,8 @@ export function installClusterForwarding(app: FastifyInstance, cluster: Cluster)
     if (!request.routeOptions.url?.startsWith(SESSION_ROUTES)) return;
     const sessionId = (request.params as { id?: unknown } | undefined)?.id;
     if (typeof sessionId !== "string" || request.headers[FORWARDED_BY_HEADER] !== undefined) return;
+    // An id no session can have is answered here (400 by the route's validation), never looked up.
+    if (!sessionIdRefSchema.safeParse(sessionId).success) return;
     const route = await cluster.route(sessionId).catch((error: unknown) => {
       request.log.warn({ err: errorMessage(error) }, "cluster: finding a session's node failed");
       return { kind: "local" as const };

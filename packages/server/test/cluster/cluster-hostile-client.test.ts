@@ -1,0 +1,172 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
+import type { SessionData } from "@agent-runtime/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServerProcess, startServerProcess } from "../support/server-process.js";
+import { SocketRecorder } from "../support/socket-recorder.js";
+import { type ClusterTestDatabase, createClusterTestDatabase } from "./cluster-test-database.js";
+import { deleteKeys, redisUrl, testRedis, uniqueKeyPrefix } from "./redis-test-keys.js";
+
+/**
+ * Cluster mode against a hostile client: two real `serve` processes (n1
+ * owns the session, n2 forwards), tenants `alpha` and `beta`. No turn runs,
+ * so no sandbox starts.
+ */
+const ALPHA = "alpha-key-0123456789";
+const BETA = "beta-key-0123456789";
+
+interface Node {
+  readonly process: ServerProcess;
+  readonly url: string;
+  readonly dataDir: string;
+}
+
+describe("cluster mode: a hostile client", () => {
+  let mock: MockModel;
+  let database: ClusterTestDatabase;
+  let keyPrefix: string;
+  const nodes: Node[] = [];
+  let sessionId: string;
+
+  const startNode = async (name: string): Promise<Node> => {
+    const dataDir = await mkdtemp(join(tmpdir(), `agent-runtime-hostile-${name}-`));
+    const process = await startServerProcess({
+      dataDir,
+      modelUrl: mock.url,
+      env: { AGENT_RUNTIME_API_KEYS: `alpha:${ALPHA},beta:${BETA}` },
+      args: [
+        "--port",
+        String(await freePort()),
+        "--database",
+        database.url,
+        "--redis-url",
+        redisUrl,
+        "--cluster-key-prefix",
+        keyPrefix,
+        "--node-id",
+        name,
+      ],
+    });
+    return { process, url: process.url, dataDir };
+  };
+
+  const get = (node: Node, path: string, key: string, headers: Record<string, string> = {}) =>
+    fetch(`${node.url}${path}`, { headers: { authorization: `Bearer ${key}`, ...headers } });
+
+  beforeAll(async () => {
+    mock = await startMockModel({ script: { rules: [] } });
+    database = await createClusterTestDatabase("cluster_hostile");
+    keyPrefix = uniqueKeyPrefix("hostile");
+    nodes.push(await startNode("h1"), await startNode("h2"));
+    const created = await fetch(`${nodes[0]!.url}/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALPHA}`, "content-type": "application/json" },
+      body: JSON.stringify({ agentProfileRef: "test" }),
+    });
+    expect(created.status).toBe(201);
+    sessionId = ((await created.json()) as SessionData).sessionId;
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.process.kill("SIGTERM")));
+    await mock?.close();
+    await database?.drop();
+    const redis = testRedis();
+    await deleteKeys(redis, keyPrefix).finally(() => redis.quit());
+    await Promise.allSettled(nodes.map((node) => rm(node.dataDir, { recursive: true, force: true })));
+  });
+
+  it("serves the owner's tenant through the other node, and no other tenant's key", async () => {
+    const [, n2] = nodes as [Node, Node];
+    expect((await get(n2, `/sessions/${sessionId}`, ALPHA)).status).toBe(200);
+    const foreign = await get(n2, `/sessions/${sessionId}`, BETA);
+    expect(foreign.status).toBe(404);
+    const socket = new SocketRecorder(n2.url, { token: BETA });
+    try {
+      expect(await socket.join(sessionId, 0)).toMatchObject({
+        ok: false,
+        error: { code: "SESSION_NOT_FOUND" },
+      });
+    } finally {
+      socket.close();
+    }
+  });
+
+  it("does not let a client's own forwarded-by header take a session from its owner", async () => {
+    const [n1, n2] = nodes as [Node, Node];
+    const spoofed = await get(n2, `/sessions/${sessionId}`, ALPHA, { "x-agent-runtime-forwarded-by": "h1" });
+    expect(spoofed.status).toBe(503);
+    expect(((await spoofed.json()) as { error: { code: string } }).error.code).toBe("NODE_UNAVAILABLE");
+    const owner = (await (await get(n1, `/sessions/${sessionId}`, ALPHA)).json()) as SessionData;
+    expect(owner.runtime.isLoaded).toBe(true);
+  });
+
+  it("answers 400 for a session id storage cannot hold, on a node that would forward it", async () => {
+    const [, n2] = nodes as [Node, Node];
+    expect((await get(n2, "/sessions/a%00b/blocks", ALPHA)).status).toBe(400);
+    const socket = new SocketRecorder(n2.url, { token: ALPHA });
+    try {
+      expect(await socket.join("a\u0000b", 0)).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION_FAILED" },
+      });
+      expect(await socket.join("s".repeat(100_000), 0)).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION_FAILED" },
+      });
+    } finally {
+      socket.close();
+    }
+    // Refused before the lease look-up: a hostile client cannot fill the log with failed queries.
+    expect(n2.process.output()).not.toContain("finding a session's node failed");
+  });
+
+  it("relays the owner's refusal of a message body over its limit, and forwards the next request", async () => {
+    const [, n2] = nodes as [Node, Node];
+    const huge = await fetch(`${n2.url}/sessions/${sessionId}/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALPHA}`, "content-type": "application/json" },
+      body: JSON.stringify({ content: "x".repeat(40 * 1024 * 1024) }),
+    }).catch((error: unknown) => error);
+    // The owner refuses it (413) once the limit is passed; it may cut the upload off before the answer is read.
+    if (huge instanceof Response) expect(huge.status).toBe(413);
+    expect((await get(n2, `/sessions/${sessionId}`, ALPHA)).status).toBe(200);
+  });
+
+  it("keeps the nodes' connection in step after a GET that announces a body", async () => {
+    const [, n2] = nodes as [Node, Node];
+    // A GET with a Content-Length and its body, on a raw connection: n2 forwards the GET (without the body).
+    const { port } = new URL(n2.url);
+    const raw = connect(Number(port), "127.0.0.1");
+    const body = "x".repeat(200);
+    raw.write(
+      `GET /sessions/${sessionId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALPHA}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    const answer = await new Promise<string>((resolve) => {
+      let text = "";
+      raw.on("data", (chunk) => (text += chunk.toString()));
+      raw.on("close", () => resolve(text));
+    });
+    expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+    // The next forwarded requests (which reuse n2's kept-alive connection to n1) are answered as themselves.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const next = await get(n2, `/sessions/${sessionId}/blocks?limit=1`, ALPHA);
+      expect(next.status).toBe(200);
+      expect(((await next.json()) as { sessionId: string }).sessionId).toBe(sessionId);
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
