@@ -1,5 +1,6 @@
 import { agentProfileSchema } from "@agent-runtime/protocol";
 import { describe, expect, it } from "vitest";
+import { createAcpArchitecture } from "../agents/acp/acp-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
 import { createOpenCodeArchitecture } from "../agents/opencode/opencode-architecture.js";
 import { PLACEHOLDER_API_KEY, sandboxEgressFor } from "./model-egress.js";
@@ -90,6 +91,30 @@ describe("sandboxEgressFor", () => {
       opencode: { baseUrl: "http://opencode.ai:443/zen/v1", apiKey: PLACEHOLDER_API_KEY },
       other: { baseUrl: "http://other.example.test:443/v1", apiKey: PLACEHOLDER_API_KEY },
     });
+  });
+
+  it("injects the key for a generic ACP agent (any tenant's session may choose one) on model calls only, never on the endpoint's other uses", () => {
+    const egress = sandboxEgressFor(
+      { baseUrl: "https://gateway.example.test/llm", apiKey: "sk-real" },
+      createAcpArchitecture(),
+      profile,
+    );
+    const [secret] = egress.network.secrets;
+    expect(secret).toMatchObject({
+      endpoint: "gateway.example.test:443",
+      header: "authorization",
+      value: "Bearer sk-real",
+    });
+    // Anthropic's Messages API and OpenAI's chat completions and Responses API, and the model lists: nothing else
+    // (files, batches, fine-tuning, key or model management) goes out with the operator's key.
+    expect(secret?.paths).toEqual([
+      "POST /llm/v1/messages",
+      "POST /llm/v1/messages/count_tokens",
+      "POST /llm/v1/chat/completions",
+      "POST /llm/v1/responses",
+      "GET /llm/v1/models",
+    ]);
+    expect(egress.network.secrets).toHaveLength(1);
   });
 
   it("defaults to Anthropic's API and never passes a key that was not configured", () => {

@@ -42,6 +42,19 @@ const acpArchitecture: AgentArchitecture = {
   // An ACP agent of the user's choosing: its key variable is its own business; the OpenAI-style bearer
   // header is what most of them send.
   credentialHeader: (apiKey) => ({ header: "authorization", value: `Bearer ${apiKey}` }),
+  // Any tenant's session may run an agent of its choosing: the key goes with model calls only (Anthropic's
+  // Messages API, OpenAI's chat completions and Responses API, the model lists), never with the key's other
+  // uses at the endpoint (files, batches, fine-tuning, key or model management), as for every other agent.
+  modelApiPaths: (basePath) => {
+    const root = basePath.replace(/\/+$/, "").replace(/\/v1$/, "");
+    return [
+      `POST ${root}/v1/messages`,
+      `POST ${root}/v1/messages/count_tokens`,
+      `POST ${root}/v1/chat/completions`,
+      `POST ${root}/v1/responses`,
+      `GET ${root}/v1/models`,
+    ];
+  },
 
   runnerEnv(input) {
     // The profile cannot override HOME; the agent reads its key from the variables it knows.
