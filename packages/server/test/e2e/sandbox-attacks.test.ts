@@ -55,9 +55,9 @@ const script: ScriptInput = {
       replies: [
         {
           tool: "Bash",
-          // Bounded: at most 3000 forks, each child sleeps 5 s; the pids limit stops most of them.
+          // Bounded: at most 3000 forks, each child sleeps 60 s (only the session's deletion ends them in time); the pids limit stops most.
           input: {
-            command: "for i in $(seq 1 3000); do sleep 5 & done 2>/dev/null; echo forked",
+            command: "for i in $(seq 1 3000); do sleep 60 & done 2>/dev/null; echo forked",
             description: "Fork",
           },
         },
@@ -167,13 +167,14 @@ describe("attacks from an agent's tools", () => {
     });
     expect(errors(session.blocks).map((e) => e.code)).toContain("RESOURCE_LIMIT");
     expect(percentile(healthMs, 95)).toBeLessThan(50);
+    // The sandbox still holds processes (the forks sleep 60 s), so "nothing survives" below is not vacuous.
+    const sandbox = sandboxNameFor(sessionId);
+    expect(sandboxPids(sandbox).length).toBeGreaterThan(0);
 
     const other = await rest.createSession();
     await runTurn(other, "Create notes.txt");
     await expectFile(other, "notes.txt");
 
-    const sandbox = sandboxNameFor(sessionId);
-    expect(sandboxPids(sandbox).length).toBeGreaterThan(0);
     expect((await fetch(`${server.url}/sessions/${sessionId}`, { method: "DELETE" })).status).toBeLessThan(
       300,
     );
