@@ -55,7 +55,7 @@ const script: ScriptInput = {
       replies: [
         {
           tool: "Bash",
-          // Bounded: at most 3000 forks, each child sleeps 60 s (only the session's deletion ends them in time); the pids limit stops most.
+          // Bounded: at most 3000 forks, each child sleeps 60 s (only the session's stop ends them within the test); the pids limit stops most.
           input: {
             command: "for i in $(seq 1 3000); do sleep 60 & done 2>/dev/null; echo forked",
             description: "Fork",
@@ -151,7 +151,11 @@ describe("attacks from an agent's tools", () => {
     const healthMs: number[] = [];
     const deadline = Date.now() + 60_000;
     let session = await rest.session(sessionId);
+    const sandbox = sandboxNameFor(sessionId);
+    // The most processes seen in the sandbox while the bomb ran: "nothing survives" below is not vacuous.
+    let mostPids = 0;
     while (Date.now() < deadline) {
+      if (healthMs.length % 5 === 0) mostPids = Math.max(mostPids, sandboxPids(sandbox).length);
       const started = performance.now();
       const health = await fetch(`${server.url}/health`);
       await health.arrayBuffer();
@@ -167,9 +171,7 @@ describe("attacks from an agent's tools", () => {
     });
     expect(errors(session.blocks).map((e) => e.code)).toContain("RESOURCE_LIMIT");
     expect(percentile(healthMs, 95)).toBeLessThan(50);
-    // The sandbox still holds processes (the forks sleep 60 s), so "nothing survives" below is not vacuous.
-    const sandbox = sandboxNameFor(sessionId);
-    expect(sandboxPids(sandbox).length).toBeGreaterThan(0);
+    expect(mostPids).toBeGreaterThan(0);
 
     const other = await rest.createSession();
     await runTurn(other, "Create notes.txt");

@@ -33,6 +33,9 @@ export function installClusterForwarding(app: FastifyInstance, cluster: Cluster)
     if (typeof sessionId !== "string" || request.headers[FORWARDED_BY_HEADER] !== undefined) return;
     // An id no session can have is answered here (400 by the route's validation), never looked up.
     if (!sessionIdRefSchema.safeParse(sessionId).success) return;
+    // A JSON body announced over the route's limit is refused here (413), as the owner would: forwarding
+    // it would only have the owner cut the upload off, which the forwarder could not tell from a failure.
+    if (overJsonLimit(request)) return;
     const route = await cluster.route(sessionId).catch((error: unknown) => {
       request.log.warn({ err: errorMessage(error) }, "cluster: finding a session's node failed");
       return { kind: "local" as const };
@@ -57,6 +60,14 @@ declare module "fastify" {
     /** Cluster mode: the node this request was forwarded to (which answers, audits and traces it). */
     forwardedTo?: string;
   }
+}
+
+/** True for a JSON request whose announced length is over its route's body limit. */
+function overJsonLimit(request: FastifyRequest): boolean {
+  const limit = request.routeOptions.bodyLimit;
+  const declared = Number(request.headers["content-length"]);
+  const json = /^application\/json\b/i.test(String(request.headers["content-type"] ?? ""));
+  return json && limit !== undefined && Number.isFinite(declared) && declared > limit;
 }
 
 async function forward(
