@@ -288,7 +288,7 @@ program
       idleTimeoutSeconds: Number(options.idleTimeout),
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,
-      ...(clusterServeOptions(options) ? { cluster: clusterServeOptions(options) } : {}),
+      cluster: clusterServeOptions(options),
       http: httpServerOptions(options),
       observability: observabilityServeOptions(options),
       socketLimits: {

@@ -1,14 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
+import { connect } from "node:net";
 import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
 import type { SessionData } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerProcess, startServerProcess } from "../support/server-process.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
+import { type ClusterNodeProcess, startClusterNode } from "./cluster-node-process.js";
 import { type ClusterTestDatabase, createClusterTestDatabase } from "./cluster-test-database.js";
-import { deleteKeys, redisUrl, testRedis, uniqueKeyPrefix } from "./redis-test-keys.js";
+import { deleteKeys, testRedis, uniqueKeyPrefix } from "./redis-test-keys.js";
 
 /**
  * Cluster mode against a hostile client: two real `serve` processes (n1
@@ -18,11 +16,7 @@ import { deleteKeys, redisUrl, testRedis, uniqueKeyPrefix } from "./redis-test-k
 const ALPHA = "alpha-key-0123456789";
 const BETA = "beta-key-0123456789";
 
-interface Node {
-  readonly process: ServerProcess;
-  readonly url: string;
-  readonly dataDir: string;
-}
+type Node = ClusterNodeProcess;
 
 describe("cluster mode: a hostile client", () => {
   let mock: MockModel;
@@ -31,27 +25,14 @@ describe("cluster mode: a hostile client", () => {
   const nodes: Node[] = [];
   let sessionId: string;
 
-  const startNode = async (name: string): Promise<Node> => {
-    const dataDir = await mkdtemp(join(tmpdir(), `agent-runtime-hostile-${name}-`));
-    const process = await startServerProcess({
-      dataDir,
+  const startNode = (name: string): Promise<Node> =>
+    startClusterNode({
+      name,
+      databaseUrl: database.url,
+      keyPrefix,
       modelUrl: mock.url,
       env: { AGENT_RUNTIME_API_KEYS: `alpha:${ALPHA},beta:${BETA}` },
-      args: [
-        "--port",
-        String(await freePort()),
-        "--database",
-        database.url,
-        "--redis-url",
-        redisUrl,
-        "--cluster-key-prefix",
-        keyPrefix,
-        "--node-id",
-        name,
-      ],
     });
-    return { process, url: process.url, dataDir };
-  };
 
   const get = (node: Node, path: string, key: string, headers: Record<string, string> = {}) =>
     fetch(`${node.url}${path}`, { headers: { authorization: `Bearer ${key}`, ...headers } });
@@ -159,14 +140,3 @@ describe("cluster mode: a hostile client", () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -1,15 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { type MockModel, startMockModel } from "@agent-runtime/mock-model";
 import type { SessionData, SessionEvent } from "@agent-runtime/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { longStoryRule, notesRule } from "../support/scripts.js";
-import { type ServerProcess, startServerProcess } from "../support/server-process.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
+import { type ClusterNodeProcess, startClusterNode } from "./cluster-node-process.js";
 import { type ClusterTestDatabase, createClusterTestDatabase } from "./cluster-test-database.js";
-import { deleteKeys, redisUrl, testRedis, uniqueKeyPrefix } from "./redis-test-keys.js";
+import { deleteKeys, testRedis, uniqueKeyPrefix } from "./redis-test-keys.js";
 
 /**
  * Cluster mode end to end (issue 18): three real `agent-runtime serve`
@@ -20,13 +17,7 @@ import { deleteKeys, redisUrl, testRedis, uniqueKeyPrefix } from "./redis-test-k
 
 const LEASE_TTL_SECONDS = 3;
 
-interface Node {
-  readonly name: string;
-  readonly port: number;
-  readonly dataDir: string;
-  process: ServerProcess;
-  readonly url: string;
-}
+type Node = ClusterNodeProcess;
 
 describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
   let mock: MockModel;
@@ -35,29 +26,16 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
   let nodes: Node[] = [];
   const recorders: SocketRecorder[] = [];
 
-  const startNode = async (name: string, port?: number, dataDir?: string): Promise<Node> => {
-    const nodePort = port ?? (await freePort());
-    const dir = dataDir ?? (await mkdtemp(join(tmpdir(), `agent-runtime-cluster-${name}-`)));
-    const process = await startServerProcess({
-      dataDir: dir,
+  const startNode = (name: string, port?: number, dataDir?: string): Promise<Node> =>
+    startClusterNode({
+      name,
+      databaseUrl: database.url,
+      keyPrefix,
       modelUrl: mock.url,
-      args: [
-        "--port",
-        String(nodePort),
-        "--database",
-        database.url,
-        "--redis-url",
-        redisUrl,
-        "--cluster-key-prefix",
-        keyPrefix,
-        "--node-id",
-        name,
-        "--lease-ttl",
-        String(LEASE_TTL_SECONDS),
-      ],
+      leaseTtlSeconds: LEASE_TTL_SECONDS,
+      ...(port === undefined ? {} : { port }),
+      ...(dataDir === undefined ? {} : { dataDir }),
     });
-    return { name, port: nodePort, dataDir: dir, process, url: process.url };
-  };
 
   const record = async (node: Node, sessionId: string, afterSeq?: number): Promise<SocketRecorder> => {
     const recorder = new SocketRecorder(node.url);
@@ -141,9 +119,9 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
     const [n1, n2, n3] = nodes as [Node, Node, Node];
     const sessionId = await createSession(n1);
     const watcher = await record(n2, sessionId);
-    expect((await post(n3, `/sessions/${sessionId}/messages`, { content: "Tell me a long story" })).status).toBe(
-      202,
-    );
+    expect(
+      (await post(n3, `/sessions/${sessionId}/messages`, { content: "Tell me a long story" })).status,
+    ).toBe(202);
     await watcher.waitFor((event) => event.type === "session:block:delta", 60_000);
     const killedAt = Date.now();
     await n1.process.kill("SIGKILL");
@@ -178,17 +156,23 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
     const [n1, n2, n3] = nodes as [Node, Node, Node];
     const sessionId = await createSession(n3);
     const watcher = await record(n2, sessionId);
-    expect((await post(n3, `/sessions/${sessionId}/messages`, { content: "Create notes.txt" })).status).toBe(202);
+    expect((await post(n3, `/sessions/${sessionId}/messages`, { content: "Create notes.txt" })).status).toBe(
+      202,
+    );
     await watcher.waitForTurns(1, 90_000);
     process.kill(n3.process.pid, "SIGSTOP");
     try {
       // Past the lease: n1 takes it over (its scan, or this request, claims it).
       await new Promise((resolve) => setTimeout(resolve, (LEASE_TTL_SECONDS + 1) * 1000));
       await expect
-        .poll(async () => (await post(n1, `/sessions/${sessionId}/messages`, { content: "Tell me a long story" })).status, {
-          timeout: 20_000,
-          interval: 500,
-        })
+        .poll(
+          async () =>
+            (await post(n1, `/sessions/${sessionId}/messages`, { content: "Tell me a long story" })).status,
+          {
+            timeout: 20_000,
+            interval: 500,
+          },
+        )
         .toBe(202);
       const started = await watcher.waitFor(
         (event) => event.type === "session:turn:started" && event.content === "Tell me a long story",
@@ -215,7 +199,9 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
       .where("id", "=", sessionId)
       .executeTakeFirstOrThrow();
     const storedRecord = JSON.parse(stored.record) as { lastSeq: number; openTurnId?: string };
-    expect(storedRecord.lastSeq, "the stored record is the new owner's, not the paused one's").toBe(seqs.at(-1));
+    expect(storedRecord.lastSeq, "the stored record is the new owner's, not the paused one's").toBe(
+      seqs.at(-1),
+    );
     expect(storedRecord.openTurnId).toBeUndefined();
     const lease = await db
       .selectFrom("session_leases")
@@ -225,9 +211,17 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
     // n1's request or a takeover scan claimed it: either way not the paused node.
     expect(lease.node_id).not.toBe("n3");
   });
-  it("loses no event through a rolling restart of all three nodes under a steady message load", { timeout: 400_000 }, async () => {
-    const sessionIds = [await createSession(nodes[0]!), await createSession(nodes[1]!), await createSession(nodes[2]!)];
-    const watchers = sessionIds.map((sessionId, index) => new ResilientWatcher(sessionId, () => nodes, index));
+  it("loses no event through a rolling restart of all three nodes under a steady message load", {
+    timeout: 400_000,
+  }, async () => {
+    const sessionIds = [
+      await createSession(nodes[0]!),
+      await createSession(nodes[1]!),
+      await createSession(nodes[2]!),
+    ];
+    const watchers = sessionIds.map(
+      (sessionId, index) => new ResilientWatcher(sessionId, () => nodes, index),
+    );
     for (const watcher of watchers) await watcher.start();
     const failures: string[] = [];
     let stop = false;
@@ -257,7 +251,10 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
     stop = true;
     const sent = await Promise.all(load);
     expect(Math.min(...sent), "every session kept taking messages").toBeGreaterThan(1);
-    expect(failures.filter((failure) => !/^503 |^unreachable /.test(failure)), "failed requests").toEqual([]);
+    expect(
+      failures.filter((failure) => !/^503 |^unreachable /.test(failure)),
+      "failed requests",
+    ).toEqual([]);
     for (const [index, sessionId] of sessionIds.entries()) {
       const watcher = watchers[index]!;
       const seqs = watcher.events.map((event) => event.seq);
@@ -273,7 +270,8 @@ describe("cluster mode: three nodes on PostgreSQL and Redis", () => {
 
 async function createSession(node: Node): Promise<string> {
   const response = await post(node, "/sessions", { agentProfileRef: "test" });
-  if (response.status !== 201) throw new Error(`create on ${node.name}: ${response.status} ${await response.text()}`);
+  if (response.status !== 201)
+    throw new Error(`create on ${node.name}: ${response.status} ${await response.text()}`);
   return ((await response.json()) as SessionData).sessionId;
 }
 
@@ -284,7 +282,8 @@ async function post(node: Node, path: string, body: unknown): Promise<Response> 
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (response.status >= 300) console.warn(`POST ${path} on ${node.name}: ${response.status} ${await response.clone().text()}`);
+  if (response.status >= 300)
+    console.warn(`POST ${path} on ${node.name}: ${response.status} ${await response.clone().text()}`);
   return response;
 }
 
@@ -297,17 +296,6 @@ async function session(node: Node, sessionId: string): Promise<SessionData> {
 
 function range(first: number, count: number): number[] {
   return Array.from({ length: count }, (_, index) => first + index);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -360,7 +348,7 @@ class ResilientWatcher {
   ) {}
 
   async start(): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
+    while (!this.closed) {
       const node = this.nodes()[this.nodeIndex % 3]!;
       const recorder = new SocketRecorder(node.url);
       const afterSeq = this.events.at(-1)?.seq ?? 0;
@@ -392,7 +380,8 @@ class ResilientWatcher {
   async waitForCompletedTurns(count: number, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.events.filter((event) => event.type === "session:turn:completed").length < count) {
-      if (Date.now() > deadline) throw new Error(`session ${this.sessionId}: ${count} turns did not complete`);
+      if (Date.now() > deadline)
+        throw new Error(`session ${this.sessionId}: ${count} turns did not complete`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
