@@ -139,4 +139,36 @@ describe("cluster mode: a hostile client", () => {
       expect(((await next.json()) as { sessionId: string }).sessionId).toBe(sessionId);
     }
   });
+
+  it("sends a snapshot to a client behind the store when the shared stream holds nothing of the session (it expired)", async () => {
+    const [n1, n2] = nodes as [Node, Node];
+    const patched = await fetch(`${n1.url}/sessions/${sessionId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${ALPHA}`, "content-type": "application/json" },
+      body: JSON.stringify({ sessionOptions: { model: "claude-sonnet-4-5" } }),
+    });
+    expect(patched.status).toBe(200);
+    expect(
+      (
+        await fetch(`${n1.url}/sessions/${sessionId}/sync`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${ALPHA}`, "content-type": "application/json" },
+          body: "{}",
+        })
+      ).status,
+    ).toBe(200);
+    const redis = testRedis();
+    try {
+      await redis.del(`${keyPrefix}session:{${sessionId}}:events`, `${keyPrefix}session:{${sessionId}}:meta`);
+    } finally {
+      await redis.quit();
+    }
+    const socket = new SocketRecorder(n2.url, { token: ALPHA });
+    try {
+      expect(await socket.join(sessionId, 0)).toMatchObject({ ok: true, snapshot: true });
+      expect(socket.snapshots).toHaveLength(1);
+    } finally {
+      socket.close();
+    }
+  });
 });
