@@ -178,6 +178,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       ...(observability.metricsTenantLabels
         ? { metrics: { tenantLabels: observability.metricsTenantLabels } }
         : {}),
+      auditRetentionMs: (observability.auditRetentionDays ?? 90) * 86_400_000,
     },
     apiKeys: await apiKeys(),
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
@@ -246,10 +247,14 @@ async function joinCluster(
 ): Promise<Cluster> {
   const setting = options.databaseSetting ?? "--database";
   if (!options.database || !/^postgres(ql)?:\/\//i.test(options.database)) {
-    throw new Error(`Cluster mode (--redis-url) needs a PostgreSQL database shared by the nodes: set ${setting} to a postgres:// URL`);
+    throw new Error(
+      `Cluster mode (--redis-url) needs a PostgreSQL database shared by the nodes: set ${setting} to a postgres:// URL`,
+    );
   }
   if (options.port === 0 && cluster.advertiseUrl === undefined) {
-    throw new Error("Cluster mode needs a fixed --port, or an --advertise-url where the other nodes reach this node");
+    throw new Error(
+      "Cluster mode needs a fixed --port, or an --advertise-url where the other nodes reach this node",
+    );
   }
   return Cluster.connect({
     databaseUrl: options.database,
@@ -257,7 +262,9 @@ async function joinCluster(
     nodeId: cluster.nodeId ?? defaultNodeId(options.port),
     advertiseUrl: cluster.advertiseUrl ?? defaultAdvertiseUrl(options.host, options.port),
     ...(cluster.keyPrefix === undefined ? {} : { keyPrefix: cluster.keyPrefix }),
-    ...(cluster.leaseTtlSeconds === undefined ? {} : { leaseTtlMs: Math.round(cluster.leaseTtlSeconds * 1000) }),
+    ...(cluster.leaseTtlSeconds === undefined
+      ? {}
+      : { leaseTtlMs: Math.round(cluster.leaseTtlSeconds * 1000) }),
     logger,
   });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { AuditRecord } from "@agent-runtime/protocol";
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createMemoryPersistenceAdapter } from "../persistence/memory/memory-persistence-adapter.js";
 import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import { AuditTrail } from "./audit-trail.js";
@@ -121,5 +121,49 @@ describe("AuditTrail", () => {
     await trail.close();
     trail.record(record("acme"));
     expect(await store.listAuditRecords({ limit: 10 })).toHaveLength(1);
+  });
+
+  it("prunes stored records older than its retention when it starts and then periodically, and logs how many", async () => {
+    const store = createMemoryPersistenceAdapter();
+    const old = record("acme", new Date(Date.now() - 3 * 86_400_000).toISOString());
+    const recent = record("acme", new Date(Date.now() - 3_600_000).toISOString());
+    await store.appendAuditRecords([old, recent]);
+    const { logger, lines } = capturedLogger();
+    const trail = new AuditTrail({
+      persistence: store,
+      logger,
+      retentionMs: 86_400_000,
+      pruneIntervalMs: 20,
+    });
+    trail.start();
+    await vi.waitFor(async () => {
+      expect(await store.listAuditRecords({ limit: 10 })).toEqual([recent]);
+    });
+    expect(
+      lines.some((line) => line.msg === "pruned audit records past their retention" && line.pruned === 1),
+    ).toBe(true);
+    // Periodically: a record that ages past the retention later goes too.
+    const aged = record("acme", new Date(Date.now() - 2 * 86_400_000).toISOString());
+    await store.appendAuditRecords([aged]);
+    await vi.waitFor(async () => {
+      expect(await store.listAuditRecords({ limit: 10 })).toEqual([recent]);
+    });
+    await trail.close();
+  });
+
+  it("keeps every record when its retention is 0", async () => {
+    const store = createMemoryPersistenceAdapter();
+    const old = record("acme", "2001-01-01T00:00:00.000Z");
+    await store.appendAuditRecords([old]);
+    const trail = new AuditTrail({
+      persistence: store,
+      logger: pino({ level: "silent" }),
+      retentionMs: 0,
+      pruneIntervalMs: 5,
+    });
+    trail.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await store.listAuditRecords({ limit: 10 })).toEqual([old]);
+    await trail.close();
   });
 });

@@ -18,6 +18,15 @@ export interface AuditTrailOptions {
   readonly batchSize?: number;
   /** Called on each failed write of a batch (the batch is kept and retried with the next record or flush). */
   readonly onWriteFailed?: () => void;
+  /**
+   * How long stored records are kept: from `start()` on, older ones are
+   * deleted (when the adapter can, `pruneAuditRecords`) at once and then
+   * every `pruneIntervalMs`. 0 keeps every record. The log keeps its own.
+   * @default 0
+   */
+  readonly retentionMs?: number;
+  /** How often records past the retention are deleted. @default 3_600_000 (an hour) */
+  readonly pruneIntervalMs?: number;
 }
 
 /**
@@ -25,12 +34,15 @@ export interface AuditTrailOptions {
  * record) and stored through the persistence adapter's optional capability,
  * in batches, in order, one write at a time. A failed write keeps its batch
  * for the next attempt; storage never blocks the request being audited.
+ * Stored records older than `retentionMs` are deleted periodically.
  */
 export class AuditTrail {
   private pending: AuditRecord[] = [];
   private writing: Promise<void> | undefined;
   private droppedCount = 0;
   private closed = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
   private readonly maxPending: number;
   private readonly batchSize: number;
 
@@ -65,8 +77,24 @@ export class AuditTrail {
     void this.flush();
   }
 
+  /** Starts deleting records past `retentionMs` (now, then every `pruneIntervalMs`); nothing when it is 0. */
+  start(): void {
+    const { retentionMs = 0, pruneIntervalMs = 3_600_000 } = this.options;
+    if (retentionMs <= 0 || !this.options.persistence.pruneAuditRecords || this.pruneTimer) return;
+    const prune = () => {
+      this.pruning ??= this.prune(retentionMs).finally(() => {
+        this.pruning = undefined;
+      });
+    };
+    prune();
+    this.pruneTimer = setInterval(prune, pruneIntervalMs);
+    this.pruneTimer.unref();
+  }
+
   /** Stores what waits, then only logs: called before persistence closes. Never rejects. */
   async close(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    await this.pruning;
     await this.flush();
     this.closed = true;
   }
@@ -113,6 +141,21 @@ export class AuditTrail {
       .slice(0, query.limit);
     const last = records.at(-1);
     return { records, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
+  }
+
+  private async prune(retentionMs: number): Promise<void> {
+    const { persistence, logger } = this.options;
+    const before = new Date(Date.now() - retentionMs);
+    try {
+      const pruned = await persistence.pruneAuditRecords!(before);
+      if (pruned > 0)
+        logger.info({ pruned, before: before.toISOString() }, "pruned audit records past their retention");
+    } catch (error) {
+      logger.error(
+        { err: errorMessage(error) },
+        "pruning audit records failed; retrying at the next interval",
+      );
+    }
   }
 
   private async drain(): Promise<void> {

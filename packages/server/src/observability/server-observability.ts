@@ -22,6 +22,12 @@ export interface ObservabilityOptions {
    * variables). Absent: no tracing, and nothing of it runs. @default undefined
    */
   readonly tracing?: { readonly tracerProvider: TracerProvider };
+  /**
+   * Stored audit records older than this are deleted (hourly, when the
+   * persistence adapter can: `pruneAuditRecords`); 0 keeps every record.
+   * @default 0
+   */
+  readonly auditRetentionMs?: number;
 }
 
 /** The observability parts attached to one server (see `attachObservability`). */
@@ -48,7 +54,9 @@ export async function attachObservability(
     persistence: runtime.persistence,
     logger: runtime.logger,
     onWriteFailed: () => metrics.persistenceFailed("audit"),
+    retentionMs: options.auditRetentionMs ?? 0,
   });
+  audit.start();
   // Observers live as long as the runtime: a server and its runtime end together.
   runtime.sessions.subscribeAll((event) => metrics.observe(event));
   runtime.probes.add(metrics.probeListener);

@@ -26,6 +26,7 @@ export interface BuiltInPersistenceAdapter extends PersistenceAdapter {
   loadTenantUsage(tenantId: string): Promise<TenantUsageTotals | null>;
   appendAuditRecords(records: readonly AuditRecord[]): Promise<void>;
   listAuditRecords(page: AuditListPage): Promise<AuditRecord[]>;
+  pruneAuditRecords(before: Date): Promise<number>;
   /**
    * Validates the profile (`VALIDATION_FAILED` naming the field) and upserts it
    * by `id`. Resolves to the stored profile, defaults applied. Idempotent.

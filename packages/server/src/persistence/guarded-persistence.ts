@@ -108,6 +108,12 @@ export function guardPersistence(
             bounded("listAuditRecords", () => adapter.listAuditRecords!(page)),
         }
       : {}),
+    ...(adapter.pruneAuditRecords
+      ? {
+          pruneAuditRecords: (before: Date) =>
+            bounded("pruneAuditRecords", () => adapter.pruneAuditRecords!(before)),
+        }
+      : {}),
     listAgentProfiles: () => bounded("listAgentProfiles", () => adapter.listAgentProfiles()),
     loadAgentProfile: (id) => bounded("loadAgentProfile", () => adapter.loadAgentProfile(id)),
   };

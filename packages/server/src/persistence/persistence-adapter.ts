@@ -184,6 +184,12 @@ export interface PersistenceAdapter {
    * `page.limit` records after `page.after`, only those matching its filters.
    */
   listAuditRecords?(page: AuditListPage): Promise<AuditRecord[]>;
+  /**
+   * Optional capability (with `appendAuditRecords`): deletes the records
+   * whose `at` is before `before` (records at `before` stay) and resolves
+   * how many it deleted. The audit trail calls it for its retention.
+   */
+  pruneAuditRecords?(before: Date): Promise<number>;
 
   /** Profiles this adapter stores. Profiles loaded from folders are merged in by the runtime. */
   listAgentProfiles(): Promise<AgentProfile[]>;

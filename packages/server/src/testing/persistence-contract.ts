@@ -453,6 +453,24 @@ export function runPersistenceAdapterContract<A extends PersistenceAdapter>(
         await store.deleteSession(session.sessionId);
         expect(await store.listAuditRecords({ limit: 10, tenantId: tenant })).toHaveLength(3);
       });
+
+      it("prunes audit records older than a time when the adapter declares pruneAuditRecords, and keeps the rest", async (context) => {
+        const store = await adapter();
+        if (!store.appendAuditRecords || !store.listAuditRecords || !store.pruneAuditRecords) {
+          context.skip("the adapter does not declare the optional pruneAuditRecords");
+          return;
+        }
+        const tenant = `tenant-${randomUUID()}`;
+        const sessionId = randomUUID();
+        const old = auditRecord(tenant, sessionId, "1999-01-01T00:00:00.000Z");
+        const edge = auditRecord(tenant, sessionId, "1999-01-02T00:00:00.000Z");
+        const kept = auditRecord(tenant, sessionId, "2030-01-01T00:00:00.000Z");
+        await store.appendAuditRecords([old, edge, kept]);
+        // Records exactly at the bound stay; only older ones go.
+        expect(await store.pruneAuditRecords(new Date("1999-01-02T00:00:00.000Z"))).toBeGreaterThanOrEqual(1);
+        expect(await store.listAuditRecords({ limit: 10, tenantId: tenant })).toEqual([kept, edge]);
+        expect(await store.pruneAuditRecords(new Date("1999-01-02T00:00:00.000Z"))).toBe(0);
+      });
     });
 
     describe("concurrency", () => {

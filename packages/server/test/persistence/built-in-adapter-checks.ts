@@ -28,6 +28,18 @@ export function runBuiltInAdapterChecks(
       for (const created of open.splice(0)) await created.close();
     });
 
+    it("declares every optional capability of the interface, so the contract's optional cases run for it", async () => {
+      const store = await adapter();
+      for (const capability of [
+        "addTenantUsage",
+        "loadTenantUsage",
+        "appendAuditRecords",
+        "listAuditRecords",
+        "pruneAuditRecords",
+      ] as const)
+        expect(typeof store[capability], capability).toBe("function");
+    });
+
     it("rejects createSession with a different record under an existing id (CONFLICT)", async () => {
       const store = await adapter();
       const record = sessionRecordFixture();

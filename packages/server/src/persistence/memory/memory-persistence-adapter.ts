@@ -193,6 +193,17 @@ export function createMemoryPersistenceAdapter(
         .map((record) => structuredClone(record));
     },
 
+    async pruneAuditRecords(before) {
+      const bound = before.toISOString();
+      let pruned = 0;
+      for (const [id, record] of audit)
+        if (compareText(record.at, bound) < 0) {
+          audit.delete(id);
+          pruned += 1;
+        }
+      return pruned;
+    },
+
     async listAgentProfiles() {
       return [...profiles.values()]
         .sort((a, b) => compareText(a.id, b.id))

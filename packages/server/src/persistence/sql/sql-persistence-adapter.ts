@@ -499,6 +499,16 @@ export function createSqlPersistenceAdapter(
       });
     },
 
+    pruneAuditRecords(before) {
+      return run("pruneAuditRecords", async () => {
+        const result = await db
+          .deleteFrom("audit_log")
+          .where("at", "<", before.toISOString())
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
+    },
+
     loadTenantUsage(tenantId) {
       return run("loadTenantUsage", async () => {
         const row = await db
