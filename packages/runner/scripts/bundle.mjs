@@ -61,9 +61,20 @@ await build({
   legalComments: "eof",
   logLevel: "warning",
 });
+// The Modal provider's model key proxy: started as root inside a Modal sandbox beside the runner (see its file).
+await build({
+  entryPoints: [join(runnerDir, "..", "server", "src", "sandboxes", "modal", "key-proxy-main.ts")],
+  outfile: join(outDir, "key-proxy.mjs"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  legalComments: "eof",
+  logLevel: "warning",
+});
 await writeFile(
   join(outDir, "runner-bundle.json"),
-  `${JSON.stringify({ entry: "runner.mjs", packages }, null, 2)}\n`,
+  `${JSON.stringify({ entry: "runner.mjs", keyProxy: "key-proxy.mjs", packages }, null, 2)}\n`,
 );
 
 /**

@@ -325,10 +325,20 @@ program
       "ANTHROPIC_BASE_URL",
     ),
   )
+  .addOption(
+    new Option(
+      "--egress <policy>",
+      "the egress serve gives sessions: restricted (the model key in the sandbox's key proxy) or open",
+    )
+      .choices(["restricted", "open"])
+      .env("AGENT_RUNTIME_EGRESS")
+      .default("restricted"),
+  )
   .action(async (options) => {
     const { runModalDoctor } = await import("./modal-doctor.js");
     const ok = await runModalDoctor({
       modal: modalProviderOptions(options, process.env),
+      egress: options.egress === "open" ? "open" : "restricted",
       model: {
         ...(options.modelBaseUrl ? { baseUrl: String(options.modelBaseUrl) } : {}),
         // The model key is read from the environment only, so it never shows in `ps`.

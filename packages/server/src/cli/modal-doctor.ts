@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { agentProfileSchema, type RunnerOutput, runnerOutputSchema } from "@agent-runtime/protocol";
 import type { ModelEndpoint } from "../agents/agent-architecture.js";
 import { createClaudeAgentSdkArchitecture } from "../agents/claude-agent-sdk/claude-agent-sdk-architecture.js";
+import { sandboxEgressFor } from "../core/model-egress.js";
 import { errorMessage } from "../errors.js";
 import type { ModalSandboxOptions } from "../sandboxes/modal/modal-sandbox-options.js";
 import { createModalSandboxProvider } from "../sandboxes/modal/modal-sandbox-provider.js";
@@ -14,6 +15,13 @@ export interface ModalDoctorOptions {
   readonly model: ModelEndpoint;
   /** What the turn asks. @default "Reply with one short sentence." */
   readonly prompt?: string;
+  /**
+   * The egress `serve --egress` would give sessions: `restricted` starts the
+   * sandbox with the model's network policy (Modal's allow-lists, the key in
+   * the sandbox's key proxy, a placeholder for the agent); `open` gives the
+   * agent the key. @default "restricted"
+   */
+  readonly egress?: "restricted" | "open";
   /** How long the turn may take. @default 300000 */
   readonly turnTimeoutMs?: number;
   /** Receives each line of the report. */
@@ -29,9 +37,11 @@ const MAX_LINE_BYTES = 1024 * 1024;
  * the App, the image build and a sandbox start (with the runner upload),
  * the runner's start, one Claude Code turn against `model`, and the
  * clean-up. Stops at the first failing step, saying why; the sandbox it
- * started is removed whatever happens. The agent gets the model key in its
- * environment for this turn, as with `--egress open`. Resolves true when
- * every step passed. Never throws.
+ * started is removed whatever happens. With `egress` restricted (the
+ * default, as `serve`'s) the sandbox starts with the model's network policy
+ * and its key proxy, and the turn goes through that proxy; with `open` the
+ * agent gets the model key in its environment. Resolves true when every
+ * step passed. Never throws.
  */
 export async function runModalDoctor(options: ModalDoctorOptions): Promise<boolean> {
   const { write } = options;
@@ -66,15 +76,28 @@ export async function runModalDoctor(options: ModalDoctorOptions): Promise<boole
     const ready = provider;
     await step("Modal App (one authenticated call)", () => ready.check());
     write("...  building the image (minutes on first use, then cached) and starting a sandbox");
+    const architecture = createClaudeAgentSdkArchitecture();
+    const egress =
+      (options.egress ?? "restricted") === "restricted"
+        ? sandboxEgressFor(
+            options.model,
+            architecture,
+            agentProfileSchema.parse({ id: "doctor", name: "Doctor" }),
+          )
+        : undefined;
     sandbox = await step(
-      "image and sandbox, runner uploaded",
-      () => ready.create({ name }),
+      egress
+        ? "image and sandbox, runner uploaded, model key proxy started"
+        : "image and sandbox, runner uploaded",
+      () => ready.create({ name, ...(egress ? { network: egress.network } : {}) }),
       (value) => value.id,
     );
     const running = sandbox;
     await step(
-      "agent turn (Claude Code in the sandbox)",
-      () => runTurn(running, options),
+      egress
+        ? "agent turn (Claude Code in the sandbox, through the key proxy)"
+        : "agent turn (Claude Code in the sandbox)",
+      () => runTurn(running, options, egress?.agentEndpoint ?? options.model),
       (reply) => JSON.stringify(reply.slice(0, 200)),
     ).catch((error: unknown) => {
       if (isLoopback(options.model.baseUrl)) {
@@ -103,14 +126,18 @@ export async function runModalDoctor(options: ModalDoctorOptions): Promise<boole
 class DoctorStop extends Error {}
 
 /** Starts the runner with the sandbox's command and runs one turn; resolves with the agent's answer. */
-async function runTurn(sandbox: Sandbox, options: ModalDoctorOptions): Promise<string> {
+async function runTurn(
+  sandbox: Sandbox,
+  options: ModalDoctorOptions,
+  endpoint: ModelEndpoint,
+): Promise<string> {
   const architecture = createClaudeAgentSdkArchitecture();
   const input = {
     profile: agentProfileSchema.parse({ id: "doctor", name: "Doctor" }),
     sessionOptions: {},
     workspaceDir: sandbox.workspaceDir,
     homeDir: sandbox.homeDir,
-    endpoint: options.model,
+    endpoint,
     permissions: { mode: "bypass" as const },
   };
   const configPath = `${sandbox.homeDir}/.agent-runtime/doctor-runner.json`;

@@ -25,6 +25,7 @@ import { ProfileRegistry } from "../profiles/profile-registry.js";
 import { validateInput } from "../profiles/validate-input.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import { type RunnerLimitsInput, runnerLimitsSchema } from "./runner-limits.js";
+import { sweepOrphanSandboxes } from "./sandbox-sweep.js";
 import { SessionManager } from "./session-manager.js";
 import type { SessionOwnership } from "./session-ownership.js";
 import { StartAdmission } from "./start-admission.js";
@@ -253,6 +254,9 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     ),
   });
   let stopped: Promise<void> | undefined;
+  /** The start-up sweep of sandboxes left running for sessions that are gone (in the background). */
+  let sweeping: Promise<void> | undefined;
+  const stopSweep = new AbortController();
 
   return {
     sessions,
@@ -269,10 +273,12 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
         for (const profile of await loadProfilesFromFolder(dir, { logger })) profiles.add(profile);
       }
       sessions.start();
+      sweeping ??= sweepOrphanSandboxes(options.sandbox, persistence, logger, stopSweep.signal);
     },
     shutdown() {
       stopped ??= (async () => {
-        await sessions.shutdown();
+        stopSweep.abort();
+        await Promise.all([sessions.shutdown(), sweeping]);
         await persistence
           .close?.()
           .catch((error: unknown) =>

@@ -384,4 +384,24 @@ export interface SandboxProvider {
    * `SANDBOX_FAILED`.
    */
   prepareLayer?(spec: SandboxLayerSpec): Promise<void>;
+  /**
+   * Stops the sandboxes left running whose session is gone (added after
+   * v1; for providers whose sandboxes outlive the server process, e.g. on a
+   * cloud). The runtime calls it once at start, in the background: the
+   * provider lists its running sandboxes (in its own scope, e.g. one Modal
+   * App), asks `isOrphan` with each one's `SandboxSpec.name`, terminates
+   * those it says are, and leaves the others for `create` to take over.
+   * Stops early, resolving with what it did, once `signal` aborts.
+   */
+  sweep?(isOrphan: (name: string) => Promise<boolean>, signal: AbortSignal): Promise<SandboxSweep>;
+}
+
+/** What `SandboxProvider.sweep` did. */
+export interface SandboxSweep {
+  /** `SandboxSpec.name` of each sandbox it terminated. */
+  readonly stopped: readonly string[];
+  /** How many running sandboxes it left for their sessions. */
+  readonly kept: number;
+  /** How many it could not judge or stop (no name recorded, or a failed call), left running. */
+  readonly skipped: number;
 }

@@ -74,7 +74,9 @@ describe("agent-runtime doctor --sandbox modal", () => {
     api.failNext.set("ImageGetOrCreate", Status.INVALID_ARGUMENT);
     const accepted = await cli(["doctor"], { ...env, MODAL_TOKEN_SECRET: "as-cli" });
     expect(accepted.code, accepted.output).toBe(1);
-    expect(accepted.output).toMatch(/^FAIL image and sandbox, runner uploaded .*ImageGetOrCreate failed/m);
+    expect(accepted.output).toMatch(
+      /^FAIL image and sandbox, runner uploaded, model key proxy started .*ImageGetOrCreate failed/m,
+    );
     expect(accepted.output).toMatch(/^ok {3}Modal App \(one authenticated call\) \(\d+ ms\)/m);
     const apps = api.calls
       .filter((call) => call.method === "AppGetOrCreate")

@@ -68,8 +68,12 @@ describe.skipIf(!isRoot)("agent-runtime doctor --sandbox modal (fake Modal, real
           },
           { path: "/run/agent-runtime", uid: 0, mode: 0o700 },
         ],
+        // The model's name, as the image resolves it (on Modal: DNS); the key proxy takes it over.
+        files: { "/etc/hosts": "127.0.0.1\tlocalhost\n127.0.0.1\tmodel.test\n" },
       },
     });
+  /** The mock model under a host name, as a restricted sandbox needs it. */
+  const modelByName = () => model.url.replace("127.0.0.1", "model.test");
   const modalOptions = (modal: FakeModal) => ({
     tokenId: "ak-test",
     tokenSecret: "as-test",
@@ -78,12 +82,13 @@ describe.skipIf(!isRoot)("agent-runtime doctor --sandbox modal (fake Modal, real
     createClient: modal.factory,
   });
 
-  it("prints each step with its timing, runs one agent turn and removes its sandbox", async () => {
+  it("prints each step with its timing, runs one agent turn through the key proxy and removes its sandbox", async () => {
     const modal = fakeModal();
     const lines: string[] = [];
+    const requests = model.requests.length;
     const ok = await runModalDoctor({
       modal: modalOptions(modal),
-      model: { baseUrl: model.url, apiKey: "sk-doctor" },
+      model: { baseUrl: modelByName(), apiKey: "sk-doctor" },
       write: (line) => lines.push(line),
     });
     expect(ok, lines.join("\n")).toBe(true);
@@ -91,17 +96,53 @@ describe.skipIf(!isRoot)("agent-runtime doctor --sandbox modal (fake Modal, real
     expect(steps.map((line) => line.replace(/ \(\d+ ms\).*$/, ""))).toEqual([
       "ok   options and credentials",
       "ok   Modal App (one authenticated call)",
-      "ok   image and sandbox, runner uploaded",
-      "ok   agent turn (Claude Code in the sandbox)",
+      "ok   image and sandbox, runner uploaded, model key proxy started",
+      "ok   agent turn (Claude Code in the sandbox, through the key proxy)",
       "ok   clean up (sandbox removed)",
     ]);
     expect(lines.find((line) => line.startsWith("ok   agent turn"))).toContain('"All systems go."');
     expect(lines.at(-1)).toBe("Modal is ready for agent-runtime serve --sandbox modal");
     expect(modal.ensureAppCalls).toEqual(["agent-runtime"]);
     expect(modal.createRequests).toHaveLength(1);
+    expect(modal.createRequests[0]!.params.outboundDomainAllowlist).toEqual(["model.test"]);
+    // The key went only to the key proxy, on its stdin: in no command's arguments or environment.
+    expect(JSON.stringify(modal.execCalls.map((call) => [call.argv, call.params]))).not.toContain(
+      "sk-doctor",
+    );
     expect(modal.terminateCalls).toHaveLength(1);
     expect(modal.running.size).toBe(0);
-    expect(model.requests.length).toBeGreaterThan(0);
+    expect(model.requests.length).toBeGreaterThan(requests);
+  });
+
+  it("with --egress open, gives the agent the key and runs the turn directly", async () => {
+    const modal = fakeModal();
+    const lines: string[] = [];
+    const ok = await runModalDoctor({
+      modal: modalOptions(modal),
+      model: { baseUrl: model.url, apiKey: "sk-doctor" },
+      egress: "open",
+      write: (line) => lines.push(line),
+    });
+    expect(ok, lines.join("\n")).toBe(true);
+    expect(
+      lines.filter((line) => line.startsWith("ok   ")).map((line) => line.replace(/ \(\d+ ms\).*$/, "")),
+    ).toContain("ok   agent turn (Claude Code in the sandbox)");
+    expect(modal.createRequests[0]!.params).not.toHaveProperty("outboundDomainAllowlist");
+  });
+
+  it("refuses a model on loopback with restricted egress, at the sandbox step, saying why", async () => {
+    const modal = fakeModal();
+    const lines: string[] = [];
+    const ok = await runModalDoctor({
+      modal: modalOptions(modal),
+      model: { baseUrl: "http://127.0.0.1:9", apiKey: "sk-doctor" },
+      write: (line) => lines.push(line),
+    });
+    expect(ok).toBe(false);
+    expect(lines.find((line) => line.startsWith("FAIL "))).toMatch(
+      /^FAIL image and sandbox, runner uploaded, model key proxy started .*loopback address, which on Modal is the sandbox itself/,
+    );
+    expect(modal.createRequests).toEqual([]);
   });
 
   it("stops at the first failing step, says why, and still removes the sandbox", async () => {
@@ -111,6 +152,7 @@ describe.skipIf(!isRoot)("agent-runtime doctor --sandbox modal (fake Modal, real
       modal: modalOptions(modal),
       // Nothing listens there: the turn fails, and the doctor names the loopback problem.
       model: { baseUrl: "http://127.0.0.1:9", apiKey: "sk-doctor" },
+      egress: "open",
       turnTimeoutMs: 15_000,
       write: (line) => lines.push(line),
     });
@@ -137,6 +179,7 @@ describe.skipIf(!isRoot)("agent-runtime doctor --sandbox modal (fake Modal, real
         runnerCommand: ["sh", "-c", "head -c 2097152 /dev/zero | tr '\\0' a; exec sleep 30"],
       },
       model: {},
+      egress: "open",
       turnTimeoutMs: 60_000,
       write: (line) => lines.push(line),
     });

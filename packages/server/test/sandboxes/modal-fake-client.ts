@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { chmod, chown, mkdir, symlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { chmod, chown, mkdir, symlink, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -67,6 +69,8 @@ export interface FakeContainers {
     /** Symbolic links each new copy starts with: path relative to the folder, and target (what an image layer would have put there). */
     readonly links?: Readonly<Record<string, string>>;
   }[];
+  /** Files each sandbox gets a copy of (e.g. `/etc/hosts`), bind-mounted like the folders: path and first content. */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -75,7 +79,7 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const IN_CONTAINER = [
   "workdir=$1; shift",
   // The mount point is made again if a concurrent suite removed it.
-  'while [ "$1" != "--" ]; do mkdir -p "$2" && mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
+  'while [ "$1" != "--" ]; do { [ -e "$2" ] || mkdir -p "$2"; } && mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
   'cd "$workdir" && exec "$@"',
 ].join("\n");
 
@@ -100,7 +104,32 @@ export async function makeContainerFolders(
     }
     mounts.push(source, folder.path);
   }
+  for (const [index, [path, content]] of Object.entries(containers?.files ?? {}).entries()) {
+    const source = join(containers!.dir, id, `file-${index}`);
+    await writeFile(source, content, { mode: 0o644 });
+    mounts.push(source, path);
+  }
   return mounts;
+}
+
+/**
+ * Kills every process on this machine whose environment holds
+ * `AGENT_RUNTIME_MODAL_SANDBOX=<sandboxId>`: what a fake sandbox's commands
+ * left running outside their process groups (the provider's key proxy),
+ * which a stopped Modal sandbox would take with it.
+ */
+export function killMarkedProcesses(sandboxId: string): void {
+  const marker = `AGENT_RUNTIME_MODAL_SANDBOX=${sandboxId}`;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(marker)) {
+        process.kill(Number(entry), "SIGKILL");
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
 }
 
 /** `argv` run in a mount namespace with `mounts` bound in and `workdir` as its folder (`argv` itself without mounts; then spawn it in `workdir`). */
@@ -166,7 +195,13 @@ export class FakeModal {
           name: "AlreadyExistsError",
         });
       }
-      const sandbox = new FakeSandbox(this, `sb-fake-${++this.count}`, name, { ...request.params.tags });
+      const sandbox = new FakeSandbox(
+        this,
+        // With containers, unique across test processes too: processes on this machine are found by their sandbox's id.
+        `sb-fake-${++this.count}${this.options.containers ? `-${randomBytes(6).toString("hex")}` : ""}`,
+        name,
+        { ...request.params.tags },
+      );
       await sandbox.makeFolders(this.options.containers);
       this.running.set(sandbox.name, sandbox);
       return sandbox;
@@ -175,6 +210,14 @@ export class FakeModal {
       this.throwIfFailing("findSandbox");
       this.findCalls.push({ appName, name });
       return this.running.get(name) ?? null;
+    },
+    listSandboxes: (_appName, tags) => {
+      const running = [...this.running.values()];
+      return (async function* () {
+        yield* running.filter((sandbox) =>
+          Object.entries(tags).every(([key, value]) => sandbox.tagged[key] === value),
+        );
+      })();
     },
   };
 
@@ -258,6 +301,7 @@ class FakeSandbox implements ModalSandboxHandle {
         }
       }
     }
+    if (this.mounts.length > 0) killMarkedProcesses(this.sandboxId);
     this.stoppedAlready = true;
     this.modal.running.delete(this.name);
     this.stop(code);

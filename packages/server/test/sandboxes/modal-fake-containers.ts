@@ -8,7 +8,7 @@ import { type FakeModalApi, startFakeModalApi } from "./modal-grpc-fake.js";
 /*
  * The fake Modal API (modal-grpc-fake.ts) with containers: each fake
  * sandbox runs its commands in a mount namespace of its own, with its own
- * workspace, home, pid folder (`/run/agent-runtime`) and runner folder (the
+ * workspace, home, `/etc/hosts`, pid folder (`/run/agent-runtime`) and runner folder (the
  * runner bundle's packages linked from this repository's node_modules, as
  * the image's layers would install them). MODAL_SERVER_URL points the SDK
  * at the API until `close`. Needs root.
@@ -36,7 +36,11 @@ export interface FakeModalContainers {
   close(): Promise<void>;
 }
 
-export async function fakeModalContainers(): Promise<FakeModalContainers> {
+/**
+ * `hosts`: each container's own `/etc/hosts` as the image would have it
+ * (what the provider's key proxy writes its lines into).
+ */
+export async function fakeModalContainers(options: { hosts?: string } = {}): Promise<FakeModalContainers> {
   const root = await mkdtemp(join(tmpdir(), "modal-containers-"));
   await chmod(root, 0o755);
   const workspaceDir = join(root, "workspace");
@@ -66,6 +70,7 @@ export async function fakeModalContainers(): Promise<FakeModalContainers> {
               ),
             },
           ],
+          files: { "/etc/hosts": options.hosts ?? "127.0.0.1\tlocalhost\n::1\tlocalhost\n" },
         },
       });
       apis.push(api);

@@ -1,10 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { constants } from "node:os";
 import { dirname } from "node:path";
 import { type CallContext, createServer, Metadata, type Server, ServerError, Status } from "nice-grpc";
-import { type FakeContainers, inContainer, makeContainerFolders } from "./modal-fake-client.js";
+import {
+  type FakeContainers,
+  inContainer,
+  killMarkedProcesses,
+  makeContainerFolders,
+} from "./modal-fake-client.js";
 
 /*
  * An in-process stand-in for Modal's API, for the real `modal` SDK to talk
@@ -19,7 +25,8 @@ import { type FakeContainers, inContainer, makeContainerFolders } from "./modal-
  * sandbox backend (the SDK's default) and its V1 backend: auth token, App,
  * environment (image builder version), image build (each layer answered
  * built at once), named and ephemeral Secrets, sandbox create / lookup by
- * name / task id / command-router access / tags / wait / terminate, and on
+ * name / task id / command-router access / tags / listing by App and tags /
+ * wait / terminate, and on
  * the command router exec start, stdin writes, stdout and stderr streams
  * and exit status. A sandbox stops at the end of its lifetime
  * (`timeoutSecs`), as on Modal. Commands really run on this machine
@@ -78,6 +85,8 @@ interface FakeSandboxState {
   readonly env: Record<string, string>;
   readonly tags: readonly { tagName: string; tagValue: string }[];
   readonly workdir: string;
+  /** Seconds since the epoch, as Modal's listings give it. */
+  readonly createdAt: number;
   result?: { status: number; exitcode: number };
   /** Why it stopped: `terminate` (a terminate call), `lifetime` (its `timeoutSecs` ran out) or `stop` (`stopSandbox`). */
   stoppedBy?: "terminate" | "lifetime" | "stop";
@@ -97,6 +106,8 @@ interface CreateRequest {
   readonly secretSources?: { env?: { contents?: Record<string, string> } }[];
 }
 
+/** Sandboxes per listing page (Modal's pages are larger; small here so paging is exercised). */
+const LIST_PAGE = 2;
 const GENERIC_STATUS_SUCCESS = 1;
 const GENERIC_STATUS_TERMINATED = 3;
 const GENERIC_STATUS_TIMEOUT = 4;
@@ -204,6 +215,7 @@ export async function startFakeModalApi(
         }
       }
     }
+    if (sandbox.mounts.length > 0) killMarkedProcesses(sandbox.sandboxId);
     for (const waiter of sandbox.waiters) waiter();
   };
   const waitFor = (set: Set<() => void>, done: () => boolean, signal: AbortSignal, timeoutMs: number) =>
@@ -236,7 +248,10 @@ export async function startFakeModalApi(
     }
     const id = ++count;
     // The SDK tells the backends apart by the id's shape: V1 ids are `sb-` and 22 letters or digits.
-    const sandboxId = backend === "v1" ? `sb-${String(id).padStart(22, "X")}` : `sb-v2fake-${id}`;
+    // Unique across test processes too, since processes on this machine are found by their sandbox's id.
+    const unique = `${id}${randomBytes(8).toString("hex")}`;
+    const sandboxId =
+      backend === "v1" ? `sb-${unique.slice(0, 22).padStart(22, "X")}` : `sb-v2fake-${unique}`;
     const sandbox: FakeSandboxState = {
       sandboxId,
       backend,
@@ -247,6 +262,7 @@ export async function startFakeModalApi(
       env,
       tags: request.tags ?? [],
       workdir: request.definition?.workdir || "/",
+      createdAt: Date.now() / 1000 + id / 1e6,
       waiters: new Set(),
       execs: new Map(),
     };
@@ -295,6 +311,33 @@ export async function startFakeModalApi(
     const sandbox = sandboxOf(sandboxId);
     if (sandbox.result) throw new ServerError(Status.NOT_FOUND, `Sandbox ${sandboxId} already stopped`);
     stop(sandbox, GENERIC_STATUS_TERMINATED, "terminate");
+  };
+
+  /** Running sandboxes of the App with every tag asked for, newest first, created before `beforeTimestamp` (when set), a page at a time. */
+  const listSandboxes = (request: {
+    appId: string;
+    beforeTimestamp: number;
+    tags: { tagName: string; tagValue: string }[];
+  }) => {
+    const found = [...sandboxes.values()]
+      .filter(
+        (sandbox) =>
+          !sandbox.result &&
+          (request.appId === "" || sandbox.appId === request.appId) &&
+          (!request.beforeTimestamp || sandbox.createdAt < request.beforeTimestamp) &&
+          request.tags.every((tag) =>
+            sandbox.tags.some((own) => own.tagName === tag.tagName && own.tagValue === tag.tagValue),
+          ),
+      )
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(0, LIST_PAGE);
+    return {
+      sandboxes: found.map((sandbox) => ({
+        id: sandbox.sandboxId,
+        appId: sandbox.appId,
+        createdAt: sandbox.createdAt,
+      })),
+    };
   };
 
   const control = {
@@ -374,6 +417,14 @@ export async function startFakeModalApi(
     async sandboxWait(request: { sandboxId: string; timeout: number }, context: CallContext) {
       authenticate(record("SandboxWait", request, context));
       return waitForSandbox(request, context);
+    },
+    async sandboxList(request: Parameters<typeof listSandboxes>[0], context: CallContext) {
+      authenticate(record("SandboxList", request, context));
+      return listSandboxes(request);
+    },
+    async sandboxListV2(request: Parameters<typeof listSandboxes>[0], context: CallContext) {
+      authenticate(record("SandboxListV2", request, context));
+      return listSandboxes(request);
     },
     async sandboxTagsGet(request: { sandboxId: string }, context: CallContext) {
       authenticate(record("SandboxTagsGet", request, context));

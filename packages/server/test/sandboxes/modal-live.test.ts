@@ -4,10 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runModalDoctor } from "../../src/cli/modal-doctor.js";
 import { createModalClient, type ModalClientFactory } from "../../src/sandboxes/modal/modal-client.js";
 import type { ModalSandboxOptions } from "../../src/sandboxes/modal/modal-sandbox-options.js";
-import {
-  createModalSandboxProvider,
-  MODAL_EGRESS_REFUSAL,
-} from "../../src/sandboxes/modal/modal-sandbox-provider.js";
+import { createModalSandboxProvider } from "../../src/sandboxes/modal/modal-sandbox-provider.js";
 import { runSandboxProviderContract } from "../../src/sandboxes/sandbox-contract.js";
 import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
 
@@ -18,8 +15,8 @@ import type { Sandbox } from "../../src/sandboxes/sandbox-provider.js";
  * is reported as skipped, saying why. The first run builds the image, which
  * takes minutes (`npm run build` first: the runner bundle is uploaded). The
  * shared sandbox contract runs first; then taking over a sandbox another
- * server process left running, and egress: what `create` refuses and what
- * Modal's own controls enforce; with ANTHROPIC_API_KEY set too, the doctor
+ * server process left running, and egress: what `create` refuses, the key
+ * proxy, and what Modal's own controls enforce; with ANTHROPIC_API_KEY set too, the doctor
  * runs one real agent turn.
  */
 const tokenId = process.env.MODAL_TOKEN_ID;
@@ -97,7 +94,7 @@ if (tokenId && tokenSecret) {
   });
 
   describe("modal (live): egress", () => {
-    it("refuses a policy it cannot keep before any call to Modal: the key reaches neither Modal nor a sandbox", async () => {
+    it("refuses a policy it cannot keep (a loopback model) before any call to Modal: the key reaches neither Modal nor a sandbox", async () => {
       let creates = 0;
       const counting: ModalClientFactory = (credentials) => {
         const seam = createModalClient(credentials);
@@ -114,18 +111,42 @@ if (tokenId && tokenSecret) {
         .create({
           name: nameFor("refused"),
           network: {
-            allow: ["api.anthropic.com:443"],
-            secrets: [
-              { endpoint: "api.anthropic.com:443", header: "x-api-key", value: "sk-live-canary", tls: true },
-            ],
+            allow: ["127.0.0.1:4100"],
+            secrets: [{ endpoint: "127.0.0.1:4100", header: "x-api-key", value: "sk-live-canary" }],
           },
         })
         .then(
           () => undefined,
           (reason: unknown) => reason,
         );
-      expect(error).toMatchObject({ code: "SANDBOX_FAILED", message: MODAL_EGRESS_REFUSAL });
+      expect(error).toMatchObject({ code: "SANDBOX_FAILED", message: expect.stringContaining("loopback") });
+      expect(String((error as Error).message)).not.toContain("sk-live-canary");
       expect(creates).toBe(0);
+    });
+
+    it("a policy with a key: the agent reaches the endpoint through the key proxy, holds no key, and reaches no other domain", {
+      timeout: LIVE_TIMEOUT,
+    }, async () => {
+      const sandbox = await live().create({
+        name: nameFor("key-proxy"),
+        network: {
+          allow: ["example.com:443"],
+          secrets: [
+            {
+              endpoint: "example.com:443",
+              header: "x-canary",
+              value: "sk-live-canary",
+              tls: true,
+              paths: ["/"],
+            },
+          ],
+        },
+      });
+      // Plain HTTP at the endpoint's own port, as the runtime points the agent at its model.
+      expect(await fetchFrom(sandbox, "http://example.com:443/")).toMatch(/^ok /);
+      expect(await fetchFrom(sandbox, "https://www.wikipedia.org/")).toMatch(/^failed/);
+      expect((await run(sandbox, "env; cat /etc/hosts")).stdout).not.toContain("sk-live-canary");
+      await sandbox.terminate();
     });
 
     it("a policy that allows nothing cuts the sandbox off the network", {

@@ -173,7 +173,12 @@ describe("Modal provider: create, take over and remove", () => {
       idleTimeoutMs: 300_000,
       workdir: "/workspace",
       env: { FOO: "bar" },
-      tags: { "agent-runtime-expires-at": String(sandbox.expiresAt) },
+      // The provider's tag (by which the start-up sweep lists its sandboxes), the sandbox's name, its lifetime.
+      tags: {
+        "agent-runtime": "session",
+        "agent-runtime-sandbox": "session-1",
+        "agent-runtime-expires-at": String(sandbox.expiresAt),
+      },
       regions: ["us-east"],
       outboundDomainAllowlist: ["api.anthropic.com"],
     });
@@ -411,7 +416,15 @@ describe("Modal sandbox: requests (scripted)", () => {
     ]);
     expect(call.params).toEqual({
       workdir: "/workspace/sub",
-      env: { HOME: "/home/agent", USER: "agent", LOGNAME: "agent", SPEC: "1", SHARED: "exec" },
+      env: {
+        // The sandbox's mark on every command, by which a server taking it over finds what is left running.
+        AGENT_RUNTIME_MODAL_SANDBOX: sandbox.id,
+        HOME: "/home/agent",
+        USER: "agent",
+        LOGNAME: "agent",
+        SPEC: "1",
+        SHARED: "exec",
+      },
     });
     expect(Buffer.from(await call.stdin).toString()).toBe("input");
   });

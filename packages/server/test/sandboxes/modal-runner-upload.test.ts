@@ -101,7 +101,7 @@ describe("Modal provider: the runner bundle", () => {
     // create and upload; then take over: stop the commands left running, upload again.
     expect(modal.execCalls.map((call) => call.argv.at(-1))).toEqual([
       "runner.mjs",
-      expect.stringContaining("exec-*.pid"),
+      expect.stringMatching(/^AGENT_RUNTIME_MODAL_SANDBOX=sb-fake-1/),
       "runner.mjs",
     ]);
     expect(Buffer.from(await modal.execCalls[2]!.stdin)).toEqual(code);

@@ -233,7 +233,8 @@ if (isRoot) {
     let containers: FakeModalContainers;
     let api: FakeModalApi;
     beforeAll(async () => {
-      containers = await fakeModalContainers();
+      // The model's name, as the image resolves it (on Modal: DNS): the doctor's turn goes through the key proxy.
+      containers = await fakeModalContainers({ hosts: "127.0.0.1\tlocalhost\n127.0.0.1\tmodel.test\n" });
       api = await containers.start(tokens);
       model = await startMockModel({
         script: {
@@ -246,7 +247,7 @@ if (isRoot) {
       await containers?.close();
     });
 
-    it("uploads the runner bundle and runs a real Claude Code turn", async () => {
+    it("uploads the runner bundle, starts the key proxy and runs a real Claude Code turn through it", async () => {
       const lines: string[] = [];
       const ok = await runModalDoctor({
         modal: {
@@ -254,10 +255,11 @@ if (isRoot) {
           workspaceDir: containers.workspaceDir,
           homeDir: containers.homeDir,
         },
-        model: { baseUrl: model.url, apiKey: "sk-doctor" },
+        model: { baseUrl: model.url.replace("127.0.0.1", "model.test"), apiKey: "sk-doctor" },
         write: (line) => lines.push(line),
       });
       expect(ok, lines.join("\n")).toBe(true);
+      expect(JSON.stringify(api.calls)).not.toContain("sk-doctor");
       expect(lines.find((line) => line.startsWith("ok   agent turn"))).toContain("Ready over gRPC.");
       const writes = api.calls.filter((call) => call.method === "TaskExecStdinWrite");
       const bundleBytes = readFileSync(

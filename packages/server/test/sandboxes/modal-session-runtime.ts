@@ -11,7 +11,8 @@ import type { FakeModalContainers } from "./modal-fake-containers.js";
 /*
  * A runtime ("server") on the Modal provider with the real SDK against the
  * fake Modal API's containers, the real Claude Code against the mock model,
- * SQLite in `dataDir`. Egress is open (Modal's only mode, see
+ * SQLite in `dataDir`. Egress is open unless `egress` says otherwise (a
+ * restricted sandbox needs the model at a host name, see
  * docs/sandboxes/modal.md). Several may share one `dataDir` one after the
  * other: a restarted server.
  */
@@ -24,6 +25,7 @@ export function modalRuntime(options: {
   readonly dataDir: string;
   readonly modelUrl: string;
   readonly modal?: ModalSandboxOptions;
+  readonly egress?: "open" | "restricted";
 }): AgentRuntime {
   const { containers, dataDir, modelUrl } = options;
   return createAgentRuntime({
@@ -37,7 +39,7 @@ export function modalRuntime(options: {
     }),
     agents: [{ id: "test", name: "Test agent", systemPrompt: "You are the test agent." }],
     model: { baseUrl: modelUrl, apiKey: "test-model-key" },
-    egress: "open",
+    egress: options.egress ?? "open",
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "warn" }),
     idleTimeoutMs: 0,
     syncIntervalMs: 500,

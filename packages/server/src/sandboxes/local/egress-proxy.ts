@@ -13,6 +13,12 @@ import { ResponseStallWatch } from "./response-stall-watch.js";
 import { isSecretPath, secretsCovering } from "./secret-paths.js";
 import { SharedLookups } from "./shared-lookups.js";
 
+/** How the proxy finds an endpoint's address: resolves `hostname` to one address of `family` (0: either). */
+export type EgressResolve = (
+  hostname: string,
+  options: { family: number },
+) => Promise<{ address: string; family: number }>;
+
 /** How long the proxy waits for an allowed endpoint to accept a connection. */
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -52,10 +58,13 @@ function splitEndpoint(endpoint: string): { host: string; port: number } {
  * (`secret.paths`), and sets each covering secret's header to the real value
  * (over whatever placeholder the sandbox sent) before forwarding them, over
  * TLS when `secret.tls`, under `policy.stallWatch`. Throws for an invalid
- * endpoint or a secret path that is not a plain absolute path.
+ * endpoint or a secret path that is not a plain absolute path. `resolve`
+ * replaces the system's name lookup for every upstream connection (a proxy
+ * inside a sandbox whose `/etc/hosts` points the endpoints' names at
+ * itself).
  */
-export function createEgressProxy(policy: SandboxNetworkPolicy): EgressProxy {
-  const lookups = new SharedLookups();
+export function createEgressProxy(policy: SandboxNetworkPolicy, resolve?: EgressResolve): EgressProxy {
+  const lookups = new SharedLookups(resolve);
   const allowed = new Set(policy.allow.map(normalizeEndpoint));
   const secrets = new Map<string, SandboxSecret[]>();
   for (const secret of policy.secrets ?? []) {
@@ -77,7 +86,14 @@ export function createEgressProxy(policy: SandboxNetworkPolicy): EgressProxy {
     let server = injectors.get(endpoint);
     if (!server) {
       server = createServer((req, res) =>
-        forwardWithSecrets(endpoint, endpointSecrets, policy.stallWatch, req, res),
+        forwardWithSecrets(
+          endpoint,
+          endpointSecrets,
+          policy.stallWatch,
+          req,
+          res,
+          resolve ? lookups.lookup : undefined,
+        ),
       );
       injectors.set(endpoint, server);
     }
@@ -139,6 +155,7 @@ function forwardWithSecrets(
   stallWatch: SandboxNetworkPolicy["stallWatch"],
   req: IncomingMessage,
   res: ServerResponse,
+  lookup?: SharedLookups["lookup"],
 ): void {
   const target = req.url ?? "";
   const secrets = secretsCovering(endpointSecrets, req.method ?? "GET", target);
@@ -169,7 +186,7 @@ function forwardWithSecrets(
       }),
     );
   const upstream = (tls ? httpsRequest : httpRequest)(
-    { host, port, method, path: target, headers },
+    { host, port, method, path: target, headers, ...(lookup ? { lookup } : {}) },
     (response) => {
       watch?.received();
       res.writeHead(response.statusCode ?? 502, response.statusMessage, response.headers);

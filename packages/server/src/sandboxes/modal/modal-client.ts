@@ -59,6 +59,8 @@ export interface ModalClientSeam {
   createSandbox(request: ModalSandboxRequest): Promise<ModalSandboxHandle>;
   /** The running sandbox of that name in that App, or null when there is none. */
   findSandbox(appName: string, name: string): Promise<ModalSandboxHandle | null>;
+  /** The App's running sandboxes that have every one of `tags`, newest first, page by page. */
+  listSandboxes(appName: string, tags: Readonly<Record<string, string>>): AsyncIterable<ModalSandboxHandle>;
 }
 
 export interface ModalCredentials {
@@ -157,6 +159,17 @@ export const createModalClient: ModalClientFactory = (credentials) => {
       } catch (error) {
         if (error instanceof modal.NotFoundError) return null;
         throw error;
+      }
+    },
+    async *listSandboxes(appName, tags) {
+      const { client } = await connect();
+      const { appId } = await app(appName);
+      for await (const sandbox of client.sandboxes.list({
+        appId,
+        tags: { ...tags },
+        ...(environment ? { environment } : {}),
+      })) {
+        yield wrapSandbox(sandbox);
       }
     },
   };

@@ -12,6 +12,11 @@ const exactVersion = z.string().regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
 const manifestSchema = z.object({
   entry: z.string().regex(/^[A-Za-z0-9._-]+\.m?js$/),
   packages: z.record(packageName, exactVersion),
+  /** The model key proxy (`key-proxy-main.ts`, bundled). */
+  keyProxy: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+\.m?js$/)
+    .optional(),
 });
 
 /** The self-contained runner and what must be installed beside it. */
@@ -20,6 +25,8 @@ export interface RunnerBundle {
   readonly code: Uint8Array;
   /** Packages installed beside the bundle, name to exact version. */
   readonly packages: Readonly<Record<string, string>>;
+  /** The model key proxy's bytes (`key-proxy.mjs`); undefined when the bundle has none. */
+  readonly keyProxy?: Uint8Array;
 }
 
 /**
@@ -52,10 +59,16 @@ export async function loadRunnerBundle(folder?: string): Promise<RunnerBundle> {
     throw missing(manifestPath, error);
   }
   const entry = join(dirname(manifestPath), manifest.entry);
+  const keyProxy =
+    manifest.keyProxy === undefined ? undefined : join(dirname(manifestPath), manifest.keyProxy);
   try {
-    return { code: await readFile(entry), packages: manifest.packages };
+    return {
+      code: await readFile(entry),
+      packages: manifest.packages,
+      ...(keyProxy === undefined ? {} : { keyProxy: await readFile(keyProxy) }),
+    };
   } catch (error) {
-    throw missing(entry, error);
+    throw missing(keyProxy ?? entry, error);
   }
 }
 

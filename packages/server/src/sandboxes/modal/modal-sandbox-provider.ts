@@ -5,6 +5,7 @@ import type {
   SandboxLayerSpec,
   SandboxProvider,
   SandboxSpec,
+  SandboxSweep,
 } from "../sandbox-provider.js";
 import {
   createModalClient,
@@ -13,6 +14,7 @@ import {
   type ModalSandboxHandle,
   type ModalSandboxRequest,
 } from "./modal-client.js";
+import { type ModalEgressParams, planModalEgress } from "./modal-egress.js";
 import {
   isModalAlreadyExists,
   isModalNotFound,
@@ -20,6 +22,7 @@ import {
   modalFailure,
 } from "./modal-errors.js";
 import { sandboxImageSpec } from "./modal-image.js";
+import { startKeyProxy } from "./modal-key-proxy.js";
 import { LAYER_ENV, layerImageSpec } from "./modal-layer.js";
 import { loadRunnerBundle, type RunnerBundle } from "./modal-runner-bundle.js";
 import { commandFailure, modalSandbox, runCommand } from "./modal-sandbox.js";
@@ -30,26 +33,19 @@ import {
   type ResolvedModalSandboxOptions,
   SANDBOX_RUNNER_DIR,
 } from "./modal-sandbox-options.js";
-import { installRunnerCommand, stopCommandsCommand } from "./sandbox-commands.js";
-
-/**
- * Why `create` refuses a `SandboxSpec.network` that lets the sandbox reach
- * anything: Modal enforces no per-port allow-list and runs no proxy outside
- * the sandbox that could add the model key to requests, so the guarantees
- * the policy stands for (only these endpoints; the key never inside) cannot
- * be given.
- */
-export const MODAL_EGRESS_REFUSAL =
-  "The Modal sandbox provider cannot restrict egress to the model endpoint while keeping the model API key out of the sandbox " +
-  "(Modal has no per-port allow-list and no proxy outside the sandbox that adds the key to requests). " +
-  "Start the server with --egress open to run on Modal knowingly: the agent then holds the key, " +
-  "and the provider's own network option (allowDomains, allowCidrs, blockAll) limits where it can connect";
+import { installRunnerCommand, SANDBOX_MARKER, stopCommandsCommand } from "./sandbox-commands.js";
 
 /**
  * The Modal tag holding when a sandbox's lifetime ends (ms since the epoch),
  * for a server process that takes the sandbox over.
  */
 const EXPIRES_AT_TAG = "agent-runtime-expires-at";
+/** The Modal tag holding the sandbox's `SandboxSpec.name`, for `sweep`. */
+const NAME_TAG = "agent-runtime-sandbox";
+/** The Modal tag every sandbox of this provider carries, by which `sweep` lists them. */
+const OWNER_TAG = { "agent-runtime": "session" } as const;
+/** At most this many sandboxes are looked at in one `sweep`. */
+const MAX_SWEPT = 1000;
 
 /**
  * Sandboxes on Modal (https://modal.com), one per session, named after
@@ -59,8 +55,9 @@ const EXPIRES_AT_TAG = "agent-runtime-expires-at";
  * sessions' sandboxes up with their files. Processes run as a non-root uid
  * with `NoNewPrivs`; the system outside workspace and home stays writable by
  * root only, but is not read-only (`readOnlySystem: false`). Egress follows
- * `options.network` for every sandbox; a `SandboxSpec.network` is honoured
- * only when it allows nothing (see `MODAL_EGRESS_REFUSAL`). The runner
+ * `SandboxSpec.network` when given (see `planModalEgress`: Modal's allow-lists,
+ * and the model key added by a proxy inside the sandbox that the agent's
+ * uid can neither read nor trace), else `options.network`. The runner
  * bundle is uploaded into every sandbox at `create`; layers
  * (`prepareLayer`) are image layers on top of the sandbox image.
  *
@@ -131,13 +128,15 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
      * sandbox and uploads the runner into it. When a sandbox of that name
      * already runs (left by a server process that stopped without
      * terminating it), takes it over instead: its files stay, the commands
-     * still running in it are killed. Throws `SANDBOX_FAILED` before any
-     * call to Modal for a `spec.network` that allows anything
-     * (`MODAL_EGRESS_REFUSAL`) and for a `spec.layer` not prepared by this
+     * still running in it are killed. With secrets in `spec.network`,
+     * starts the model key proxy in it (`startKeyProxy`). Throws
+     * `SANDBOX_FAILED` before any call to Modal for a `spec.network` Modal
+     * cannot honour (`planModalEgress`), for secrets without a key proxy in
+     * the runner bundle, and for a `spec.layer` not prepared by this
      * provider.
      */
     async create(spec: SandboxSpec): Promise<Sandbox> {
-      const blockNetwork = egressOf(spec);
+      const egress = planModalEgress(spec.network, options.network);
       const layer = spec.layer === undefined ? undefined : layers.get(spec.layer);
       if (spec.layer !== undefined && !layer) {
         throw new RuntimeError(
@@ -147,12 +146,20 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
       }
       const seam = connect();
       const runner = await runnerBundle();
+      if (egress.keyProxy && !runner?.keyProxy) {
+        throw new RuntimeError(
+          "SANDBOX_FAILED",
+          "The Modal sandbox provider keeps the model key out of the sandbox with a key proxy that ships in the runner bundle, " +
+            "and this runner bundle has none (runnerBundle: null, or a bundle built before it existed): build it with `npm run build`, " +
+            "or start the server with --egress open to give the agent the key",
+        );
+      }
       if (layer) await layer.built;
       const image = layer?.image ?? (await baseImage());
       const env = { ...spec.env, ...(layer ? LAYER_ENV : {}) };
       // Counted from before the request, so the lifetime never ends later than said.
       const lifetimeEnd = Date.now() + options.timeoutMs;
-      const request = sandboxRequest(options, spec.name, env, image, blockNetwork, lifetimeEnd);
+      const request = sandboxRequest(options, spec.name, env, image, egress.params, lifetimeEnd);
       let started: StartedSandbox;
       try {
         started = await createOrTakeOver(seam, request, lifetimeEnd);
@@ -162,6 +169,8 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
       const { handle, expiresAt } = started;
       try {
         if (runner) await installRunner(handle, runner);
+        if (egress.keyProxy && runner?.keyProxy)
+          await startKeyProxy(handle, runner.keyProxy, egress.keyProxy);
       } catch (error) {
         await handle.terminate().catch(() => undefined);
         throw error;
@@ -178,6 +187,44 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
       } catch (error) {
         if (!isModalNotFound(error)) throw modalFailure(`remove sandbox "${modalName}"`, error);
       }
+    },
+
+    /**
+     * Lists the App's running sandboxes of this provider (by their tags,
+     * at most `MAX_SWEPT`), and terminates those whose session `isOrphan`
+     * says is gone. A sandbox without its name tag, or whose check or
+     * termination fails, is left running and counted as skipped. Throws
+     * `SANDBOX_FAILED` when Modal cannot list them.
+     */
+    async sweep(isOrphan, signal): Promise<SandboxSweep> {
+      const seam = connect();
+      const stopped: string[] = [];
+      let kept = 0;
+      let skipped = 0;
+      let seen = 0;
+      try {
+        for await (const handle of seam.listSandboxes(options.appName, OWNER_TAG)) {
+          if (signal.aborted || ++seen > MAX_SWEPT) break;
+          try {
+            const name = (await handle.tags())[NAME_TAG];
+            if (!name) {
+              skipped++;
+            } else if (!(await isOrphan(name))) {
+              kept++;
+            } else {
+              await handle.terminate().catch((error: unknown) => {
+                if (!isModalNotFound(error)) throw error;
+              });
+              stopped.push(name);
+            }
+          } catch {
+            skipped++;
+          }
+        }
+      } catch (error) {
+        throw modalFailure(`list the sandboxes of app "${options.appName}"`, error);
+      }
+      return { stopped, kept, skipped };
     },
 
     /**
@@ -211,19 +258,6 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
   };
 }
 
-/**
- * What Modal can do of `spec.network`: nothing to honour (undefined), or no
- * egress at all (true). Throws `SANDBOX_FAILED` for any policy that allows
- * an endpoint or carries a secret.
- */
-function egressOf(spec: SandboxSpec): true | undefined {
-  if (!spec.network) return undefined;
-  if (spec.network.allow.length > 0 || (spec.network.secrets?.length ?? 0) > 0) {
-    throw new RuntimeError("SANDBOX_FAILED", MODAL_EGRESS_REFUSAL);
-  }
-  return true;
-}
-
 /** A sandbox `create` started or took over, and when Modal will stop it (ms since the epoch). */
 interface StartedSandbox {
   readonly handle: ModalSandboxHandle;
@@ -249,7 +283,10 @@ async function createOrTakeOver(
   const running = await seam.findSandbox(request.appName, request.params.name ?? "");
   if (!running) return { handle: await seam.createSandbox(request), expiresAt };
   const operation = "stop the commands left running";
-  const stopped = await runCommand(running, operation, stopCommandsCommand());
+  // Without the marker of the sandbox's commands, which it looks for.
+  const stopped = await runCommand(running, operation, stopCommandsCommand(running.sandboxId), undefined, {
+    env: { [SANDBOX_MARKER]: "" },
+  });
   if (stopped.code !== 0) throw commandFailure(operation, stopped);
   const recorded = Number((await running.tags())[EXPIRES_AT_TAG]);
   return {
@@ -276,10 +313,9 @@ function sandboxRequest(
   name: string,
   env: Readonly<Record<string, string>>,
   image: ModalImageSpec,
-  blockNetwork: true | undefined,
+  egress: ModalEgressParams,
   expiresAt: number,
 ): ModalSandboxRequest {
-  const { network } = options;
   return {
     appName: options.appName,
     image,
@@ -293,13 +329,9 @@ function sandboxRequest(
       idleTimeoutMs: options.idleTimeoutMs,
       workdir: options.workspaceDir,
       env: { ...env },
-      tags: { [EXPIRES_AT_TAG]: String(expiresAt) },
+      tags: { ...OWNER_TAG, [NAME_TAG]: name, [EXPIRES_AT_TAG]: String(expiresAt) },
       ...(options.region ? { regions: [options.region] } : {}),
-      ...(blockNetwork || network.blockAll ? { blockNetwork: true } : {}),
-      ...(!blockNetwork && network.allowCidrs ? { outboundCidrAllowlist: [...network.allowCidrs] } : {}),
-      ...(!blockNetwork && network.allowDomains
-        ? { outboundDomainAllowlist: [...network.allowDomains] }
-        : {}),
+      ...egress,
     },
   };
 }

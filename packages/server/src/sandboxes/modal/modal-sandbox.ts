@@ -28,6 +28,7 @@ import {
   NOT_A_FILE_EXIT_CODE,
   pidFileFor,
   readFileCommand,
+  SANDBOX_MARKER,
   userCommand,
   writeFilesCommand,
 } from "./sandbox-commands.js";
@@ -95,7 +96,7 @@ export function modalSandbox(
           ? Promise.reject(new RuntimeError("VALIDATION_FAILED", "exec needs a command"))
           : handle.exec(userCommand(agent, pidFile, command), {
               workdir: execOptions.cwd ?? options.workspaceDir,
-              env: { ...userEnv, ...execOptions.env },
+              env: { [SANDBOX_MARKER]: handle.sandboxId, ...userEnv, ...execOptions.env },
             });
       return modalProcess(started, async (signal) => {
         await run("kill", killCommand(pidFile, signal.replace(/^SIG/, "")));
@@ -160,8 +161,10 @@ export function modalSandbox(
 
 /**
  * Runs a command to completion as Modal runs it (root), feeding it `stdin`
- * and collecting its output. Throws `SANDBOX_FAILED` naming `operation` when
- * Modal fails; a non-zero exit code is the caller's to judge.
+ * and collecting its output, marked with `SANDBOX_MARKER` (unless
+ * `params.env` sets it) so a server taking the sandbox over can stop it.
+ * Throws `SANDBOX_FAILED` naming `operation` when Modal fails; a non-zero
+ * exit code is the caller's to judge.
  */
 export async function runCommand(
   handle: ModalSandboxHandle,
@@ -171,7 +174,10 @@ export async function runCommand(
   params: ModalExecParams = {},
 ): Promise<CommandResult> {
   try {
-    const process = await handle.exec(argv, params);
+    const process = await handle.exec(argv, {
+      ...params,
+      env: { [SANDBOX_MARKER]: handle.sandboxId, ...params.env },
+    });
     const writing = sendStdin(process.stdin, stdin);
     const [code, stdout, stderr] = await Promise.all([
       process.wait(),

@@ -72,15 +72,38 @@ export function killCommand(pidFile: string, signal: string): string[] {
 }
 
 /**
- * Kills the process group of every command started through `userCommand`
- * (as recorded in its pid file) and deletes the pid files: what a server
- * process that stopped without terminating the sandbox left running.
+ * The environment variable every command the provider starts carries, set
+ * to the Modal sandbox's id; processes keep it unless they clear their
+ * environment (the key proxy keeps it on purpose).
  */
-export function stopCommandsCommand(): string[] {
+export const SANDBOX_MARKER = "AGENT_RUNTIME_MODAL_SANDBOX";
+
+/**
+ * Kills what a server process that stopped without terminating the sandbox
+ * left running in it: the process group of every command started through
+ * `userCommand` (as recorded in its pid file, whose files it deletes), then
+ * every process whose environment holds `SANDBOX_MARKER=sandboxId`,
+ * whichever user it runs as (root's commands and the key proxy included),
+ * twice, so a process forked during the first pass goes too. Must itself
+ * run without the marker.
+ */
+export function stopCommandsCommand(sandboxId: string): string[] {
   return [
     "sh",
     "-c",
-    `for p in ${PID_DIR}/exec-*.pid; do [ -f "$p" ] || continue; kill -s KILL -- "-$(cat "$p")" 2>/dev/null; rm -f -- "$p"; done; true`,
+    [
+      `for p in ${PID_DIR}/exec-*.pid; do [ -f "$p" ] || continue; kill -s KILL -- "-$(cat "$p")" 2>/dev/null; rm -f -- "$p"; done`,
+      "for pass in 1 2; do",
+      "  for d in /proc/[0-9]*; do",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+      '    pid=${d#/proc/}; [ "$pid" = "$$" ] && continue',
+      '    if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qxF -- "$1"; then kill -s KILL "$pid" 2>/dev/null; fi',
+      "  done",
+      "done",
+      "true",
+    ].join("\n"),
+    "agent-runtime-stop-commands",
+    `${SANDBOX_MARKER}=${sandboxId}`,
   ];
 }
 
