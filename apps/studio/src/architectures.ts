@@ -19,5 +19,8 @@ export function capabilityLimits(capabilities: ArchitectureCapabilities): string
     ...(capabilities.nativeResume ? [] : ["forgets earlier turns when its sandbox restarts"]),
     ...(capabilities.subagents ? [] : ["no subagents"]),
     ...(capabilities.permissions ? [] : ["never asks before tool calls"]),
+    ...(capabilities.toolRestriction === false ? ["offers its own tools, not only the profile's"] : []),
+    ...(capabilities.skills === false ? ["no skills"] : []),
+    ...(capabilities.commands === false ? ["no profile commands"] : []),
   ];
 }

@@ -486,7 +486,15 @@ describe("Studio honours the architectures' capabilities", () => {
   beforeAll(async () => {
     const limited = {
       ...createOpenCodeArchitecture(),
-      capabilities: { thinking: true, subagents: false, permissions: false, nativeResume: false },
+      capabilities: {
+        thinking: true,
+        subagents: false,
+        permissions: false,
+        nativeResume: false,
+        toolRestriction: false,
+        skills: false,
+        commands: false,
+      },
     };
     server = await startTestServer({
       script,
@@ -518,6 +526,9 @@ describe("Studio honours the architectures' capabilities", () => {
     await limits.waitFor();
     expect(await limits.textContent()).toContain("forgets earlier turns when its sandbox restarts");
     expect(await limits.textContent()).toContain("no subagents");
+    expect(await limits.textContent()).toContain("offers its own tools, not only the profile's");
+    expect(await limits.textContent()).toContain("no skills");
+    expect(await limits.textContent()).toContain("no profile commands");
     await shot(page, "desktop-capability-limits");
     const sessionId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "");
     const created = (await (await fetch(`${server.url}/sessions/${sessionId}`)).json()) as {

@@ -84,6 +84,16 @@ export const architectureCapabilitiesSchema = z.object({
    * endpoint's models).
    */
   modelProviders: z.boolean().optional(),
+  /**
+   * Offers only the profile's `tools` (mapped to its own) and refuses other
+   * calls (added after v1; absent means true). False: the profile's tools
+   * are checked for a counterpart, and the agent offers its own set.
+   */
+  toolRestriction: z.boolean().optional(),
+  /** Is given the profile's skills (added after v1; absent means true). */
+  skills: z.boolean().optional(),
+  /** Runs the profile's commands (`/name args`; added after v1; absent means true). */
+  commands: z.boolean().optional(),
 });
 export type ArchitectureCapabilities = z.infer<typeof architectureCapabilitiesSchema>;
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { AGENT_TOOLS, agentToolOf, builtInToolNames, mcpToolRef, toolNameOn } from "./tool-names.js";
+import {
+  AGENT_TOOLS,
+  agentToolOf,
+  builtInToolNames,
+  mcpToolRef,
+  toolNameOn,
+  toolVocabularyOn,
+} from "./tool-names.js";
 
 describe("agent tool names", () => {
   it("maps either spelling, and Claude Code's former names, onto one tool", () => {
@@ -19,6 +26,31 @@ describe("agent tool names", () => {
     expect(toolNameOn("claude-agent-sdk", "apply_patch")).toBeUndefined();
     expect(toolNameOn("opencode", "mcp__docs__search")).toBe("mcp__docs__search");
     expect(toolNameOn("opencode", "Nope")).toBeUndefined();
+  });
+
+  it("maps each tool onto its counterpart on Codex and Gemini CLI, left out where it serves a part they do not take", () => {
+    expect(toolNameOn("codex", "Read")).toBe("exec_command");
+    expect(toolNameOn("codex", "Bash")).toBe("exec_command");
+    expect(toolNameOn("codex", "Edit")).toBe("apply_patch");
+    expect(toolNameOn("gemini", "Edit")).toBe("replace");
+    expect(toolNameOn("gemini", "bash")).toBe("run_shell_command");
+    expect(toolNameOn("gemini", "WebFetch")).toBe("web_fetch");
+    expect(toolNameOn("codex", "Task")).toBeNull();
+    expect(toolNameOn("gemini", "Skill")).toBe("activate_skill");
+    expect(toolNameOn("gemini", "Agent")).toBeNull();
+    expect(toolNameOn("codex", "NotebookEdit")).toBeUndefined();
+    expect(toolNameOn("gemini", "LSP")).toBeUndefined();
+    expect(toolNameOn("acp", "Read")).toBeUndefined();
+    expect(builtInToolNames("codex")).toEqual([
+      "exec_command",
+      "apply_patch",
+      "web_search",
+      "update_plan",
+      "request_user_input",
+    ]);
+    expect(toolVocabularyOn("codex")).toContain("Read (exec_command)");
+    expect(toolVocabularyOn("claude-agent-sdk")).toContain("Read");
+    expect(toolVocabularyOn("opencode")).toContain("apply_patch");
   });
 
   it("parses MCP names for one tool or a whole server", () => {

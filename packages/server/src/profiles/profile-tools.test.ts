@@ -31,32 +31,75 @@ describe("a profile's tools on each agent", () => {
     expect(subagentToolsOn(p, 0, "claude-agent-sdk", SOURCE)).toBeUndefined();
   });
 
-  it.each<[string, Partial<AgentProfileInput>, "claude-agent-sdk" | "opencode", string]>([
+  it("map onto Codex's and Gemini CLI's counterparts, leaving out the tools of parts they are not given", () => {
+    const p = profile({
+      tools: ["Read", "Write", "Edit", "Glob", "Grep", "Bash", "Task", "TodoWrite", "mcp__docs"],
+      skills: [{ name: "s", description: "d", content: "c" }],
+      subagents: [{ name: "a", description: "d", prompt: "p", tools: ["Read"] }],
+      mcpServers: { docs: { type: "stdio", command: "docs" } },
+    });
+    expect(profileToolsOn(p, "codex", SOURCE)).toEqual([
+      "exec_command",
+      "apply_patch",
+      "update_plan",
+      "mcp__docs",
+    ]);
+    expect(profileToolsOn(p, "gemini", SOURCE)).toEqual([
+      "read_file",
+      "write_file",
+      "replace",
+      "glob",
+      "grep_search",
+      "run_shell_command",
+      "write_todos",
+      "mcp__docs",
+      "activate_skill",
+    ]);
+    // A generic ACP agent's tools are its own: nothing to map, nothing refused.
+    expect(profileToolsOn(profile({ tools: ["NotebookEdit"] }), "acp", SOURCE)).toBeUndefined();
+    expect(() => assertProfileToolsOn(profile({ tools: ["NotebookEdit"] }), "acp", SOURCE)).not.toThrow();
+  });
+
+  it.each<[string, Partial<AgentProfileInput>, "claude-agent-sdk" | "opencode" | "codex" | "gemini", string]>(
     [
-      "a Claude Code tool on OpenCode",
-      { tools: ["Read", "NotebookEdit"] },
-      "opencode",
-      'tools: "NotebookEdit" is not a tool of opencode; its tools: read, write, edit, bash, glob, grep, webfetch, websearch, task, todowrite, skill, question, lsp, apply_patch, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
+      [
+        "a tool Codex has no counterpart of, naming Codex's tools and what each is there",
+        { tools: ["Read", "NotebookEdit"] },
+        "codex",
+        'tools: "NotebookEdit" has no counterpart on codex, which could not offer it; its tools: Read (exec_command), Write (apply_patch), Edit (apply_patch), Bash (exec_command), Glob (exec_command), Grep (exec_command), WebFetch (web_search), WebSearch (web_search), TodoWrite (update_plan), AskUserQuestion (request_user_input), apply_patch, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
+      ],
+      [
+        "a tool Gemini CLI has no counterpart of",
+        { tools: ["LSP"] },
+        "gemini",
+        'tools: "LSP" has no counterpart on gemini, which could not offer it; its tools: Read (read_file), Write (write_file), Edit (replace), Bash (run_shell_command), Glob (glob), Grep (grep_search), WebFetch (web_fetch), WebSearch (google_web_search), TodoWrite (write_todos), Skill (activate_skill), AskUserQuestion (ask_user), and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
+      ],
+      [
+        "a Claude Code tool on OpenCode",
+        { tools: ["Read", "NotebookEdit"] },
+        "opencode",
+        'tools: "NotebookEdit" has no counterpart on opencode, which could not offer it; its tools: Read (read), Write (write), Edit (edit), Bash (bash), Glob (glob), Grep (grep), WebFetch (webfetch), WebSearch (websearch), Agent (task), TodoWrite (todowrite), Skill (skill), AskUserQuestion (question), LSP (lsp), apply_patch, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
+      ],
+      [
+        "an OpenCode tool on Claude Code",
+        { tools: ["read", "apply_patch"] },
+        "claude-agent-sdk",
+        'tools: "apply_patch" has no counterpart on claude-agent-sdk, which could not offer it; its tools: Read, Write, Edit, Bash, Glob, Grep, WebFetch, WebSearch, Agent, TodoWrite, Skill, AskUserQuestion, LSP, NotebookEdit, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
+      ],
+      [
+        "a subagent's tool on an agent that lacks it",
+        { subagents: [{ name: "a", description: "d", prompt: "p", tools: ["NotebookEdit"] }] },
+        "opencode",
+        'subagents.0.tools: "NotebookEdit" has no counterpart on opencode, which could not offer it; its tools: Read (read), Write (write), Edit (edit), Bash (bash), Glob (glob), Grep (grep), WebFetch (webfetch), WebSearch (websearch), Agent (task), TodoWrite (todowrite), Skill (skill), AskUserQuestion (question), LSP (lsp), apply_patch, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
+      ],
+      [
+        "Write without Edit on OpenCode, which offers them together",
+        { tools: ["Read", "Write"] },
+        "opencode",
+        "tools: opencode offers its file-changing tools (write, edit, apply_patch) together; list both Write and Edit, or none of them",
+      ],
     ],
-    [
-      "an OpenCode tool on Claude Code",
-      { tools: ["read", "apply_patch"] },
-      "claude-agent-sdk",
-      'tools: "apply_patch" is not a tool of claude-agent-sdk; its tools: Read, Write, Edit, Bash, Glob, Grep, WebFetch, WebSearch, Agent, TodoWrite, Skill, AskUserQuestion, LSP, NotebookEdit, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
-    ],
-    [
-      "a subagent's tool on an agent that lacks it",
-      { subagents: [{ name: "a", description: "d", prompt: "p", tools: ["NotebookEdit"] }] },
-      "opencode",
-      'subagents.0.tools: "NotebookEdit" is not a tool of opencode; its tools: read, write, edit, bash, glob, grep, webfetch, websearch, task, todowrite, skill, question, lsp, apply_patch, and MCP tools as mcp__<server> or mcp__<server>__<tool> of a server in mcpServers',
-    ],
-    [
-      "Write without Edit on OpenCode, which offers them together",
-      { tools: ["Read", "Write"] },
-      "opencode",
-      "tools: opencode offers its file-changing tools (write, edit, apply_patch) together; list both Write and Edit, or none of them",
-    ],
-  ])("refuse %s", (_label, fields, architecture, message) => {
+  )("refuse %s", (_label, fields, architecture, message) => {
     expect(() => assertProfileToolsOn(profile(fields), architecture, SOURCE)).toThrow(
       expect.objectContaining({ code: "VALIDATION_FAILED", message: `${SOURCE}: ${message}` }),
     );

@@ -7,6 +7,7 @@ import {
   OPENCODE_EDIT_TOOLS,
   toolCovers,
   toolNameOn,
+  toolVocabularyOn,
 } from "@agent-runtime/protocol";
 import { RuntimeError } from "../errors.js";
 
@@ -33,7 +34,7 @@ function impliedTools(profile: AgentProfile): string[] {
 
 /**
  * Throws `VALIDATION_FAILED` naming `source`, the field and the tool when a
- * name of `tools` or of a subagent's `tools` is not a tool of either agent
+ * name of `tools` or of a subagent's `tools` is not a tool of any agent
  * nor an MCP name of a server in `mcpServers`, or when a subagent lists a
  * tool the profile does not offer.
  */
@@ -72,9 +73,11 @@ export function assertProfileTools(profile: AgentProfile, source: string): void 
 /**
  * The profile's tools as `architecture` names them, with the tools its own
  * parts need (see `impliedTools`); undefined when the profile does not list
- * its tools. Throws `VALIDATION_FAILED` naming `source`, the tool and the
- * tools `architecture` has when it lacks one, and on OpenCode when only some
- * of its file-changing tools are listed (it cannot offer one without the
+ * its tools, and on a generic ACP agent (`acp`), whose tools are its own:
+ * the runtime knows none of them, checks none and narrows none. Throws
+ * `VALIDATION_FAILED` naming `source`, the tool and the tools
+ * `architecture` has when it lacks one, and on OpenCode when only some of
+ * its file-changing tools are listed (it cannot offer one without the
  * others).
  */
 export function profileToolsOn(
@@ -82,6 +85,7 @@ export function profileToolsOn(
   architecture: Architecture,
   source: string,
 ): string[] | undefined {
+  if (architecture === "acp") return undefined;
   return (
     profile.tools && toolsOn([...profile.tools, ...impliedTools(profile)], architecture, source, "tools")
   );
@@ -95,6 +99,7 @@ export function subagentToolsOn(
   source: string,
 ): string[] | undefined {
   const tools = profile.subagents[index]?.tools;
+  if (architecture === "acp") return undefined;
   return tools && toolsOn(tools, architecture, source, `subagents.${index}.tools`);
 }
 
@@ -108,22 +113,28 @@ export function assertProfileToolsOn(
   for (const index of profile.subagents.keys()) subagentToolsOn(profile, index, architecture, source);
 }
 
+/**
+ * `names` as `architecture` calls them, each once. A tool whose counterpart
+ * is `null` (it serves a profile part the agent is not given) is left out;
+ * one without a counterpart is refused, naming the agent's tools. A generic
+ * ACP agent's tools are its own (see `profileToolsOn`).
+ */
 function toolsOn(
   names: readonly string[],
   architecture: Architecture,
   source: string,
   field: string,
 ): string[] {
-  const tools = names.map((name) => {
+  const tools = names.flatMap((name) => {
     const native = toolNameOn(architecture, name);
     if (native === undefined) {
       invalid(
         source,
-        `${field}: "${name}" is not a tool of ${architecture}; its tools: ${builtInToolNames(architecture).join(", ")}, ` +
-          `and MCP tools as ${MCP_NAMES}`,
+        `${field}: "${name}" has no counterpart on ${architecture}, which could not offer it; its tools: ` +
+          `${toolVocabularyOn(architecture).join(", ")}, and MCP tools as ${MCP_NAMES}`,
       );
     }
-    return native as string;
+    return native === null ? [] : [native];
   });
   if (architecture === "opencode") {
     const editing = tools.filter((tool) => OPENCODE_EDIT_TOOLS.includes(tool));

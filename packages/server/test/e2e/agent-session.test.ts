@@ -6,14 +6,18 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /**
  * One scenario table, run against every architecture: the real server,
- * SQLite, a real bubblewrap sandbox, the real agent binary (Claude Code or
- * OpenCode, through the runner) against the scripted mock model, and a real
- * socket.io client. Parity is checked, not assumed.
+ * SQLite, a real bubblewrap sandbox, the real agent (Claude Code, OpenCode,
+ * Codex or Gemini CLI, through the runner) against the scripted mock model,
+ * and a real socket.io client. Parity is checked, not assumed.
  */
 interface ArchitectureCase {
-  readonly architecture: "claude-agent-sdk" | "opencode";
+  readonly architecture: "claude-agent-sdk" | "opencode" | "codex" | "gemini";
+  /** A file written and a command run, as the model calls them. */
   readonly write: (path: string, content: string) => { tool: string; input: Record<string, unknown> };
   readonly bash: (command: string) => { tool: string; input: Record<string, unknown> };
+  /** The `tool_use` blocks' names for the two calls (ACP agents' are named by the call's kind). */
+  readonly writeBlock: string;
+  readonly bashBlock: string;
   /** A tool only this architecture offers, so each rule answers only its own agent. */
   readonly marker: string;
 }
@@ -23,13 +27,38 @@ const cases: ArchitectureCase[] = [
     architecture: "claude-agent-sdk",
     write: (path, content) => ({ tool: "Write", input: { file_path: `{{cwd}}/${path}`, content } }),
     bash: (command) => ({ tool: "Bash", input: { command, description: "Run it" } }),
+    writeBlock: "Write",
+    bashBlock: "Bash",
     marker: "Write",
   },
   {
     architecture: "opencode",
     write: (path, content) => ({ tool: "write", input: { filePath: `{{cwd}}/${path}`, content } }),
     bash: (command) => ({ tool: "bash", input: { command, description: "Run it" } }),
+    writeBlock: "write",
+    bashBlock: "bash",
     marker: "write",
+  },
+  {
+    architecture: "codex",
+    // Codex writes files through its shell (its patch tool takes free-form input the mock does not script).
+    write: (path, content) => ({
+      tool: "exec_command",
+      input: { cmd: `printf '%s' '${content}' > ${path}`, workdir: "{{cwd}}" },
+    }),
+    bash: (command) => ({ tool: "exec_command", input: { cmd: command, workdir: "{{cwd}}" } }),
+    writeBlock: "Bash",
+    // Codex reports a command that reads a file (`cat`) as a read.
+    bashBlock: "Read",
+    marker: "exec_command",
+  },
+  {
+    architecture: "gemini",
+    write: (path, content) => ({ tool: "write_file", input: { file_path: `{{cwd}}/${path}`, content } }),
+    bash: (command) => ({ tool: "run_shell_command", input: { command, description: "Run it" } }),
+    writeBlock: "Edit",
+    bashBlock: "Bash",
+    marker: "run_shell_command",
   },
 ];
 
@@ -112,7 +141,7 @@ describe.each(cases)("$architecture session end to end", (c) => {
     });
     expect(send.status).toBe(202);
     expect((await json<{ turnId: string; queued: boolean }>(send)).queued).toBe(false);
-    await recorder.waitForTurns(1);
+    await recorder.waitForTurns(1, 120_000);
     await recorder.waitFor((e) => e.type === "session:file:created" && e.file.path === "hello.txt", 10_000);
 
     const events = recorder.events;
@@ -126,10 +155,9 @@ describe.each(cases)("$architecture session end to end", (c) => {
     const completed = events.flatMap((e) => (e.type === "session:block:complete" ? [e.block] : []));
     const kinds = completed.filter((b) => b.subagentId === undefined).map((b) => b.type);
     expect(kinds[0]).toBe("user_message");
-    const writeUse = completed.find((b) => b.type === "tool_use" && b.toolName === c.write("", "").tool);
-    const bashUse = completed.find((b) => b.type === "tool_use" && b.toolName === c.bash("").tool);
-    expect(writeUse).toBeDefined();
-    expect(bashUse).toBeDefined();
+    const [writeUse, bashUse] = completed.filter((b) => b.type === "tool_use" && b.subagentId === undefined);
+    expect(writeUse?.type === "tool_use" && writeUse.toolName).toBe(c.writeBlock);
+    expect(bashUse?.type === "tool_use" && bashUse.toolName).toBe(c.bashBlock);
     const results = completed.filter(
       (b): b is Extract<Block, { type: "tool_result" }> => b.type === "tool_result",
     );

@@ -67,7 +67,11 @@ describe("codex architecture (real Codex in a sandbox)", () => {
     server = await startTestServer({
       mock: { ...mock, url: gateUrl, requests: mock.requests },
       permissionTimeoutMs: 60_000,
-      agents: [TEST_PROFILE, { id: "tooled", name: "Tooled", tools: ["Read"] }],
+      agents: [
+        TEST_PROFILE,
+        { id: "tooled", name: "Tooled", tools: ["Read"] },
+        { id: "notebook", name: "Notebook", tools: ["Read", "NotebookEdit"] },
+      ],
     });
   }, 60_000);
 
@@ -126,6 +130,10 @@ describe("codex architecture (real Codex in a sandbox)", () => {
 
       const before = await rest.session(id);
       expect(before.nativeSessionId).toBeTruthy();
+      // Codex's usage, read from its rollout: the demo answer's two model calls.
+      expect(before.usage.inputTokens).toBeGreaterThan(0);
+      expect(before.usage.outputTokens).toBeGreaterThan(0);
+      expect(recorder.events.some((event) => event.type === "session:metadata:update")).toBe(true);
       expect((await fetch(`${server.url}/sessions/${id}/stop`, { method: "POST" })).status).toBe(200);
       expect((await rest.send(id, "What did I ask first?")).status).toBe(202);
       await recorder.waitForTurns(2, 120_000);
@@ -193,11 +201,15 @@ describe("codex architecture (real Codex in a sandbox)", () => {
     }
   });
 
-  it("refuses a profile that lists built-in tools, and an acp session without a command", async () => {
+  it("refuses a profile that lists a tool Codex has no counterpart of, naming Codex's tools, and an acp session without a command", async () => {
     const rest = restClient(server.url);
     const tooled = await rest.post("/sessions", { agentProfileRef: "tooled", architecture: "codex" });
-    expect(tooled.status).toBe(400);
-    expect((await tooled.json()).error.message).toContain('"Read" is not a tool of codex');
+    expect(tooled.status).toBe(201);
+    const notebook = await rest.post("/sessions", { agentProfileRef: "notebook", architecture: "codex" });
+    expect(notebook.status).toBe(400);
+    expect((await notebook.json()).error.message).toContain(
+      '"NotebookEdit" has no counterpart on codex, which could not offer it; its tools: Read (exec_command), Write (apply_patch)',
+    );
     const acp = await rest.post("/sessions", { agentProfileRef: "test", architecture: "acp" });
     expect(acp.status).toBe(400);
     expect((await acp.json()).error.message).toContain("acp");

@@ -28,7 +28,12 @@ describe("gemini architecture (real Gemini CLI in a sandbox)", () => {
   beforeAll(async () => {
     mock = await startMockModel({
       demo: true,
-      script: { rules: [{ name: "second", match: { prompt: "And now?" }, reply: "Still here." }] },
+      script: {
+        rules: [
+          { name: "second", match: { prompt: "And now?" }, reply: "Still here." },
+          { name: "recall", match: { prompt: "What did I ask first" }, reply: "You asked for a file." },
+        ],
+      },
     });
     const target = new URL(mock.url);
     gate = createServer((req, res) => {
@@ -91,6 +96,39 @@ describe("gemini architecture (real Gemini CLI in a sandbox)", () => {
       );
       expect(later).toContain("Still here.");
       expect((await rest.session(id)).runtime.agentPid).toBe(pid);
+    } finally {
+      recorder.close();
+    }
+  });
+
+  it("is listed with native resume, and loads its session in a new sandbox after its sandbox is gone", async () => {
+    const response = await fetch(`${server.url}/agent-architectures`);
+    const { architectures } = (await response.json()) as { architectures: { id: string }[] };
+    expect.soft(architectures).toContainEqual({
+      id: "gemini",
+      capabilities: expect.objectContaining({ nativeResume: true, toolRestriction: true }),
+    });
+
+    const rest = restClient(server.url);
+    const id = await rest.createSession({ architecture: "gemini" });
+    const recorder = new SocketRecorder(server.url);
+    try {
+      await recorder.join(id, 0);
+      expect((await rest.send(id, "Please create a file")).status).toBe(202);
+      await recorder.waitForTurns(1, 120_000);
+      const before = await rest.session(id);
+      expect(before.nativeSessionId).toBeTruthy();
+      expect((await fetch(`${server.url}/sessions/${id}/stop`, { method: "POST" })).status).toBe(200);
+      expect((await rest.send(id, "What did I ask first?")).status).toBe(202);
+      await recorder.waitForTurns(2, 120_000);
+      const after = await rest.session(id);
+      expect(after.runtime.sandboxId).not.toBe(before.runtime.sandboxId);
+      const recall = mock.requests.find((request) => request.matched === "recall");
+      expect(JSON.stringify(recall?.messages)).toContain("Please create a file");
+      expect(after.nativeSessionId).toBe(before.nativeSessionId);
+      // The loaded session's history is not streamed again as blocks.
+      const users = completedBlocks(recorder.events).filter((block) => block.type === "user_message");
+      expect(users).toHaveLength(2);
     } finally {
       recorder.close();
     }

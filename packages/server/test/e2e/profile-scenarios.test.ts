@@ -7,8 +7,11 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /**
  * Every profile feature, used by a running agent: the real Claude Code,
- * OpenCode, Codex and Gemini CLI (the rows they support) against the mock model, one server per agent, one session per
- * row, the rows' sessions in parallel.
+ * OpenCode, Codex and Gemini CLI against the mock model, one server per
+ * agent, one session per row, the rows' sessions in parallel. Every row runs
+ * on every agent: where an agent lacks what a row needs (its declared
+ * capabilities say so), the row checks that declaration at
+ * `GET /agent-architectures` and the documented fallback instead.
  *
  * A row is a profile fragment, the mock model's rules for it (in the agent's
  * tool names) and what must hold once its turn is over. Rule names start
@@ -18,10 +21,28 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
  * tools, permission policies, command turns) is profile-tools.test.ts.
  */
 
+/** What a row may need that an agent can lack (`ArchitectureCapabilities`). */
+type Capability = "skills" | "commands" | "subagents" | "toolRestriction";
+
 interface ArchitectureCase {
   readonly architecture: "claude-agent-sdk" | "opencode" | "codex" | "gemini";
-  /** The rows it runs; absent: every row. Codex and Gemini CLI take no skills, commands, subagents or tool lists. */
-  readonly rows?: readonly string[];
+  /** What it lacks, as its capabilities declare (checked by the rows that need it). */
+  readonly lacks: readonly Capability[];
+  /** The model's names of the search and shell tools (the blocks' are `grep` and `bash`). */
+  readonly model: { readonly grep: string; readonly bash: string };
+  /**
+   * Whether a file tool's output (read, search) is in its `tool_result`
+   * block. Gemini CLI reports none over ACP; the rows read what the model
+   * got instead (its `functionResponse` parts).
+   */
+  readonly fileToolOutputInBlocks: boolean;
+  /** A file read with the agent's file tool, and the name of its block. */
+  readonly readFile: {
+    readonly step: (path: string) => { tool: string; input: Record<string, unknown> };
+    readonly block: string;
+  };
+  /** The name of the skill tool's block. */
+  readonly skillBlock: string;
   /** A shell command and a file read as the model calls them (the block names are `bash` and `read`). */
   readonly shellStep: (
     command: string,
@@ -49,6 +70,11 @@ interface ArchitectureCase {
 const cases: ArchitectureCase[] = [
   {
     architecture: "claude-agent-sdk",
+    fileToolOutputInBlocks: true,
+    lacks: [],
+    model: { grep: "Grep", bash: "Bash" },
+    readFile: { step: (path) => ({ tool: "Read", input: { file_path: path } }), block: "Read" },
+    skillBlock: "Skill",
     parallel: 3,
     shellStep: (command, description) => ({ tool: "Bash", input: { command, description } }),
     readStep: (path) => ({ tool: "Read", input: { file_path: path } }),
@@ -63,6 +89,11 @@ const cases: ArchitectureCase[] = [
   },
   {
     architecture: "opencode",
+    fileToolOutputInBlocks: true,
+    lacks: [],
+    model: { grep: "grep", bash: "bash" },
+    readFile: { step: (path) => ({ tool: "read", input: { filePath: path } }), block: "read" },
+    skillBlock: "skill",
     parallel: 2,
     shellStep: (command, description) => ({ tool: "bash", input: { command, description } }),
     readStep: (path) => ({ tool: "read", input: { filePath: path } }),
@@ -77,7 +108,14 @@ const cases: ArchitectureCase[] = [
   },
   {
     architecture: "codex",
-    rows: ["env", "default-files"],
+    fileToolOutputInBlocks: true,
+    lacks: ["skills", "commands", "subagents", "toolRestriction"],
+    model: { grep: "exec_command", bash: "exec_command" },
+    readFile: {
+      step: (path) => ({ tool: "exec_command", input: { cmd: `cat ${path}`, workdir: "{{cwd}}" } }),
+      block: "Read",
+    },
+    skillBlock: "",
     parallel: 2,
     // Codex runs everything through exec_command; a command that reads a file is reported as a read.
     shellStep: (command) => ({ tool: "exec_command", input: { cmd: command, workdir: "{{cwd}}" } }),
@@ -93,7 +131,12 @@ const cases: ArchitectureCase[] = [
   },
   {
     architecture: "gemini",
-    rows: ["env", "default-files"],
+    fileToolOutputInBlocks: false,
+    lacks: ["commands", "subagents"],
+    model: { grep: "grep_search", bash: "run_shell_command" },
+    readFile: { step: (path) => ({ tool: "read_file", input: { file_path: path } }), block: "Read" },
+    // Gemini CLI reports its skill tool's calls with kind `other`.
+    skillBlock: "Tool",
     parallel: 2,
     shellStep: (command, description) => ({ tool: "run_shell_command", input: { command, description } }),
     // Gemini CLI reports no output of read_file over ACP: this row reads through its shell.
@@ -104,11 +147,11 @@ const cases: ArchitectureCase[] = [
     bash: "Bash",
     read: "Bash",
     readPath: "",
-    grep: "",
-    skill: "",
-    skillName: "",
+    grep: "Grep",
+    skill: "activate_skill",
+    skillName: "name",
     task: "",
-    skillsDir: "",
+    skillsDir: ".gemini/skills",
   },
 ];
 
@@ -130,9 +173,18 @@ interface ScenarioRun {
   file(path: string): Promise<{ status: number; text: string }>;
 }
 
+/** What a row does on an agent that lacks what it needs: the documented fallback. */
+interface Fallback {
+  readonly rules: (c: ArchitectureCase) => RuleInput[];
+  readonly check: (run: ScenarioRun) => Promise<void> | void;
+}
+
 interface Scenario {
   /** The test's name; also the profile id and the prefix of its rules' names. */
   readonly name: string;
+  /** What an agent must be able to do for this row; one that cannot runs `fallback`. */
+  readonly needs?: Capability;
+  readonly fallback?: Fallback;
   /** The profile fragment under test (`id` and `name` are added). */
   readonly profile: Omit<AgentProfileInput, "id" | "name">;
   /** What the user sends. */
@@ -149,6 +201,30 @@ function succeeded(result: ToolResult | undefined): string {
   return result?.content ?? "";
 }
 
+/** The capabilities the server declares for the run's architecture. */
+async function capabilitiesOf(run: ScenarioRun): Promise<Record<string, unknown>> {
+  const response = await fetch(`${run.server.url}/agent-architectures`);
+  const { architectures } = (await response.json()) as {
+    architectures: { id: string; capabilities: Record<string, unknown> }[];
+  };
+  return architectures.find((a) => a.id === run.c.architecture)?.capabilities ?? {};
+}
+
+/** The Gemini API `functionResponse` parts of `tool` in `requests`, as JSON. */
+function functionResponses(requests: TestServer["mock"]["requests"], tool: string): string {
+  const parts = requests.flatMap((request) =>
+    (request.messages as { parts?: { functionResponse?: { name?: string } }[] }[]).flatMap(
+      (message) => message.parts ?? [],
+    ),
+  );
+  return JSON.stringify(parts.filter((part) => part.functionResponse?.name === tool));
+}
+
+/** Every text the model was sent for a rule (system prompt, messages, offered tools). */
+function sentTo(run: ScenarioRun, rule: string): string {
+  return JSON.stringify(run.requests(rule).map((r) => [r.system, r.messages, r.tools]));
+}
+
 const SKILL_TEXT = "SKILL-SUPPORTING-TEXT: the scenario skill's reference table";
 const SUBAGENT_PROMPT = "You are the scenario helper. SUBAGENT-SYSTEM-MARKER";
 const SUBAGENT_ANSWER = "SUBAGENT-ANSWER: forty-two";
@@ -158,6 +234,21 @@ const DEFAULT_TEXT = "DEFAULT-FILE-TEXT: seeded by the profile";
 const scenarios: Scenario[] = [
   {
     name: "skill",
+    needs: "skills",
+    // Not given skills: the profile still runs (its listed tools without the skill tool), and the
+    // skill is neither written into the workspace nor shown to the model.
+    fallback: {
+      rules: () => [{ name: "skill", match: { prompt: "SCENARIO-SKILL" }, reply: "No skills here." }],
+      async check(run) {
+        expect((await capabilitiesOf(run)).skills).toBe(false);
+        expect(run.requests("skill").length).toBeGreaterThan(0);
+        expect(sentTo(run, "skill")).not.toContain("Looks things up in the scenario reference table");
+        const index = (await (await fetch(`${run.server.url}/sessions/${run.sessionId}/files`)).json()) as {
+          files: { path: string }[];
+        };
+        expect(index.files.filter((f) => f.path.includes("scenario-skill"))).toEqual([]);
+      },
+    },
     profile: {
       // Listing tools keeps the skill tool, which the profile's skills need.
       tools: ["Read"],
@@ -177,18 +268,32 @@ const scenarios: Scenario[] = [
         match: { prompt: "SCENARIO-SKILL" },
         replies: [
           { tool: c.skill, input: { [c.skillName]: "scenario-skill" } },
-          { tool: c.read, input: { [c.readPath]: `{{cwd}}/${c.skillsDir}/scenario-skill/reference.md` } },
+          c.readFile.step(`{{cwd}}/${c.skillsDir}/scenario-skill/reference.md`),
           "Skill used.",
         ],
       },
     ],
-    check({ c, resultOf }) {
-      expect(succeeded(resultOf(c.skill))).toContain("scenario-skill");
-      expect(succeeded(resultOf(c.read))).toContain(SKILL_TEXT);
+    check({ c, requests, resultOf }) {
+      expect(succeeded(resultOf(c.skillBlock))).toContain("scenario-skill");
+      const read = succeeded(resultOf(c.readFile.block));
+      if (c.fileToolOutputInBlocks) expect(read).toContain(SKILL_TEXT);
+      else expect(functionResponses(requests("skill"), c.readFile.step("").tool)).toContain(SKILL_TEXT);
     },
   },
   {
     name: "command",
+    needs: "commands",
+    // Not given commands: the message reaches the agent as written, unexpanded.
+    fallback: {
+      rules: () => [{ name: "command", match: { prompt: "/explain x" }, reply: "Taken as written." }],
+      check(run) {
+        expect(run.requests("command").length).toBeGreaterThan(0);
+        expect(sentTo(run, "command")).not.toContain("COMMAND-EXPANDED");
+        const texts = run.blocks.flatMap((b) => (b.type === "assistant_text" ? [b.content] : []));
+        expect(texts.join("")).toContain("Taken as written.");
+        return capabilitiesOf(run).then((capabilities) => expect(capabilities.commands).toBe(false));
+      },
+    },
     profile: { commands: [{ name: "explain", prompt: "COMMAND-EXPANDED: explain $ARGUMENTS in detail" }] },
     message: "/explain x",
     rules: () => [
@@ -202,6 +307,18 @@ const scenarios: Scenario[] = [
   },
   {
     name: "subagent",
+    needs: "subagents",
+    // No subagents: the profile still runs (the subagent tool is left out with them), and the
+    // subagent is neither offered nor started.
+    fallback: {
+      rules: () => [{ name: "subagent-parent", match: { prompt: "SCENARIO-SUBAGENT" }, reply: "No helper." }],
+      async check(run) {
+        expect((await capabilitiesOf(run)).subagents).toBe(false);
+        expect(run.requests("subagent-parent").length).toBeGreaterThan(0);
+        expect(sentTo(run, "subagent-parent")).not.toContain("scenario-helper");
+        expect(run.events.filter((e) => e.type === "session:subagent:discovered")).toEqual([]);
+      },
+    },
     profile: {
       // Listing tools keeps the subagent tool, which the profile's subagents need.
       tools: ["Read"],
@@ -273,6 +390,21 @@ const scenarios: Scenario[] = [
   },
   {
     name: "tool-restriction",
+    needs: "toolRestriction",
+    // Not narrowed: the listed tools have a counterpart (Codex's shell reads and searches), and the
+    // agent offers its own set besides, as its capabilities declare.
+    fallback: {
+      rules: () => [{ name: "tool-restriction", match: { prompt: "SCENARIO-FORBIDDEN" }, reply: "Offered." }],
+      async check(run) {
+        expect((await capabilitiesOf(run)).toolRestriction).toBe(false);
+        const offered = run.requests("tool-restriction");
+        expect(offered.length).toBeGreaterThan(0);
+        for (const request of offered) {
+          expect(request.tools).toContain(run.c.model.grep);
+          expect(request.tools).toContain("apply_patch");
+        }
+      },
+    },
     profile: {
       tools: ["Read", "Glob", "Grep"],
       defaultFiles: [{ path: "haystack.txt", content: "RESTRICTED-NEEDLE\n" }],
@@ -283,8 +415,11 @@ const scenarios: Scenario[] = [
         name: "tool-restriction",
         match: { prompt: "SCENARIO-FORBIDDEN" },
         replies: [
-          { tool: c.grep, input: { pattern: "RESTRICTED-NEEDLE" } },
-          { tool: c.bash, input: { command: "touch forbidden.marker", description: "Create a marker" } },
+          { tool: c.model.grep, input: { pattern: "RESTRICTED-NEEDLE" } },
+          {
+            tool: c.model.bash,
+            input: { command: "touch forbidden.marker", description: "Create a marker" },
+          },
           "Finished.",
         ],
       },
@@ -292,17 +427,28 @@ const scenarios: Scenario[] = [
     async check({ c, requests, resultOf, file }) {
       const offered = requests("tool-restriction");
       expect(offered.length).toBeGreaterThan(0);
-      for (const request of offered) expect(request.tools).not.toContain(c.bash);
+      for (const request of offered) expect(request.tools).not.toContain(c.model.bash);
       // A listed tool works; the unlisted one is refused.
-      expect(succeeded(resultOf(c.grep))).toContain("haystack.txt");
-      expect(resultOf(c.bash)?.isError).toBe(true);
+      const found = succeeded(resultOf(c.grep));
+      if (c.fileToolOutputInBlocks) expect(found).toContain("haystack.txt");
+      else expect(functionResponses(offered, c.model.grep)).toContain("RESTRICTED-NEEDLE");
+      if (c.fileToolOutputInBlocks) expect(resultOf(c.bash)?.isError).toBe(true);
+      else expect(functionResponses(offered, c.model.bash)).toMatch(/not found/i);
       expect((await file("forbidden.marker")).status).toBe(404);
     },
   },
 ];
 
+/** The row as `c` runs it: the fallback where `c` lacks what the row needs. */
+function rowOn(c: ArchitectureCase, scenario: Scenario): Scenario {
+  if (!scenario.needs || !c.lacks.includes(scenario.needs)) return scenario;
+  const { fallback } = scenario;
+  if (!fallback) throw new Error(`row ${scenario.name} has no fallback for ${c.architecture}`);
+  return { ...scenario, rules: fallback.rules, check: fallback.check };
+}
+
 describe.each(cases)("$architecture: a running agent uses its profile", (c) => {
-  const rows = scenarios.filter((s) => !c.rows || c.rows.includes(s.name));
+  const rows = scenarios.map((s) => rowOn(c, s));
   let server: TestServer;
   const recorders: SocketRecorder[] = [];
 

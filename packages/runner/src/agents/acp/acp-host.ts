@@ -39,6 +39,12 @@ export interface AcpHostOptions {
   launch(): Promise<AcpAgentLaunch>;
   /** Runs after every turn with the ACP session id (a transcript export, say); a failure is only diagnostics. */
   afterTurn?(sessionId: string): Promise<void>;
+  /**
+   * The turn's usage, in ACP's prompt usage shape, when the agent's answer
+   * to `session/prompt` carries none; asked once per answered prompt. A
+   * failure is only diagnostics.
+   */
+  turnUsage?(sessionId: string): Promise<unknown>;
 }
 
 type Turn = { turnId: string; interrupted: boolean };
@@ -188,6 +194,16 @@ export function createAcpHost(
     }
   };
 
+  const usageOfTurn = async (id: string): Promise<unknown> => {
+    if (!options.turnUsage) return undefined;
+    try {
+      return await options.turnUsage(id);
+    } catch (error) {
+      events.diagnostics(`reading the turn's usage failed: ${String(error)}\n`);
+      return undefined;
+    }
+  };
+
   return {
     async start() {
       const launch = await options.launch();
@@ -239,9 +255,9 @@ export function createAcpHost(
       conn.agent
         .request("session/prompt", { sessionId: id, prompt: promptOf(content, images, promptImages) })
         .then(
-          (response) => {
+          async (response) => {
             // Usage is not in ACP's stable schema yet; agents that report it put it here.
-            const usage = (response as { usage?: unknown }).usage;
+            const usage = (response as { usage?: unknown }).usage ?? (await usageOfTurn(id));
             relay({
               type: "acp_prompt_end",
               stopReason: response.stopReason,

@@ -11,7 +11,8 @@ import {
 import { createAcpHost } from "../acp/acp-host.js";
 import type { AgentHost, AgentHostEvents } from "../agent-host.js";
 import { resolveCodexAcpBinary } from "./binary.js";
-import { exportRollout, importRollout } from "./transcript.js";
+import { createRolloutUsage } from "./rollout-usage.js";
+import { exportRollout, findRollout, importRollout } from "./transcript.js";
 
 /** The model provider the runtime declares for Codex: the endpoint the server gives, over the Responses API. */
 const PROVIDER_ID = "agent_runtime";
@@ -57,11 +58,13 @@ export function codexArgs(config: RunnerConfig, baseUrl: string | undefined): st
  * `$HOME/.codex`. After every turn the session's rollout is copied to the
  * transcript folder (`CODEX_TRANSCRIPT_DIR_ENV`, when the server gives
  * one), and put back before a resumed session starts in a new sandbox.
+ * Each turn's usage is read from the rollout (see `createRolloutUsage`).
  */
 export function createCodexHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
   const codexHome = process.env.CODEX_HOME ?? join(process.env.HOME ?? homedir(), ".codex");
   const sessionsDir = join(codexHome, "sessions");
   const transcriptDir = process.env[CODEX_TRANSCRIPT_DIR_ENV];
+  const usage = createRolloutUsage();
   return createAcpHost(config, events, {
     async launch() {
       // Codex refuses a CODEX_HOME that does not exist.
@@ -71,11 +74,19 @@ export function createCodexHost(config: RunnerConfig, events: AgentHostEvents): 
           events.diagnostics(`codex transcript import failed: ${String(error)}\n`),
         );
       }
+      if (config.resumeSessionId) {
+        const rollout = await findRollout(sessionsDir, config.resumeSessionId);
+        if (rollout) await usage.startFrom(rollout);
+      }
       return {
         command: resolveCodexAcpBinary(),
         args: codexArgs(config, process.env[CODEX_BASE_URL_ENV]),
         env: { CODEX_HOME: codexHome },
       };
+    },
+    async turnUsage(sessionId: string) {
+      const rollout = await findRollout(sessionsDir, sessionId);
+      return rollout ? usage.turnUsage(rollout) : undefined;
     },
     ...(transcriptDir
       ? {

@@ -6,10 +6,12 @@ import {
   DEFAULT_GEMINI_MODEL,
   GEMINI_API_KEY_ENV,
   GEMINI_BASE_URL_ENV,
+  GEMINI_TRANSCRIPT_DIR_ENV,
   type RunnerConfig,
 } from "@agent-runtime/protocol";
 import { createAcpHost } from "../acp/acp-host.js";
 import type { AgentHost, AgentHostEvents } from "../agent-host.js";
+import { exportChat, importChat } from "./chats.js";
 
 /**
  * Runtime-owned settings, written over the same keys of Gemini CLI's user
@@ -42,14 +44,23 @@ function geminiCommand(): { command: string; args: string[] } {
  * off Gemini CLI's model router and its extra model calls), approvals
  * `yolo` under the `bypass` policy and `default` (ask through ACP) under
  * `ask`, the Gemini API endpoint and key from `GEMINI_BASE_URL_ENV` /
- * `GEMINI_API_KEY_ENV`, and `RUNTIME_SETTINGS`. The system prompt and memory
- * file are files the server writes (`GEMINI.md`).
+ * `GEMINI_API_KEY_ENV`, and `geminiSettings`. The system prompt and memory
+ * file are files the server writes (`GEMINI.md`). After every turn the
+ * session's chat is copied to the transcript folder
+ * (`GEMINI_TRANSCRIPT_DIR_ENV`, when the server gives one), and put back
+ * before a resumed session is loaded (see `chats.ts`).
  */
 export function createGeminiHost(config: RunnerConfig, events: AgentHostEvents): AgentHost {
   const geminiDir = join(process.env.HOME ?? homedir(), ".gemini");
+  const transcriptDir = process.env[GEMINI_TRANSCRIPT_DIR_ENV];
   return createAcpHost(config, events, {
     async launch() {
-      await writeUserSettings(join(geminiDir, "settings.json"));
+      await writeUserSettings(join(geminiDir, "settings.json"), geminiSettings(config));
+      if (config.resumeSessionId && transcriptDir) {
+        await importChat(geminiDir, config.workspaceDir, transcriptDir, config.resumeSessionId).catch(
+          (error: unknown) => events.diagnostics(`gemini chat import failed: ${String(error)}\n`),
+        );
+      }
       const { command, args } = geminiCommand();
       const baseUrl = process.env[GEMINI_BASE_URL_ENV];
       const key = process.env[GEMINI_API_KEY_ENV];
@@ -72,11 +83,33 @@ export function createGeminiHost(config: RunnerConfig, events: AgentHostEvents):
         },
       };
     },
+    ...(transcriptDir
+      ? {
+          async afterTurn(sessionId: string) {
+            await exportChat(geminiDir, config.workspaceDir, transcriptDir, sessionId);
+          },
+        }
+      : {}),
   });
 }
 
-/** Writes `RUNTIME_SETTINGS` over the user settings file at `path` (keeping its other keys). */
-async function writeUserSettings(path: string): Promise<void> {
+/**
+ * The settings the runtime owns for `config`: `RUNTIME_SETTINGS`, and with
+ * `allowedTools` the built-in tools Gemini CLI registers (`tools.core`: it
+ * offers no other built-in tool, and answers a call of one as an unknown
+ * tool). MCP tools are not built-in: a server's tools come with it.
+ */
+export function geminiSettings(config: RunnerConfig): Record<string, Record<string, unknown>> {
+  if (!config.allowedTools) return RUNTIME_SETTINGS;
+  const core = config.allowedTools.filter((tool) => !tool.startsWith("mcp__"));
+  return { ...RUNTIME_SETTINGS, tools: { ...RUNTIME_SETTINGS.tools, core } };
+}
+
+/** Writes `settings` over the user settings file at `path` (keeping its other keys). */
+async function writeUserSettings(
+  path: string,
+  settings: Record<string, Record<string, unknown>>,
+): Promise<void> {
   let current: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
@@ -86,7 +119,7 @@ async function writeUserSettings(path: string): Promise<void> {
     // missing or not JSON: replaced
   }
   const merged: Record<string, unknown> = { ...current };
-  for (const [key, value] of Object.entries(RUNTIME_SETTINGS)) {
+  for (const [key, value] of Object.entries(settings)) {
     const existing = current[key];
     merged[key] =
       typeof existing === "object" && existing !== null && !Array.isArray(existing)

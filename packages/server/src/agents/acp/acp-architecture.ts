@@ -14,13 +14,17 @@ function acpCommandOf(profile: AgentProfile, sessionOptions: SessionOptions) {
 const acpArchitecture: AgentArchitecture = {
   id: "acp",
   // Resume: the agent keeps its sessions where it likes, so only a sandbox that survives (an options
-  // change restarts the agent in it) lets it load one; a recreated sandbox starts a new session.
+  // change restarts the agent in it) lets it load one; a recreated sandbox starts a new session. Tools:
+  // its own, unknown to the runtime (a profile's are neither checked nor narrowed).
   capabilities: {
     thinking: true,
     subagents: false,
     permissions: true,
     nativeResume: false,
     modelProviders: false,
+    toolRestriction: false,
+    skills: false,
+    commands: false,
   },
 
   materialize: materializeAcpProfile,

@@ -1,7 +1,7 @@
 import { CODEX_API_KEY_ENV, CODEX_BASE_URL_ENV, CODEX_TRANSCRIPT_DIR_ENV } from "@agent-runtime/protocol";
 import { materializeAcpProfile } from "../acp/acp-materialize.js";
-import { createAcpParser } from "../acp/parser.js";
 import { acpRunnerConfig } from "../acp/acp-runner-config.js";
+import { createAcpParser } from "../acp/parser.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { codexTranscriptDir, codexTranscriptPath } from "./transcript-path.js";
 
@@ -10,14 +10,18 @@ const PLACEHOLDER_KEY = "agent-runtime";
 
 const codexArchitecture: AgentArchitecture = {
   id: "codex",
-  // Permissions: approvals through ACP requests; tools: Codex offers its own set, which the runtime
-  // cannot narrow (a profile that lists built-in tools is refused).
+  // Permissions: approvals through ACP requests. Tools: a profile's are checked for a counterpart
+  // (`AGENT_TOOLS`), but Codex offers its own set, which the runtime cannot narrow. Skills and commands
+  // are not written.
   capabilities: {
     thinking: true,
     subagents: false,
     permissions: true,
     nativeResume: true,
     modelProviders: false,
+    toolRestriction: false,
+    skills: false,
+    commands: false,
   },
 
   materialize: materializeAcpProfile,

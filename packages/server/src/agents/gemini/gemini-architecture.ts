@@ -1,28 +1,35 @@
-import { GEMINI_API_KEY_ENV, GEMINI_BASE_URL_ENV } from "@agent-runtime/protocol";
-import { createAcpParser } from "../acp/parser.js";
+import { GEMINI_API_KEY_ENV, GEMINI_BASE_URL_ENV, GEMINI_TRANSCRIPT_DIR_ENV } from "@agent-runtime/protocol";
+import { profileToolsOn } from "../../profiles/profile-tools.js";
 import { acpRunnerConfig } from "../acp/acp-runner-config.js";
+import { createAcpParser } from "../acp/parser.js";
 import type { AgentArchitecture } from "../agent-architecture.js";
 import { materializeGeminiProfile } from "./gemini-materialize.js";
-import { geminiTranscriptPath } from "./transcript-path.js";
+import { geminiTranscriptDir, geminiTranscriptPath } from "./transcript-path.js";
 
 /** Without a configured endpoint key, Gemini CLI still needs a non-empty one. */
 const PLACEHOLDER_KEY = "agent-runtime";
 
 const geminiArchitecture: AgentArchitecture = {
   id: "gemini",
-  // Resume: Gemini CLI loads its sessions (ACP session/load) while its sandbox lives; its chats are not
-  // carried into a new sandbox yet. Tools: its own set, which the runtime cannot narrow.
+  // Resume: Gemini CLI loads its sessions (ACP session/load) from its chats, which the runner carries
+  // into a new sandbox. Tools: the profile's, mapped to Gemini CLI's (settings `tools.core`).
   capabilities: {
     thinking: true,
     subagents: false,
     permissions: true,
-    nativeResume: false,
+    nativeResume: true,
     modelProviders: false,
+    toolRestriction: true,
+    skills: true,
+    commands: false,
   },
 
   materialize: materializeGeminiProfile,
 
-  runnerConfig: (input) => acpRunnerConfig("gemini", input),
+  runnerConfig(input) {
+    const allowedTools = profileToolsOn(input.profile, "gemini", `agent profile "${input.profile.id}"`);
+    return acpRunnerConfig("gemini", input, allowedTools ? { allowedTools } : {});
+  },
 
   // The Gemini API takes its key in this header.
   credentialHeader: (apiKey) => ({ header: "x-goog-api-key", value: apiKey }),
@@ -30,10 +37,11 @@ const geminiArchitecture: AgentArchitecture = {
   modelApiPaths: (basePath) => [`${basePath.replace(/\/+$/, "")}/v1beta/models`],
 
   runnerEnv(input) {
-    // The profile cannot override the endpoint, the key or HOME.
+    // The profile cannot override the endpoint, the key, HOME or the transcript directory.
     return {
       ...input.profile.env,
       HOME: input.homeDir,
+      [GEMINI_TRANSCRIPT_DIR_ENV]: geminiTranscriptDir(input.homeDir),
       ...(input.endpoint.baseUrl
         ? { [GEMINI_BASE_URL_ENV]: input.endpoint.baseUrl.replace(/\/+$/, "") }
         : {}),

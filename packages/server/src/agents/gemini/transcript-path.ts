@@ -1,17 +1,23 @@
 import { posix } from "node:path";
+import { geminiTranscriptFileName } from "@agent-runtime/protocol";
 import { resolveConfinedPath } from "../../confined-path.js";
 
 /**
- * Where a Gemini CLI session's transcript would be kept:
- * `<home>/.local/share/agent-runtime/gemini/<session id>.json`. Gemini CLI
- * keeps its chats under `~/.gemini/tmp/<project hash>/`, which the runtime
- * does not carry into a new sandbox yet (the architecture has no native
- * resume after its sandbox is lost); the path only has to stay confined.
- * Throws `INVALID_PATH` for a session id that would leave that folder.
+ * Where the runner copies Gemini CLI's chats (it keeps them under
+ * `~/.gemini/tmp/<project>/chats/`, named after the minute they started,
+ * unknown to the server): `<home>/.local/share/agent-runtime/gemini`. The
+ * runner learns it from `GEMINI_TRANSCRIPT_DIR_ENV`, copies the session's
+ * chat there after every turn and puts it back before loading the session
+ * in a new sandbox.
  */
+export function geminiTranscriptDir(homeDir: string): string {
+  return posix.join(homeDir, ".local", "share", "agent-runtime", "gemini");
+}
+
+/** The transcript of a session in `geminiTranscriptDir`; throws `INVALID_PATH` for an id that would leave it. */
 export function geminiTranscriptPath(input: { homeDir: string; nativeSessionId: string }): string {
   return resolveConfinedPath(
-    posix.join(input.homeDir, ".local", "share", "agent-runtime", "gemini"),
-    `${input.nativeSessionId}.json`,
+    geminiTranscriptDir(input.homeDir),
+    geminiTranscriptFileName(input.nativeSessionId),
   );
 }
