@@ -207,6 +207,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     replaceApiKeys: (entries) => apiKeys.replace(entries),
     async listen({ port = 0, host = "127.0.0.1" } = {}) {
       await runtime.start();
+      // Storage is ready (migrated) only now: the audit trail's retention starts pruning from here.
+      observability.audit.start();
       await app.listen({ port, host });
       cluster?.start(runtime.sessions);
       const address = app.server.address() as AddressInfo;

@@ -56,7 +56,6 @@ export async function attachObservability(
     onWriteFailed: () => metrics.persistenceFailed("audit"),
     retentionMs: options.auditRetentionMs ?? 0,
   });
-  audit.start();
   // Observers live as long as the runtime: a server and its runtime end together.
   runtime.sessions.subscribeAll((event) => metrics.observe(event));
   runtime.probes.add(metrics.probeListener);
