@@ -50,7 +50,9 @@ export async function measureSocketFanout(options: SocketFanoutOptions = {}): Pr
   const processes = options.clientProcesses ?? 2;
   const batch = options.batch ?? true;
   const env = { ...process.env, FANOUT_DELTAS: String(deltas), FANOUT_INTERVAL_MS: String(intervalMs) };
-  const server = fork(SERVER, [], { env, execArgv: ["--import", "tsx"], stdio: "inherit" });
+  // BENCH_SERVE_NODE_ARGS: options for the server's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter((arg) => arg !== "") ?? [];
+  const server = fork(SERVER, [], { env, execArgv: ["--import", "tsx", ...nodeArgs], stdio: "inherit" });
   const workers: ChildProcess[] = [];
   try {
     const { url } = await nextMessage<{ url: string }>(server, "url");

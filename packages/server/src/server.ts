@@ -100,7 +100,8 @@ export interface AgentServerOptions {
    * Which reverse proxies' `X-Forwarded-For` to believe (fastify's
    * `trustProxy`: `true`, a hop count, or addresses/CIDRs such as
    * `"loopback"` or `"10.0.0.0/8"`), so clients behind a proxy are counted
-   * by their own address. Without it the header is ignored. @default false
+   * by their own address, by the HTTP rate limit and by the socket limits
+   * alike. Without it the header is ignored. @default false
    */
   readonly trustProxy?: boolean | number | string;
   /** Time limits of incoming requests and idle connections (see `HttpTimeoutOptions` for the defaults). */
@@ -184,6 +185,7 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Ag
     maxFrameBytes: options.maxSocketFrameBytes,
     maxSocketsPerCaller: options.maxSocketsPerCaller,
     rateLimit: options.socketRateLimit,
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(cluster ? { cluster: { bus: cluster.bus } } : {}),
   });
   const observability = await attachObservability(

@@ -16,6 +16,9 @@ export function isAcpArchitecture(architecture: string): architecture is AcpArch
   return (ACP_ARCHITECTURES as readonly string[]).includes(architecture);
 }
 
+/** Environment variables an ACP agent command may set (`acp.env`). */
+export const ACP_MAX_ENV_ENTRIES = 100;
+
 /**
  * The ACP agent a profile or session of the `acp` architecture runs: a
  * command inside the sandbox (a path, or a name on the sandbox's `PATH`)
@@ -25,7 +28,17 @@ export function isAcpArchitecture(architecture: string): architecture is AcpArch
 export const acpAgentCommandSchema = z.strictObject({
   command: z.string().min(1).max(4096),
   args: z.array(z.string().max(4096)).max(100).default([]),
-  env: z.record(z.string().min(1).max(200), z.string().max(16_384)).optional(),
+  env: z
+    .record(z.string().min(1).max(200), z.string().max(16_384))
+    .superRefine((env, context) => {
+      const count = Object.keys(env).length;
+      if (count > ACP_MAX_ENV_ENTRIES)
+        context.addIssue({
+          code: "custom",
+          message: `at most ${ACP_MAX_ENV_ENTRIES} environment variables, got ${count}`,
+        });
+    })
+    .optional(),
 });
 export type AcpAgentCommand = z.infer<typeof acpAgentCommandSchema>;
 export type AcpAgentCommandInput = z.input<typeof acpAgentCommandSchema>;

@@ -89,8 +89,8 @@ export function httpServerOptions(
 
 /**
  * `--trust-proxy` as fastify's `trustProxy`: `true`/`false`, a hop count,
- * or the comma-separated addresses and CIDRs as given (fastify refuses an
- * invalid one when the server is built).
+ * or the comma-separated addresses and CIDRs as given (an invalid one is
+ * refused when the server is built, see `trustFunction`).
  */
 function parseTrustProxy(text: string): boolean | number | string {
   const value = text.trim();

@@ -54,7 +54,11 @@ export interface ClusterEventBusOptions {
 export interface SubscribeOptions {
   /** Deliver the events after this seq (0: from the first). */
   afterSeq: number;
-  /** Each event once, in seq order, without gaps; called synchronously, never concurrently. What it throws is ignored. */
+  /**
+   * Each event once, in seq order, without gaps; called synchronously, never
+   * concurrently. What it throws is ignored. The subscriptions of a session
+   * may be handed the same event object: it must not be changed.
+   */
   onEvent: (event: SessionEvent) => void;
   /**
    * The stream no longer holds the event after `afterSeq` (the last one
@@ -145,7 +149,11 @@ export class ClusterEventBus {
     this.commands.defineCommand("agentRuntimePublishEvent", { numberOfKeys: 2, lua: publishScript });
     this.commands.defineCommand("agentRuntimeRaiseFence", { numberOfKeys: 1, lua: fenceScript });
     subscriber.on("message", (channel: string, message: string) => {
-      for (const subscription of this.channels.get(channel)?.subscriptions ?? []) subscription.push(message);
+      const subscriptions = this.channels.get(channel)?.subscriptions;
+      if (!subscriptions?.size) return;
+      // Parsed once for every subscription of the channel (they deliver the same object).
+      const event = parseMessage(message) ?? MALFORMED;
+      for (const subscription of subscriptions) subscription.push(event);
     });
     // The connection is ready when the bus is made: every later "ready" is a reconnect.
     subscriber.on("ready", () => void this.resubscribe());
@@ -348,6 +356,9 @@ export class ClusterEventBus {
   }
 }
 
+/** A message of a channel that is no event: its subscriptions re-read the stream. */
+const MALFORMED = Symbol("malformed message");
+
 /**
  * One subscriber's delivery state: live messages queue up (bounded) and are
  * delivered while they follow the last delivered seq; anything else (a gap,
@@ -355,7 +366,7 @@ export class ClusterEventBus {
  */
 class Subscription {
   private delivered: number;
-  private readonly queue: string[] = [];
+  private readonly queue: (SessionEvent | typeof MALFORMED)[] = [];
   private behind = false;
   private draining = false;
   private closed = false;
@@ -370,13 +381,13 @@ class Subscription {
     this.delivered = options.afterSeq;
   }
 
-  push(message: string): void {
+  push(event: SessionEvent | typeof MALFORMED): void {
     if (this.closed) return;
     if (this.queue.length >= MAX_QUEUED_MESSAGES) {
       this.queue.length = 0;
       this.behind = true;
     } else {
-      this.queue.push(message);
+      this.queue.push(event);
     }
     void this.drain();
   }
@@ -405,8 +416,8 @@ class Subscription {
           await this.readStream();
           continue;
         }
-        const event = parseMessage(this.queue.shift()!);
-        if (event === undefined || event.sessionId !== this.sessionId) {
+        const event = this.queue.shift()!;
+        if (event === MALFORMED || event.sessionId !== this.sessionId) {
           this.behind = true;
         } else if (event.seq === this.delivered + 1) {
           this.deliver(event);

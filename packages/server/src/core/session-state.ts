@@ -171,8 +171,9 @@ export class SessionState {
     return settled;
   }
 
+  /** Every block in start order: entries are only ever added (with the next `order`) or changed in place, so the map's order is theirs. */
   private sorted(): Block[] {
-    return [...this.blocks.values()].sort((a, b) => a.order - b.order).map((entry) => entry.block);
+    return Array.from(this.blocks.values(), (entry) => entry.block);
   }
 }
 

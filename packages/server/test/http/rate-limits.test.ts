@@ -5,7 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { SocketError, SocketErrorEvent } from "@agent-runtime/protocol";
 import { pino } from "pino";
 import type { Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentRuntime,
   createAgentRuntime,
@@ -156,5 +156,80 @@ describe("socket event rate limits", () => {
     // The first refusal in a row and the last one, which disconnected it.
     expect(errors.map((e) => e.code)).toEqual(["RATE_LIMITED", "RATE_LIMITED"]);
     expect(errors[1]?.message).toMatch(/disconnected/);
+  });
+});
+
+/**
+ * Socket limits behind a reverse proxy: with `trustProxy`, a handshake is
+ * counted by the address the trusted proxy forwarded (as HTTP requests
+ * are), so clients behind one proxy do not share one bucket; without it,
+ * `X-Forwarded-For` is ignored. No keys: every caller is counted by address.
+ */
+describe("socket limits behind a trusted proxy", () => {
+  const RATE = { eventsPerSecond: 1, burst: 3, maxRefusedInARow: 100 };
+  const MAX_SOCKETS = 2;
+  const servers: TestServer[] = [];
+  const sockets: Socket[] = [];
+
+  const start = async (trustProxy?: string): Promise<string> => {
+    const server = await startTestServer({
+      server: {
+        maxSocketsPerCaller: MAX_SOCKETS,
+        socketRateLimit: RATE,
+        ...(trustProxy === undefined ? {} : { trustProxy }),
+      },
+    });
+    servers.push(server);
+    return server.url;
+  };
+  const from = async (url: string, forwardedFor: string): Promise<Socket> => {
+    const socket = await connectSocket(url, { headers: { "x-forwarded-for": forwardedFor } });
+    sockets.push(socket);
+    return socket;
+  };
+  const refusalCode = (url: string, forwardedFor: string) =>
+    from(url, forwardedFor).then(
+      () => "accepted",
+      (error: Error & { data?: { code?: string } }) => error.data?.code,
+    );
+  const unsubscribe = (socket: Socket) =>
+    socket.timeout(10_000).emitWithAck("sessions:unsubscribe") as Promise<
+      { ok: true } | { ok: false; error: SocketError }
+    >;
+
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  afterAll(async () => {
+    for (const server of servers) await server.dispose();
+  });
+
+  it("counts sockets and events per forwarded client address when the proxy is trusted", async () => {
+    const url = await start("loopback");
+    const first = await from(url, "203.0.113.1");
+    await from(url, "203.0.113.1");
+    expect(await refusalCode(url, "203.0.113.1")).toBe("TOO_MANY_SOCKETS");
+    // Another client behind the same proxy has places of its own…
+    const other = await from(url, "203.0.113.2");
+    // …and a bucket of its own: the first client's burst used up leaves it untouched.
+    for (let i = 0; i < RATE.burst; i++) expect(await unsubscribe(first)).toEqual({ ok: true });
+    expect(await unsubscribe(first)).toMatchObject({ ok: false, error: { code: "RATE_LIMITED" } });
+    expect(await unsubscribe(other)).toEqual({ ok: true });
+    // The forwarded address is the one right before the trusted proxy: what a client puts before it is not believed.
+    expect(await refusalCode(url, "198.51.100.7, 203.0.113.1")).toBe("TOO_MANY_SOCKETS");
+  });
+
+  it("ignores X-Forwarded-For from a peer that is not a trusted proxy", async () => {
+    const url = await start("10.0.0.0/8");
+    await from(url, "203.0.113.1");
+    await from(url, "203.0.113.2");
+    expect(await refusalCode(url, "203.0.113.3")).toBe("TOO_MANY_SOCKETS");
+  });
+
+  it("ignores X-Forwarded-For without trustProxy", async () => {
+    const url = await start();
+    await from(url, "203.0.113.1");
+    await from(url, "203.0.113.2");
+    expect(await refusalCode(url, "203.0.113.3")).toBe("TOO_MANY_SOCKETS");
   });
 });

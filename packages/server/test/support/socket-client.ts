@@ -2,13 +2,21 @@ import type { Socket as NetSocket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
 
-/** A connected socket.io client (websocket only, no reconnection); rejects with the `connect_error`. */
-export function connectSocket(url: string, options: { token?: string } = {}): Promise<Socket> {
+/**
+ * A connected socket.io client (websocket only, no reconnection); rejects
+ * with the `connect_error`. `headers` go with the handshake (e.g. the
+ * `X-Forwarded-For` a reverse proxy adds).
+ */
+export function connectSocket(
+  url: string,
+  options: { token?: string; headers?: Record<string, string> } = {},
+): Promise<Socket> {
   const socket = io(url, {
     transports: ["websocket"],
     reconnection: false,
     forceNew: true,
     ...(options.token ? { auth: { token: options.token } } : {}),
+    ...(options.headers ? { extraHeaders: options.headers } : {}),
   });
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));

@@ -16,13 +16,14 @@ import type { Logger } from "pino";
 import type { AgentRuntime } from "../../core/agent-runtime.js";
 import { bearerToken } from "../api-keys.js";
 import type { Credentials } from "../credentials.js";
+import { type TrustProxy, trustFunction } from "../trusted-proxies.js";
+import { basePathRewriter, isOutsideBasePath } from "./base-path.js";
 import {
   installErrorHandlers,
   replyToClientError,
   replyToFrameworkError,
   sendError,
 } from "./error-handler.js";
-import { basePathRewriter, isOutsideBasePath } from "./base-path.js";
 import { type HealthInfo, healthRoutes } from "./health.js";
 import { type HttpTimeoutOptions, httpServerTimeouts } from "./http-timeouts.js";
 import { installJsonBodyParser } from "./json-body-parser.js";
@@ -75,17 +76,9 @@ export interface HttpAppOptions {
    * or addresses and CIDR ranges (`"127.0.0.1,10.0.0.0/8"`, `"loopback"`).
    * It decides the address the per-IP rate limit counts. @default false (the peer's address)
    */
-  readonly trustProxy?: boolean | number | string;
+  readonly trustProxy?: TrustProxy;
   /** How long a client may take to send its request, and idle connections' lifetime (see `HttpTimeoutOptions`). */
   readonly timeouts?: HttpTimeoutOptions;
-}
-
-/** `trustProxy` as fastify takes it: a hop count as the function fastify makes of one (its types omit numbers). */
-function trustProxyOption(
-  trustProxy: HttpAppOptions["trustProxy"],
-): boolean | string | ((address: string, hop: number) => boolean) {
-  if (typeof trustProxy !== "number") return trustProxy ?? false;
-  return (_address, hop) => hop < trustProxy;
 }
 
 /** Builds the REST API: routes, validation, auth, JSON errors, `/openapi.json`. */
@@ -100,7 +93,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     clientErrorHandler: replyToClientError,
     frameworkErrors: replyToFrameworkError,
     ...(options.basePath ? { rewriteUrl: basePathRewriter(options.basePath) } : {}),
-    trustProxy: trustProxyOption(options.trustProxy),
+    trustProxy: trustFunction(options.trustProxy) ?? false,
     ...httpServerTimeouts(options.timeouts),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

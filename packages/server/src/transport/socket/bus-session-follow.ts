@@ -1,6 +1,7 @@
 import type { SessionData } from "@agent-runtime/protocol";
 import type { Socket } from "socket.io";
 import type { ClusterEventBus, EventSubscription } from "../../cluster/cluster-event-bus.js";
+import type { FollowerFanout } from "./follower-fanout.js";
 import type { OutgoingQueue } from "./outgoing-queue.js";
 import type { ReplayOutcome } from "./paged-replay.js";
 
@@ -20,8 +21,8 @@ export interface BusFollowOptions {
   readonly signal: AbortSignal;
   /** The session as it stands, when the stream no longer holds the client's next event. */
   readonly snapshot: () => Promise<SessionData>;
-  /** After each live event sent: the transport drops the socket if its queue went over the bound. */
-  readonly sent: () => void;
+  /** Writes the live events, each encoded once for all the sockets of this node following the session. */
+  readonly fanout: FollowerFanout;
   /**
    * Send a snapshot before anything else: the stream holds nothing of the
    * session (it expired after a day without events) while the client is
@@ -39,9 +40,11 @@ export interface BusFollowOptions {
  * stream live. The live subscription re-reads the stream from the last
  * replayed seq, so nothing published in between is missed or doubled. When
  * the stream no longer holds the client's next event, a `session:snapshot`
- * is sent and the follow goes on after it. Resolves with the subscription
- * once it is live (`onCaughtUp` runs first), or `undefined` when `signal`
- * aborted or the connection closed first.
+ * is sent and the follow goes on after it. Live events go through `fanout`
+ * (what it holds for any socket is written before this follow writes
+ * anything, so an earlier follow's events stay ahead of it). Resolves with
+ * the subscription once it is live (`onCaughtUp` runs first), or
+ * `undefined` when `signal` aborted or the connection closed first.
  */
 export async function followSessionOnBus(
   options: BusFollowOptions,
@@ -58,6 +61,7 @@ export async function followSessionOnBus(
     cursor = data.lastSeq;
   };
   let snapshotsInARow = 0;
+  options.fanout.flush();
   if (options.snapshotFirst) await sendSnapshot();
   for (;;) {
     do {
@@ -93,8 +97,7 @@ export async function followSessionOnBus(
       afterSeq: cursor,
       onEvent: (event) => {
         live = event.seq;
-        socket.emit(event.type, event);
-        options.sent();
+        options.fanout.send(socket.id, event);
       },
       onTruncated: () => options.ended(`the shared event stream no longer holds the events after ${live}`),
     });

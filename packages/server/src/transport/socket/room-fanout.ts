@@ -80,7 +80,7 @@ export class RoomFanout {
     const rooms = [...this.pending];
     this.pending.clear();
     for (const [room, groups] of rooms) {
-      for (const group of groups) this.write(group.members ?? room, group.events);
+      for (const group of groups) emitEvents(this.io, group.members ?? room, group.events);
       this.onSent(room);
     }
   }
@@ -98,21 +98,31 @@ export class RoomFanout {
     if (last && last.members === undefined) last.members = before(this.membersOf(room));
   }
 
-  private write(target: string | readonly string[], events: readonly SessionEvent[]): void {
-    const [first] = events;
-    if (!first) return;
-    const to = this.io.to(target as string | string[]);
-    if (events.length === 1) {
-      to.emit(first.type, first);
-      return;
-    }
-    const batch: SessionEventBatch = { sessionId: first.sessionId, events };
-    to.except(SINGLE_SOCKETS).emit(SESSION_EVENT_BATCH, batch);
-    const singles = to.except(BATCH_SOCKETS);
-    for (const event of events) singles.emit(event.type, event);
-  }
-
   private membersOf(room: string): string[] {
     return [...(this.io.of("/").adapter.rooms.get(room) ?? [])];
   }
+}
+
+/**
+ * Emits consecutive events of one session to `target` (a room, or socket
+ * ids), each frame encoded once for all its sockets: one event alone to
+ * every socket; several as one `session:events` batch to the sockets that
+ * take batches and one by one to the others.
+ */
+export function emitEvents(
+  io: Server,
+  target: string | readonly string[],
+  events: readonly SessionEvent[],
+): void {
+  const [first] = events;
+  if (!first) return;
+  const to = io.to(target as string | string[]);
+  if (events.length === 1) {
+    to.emit(first.type, first);
+    return;
+  }
+  const batch: SessionEventBatch = { sessionId: first.sessionId, events };
+  to.except(SINGLE_SOCKETS).emit(SESSION_EVENT_BATCH, batch);
+  const singles = to.except(BATCH_SOCKETS);
+  for (const event of events) singles.emit(event.type, event);
 }

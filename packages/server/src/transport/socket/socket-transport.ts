@@ -17,9 +17,11 @@ import { RuntimeError } from "../../errors.js";
 import { bearerToken, type Caller, callerKey, callerTenant, scopeOf } from "../api-keys.js";
 import type { Credentials } from "../credentials.js";
 import { errorAck, errorReply, errorReplyFor } from "../error-reply.js";
-import { CallerLimits, type CallerSocket } from "./caller-limits.js";
-import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
+import { clientAddress, type TrustProxy, trustFunction } from "../trusted-proxies.js";
 import { followSessionOnBus } from "./bus-session-follow.js";
+import { CallerLimits, type CallerSocket } from "./caller-limits.js";
+import { FollowerFanout } from "./follower-fanout.js";
+import { dropConnection, OutgoingQueue } from "./outgoing-queue.js";
 import { replayInPages } from "./paged-replay.js";
 import { joinDeliveryRoom, RoomFanout } from "./room-fanout.js";
 import { resolveSocketLimits, type SocketLimitsInput } from "./socket-limits.js";
@@ -37,6 +39,12 @@ export interface SocketTransportOptions extends SocketLimitsInput {
    * this process's session logs.
    */
   readonly cluster?: { readonly bus: ClusterEventBus };
+  /**
+   * Which reverse proxies' `X-Forwarded-For` to believe (see `TrustProxy`):
+   * a handshake without a key is counted against the limits by the client
+   * address they forwarded, exactly as HTTP requests are. @default false (the peer's address)
+   */
+  readonly trustProxy?: TrustProxy;
 }
 
 /** Bytes a replay page may add to a socket's queue (at most `maxBufferedBytes`). */
@@ -76,7 +84,8 @@ function sessionListRoom(tenantId: string | undefined): string {
  * or `UNAUTHORIZED`, with `event: "connect"`) and disconnected.
  *
  * Limits (see `SocketLimitsInput`): every socket counts against its caller
- * (API key, or address without keys): at most `maxSocketsPerCaller` at once
+ * (API key, or address without keys; behind a proxy `trustProxy` trusts,
+ * the client address it forwarded): at most `maxSocketsPerCaller` at once
  * (the handshake is refused `TOO_MANY_SOCKETS`), and every event it emits
  * takes a token of the caller's bucket. An event over the rate is not
  * handled: its acknowledgement says `RATE_LIMITED` with `retryAfter`, or,
@@ -103,6 +112,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   const { runtime, credentials } = options;
   const limits = resolveSocketLimits(options);
   const callers = new CallerLimits(limits);
+  const trust = trustFunction(options.trustProxy);
   const places = new WeakMap<Socket, CallerSocket>();
   /** Whom each socket acts for (its handshake key's caller). */
   const socketCallers = new WeakMap<Socket, Caller>();
@@ -133,7 +143,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
     if (!resolution.ok) return next(handshakeError(resolution.code, resolution.message));
     const { caller } = resolution;
     socketCallers.set(socket, caller);
-    const place = callers.connect(callerKey(caller, socket.handshake.address));
+    const place = callers.connect(callerKey(caller, clientAddress(socket.request, trust)));
     if (!place) {
       return next(
         handshakeError(
@@ -169,6 +179,11 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
    */
   const narrowedListFollowers = new Map<Socket, readonly string[]>();
   const fanout = new RoomFanout(io, checkRoom);
+  /** Cluster mode: the live events of sessions sockets follow on the shared stream. */
+  const followerFanout = new FollowerFanout(io, (socketId, sessionId) => {
+    const socket = io.of("/").sockets.get(socketId);
+    if (socket) checkSocket(socket, roomFor(sessionId));
+  });
   const unsubscribe = options.cluster
     ? () => undefined
     : runtime.sessions.subscribeAll((event: SessionEvent) => fanout.publish(roomFor(event.sessionId), event));
@@ -208,6 +223,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
   ).unref();
   httpServer.on("close", () => {
     fanout.close();
+    followerFanout.close();
     clearInterval(stallSweep);
     unsubscribe();
     unsubscribeList();
@@ -363,7 +379,7 @@ export function attachSocketTransport(httpServer: HttpServer, options: SocketTra
               if (!data) throw new RuntimeError("SESSION_NOT_FOUND", `Session ${sessionId} not found`);
               return data;
             },
-            sent: () => checkSocket(socket, roomFor(sessionId)),
+            fanout: followerFanout,
             ended: (reason) => dropSlow(socket, reason, { sessionId }),
           },
           ({ lastSeq, replayed, snapshot }) => reply({ ok: true, sessionId, lastSeq, replayed, snapshot }),
