@@ -2,7 +2,15 @@ import { measureCluster, printCluster } from "./cluster.js";
 import { measureColdStartLoad, printColdStartLoad } from "./cold-start-load.js";
 import { measureDependencies, printDependencies } from "./dependencies.js";
 import { measureFileServing, printFileServing } from "./file-serving.js";
+import {
+  measureIdleSuspension,
+  measureStoredSessions,
+  printIdleSuspension,
+  printStoredSessions,
+} from "./idle-suspension.js";
+import { measurePeers, peersFigures, printPeers } from "./peers.js";
 import { measurePersistence, printPersistence } from "./persistence.js";
+import { type Figure, saveAndCompare } from "./results.js";
 import { measureRunnerOverhead, printRunnerOverhead } from "./runner-overhead.js";
 import { measureSandboxLifecycle } from "./sandbox-lifecycle.js";
 import { measureSessionRead, printSessionRead } from "./session-read.js";
@@ -10,6 +18,7 @@ import { measureSocketFanout, printSocketFanout } from "./socket-fanout.js";
 import { measureSocketReplay, printSocketReplay } from "./socket-replay.js";
 import { formatSummary, summarize } from "./stats.js";
 import { measureDirectSdkLatency, measureTurnLatency, type TurnLatencyResult } from "./turn-latency.js";
+import { measureWarmPool, printWarmPool } from "./warm-pool.js";
 import { measureWorkspaceSync, printWorkspaceSync } from "./workspace-sync.js";
 
 /**
@@ -41,12 +50,39 @@ if (process.argv.includes("cluster")) {
   process.exit(0);
 }
 
+const PEERS_TITLE =
+  "side by side: Agent Runtime (local bubblewrap sandboxes) and Rivet's sandbox-agent (no isolation), the same Claude Code and mock model";
+/** BENCH_PEERS_RUNS (5): sessions per contestant; BENCH_PEERS_WARM_TURNS (5): warm turns per session. */
+async function peers(): Promise<void> {
+  const result = await measurePeers({
+    runs: Number(process.env.BENCH_PEERS_RUNS ?? 5),
+    warmTurns: Number(process.env.BENCH_PEERS_WARM_TURNS ?? 5),
+  });
+  printPeers(result);
+  await saveAndCompare("peers", peersFigures(result), result);
+}
+// `npm run bench:peers` (`npm run bench -- peers`): that section alone.
+if (process.argv.includes("peers")) {
+  console.log(PEERS_TITLE);
+  await peers();
+  process.exit(0);
+}
+
 const RUNNER_OVERHEAD_TITLE =
   "runner overhead per Claude session (local sandboxes; medians of BENCH_RUNNER_RUNS runs, default 5)";
 // `npm run bench -- runner-overhead`: that section alone.
 if (process.argv.includes("runner-overhead")) {
   console.log(RUNNER_OVERHEAD_TITLE);
   printRunnerOverhead(await measureRunnerOverhead(Number(process.env.BENCH_RUNNER_RUNS ?? 5)));
+  process.exit(0);
+}
+
+const WARM_POOL_TITLE =
+  "warm pool: create + first message → first delta, without and with --warm-pool 1 (local sandboxes; BENCH_WARM_POOL_RUNS, default 5)";
+// `npm run bench -- warm-pool`: that section alone.
+if (process.argv.includes("warm-pool")) {
+  console.log(WARM_POOL_TITLE);
+  printWarmPool(await measureWarmPool(Number(process.env.BENCH_WARM_POOL_RUNS ?? 5)));
   process.exit(0);
 }
 
@@ -77,12 +113,35 @@ if (process.argv.includes("cold-start-load")) {
   process.exit(0);
 }
 
+const IDLE_SUSPENSION_TITLE =
+  "idle density (agent-runtime serve, local sandboxes, Claude Code; BENCH_SUSPEND_RUNS runs, default 5; BENCH_STORED_SESSIONS, default 1000)";
+async function idleDensity(): Promise<void> {
+  printIdleSuspension(await measureIdleSuspension(Number(process.env.BENCH_SUSPEND_RUNS ?? 5)));
+  printStoredSessions(await measureStoredSessions(Number(process.env.BENCH_STORED_SESSIONS ?? 1000)));
+}
+// `npm run bench -- idle-suspension`: that section alone.
+if (process.argv.includes("idle-suspension")) {
+  console.log(IDLE_SUSPENSION_TITLE);
+  await idleDensity();
+  process.exit(0);
+}
+
 const SESSION_READ_TITLE = "session reads (a stored 10,000-block session, 8 concurrent clients, in process)";
 // `npm run bench -- session-read`: that section alone.
 if (process.argv.includes("session-read")) {
   console.log(SESSION_READ_TITLE);
   printSessionRead(await measureSessionRead());
   process.exit(0);
+}
+
+function addLatencyFigures(figures: Record<string, Figure>, result: TurnLatencyResult): void {
+  figures[`${result.architecture}: cold start`] = { value: result.coldStartMs, unit: "ms" };
+  figures[`${result.architecture}: warm-turn overhead`] = {
+    value: result.warmTurnOverheadMs.median,
+    unit: "ms",
+  };
+  figures[`${result.architecture}: per-delta p50`] = { value: result.perDeltaLatencyMs.median, unit: "ms" };
+  figures[`${result.architecture}: per-delta p99`] = { value: result.perDeltaLatencyMs.p99, unit: "ms" };
 }
 
 function print(result: TurnLatencyResult): void {
@@ -98,9 +157,13 @@ function print(result: TurnLatencyResult): void {
 
 const direct = await measureDirectSdkLatency(turns);
 print(direct);
+/** The latency figures saved with the run and compared with the previous one (`bench/results.ts`). */
+const latencyFigures: Record<string, Figure> = {};
+addLatencyFigures(latencyFigures, direct);
 for (const architecture of ["claude-agent-sdk", "opencode", "codex", "gemini"] as const) {
   const result = await measureTurnLatency(architecture, turns);
   print(result);
+  addLatencyFigures(latencyFigures, result);
   if (architecture !== "claude-agent-sdk") continue;
   const warm = result.warmTurnOverheadMs.median / direct.warmTurnOverheadMs.median;
   const deltaP50 = result.perDeltaLatencyMs.median - direct.perDeltaLatencyMs.median;
@@ -128,6 +191,8 @@ for (const architecture of ["claude-agent-sdk", "opencode", "codex", "gemini"] a
     `  cold start, runtime − direct (medians of ${coldRuns} runs: ${runtimeCold.toFixed(0)} − ${directCold.toFixed(0)} ms): ${cold.toFixed(0)} ms (target ≤ 300) ${verdict(cold <= 300)}`,
   );
 }
+
+await saveAndCompare("turn-latency", latencyFigures);
 
 const lifecycle = await measureSandboxLifecycle(50);
 const withPolicy = await measureSandboxLifecycle(50, { allow: ["127.0.0.1:4100"] });
@@ -163,6 +228,9 @@ printSessionRead(await measureSessionRead());
 
 console.log(`\n${DEPENDENCIES_TITLE}`);
 printDependencies(await measureDependencies());
+
+console.log(`\n${IDLE_SUSPENSION_TITLE}`);
+await idleDensity();
 
 console.log(`\n${RUNNER_OVERHEAD_TITLE}`);
 printRunnerOverhead(await measureRunnerOverhead(Number(process.env.BENCH_RUNNER_RUNS ?? 5)));

@@ -29,7 +29,21 @@ export async function startServeProcess(
   await writeFile(join(profiles, "bench", "profile.json"), JSON.stringify({ id: "bench", name: "Bench" }));
   const child = spawn(
     process.execPath,
-    [CLI, "serve", "--port", "0", "--data-dir", dataDir, "--profiles-dir", profiles, "--idle-timeout", "0", ...args],
+    [
+      // BENCH_SERVE_NODE_ARGS: options for the server's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+      ...(process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter((arg) => arg !== "") ?? []),
+      CLI,
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--profiles-dir",
+      profiles,
+      "--idle-timeout",
+      "0",
+      ...args,
+    ],
     {
       env: {
         ...Object.fromEntries(

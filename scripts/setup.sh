@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time setup on a fresh machine: system packages the local sandbox needs,
-# then the npm workspaces and a build. Safe to run again.
+# then the npm workspaces and a build. Safe to run again. What only the tests
+# need (Chromium) is not installed here: `npm test` gets it (scripts/test-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,6 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need+=(libseccomp2)
 # OpenCode's skill, glob and grep tools run ripgrep from the PATH (Claude Code embeds its own); sandboxes see /usr/bin.
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
-# Debian's Chromium runs the Studio's browser tests (playwright-core cannot download browsers here).
-[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]}"

@@ -4,9 +4,10 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ScriptInput } from "@agent-runtime/mock-model";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../../packages/server/test/support/test-server.js";
+import { launchChromium } from "./support/chromium.js";
 
 /**
  * Images and files in the Studio, in Debian's Chromium against a real server
@@ -150,7 +151,7 @@ describe("Studio attachments and block details", () => {
     if (!existsSync(distIndex)) throw new Error("No Studio build: run `npm run build` first");
     await mkdir(artifacts, { recursive: true });
     server = await startTestServer({ script, studio: true, apiKeys: [API_KEY] });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
   });
 
   afterAll(async () => {

@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ScriptInput } from "@agent-runtime/mock-model";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../../packages/server/test/support/test-server.js";
+import { launchChromium } from "./support/chromium.js";
 
 /**
  * The Studio's production build served under a route prefix
@@ -38,7 +39,7 @@ describe("Studio under a route prefix, in a real browser", () => {
   beforeAll(async () => {
     if (!existsSync(distIndex)) throw new Error("No Studio build: run `npm run build` first");
     server = await startTestServer({ script, studio: true, server: { basePath: "/api" } });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
   });
 
   afterAll(async () => {

@@ -2,10 +2,11 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Block } from "@agent-runtime/protocol";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMemoryPersistenceAdapter } from "../../../packages/server/src/index.js";
 import { startTestServer, type TestServer } from "../../../packages/server/test/support/test-server.js";
+import { launchChromium } from "./support/chromium.js";
 
 /**
  * Issue 25: a long conversation loads its newest blocks, and the Studio
@@ -55,7 +56,7 @@ describe("Studio scrollback of a long conversation, in a real browser", () => {
       blocks.map((block, order) => ({ order, block })),
     );
     server = await startTestServer({ persistence, studio: true });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ScriptInput } from "@agent-runtime/mock-model";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createClaudeAgentSdkArchitecture,
@@ -11,6 +11,7 @@ import {
 } from "../../../packages/server/src/index.js";
 import { untarGz } from "../../../packages/server/test/http/untar.js";
 import { startTestServer, type TestServer } from "../../../packages/server/test/support/test-server.js";
+import { launchChromium } from "./support/chromium.js";
 
 /**
  * The Studio's production build, served by a real server (SQLite, bubblewrap
@@ -133,7 +134,7 @@ describe("Studio in a real browser", () => {
     if (!existsSync(distIndex)) throw new Error("No Studio build: run `npm run build` first");
     await mkdir(artifacts, { recursive: true });
     server = await startTestServer({ script, studio: true });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
     desktop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   });
 
@@ -365,7 +366,7 @@ describe("Studio with an API key", () => {
 
   beforeAll(async () => {
     server = await startTestServer({ script, studio: true, apiKeys: ["studio-secret"] });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
   });
 
   afterAll(async () => {
@@ -415,7 +416,7 @@ describe("Studio with a tenant's key", () => {
       studio: true,
       apiKeys: ["root-key", { tenant: "acme", key: "acme-key" }, { tenant: "globex", key: "globex-key" }],
     });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
   });
 
   afterAll(async () => {
@@ -501,7 +502,7 @@ describe("Studio honours the architectures' capabilities", () => {
       studio: true,
       runtime: { architectures: [createClaudeAgentSdkArchitecture(), limited] },
     });
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium(CHROMIUM_ARGS);
   });
 
   afterAll(async () => {

@@ -73,6 +73,13 @@ export const runnerCommandSchema = z.discriminatedUnion("type", [
     decision: z.enum(["allow", "deny"]),
     message: z.string().optional(),
   }),
+  /**
+   * Use `model` from the next turn on (a warm pool's agent, started before
+   * its session, takes the session's model so). Sent only while no turn is
+   * open; a `message` read after it reaches the agent once the change is
+   * made. A runner whose agent cannot change models live logs a warning.
+   */
+  z.object({ type: z.literal("set_model"), model: z.string().min(1).max(200) }),
   /** Close the agent and exit. */
   z.object({ type: z.literal("shutdown") }),
 ]);

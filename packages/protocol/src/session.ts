@@ -64,8 +64,10 @@ const storedSessionOptionsSchema = z.object({
  * bounds how many agents start at once; `queuePosition` says its place),
  * `preparing` (the profile's dependencies are being installed,
  * once for every session of the profile; `progress` says how far),
- * `creating`, `running`, `terminated` (torn down; the next message brings
- * it back), `error`.
+ * `creating`, `running`, `suspended` (idle: the agent's processes are
+ * frozen, its sandbox and disk kept; the next message thaws it and the
+ * agent goes on where it was; added after v1), `terminated` (torn down; the
+ * next message brings it back), `error`.
  */
 export const sandboxStatusSchema = z.enum([
   "pending",
@@ -73,6 +75,7 @@ export const sandboxStatusSchema = z.enum([
   "preparing",
   "creating",
   "running",
+  "suspended",
   "terminated",
   "error",
 ]);

@@ -40,6 +40,24 @@ class FakeHost implements AgentHost {
     this.sent.push({ turnId, content });
   }
   respondPermission(): void {}
+  /** Warm-ups asked for; the last completes when `finishWarmUp` is called (only when `warms`). */
+  warmUps = 0;
+  #warmedUp: () => void = () => {};
+  finishWarmUp(): void {
+    this.#warmedUp();
+  }
+  /** Models asked for; each change completes when `finishModelChange` is called. */
+  readonly models: string[] = [];
+  #modelChanged: () => void = () => {};
+  setModel(model: string): Promise<void> {
+    this.models.push(model);
+    return new Promise((resolve) => {
+      this.#modelChanged = resolve;
+    });
+  }
+  finishModelChange(): void {
+    this.#modelChanged();
+  }
   async interrupt(): Promise<void> {
     this.interrupts++;
   }
@@ -59,12 +77,23 @@ interface Harness {
 const harnesses: Harness[] = [];
 
 /** Runs `runRunner` over in-memory stdin/stdout with a fake host for both architectures. */
-function startRunner(workspace?: { dir: string }): Harness {
+function startRunner(workspace?: { dir: string }, options: { warms?: boolean } = {}): Harness {
   const stdin = new PassThrough();
   const lines: RunnerOutput[] = [];
   let host: FakeHost | undefined;
   const factory: AgentHostFactory = (_config, events) => {
     host = new FakeHost(events);
+    if (options.warms) {
+      const fake = host;
+      Object.assign(fake, {
+        warmUp: () => {
+          fake.warmUps++;
+          return new Promise<void>((resolve) => {
+            Object.assign(fake, { finishWarmUp: resolve });
+          });
+        },
+      });
+    }
     return host;
   };
   const exited = runRunner(
@@ -123,6 +152,38 @@ describe("runner turn handling", () => {
     runner.host.finishStarting();
     await new Promise((resolve) => setImmediate(resolve));
     expect(types(runner.lines)).toEqual(["ready"]);
+    expect(runner.host.sent).toEqual([{ turnId: "t1", content: "hello" }]);
+  });
+
+  it("warms the agent up when no message is held at its start, and holds a message until the warm-up is done", async () => {
+    const runner = startRunner(undefined, { warms: true });
+    runner.host.finishStarting();
+    await until(() => runner.host.warmUps === 1);
+    await runner.send({ type: "message", turnId: "t1", content: "hello" });
+    expect(runner.host.sent).toEqual([]);
+
+    runner.host.finishWarmUp();
+    await until(() => runner.host.sent.length === 1);
+  });
+
+  it("does not warm up an agent whose first message came with its start", async () => {
+    const runner = startRunner(undefined, { warms: true });
+    await runner.send({ type: "message", turnId: "t1", content: "hello" });
+    runner.host.finishStarting();
+    await until(() => runner.host.sent.length === 1);
+    expect(runner.host.warmUps).toBe(0);
+  });
+
+  it("hands a message read after set_model to the agent only once its model is changed", async () => {
+    const runner = startRunner();
+    runner.host.finishStarting();
+    await runner.send({ type: "set_model", model: "model-b" });
+    await runner.send({ type: "message", turnId: "t1", content: "hello" });
+    expect(runner.host.models).toEqual(["model-b"]);
+    expect(runner.host.sent).toEqual([]);
+
+    runner.host.finishModelChange();
+    await until(() => runner.host.sent.length === 1);
     expect(runner.host.sent).toEqual([{ turnId: "t1", content: "hello" }]);
   });
 

@@ -24,7 +24,9 @@ export interface RunnerIo {
 
 /**
  * Runs the agent of `config` until `shutdown`, stdin EOF or a failure.
- * Writes `ready` once the agent accepts messages and the watcher runs.
+ * Writes `ready` once the agent accepts messages and the watcher runs; an
+ * agent that has no message to answer by then is warmed up first (see
+ * `AgentHost.warmUp`).
  * Holds one turn at a time as the runner protocol states: a `message` read
  * before the agent has started waits for it, and a `message` while a turn
  * is open is answered at once with an `error` `turn_end`, leaving the open
@@ -53,9 +55,18 @@ export async function runRunner(
   });
   let watcher: WorkspaceWatcher | undefined;
   let stopping = false;
-  /** The open turn: held until the agent has started, then the host's until its `turnEnd`. */
-  let turn: { turnId: string; content: string; images: readonly MessageImage[] } | undefined;
+  /**
+   * The open turn: held (`sent` false) until the agent has started and no
+   * model change is pending, then the host's until its `turnEnd`.
+   */
+  let turn: { turnId: string; content: string; images: readonly MessageImage[]; sent: boolean } | undefined;
   let agentStarted = false;
+  let markStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  /** `set_model` commands not yet done: a turn read after one waits for it. */
+  let modelChanges = 0;
 
   const host = factory(config, {
     message: (message) => io.output.write({ type: "agent", message }),
@@ -107,6 +118,29 @@ export async function runRunner(
     }
   }
 
+  /** Hands the held turn to the agent once it has started and no model change is pending. */
+  const deliver = (): void => {
+    if (!turn || turn.sent || !agentStarted || modelChanges > 0 || stopping) return;
+    turn.sent = true;
+    host.send(turn.turnId, turn.content, turn.images);
+  };
+
+  const setModel = (model: string): void => {
+    modelChanges += 1;
+    void started
+      .then(async () => {
+        if (!host.setModel) throw new Error("this agent cannot change its model while it runs");
+        await host.setModel(model);
+      })
+      .catch((error: unknown) =>
+        io.output.write({ type: "log", level: "warn", message: `model change failed: ${String(error)}` }),
+      )
+      .finally(() => {
+        modelChanges -= 1;
+        deliver();
+      });
+  };
+
   const accept = (turnId: string, content: string, images: readonly MessageImage[] = []): void => {
     if (turn) {
       io.output.write({
@@ -117,12 +151,12 @@ export async function runRunner(
       });
       return;
     }
-    turn = { turnId, content, images };
-    if (agentStarted) host.send(turnId, content, images);
+    turn = { turnId, content, images, sent: false };
+    deliver();
   };
 
   const interrupt = (): void => {
-    if (turn && !agentStarted) {
+    if (turn && !turn.sent) {
       io.output.write({ type: "turn_end", turnId: turn.turnId, stopReason: "interrupted" });
       turn = undefined;
       return;
@@ -160,16 +194,27 @@ export async function runRunner(
     else if (command.type === "permission_response") {
       host.respondPermission(command.requestId, command.decision, command.message);
     } else if (command.type === "interrupt") interrupt();
+    else if (command.type === "set_model") setModel(command.model);
     else void stop();
   });
   lines.on("close", () => void stop());
 
   try {
     const { agentVersion } = await host.start();
+    // Nothing to answer yet (a pooled agent): the agent does ahead what a first message would make it
+    // do, and is ready after that; a message read meanwhile waits for it.
+    if (!turn && !stopping && host.warmUp) {
+      await host
+        .warmUp()
+        .catch((error: unknown) =>
+          io.output.write({ type: "log", level: "warn", message: `warm-up failed: ${String(error)}` }),
+        );
+    }
     if (!stopping) {
       agentStarted = true;
+      markStarted();
       io.output.write({ type: "ready", pid: process.pid, ...(agentVersion ? { agentVersion } : {}) });
-      if (turn) host.send(turn.turnId, turn.content, turn.images);
+      deliver();
     }
   } catch (error) {
     if (!stopping) {

@@ -206,6 +206,30 @@ describe("runner (real OpenCode against the mock model)", () => {
     expect(await runner.exited).toBe(0);
   });
 
+  it("runs a message naming one of OpenCode's commands as that command, other slashes as text", async () => {
+    const dirs = prepareDirs();
+    const commandsDir = join(dirs.workspaceDir, ".opencode", "commands");
+    mkdirSync(commandsDir, { recursive: true });
+    writeFileSync(join(commandsDir, "greet.md"), "Say hello to $ARGUMENTS\n");
+    const runner = start(dirs, { watchWorkspace: false });
+    await runner.waitFor(is("ready"));
+    runner.send({ type: "message", turnId: "command", content: "/greet the reader" });
+    expect(await runner.waitFor(is("turn_end", (l) => l.turnId === "command"))).toMatchObject({
+      stopReason: "end_turn",
+    });
+    expect(deltaText(runner.lines)).toBe("You said: Say hello to the reader");
+
+    const mark = runner.lines.length;
+    runner.send({ type: "message", turnId: "text", content: "/nosuch command" });
+    await runner.waitFor(
+      is("turn_end", (l) => l.turnId === "text"),
+      mark,
+    );
+    expect(deltaText(runner.lines.slice(mark))).toBe("You said: /nosuch command");
+    runner.send({ type: "shutdown" });
+    expect(await runner.exited).toBe(0);
+  });
+
   it("interrupts a running turn through OpenCode's abort and keeps accepting messages", async () => {
     const runner = start(prepareDirs(), { watchWorkspace: false });
     await runner.waitFor(is("ready"));

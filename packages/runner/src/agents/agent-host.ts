@@ -44,6 +44,14 @@ export interface AgentHost {
   respondPermission(requestId: string, decision: "allow" | "deny", message?: string): void;
   /** Stops the running turn (it ends with `interrupted`); a no-op when idle. */
   interrupt(): Promise<void>;
+  /**
+   * Does ahead, once started, what the agent otherwise does when its first
+   * message comes (e.g. gathering its context), so that a first message
+   * arriving later is answered sooner. Never calls the model. Optional.
+   */
+  warmUp?(): Promise<void>;
+  /** Uses `model` from the next turn on (see the runner protocol's `set_model`). Absent: the agent cannot. */
+  setModel?(model: string): Promise<void>;
   /** Ends the agent process. Idempotent; resolves once it has exited (or was killed after a grace period). */
   close(): Promise<void>;
 }

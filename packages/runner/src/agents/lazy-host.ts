@@ -34,6 +34,13 @@ export function lazyHost(load: () => Promise<AgentHostFactory>): AgentHostFactor
       respondPermission(requestId, decision, message) {
         host?.respondPermission(requestId, decision, message);
       },
+      async warmUp() {
+        await host?.warmUp?.();
+      },
+      async setModel(model) {
+        if (!host?.setModel) throw new Error("this agent cannot change its model while it runs");
+        await host.setModel(model);
+      },
       async interrupt() {
         await host?.interrupt();
       },

@@ -102,6 +102,21 @@ program
   )
   .addOption(
     new Option(
+      "--warm-pool <count>",
+      "agents kept started ahead per profile and architecture in use; a fresh session's first message takes one (0: none)",
+    )
+      .env("AGENT_RUNTIME_WARM_POOL")
+      .argParser(numeric)
+      .default(0),
+  )
+  .addOption(
+    new Option(
+      "--warm-pool-profiles <ids>",
+      "profiles kept warm from the start, comma-separated: `id` (Claude Code) or `id:architecture`",
+    ).env("AGENT_RUNTIME_WARM_POOL_PROFILES"),
+  )
+  .addOption(
+    new Option(
       "--model-providers <json>",
       'further OpenAI-compatible model providers for OpenCode, {"<name>": {"baseUrl": "…", "apiKeyEnv": "VAR"}}; sessions name their models "<name>/<model>"',
     ).env("AGENT_RUNTIME_MODEL_PROVIDERS"),
@@ -181,6 +196,15 @@ program
     new Option("--idle-timeout <seconds>", "tear an idle session's sandbox down after this long")
       .env("AGENT_RUNTIME_IDLE_TIMEOUT")
       .default("900"),
+  )
+  .addOption(
+    new Option(
+      "--suspend-after <seconds>",
+      "freeze an idle session's agent after this long, until its next message (0: never)",
+    )
+      .env("AGENT_RUNTIME_SUSPEND_AFTER")
+      .argParser(numeric)
+      .default(60),
   )
   .addOption(
     new Option("--socket-max-frame-bytes <bytes>", "largest incoming socket frame (default: 1 MiB)")
@@ -271,6 +295,15 @@ program
       ...(options.maxConcurrentStarts === undefined
         ? {}
         : { maxConcurrentStarts: options.maxConcurrentStarts }),
+      warmPool: options.warmPool,
+      ...(options.warmPoolProfiles === undefined
+        ? {}
+        : {
+            warmPoolProfiles: String(options.warmPoolProfiles)
+              .split(",")
+              .map((id) => id.trim())
+              .filter(Boolean),
+          }),
       // OpenCode's hosted models' key is read from the environment only, like the model key.
       modelProviders: withOpenCodeHostedProvider(
         options.modelProviders ? parseModelProvidersOption(String(options.modelProviders)) : {},
@@ -286,6 +319,7 @@ program
       tokens: tokenOptions(options),
       quotas: await quotaOptions(options),
       idleTimeoutSeconds: Number(options.idleTimeout),
+      suspendAfterSeconds: options.suspendAfter,
       modelStallTimeoutSeconds: Number(options.modelStallTimeout),
       logLevel: options.logLevel,
       cluster: clusterServeOptions(options),

@@ -48,6 +48,10 @@ export interface ServeOptions {
   readonly modelBaseUrl?: string;
   /** Agents that may start at once (see `AgentRuntimeOptions.maxConcurrentStarts`). */
   readonly maxConcurrentStarts?: number;
+  /** Agents kept started ahead per (profile, architecture) in use; 0 or absent: no pool (see `AgentRuntimeOptions.warmPool`). */
+  readonly warmPool?: number;
+  /** Profiles kept warm from the start (`id` or `id:architecture`). */
+  readonly warmPoolProfiles?: readonly string[];
   /** Further model providers (see `AgentRuntimeOptions.modelProviders`). */
   readonly modelProviders?: Readonly<Record<string, ModelEndpoint>>;
   readonly modelApiKey?: string;
@@ -60,6 +64,8 @@ export interface ServeOptions {
   /** Quotas per tenant (see `AgentRuntimeOptions.quotas`). */
   readonly quotas?: TenantQuotas;
   readonly idleTimeoutSeconds: number;
+  /** Suspend an idle session's sandbox after this long (0 disables; see `AgentRuntimeOptions.suspendAfterMs`). */
+  readonly suspendAfterSeconds?: number;
   /** A model answer idle this long ends its turn with `MODEL_STALLED` (0 disables). */
   readonly modelStallTimeoutSeconds: number;
   readonly logLevel: string;
@@ -153,6 +159,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     profileDirs,
     model,
     idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+    ...(options.suspendAfterSeconds === undefined
+      ? {}
+      : { suspendAfterMs: options.suspendAfterSeconds * 1000 }),
     modelStallTimeoutMs: Math.round(options.modelStallTimeoutSeconds * 1000),
     egress: options.egress,
     ...(options.dependencies ? { dependencies: options.dependencies } : {}),
@@ -162,6 +171,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
       : { maxConcurrentStarts: options.maxConcurrentStarts }),
     ...(options.quotas ? { quotas: options.quotas } : {}),
     ...(cluster ? { ownership: cluster.ownership } : {}),
+    ...(options.warmPool
+      ? { warmPool: { size: options.warmPool, profiles: options.warmPoolProfiles ?? [] } }
+      : {}),
     logger,
   });
   const { apiKeysFile } = options;

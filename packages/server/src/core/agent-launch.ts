@@ -72,13 +72,63 @@ export interface LaunchOptions {
   readonly restrictEgress: boolean;
 }
 
+/** What a launch is planned from besides the session: its agent, profile and the runtime's settings. */
+export type LaunchSettings = Omit<LaunchOptions, "sessionId" | "persistence">;
+
+/** The names of the further model providers the architecture may use. */
+function providersFor(options: LaunchSettings): Readonly<Record<string, ModelEndpoint>> {
+  return options.architecture.capabilities.modelProviders ? options.modelProviders : {};
+}
+
+/**
+ * The files that materialise the profile for a session with `sessionOptions`
+ * (runtime-owned configuration read-only; default files writable).
+ */
+export function profileFiles(
+  options: LaunchSettings,
+  dirs: { workspaceDir: string; homeDir: string },
+  sessionOptions: SessionOptions,
+): SandboxFile[] {
+  const modelProviders = Object.keys(providersFor(options));
+  return options.architecture.materialize({
+    profile: options.profile,
+    sessionOptions,
+    ...dirs,
+    ...(modelProviders.length > 0 ? { modelProviders } : {}),
+  });
+}
+
+/** What the runner's agent of a session with `sessionOptions` starts with, in a sandbox with `dirs`. */
+export function launchInput(
+  options: LaunchSettings,
+  dirs: { workspaceDir: string; homeDir: string },
+  sessionOptions: SessionOptions,
+  resumeSessionId?: string,
+): RunnerInput {
+  const { profile } = options;
+  const providers = providersFor(options);
+  const modelProviders = Object.keys(providers);
+  const egress = egressFor(options);
+  return {
+    profile,
+    sessionOptions,
+    ...dirs,
+    ...(modelProviders.length > 0
+      ? { modelProviders, providerEndpoints: egress?.providerEndpoints ?? providers }
+      : {}),
+    endpoint: egress?.agentEndpoint ?? options.endpoint,
+    permissions: effectivePermissions(profile, sessionOptions),
+    ...(resumeSessionId ? { resumeSessionId } : {}),
+  };
+}
+
 /**
  * The egress of a session's sandbox: with a provider that can limit it, the
  * sandbox reaches only the model (whose key its proxy injects) and the
  * profile's external MCP servers, and the agent holds a placeholder key.
  * Undefined: egress is open and the agent gets the real endpoint.
  */
-export function egressFor(options: LaunchOptions): SandboxEgress | undefined {
+export function egressFor(options: LaunchSettings): SandboxEgress | undefined {
   if (!options.restrictEgress || !options.sandboxProvider.capabilities.networkPolicy) return undefined;
   return sandboxEgressFor(options.endpoint, options.architecture, options.profile, options.modelProviders);
 }
@@ -131,7 +181,7 @@ export async function prepareLaunch(
   options: LaunchOptions,
   session: { sandbox: Sandbox; sessionOptions: SessionOptions; nativeSessionId?: string | undefined },
 ): Promise<Launch> {
-  const { architecture, persistence, profile, sessionId } = options;
+  const { architecture, persistence, sessionId } = options;
   const { sandbox, sessionOptions, nativeSessionId } = session;
   const dirs = { workspaceDir: sandbox.workspaceDir, homeDir: sandbox.homeDir };
   const marker = restoredMarker(sandbox);
@@ -146,16 +196,9 @@ export async function prepareLaunch(
       ? onDisk
       : [];
   const present = new Set(onDisk.map((entry) => resolveConfinedPath(sandbox.workspaceDir, entry.path)));
-  const providers = architecture.capabilities.modelProviders ? options.modelProviders : {};
-  const modelProviders = Object.keys(providers);
-  const files = architecture
-    .materialize({
-      profile,
-      sessionOptions,
-      ...dirs,
-      ...(modelProviders.length > 0 ? { modelProviders } : {}),
-    })
-    .filter((file) => file.readOnly || !present.has(file.path));
+  const files = profileFiles(options, dirs, sessionOptions).filter(
+    (file) => file.readOnly || !present.has(file.path),
+  );
   if (kept.length === 0) {
     const stored = await persistence.listWorkspaceFiles(sessionId);
     const links = new Set(stored.flatMap((file) => (file.linkTarget === undefined ? [] : [file.path])));
@@ -183,18 +226,12 @@ export async function prepareLaunch(
       files.push({ path, content: stored });
     }
   }
-  const egress = egressFor(options);
-  const input: RunnerInput = {
-    profile,
+  const input = launchInput(
+    options,
+    dirs,
     sessionOptions,
-    ...dirs,
-    ...(modelProviders.length > 0
-      ? { modelProviders, providerEndpoints: egress?.providerEndpoints ?? providers }
-      : {}),
-    endpoint: egress?.agentEndpoint ?? options.endpoint,
-    permissions: effectivePermissions(profile, sessionOptions),
-    ...(nativeSessionId && transcript !== undefined ? { resumeSessionId: nativeSessionId } : {}),
-  };
+    nativeSessionId && transcript !== undefined ? nativeSessionId : undefined,
+  );
   return {
     files,
     marker: { path: marker, content: "" },

@@ -24,12 +24,14 @@ import {
   sandboxNameFor,
   untrackedPaths,
 } from "./agent-launch.js";
+import { IdleSuspension } from "./idle-suspension.js";
 import type { MessageImage } from "./message-attachments.js";
-import { RunnerConnection } from "./runner-connection.js";
+import { RunnerConnection, type RunnerHandlers } from "./runner-connection.js";
 import type { RunnerLimits } from "./runner-limits.js";
 import type { SessionState } from "./session-state.js";
 import type { SessionSync } from "./session-sync.js";
 import type { StartAdmission, StartPriority } from "./start-admission.js";
+import type { WarmPool } from "./warm-pool.js";
 
 /** How long before a sandbox's `expiresAt`, at most, the session is handed over to a new sandbox. */
 const LIFETIME_MARGIN_MS = 5 * 60 * 1000;
@@ -54,12 +56,16 @@ export interface AgentProcessOptions extends LaunchOptions {
   readonly modelStallTimeoutMs: number;
   /** Tear the sandbox down after this long without a turn (0 disables). */
   readonly idleTimeoutMs: number;
+  /** Suspend the sandbox (see `IdleSuspension`) after this long without a turn (0 disables). */
+  readonly suspendAfterMs: number;
   /** Saves the session; an exited agent's sandbox is saved before it is terminated, and restored from. */
   readonly sync: SessionSync;
   /** The session (its options and native session id are read as the agent starts). */
   readonly state: SessionState;
   /** True while a turn runs (the sandbox is not torn down then). */
   busy(): boolean;
+  /** Started sandboxes a fresh session's first start takes instead of creating one (see `WarmPool`). */
+  readonly warmPool?: WarmPool | undefined;
 }
 
 export interface AgentProcessHandlers {
@@ -110,11 +116,19 @@ export class AgentProcess {
   private closed = false;
   /** The session's options changed since the agent started: restart it before the next message. */
   private optionsChanged = false;
+  private readonly suspension: IdleSuspension;
 
   constructor(
     private readonly options: AgentProcessOptions,
     private readonly handlers: AgentProcessHandlers,
-  ) {}
+  ) {
+    this.suspension = new IdleSuspension({
+      afterMs: options.suspendAfterMs,
+      logger: options.logger,
+      onSuspended: () => this.handlers.status({ sandboxStatus: "suspended" }),
+      onResumed: () => this.handlers.status({ sandboxStatus: "running" }),
+    });
+  }
 
   get sandbox(): Sandbox | undefined {
     return this.sandboxValue;
@@ -133,6 +147,7 @@ export class AgentProcess {
     wanted: () => boolean,
   ): Promise<boolean> {
     const command: RunnerCommand = { type: "message", ...message };
+    await this.resumeSuspended();
     if (this.optionsChanged) {
       this.optionsChanged = false;
       await this.stopAgent();
@@ -192,9 +207,20 @@ export class AgentProcess {
     await runner?.stop().catch(() => undefined);
   }
 
-  /** Sends a command to the running agent; false when none runs. */
+  /** Sends a command to the running agent; false when none runs. A suspended agent reads it once resumed. */
   send(command: RunnerCommand): boolean {
+    if (this.suspension.suspended) void this.resumeSuspended();
     return this.runner?.send(command) ?? false;
+  }
+
+  /** Thaws a suspended sandbox; one that cannot be thawed is stopped, so the next start makes a new one. */
+  private async resumeSuspended(): Promise<void> {
+    if (!this.suspension.suspended) return;
+    await this.suspension.resume().catch(async () => {
+      this.suspension.forget();
+      await this.stop();
+      if (!this.closed) this.terminated();
+    });
   }
 
   /**
@@ -218,13 +244,18 @@ export class AgentProcess {
     return this.parser?.flush() ?? [];
   }
 
-  /** Tears the sandbox down after `idleTimeoutMs` unless a turn starts first. */
+  /**
+   * Suspends the sandbox after `suspendAfterMs` and tears it down after
+   * `idleTimeoutMs`, unless a turn starts first.
+   */
   armIdleTimer(): void {
     this.clearIdleTimer();
     if (this.lifetimeEnding && this.sandboxValue && !this.closed) {
       void this.handOver();
       return;
     }
+    if (this.sandboxValue && this.runner && !this.closed)
+      this.suspension.arm(this.sandboxValue, this.options.sandboxProvider.capabilities.suspend === true);
     if (this.options.idleTimeoutMs <= 0 || !this.sandboxValue || this.closed) return;
     this.idleTimer = setTimeout(() => {
       this.options.logger.info("idle timeout: tearing down the sandbox");
@@ -233,9 +264,11 @@ export class AgentProcess {
     this.idleTimer.unref();
   }
 
+  /** Drops the pending suspension and teardown; a sandbox suspended already stays so until it is needed. */
   clearIdleTimer(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    this.suspension.cancel();
   }
 
   /**
@@ -326,6 +359,8 @@ export class AgentProcess {
     clearTimeout(this.interruptTimer);
     clearTimeout(this.lifetimeTimer);
     this.lifetimeEnding = false;
+    // The runner is asked to stop, so it must run (a failed resume leaves it to the kill that follows).
+    await this.suspension.resume(false).catch(() => this.suspension.forget());
     const { runner, sandboxValue: sandbox } = this;
     this.runner = undefined;
     this.sandboxValue = undefined;
@@ -341,6 +376,8 @@ export class AgentProcess {
     priority: StartPriority,
     onSpawned: (runner: RunnerConnection) => void,
   ): Promise<void> {
+    // A warm sandbox starts nothing, so it does not wait for admission.
+    if (!this.sandboxValue && (await this.startWarm(onSpawned))) return;
     const release = await this.options.startAdmission.admit(priority, (position) =>
       this.handlers.status({ sandboxStatus: "queued", queuePosition: position }),
     );
@@ -378,16 +415,7 @@ export class AgentProcess {
         this.armLifetimeTimer(created);
       }
       this.sandboxValue = sandbox;
-      const { sessionOptions, nativeSessionId } = this.options.state.record;
-      const launch = await this.timed("workspace.restore", async () => {
-        const prepared = await prepareLaunch(this.options, { sandbox, sessionOptions, nativeSessionId });
-        // The marker goes first and comes back last: a start that fails in between leaves a workspace not to trust.
-        await sandbox.deleteFile(prepared.marker.path);
-        await sandbox.writeFiles(prepared.files);
-        await sandbox.writeFiles([prepared.marker]);
-        return prepared;
-      });
-      if (launch.transcript !== undefined) this.options.sync.transcriptRestored(launch.transcript);
+      const launch = await this.restoreInto(sandbox);
       const config = {
         ...architecture.runnerConfig(launch.input),
         watchIgnore: untrackedPaths(this.options.profile, architecture),
@@ -407,18 +435,92 @@ export class AgentProcess {
       this.handlers.status({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
       logger.info({ sandboxId: sandbox.id, agentPid: runner.pid }, "agent started");
     } catch (error) {
-      this.runner = undefined;
-      const failed = this.sandboxValue;
-      this.sandboxValue = undefined;
-      await failed?.terminate().catch(() => undefined);
-      this.handlers.status({
-        sandboxStatus: "error",
-        sandboxId: undefined,
-        agentPid: undefined,
-        error: { code: RuntimeError.is(error) ? error.code : "SANDBOX_FAILED", message: errorMessage(error) },
-      });
+      await this.startFailed(error);
       throw error;
     }
+  }
+
+  /**
+   * Starts a fresh session (no transcript, no stored file) on a sandbox of
+   * the warm pool whose agent runs already, named for this session now: the
+   * session's files and model are applied, and the message goes to the
+   * runner at once. False when the pool has none that fits (or the one
+   * taken died meanwhile): the caller starts one as usual. Rejects as
+   * `start` does.
+   */
+  private async startWarm(onSpawned: (runner: RunnerConnection) => void): Promise<boolean> {
+    const { warmPool, architecture, profile, sessionId, logger } = this.options;
+    const { sessionOptions, nativeSessionId } = this.options.state.record;
+    if (!warmPool || nativeSessionId !== undefined || this.options.state.storedFiles.size > 0) return false;
+    const warm = await warmPool.take({
+      profile,
+      architecture: architecture.id,
+      sessionOptions,
+      sandboxName: sandboxNameFor(sessionId),
+    });
+    if (!warm) return false;
+    const { sandbox, runner } = warm;
+    this.clearIdleTimer();
+    this.handlers.status({ sandboxStatus: "creating", error: undefined, queuePosition: undefined });
+    try {
+      sandbox.onLimit?.((limit) => {
+        if (sandbox === this.sandboxValue) this.handlers.limit(limit);
+      });
+      this.sandboxValue = sandbox;
+      this.armLifetimeTimer(sandbox);
+      const launch = await this.restoreInto(sandbox);
+      this.runner = runner;
+      this.parser = architecture.createParser();
+      this.options.state.agentRestarted();
+      warm.assign(
+        this.runnerHandlers(() => runner),
+        this.stallWatch(() => sandbox).stallWatch?.onStall,
+      );
+      if (runner.exited) {
+        this.runner = undefined;
+        this.sandboxValue = undefined;
+        await sandbox.terminate().catch(() => undefined);
+        return false;
+      }
+      const model = architecture.runnerConfig(launch.input).model;
+      if (model !== undefined && model !== warm.model) runner.send({ type: "set_model", model });
+      onSpawned(runner);
+      this.handlers.status({ sandboxStatus: "running", sandboxId: sandbox.id, agentPid: runner.pid });
+      logger.info({ sandboxId: sandbox.id, agentPid: runner.pid }, "agent started (warm pool)");
+      return true;
+    } catch (error) {
+      await this.startFailed(error);
+      throw error;
+    }
+  }
+
+  /** Writes the session's files, workspace and transcript into `sandbox` (see `prepareLaunch`). */
+  private async restoreInto(sandbox: Sandbox) {
+    const { sessionOptions, nativeSessionId } = this.options.state.record;
+    const launch = await this.timed("workspace.restore", async () => {
+      const prepared = await prepareLaunch(this.options, { sandbox, sessionOptions, nativeSessionId });
+      // The marker goes first and comes back last: a start that fails in between leaves a workspace not to trust.
+      await sandbox.deleteFile(prepared.marker.path);
+      await sandbox.writeFiles(prepared.files);
+      await sandbox.writeFiles([prepared.marker]);
+      return prepared;
+    });
+    if (launch.transcript !== undefined) this.options.sync.transcriptRestored(launch.transcript);
+    return launch;
+  }
+
+  /** A start failed: its sandbox goes, the status says why. */
+  private async startFailed(error: unknown): Promise<void> {
+    this.runner = undefined;
+    const failed = this.sandboxValue;
+    this.sandboxValue = undefined;
+    await failed?.terminate().catch(() => undefined);
+    this.handlers.status({
+      sandboxStatus: "error",
+      sandboxId: undefined,
+      agentPid: undefined,
+      error: { code: RuntimeError.is(error) ? error.code : "SANDBOX_FAILED", message: errorMessage(error) },
+    });
   }
 
   /** `work`, reported to the runtime's probes as the phase `name` of this session. */
@@ -473,47 +575,52 @@ export class AgentProcess {
   }
 
   private connect(sandbox: Sandbox): RunnerConnection {
-    const { logger } = this.options;
     const runner: RunnerConnection = new RunnerConnection(
       sandbox,
-      {
-        onOutput: (output) => {
-          if (runner !== this.runner) return;
-          if (output.type === "agent") this.handlers.agentEvents(this.parse(output.message));
-          else if (output.type === "log") logger[output.level]({ source: "runner" }, output.message);
-          else if (output.type !== "ready") this.handlers.output(output);
-        },
-        onInvalidLine: (line) => logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
-        onDropped: (dropped) => logger.warn(dropped, "runner lines dropped"),
-        onViolation: (message) => {
-          if (runner === this.runner) this.handlers.violation(message);
-        },
-        onStderr: (text) => logger.debug({ stderr: text.slice(0, 2000) }, "runner stderr"),
-        onExit: (status) => {
-          if (runner !== this.runner) return;
-          clearTimeout(this.interruptTimer);
-          this.runner = undefined;
-          const exited = this.sandboxValue;
-          this.sandboxValue = undefined;
-          // The dead sandbox still holds the transcript and files of the last turn: save them, then
-          // terminate it. Queued before a next start (which waits for syncs), so that start restores them.
-          void this.options.sync
-            .syncFrom(exited, async () => {
-              await exited?.terminate().catch(() => undefined);
-            })
-            .catch(() => undefined);
-          // Before the turn ends: ending it may start the next turn, whose status must win.
-          if (!this.closed) this.terminated();
-          const expiresAt = exited?.expiresAt;
-          this.handlers.exited({
-            status,
-            ...(runner.violation === undefined ? {} : { violation: runner.violation }),
-            ...(expiresAt !== undefined && Date.now() >= expiresAt ? { lifetimeEnded: true as const } : {}),
-          });
-        },
-      },
+      this.runnerHandlers(() => runner),
       this.options.runnerLimits,
     );
     return runner;
+  }
+
+  /** What this session does with the output of `current()`, while it is its runner. */
+  private runnerHandlers(current: () => RunnerConnection): RunnerHandlers {
+    const { logger } = this.options;
+    return {
+      onOutput: (output) => {
+        if (current() !== this.runner) return;
+        if (output.type === "agent") this.handlers.agentEvents(this.parse(output.message));
+        else if (output.type === "log") logger[output.level]({ source: "runner" }, output.message);
+        else if (output.type !== "ready") this.handlers.output(output);
+      },
+      onInvalidLine: (line) => logger.warn({ line: line.slice(0, 200) }, "invalid runner output line"),
+      onDropped: (dropped) => logger.warn(dropped, "runner lines dropped"),
+      onViolation: (message) => {
+        if (current() === this.runner) this.handlers.violation(message);
+      },
+      onStderr: (text) => logger.debug({ stderr: text.slice(0, 2000) }, "runner stderr"),
+      onExit: (status) => {
+        if (current() !== this.runner) return;
+        clearTimeout(this.interruptTimer);
+        this.runner = undefined;
+        const exited = this.sandboxValue;
+        this.sandboxValue = undefined;
+        // The dead sandbox still holds the transcript and files of the last turn: save them, then
+        // terminate it. Queued before a next start (which waits for syncs), so that start restores them.
+        void this.options.sync
+          .syncFrom(exited, async () => {
+            await exited?.terminate().catch(() => undefined);
+          })
+          .catch(() => undefined);
+        // Before the turn ends: ending it may start the next turn, whose status must win.
+        if (!this.closed) this.terminated();
+        const expiresAt = exited?.expiresAt;
+        this.handlers.exited({
+          status,
+          ...(current().violation === undefined ? {} : { violation: current().violation }),
+          ...(expiresAt !== undefined && Date.now() >= expiresAt ? { lifetimeEnded: true as const } : {}),
+        });
+      },
+    };
   }
 }

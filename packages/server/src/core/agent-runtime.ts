@@ -29,6 +29,7 @@ import { sweepOrphanSandboxes } from "./sandbox-sweep.js";
 import { SessionManager } from "./session-manager.js";
 import type { SessionOwnership } from "./session-ownership.js";
 import { StartAdmission } from "./start-admission.js";
+import { WarmPool, type WarmPoolOptions } from "./warm-pool.js";
 
 export interface AgentRuntimeOptions {
   /** Where sessions, blocks, transcripts, workspace files (and optionally profiles) are stored. */
@@ -45,6 +46,16 @@ export interface AgentRuntimeOptions {
   readonly model?: ModelEndpoint;
   /** Tear a session's sandbox down after this much inactivity; 0 disables. @default 900_000 (15 min) */
   readonly idleTimeoutMs?: number;
+  /**
+   * Suspend a session's sandbox after this long without a turn, when its
+   * provider can (`capabilities.suspend`): the agent's processes are frozen,
+   * so they use no CPU, and the memory the kernel can take back is
+   * reclaimed; the sandbox, its disk and the agent's state are kept, and the
+   * next message thaws it, the agent going on where it stood (no restore, no
+   * start). The teardown after `idleTimeoutMs` still follows. 0 disables.
+   * @default 60_000 (1 min)
+   */
+  readonly suspendAfterMs?: number;
   /** How often live sessions write their changes to persistence (each turn end syncs too). @default 30_000 */
   readonly syncIntervalMs?: number;
   /** How long an interrupted agent may take to stop before it is killed. @default 5_000 */
@@ -149,9 +160,22 @@ export interface AgentRuntimeOptions {
    * `serve --redis-url` sets it up). @default this process runs every session it loads
    */
   readonly ownership?: SessionOwnership;
+  /**
+   * Keep agents started ahead (see `WarmPool`): `size` sandboxes, each with
+   * its runner and agent running, per (profile, architecture) in use and per
+   * profile listed in `profiles`; a fresh session's first message takes one.
+   * Needs a provider whose sandboxes can be renamed (local). @default none
+   */
+  readonly warmPool?: WarmPoolSettings;
   /** @default a pino logger at level "info" */
   readonly logger?: Logger;
 }
+
+/** The warm pool's settings (see `WarmPoolOptions`). */
+export type WarmPoolSettings = Pick<
+  WarmPoolOptions,
+  "size" | "profiles" | "maxAgeMs" | "refillDelayMs" | "minAvailableMemoryBytes" | "availableMemory"
+>;
 
 export interface AgentRuntime {
   readonly sessions: SessionManager;
@@ -163,6 +187,8 @@ export interface AgentRuntime {
   readonly persistence: PersistenceAdapter;
   /** What the core reports to observers beyond session events (metrics, traces). */
   readonly probes: RuntimeProbes;
+  /** The warm pool, when `warmPool` is set. */
+  readonly warmPool: WarmPool | undefined;
   /** Initialises persistence, checks the sandbox provider, loads profile folders. Call once. */
   start(): Promise<void>;
   /** Closes every session (sync + sandbox teardown), then persistence. Idempotent. */
@@ -193,7 +219,7 @@ const stallTimeoutSchema = z.number().int().min(0).max(2_147_483_647);
 
 /**
  * Creates the runtime core. Nothing happens until `start()`. Throws
- * `VALIDATION_FAILED` for invalid `runnerLimits` or `modelStallTimeoutMs`.
+ * `VALIDATION_FAILED` for invalid `runnerLimits`, `modelStallTimeoutMs` or `suspendAfterMs`.
  */
 export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   const logger = options.logger ?? pino({ level: "info" });
@@ -214,37 +240,18 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
   });
   const profiles = new ProfileRegistry(profileInputs, persistence, logger);
   const probes = new RuntimeProbes();
-  const sessions = new SessionManager({
-    persistence,
+  const launch = {
     sandboxProvider: options.sandbox,
-    architectures,
-    profiles,
     endpoint: options.model ?? {},
     modelProviders: validateInput(modelProvidersSchema, options.modelProviders ?? {}, "modelProviders"),
-    logger,
-    idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
-    syncIntervalMs: options.syncIntervalMs ?? 30_000,
-    interruptGraceMs: options.interruptGraceMs ?? 5_000,
+    restrictEgress: (options.egress ?? "restricted") === "restricted",
     modelStallTimeoutMs: validateInput(
       stallTimeoutSchema,
       options.modelStallTimeoutMs ?? 120_000,
       "modelStallTimeoutMs",
     ),
-    maxPersistedFileBytes: options.maxPersistedFileBytes ?? 104_857_600,
-    maxPersistedWorkspaceBytes: options.maxPersistedWorkspaceBytes ?? 1_073_741_824,
-    permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
-    restrictEgress: (options.egress ?? "restricted") === "restricted",
-    syncRetryMinMs: options.syncRetryMinMs ?? 1_000,
-    syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
-    eventWindowSize: options.eventWindowSize ?? 10_000,
-    maxQueuedMessages: options.maxQueuedMessages ?? 20,
-    maxQueuedBytes: options.maxQueuedBytes ?? 25_165_824,
     runnerLimits: validateInput(runnerLimitsSchema, options.runnerLimits ?? {}, "runnerLimits"),
-    shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
-    quotas: validateInput(tenantQuotasSchema, options.quotas ?? {}, "quotas"),
-    ...(options.ownership ? { ownership: options.ownership } : {}),
     dependencyLayers: new DependencyLayers(options.dependencies ?? {}),
-    probes,
     startAdmission: new StartAdmission(
       validateInput(
         startLimitSchema,
@@ -252,6 +259,39 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
         "maxConcurrentStarts",
       ),
     ),
+  };
+  const warmPool = options.warmPool
+    ? new WarmPool({
+        ...options.warmPool,
+        ...launch,
+        architectures,
+        profile: (id) => profiles.get(id),
+        logger,
+      })
+    : undefined;
+  const sessions = new SessionManager({
+    ...launch,
+    ...(warmPool ? { warmPool } : {}),
+    persistence,
+    architectures,
+    profiles,
+    logger,
+    idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
+    suspendAfterMs: validateInput(stallTimeoutSchema, options.suspendAfterMs ?? 60_000, "suspendAfterMs"),
+    syncIntervalMs: options.syncIntervalMs ?? 30_000,
+    interruptGraceMs: options.interruptGraceMs ?? 5_000,
+    maxPersistedFileBytes: options.maxPersistedFileBytes ?? 104_857_600,
+    maxPersistedWorkspaceBytes: options.maxPersistedWorkspaceBytes ?? 1_073_741_824,
+    permissionTimeoutMs: options.permissionTimeoutMs ?? 300_000,
+    syncRetryMinMs: options.syncRetryMinMs ?? 1_000,
+    syncRetryMaxMs: options.syncRetryMaxMs ?? 30_000,
+    eventWindowSize: options.eventWindowSize ?? 10_000,
+    maxQueuedMessages: options.maxQueuedMessages ?? 20,
+    maxQueuedBytes: options.maxQueuedBytes ?? 25_165_824,
+    shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+    quotas: validateInput(tenantQuotasSchema, options.quotas ?? {}, "quotas"),
+    ...(options.ownership ? { ownership: options.ownership } : {}),
+    probes,
   });
   let stopped: Promise<void> | undefined;
   /** The start-up sweep of sandboxes left running for sessions that are gone (in the background). */
@@ -266,6 +306,7 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
     architectures,
     persistence,
     probes,
+    warmPool,
     async start() {
       await persistence.init?.();
       await options.sandbox.check();
@@ -273,12 +314,13 @@ export function createAgentRuntime(options: AgentRuntimeOptions): AgentRuntime {
         for (const profile of await loadProfilesFromFolder(dir, { logger })) profiles.add(profile);
       }
       sessions.start();
+      warmPool?.start();
       sweeping ??= sweepOrphanSandboxes(options.sandbox, persistence, logger, stopSweep.signal);
     },
     shutdown() {
       stopped ??= (async () => {
         stopSweep.abort();
-        await Promise.all([sessions.shutdown(), sweeping]);
+        await Promise.all([sessions.shutdown(), warmPool?.drain(), sweeping]);
         await persistence
           .close?.()
           .catch((error: unknown) =>

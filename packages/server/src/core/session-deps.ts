@@ -7,6 +7,7 @@ import type { PersistenceAdapter } from "../persistence/persistence-adapter.js";
 import type { SandboxProvider } from "../sandboxes/sandbox-provider.js";
 import type { RunnerLimits } from "./runner-limits.js";
 import type { StartAdmission } from "./start-admission.js";
+import type { WarmPool } from "./warm-pool.js";
 
 /** What one `AgentSession` is made with: its agent and profile, and the runtime's shared services and settings. */
 export interface AgentSessionDeps {
@@ -20,6 +21,8 @@ export interface AgentSessionDeps {
   readonly logger: Logger;
   /** Tear the sandbox down after this long without activity (0 disables). */
   readonly idleTimeoutMs: number;
+  /** Suspend the sandbox (its processes frozen) after this long without a turn (0 disables). */
+  readonly suspendAfterMs: number;
   /** How long an interrupted turn may take to stop before its runner is killed. */
   readonly interruptGraceMs: number;
   /** The model sending nothing for this long ends the turn with `MODEL_STALLED` (0 disables). */
@@ -50,4 +53,6 @@ export interface AgentSessionDeps {
   readonly startAdmission: StartAdmission;
   /** Where the session reports what metrics and traces observe (see `RuntimeProbes`); absent: nowhere. */
   readonly probes?: RuntimeProbes;
+  /** Started sandboxes for fresh sessions' first messages (see `WarmPool`); absent: none. */
+  readonly warmPool?: WarmPool;
 }

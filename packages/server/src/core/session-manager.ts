@@ -41,8 +41,8 @@ export interface SessionManagerOptions extends Omit<AgentSessionDeps, "architect
   readonly ownership?: SessionOwnership;
 }
 
-/** Sandbox states that hold a sandbox (or are making one). */
-const HOLDING_SANDBOX = new Set(["preparing", "creating", "running"]);
+/** Sandbox states that hold a sandbox (or are making one); a suspended sandbox keeps its memory and disk. */
+const HOLDING_SANDBOX = new Set(["preparing", "creating", "running", "suspended"]);
 /** Records one listing read at a time while counting a tenant's sessions. */
 const COUNT_PAGE = 500;
 

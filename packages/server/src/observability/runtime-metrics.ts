@@ -54,7 +54,7 @@ export class RuntimeMetrics {
   private readonly toolCalls: Counter;
 
   constructor(
-    runtime: Pick<AgentRuntime, "sessions" | "sandboxProvider">,
+    runtime: Pick<AgentRuntime, "sessions" | "sandboxProvider"> & Partial<Pick<AgentRuntime, "warmPool">>,
     sockets: () => number,
     options: MetricsOptions = {},
   ) {
@@ -81,6 +81,29 @@ export class RuntimeMetrics {
         this.set({ provider }, running.size);
       },
     });
+    const pool = runtime.warmPool;
+    if (pool) {
+      new Gauge({
+        name: "agent_runtime_warm_pool_agents",
+        help: "Agents of the warm pool started and ready for a session",
+        registers,
+        collect() {
+          this.set(pool.stats().size);
+        },
+      });
+      new Counter({
+        name: "agent_runtime_warm_pool_takes_total",
+        help: "First messages of fresh sessions, by whether the warm pool had an agent for them (hit) or not (miss)",
+        labelNames: ["result"],
+        registers,
+        collect() {
+          const { hits, misses } = pool.stats();
+          this.reset();
+          this.inc({ result: "hit" }, hits);
+          this.inc({ result: "miss" }, misses);
+        },
+      });
+    }
     new Gauge({
       name: "agent_runtime_socket_clients",
       help: "Connected socket.io clients",

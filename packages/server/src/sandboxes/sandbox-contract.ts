@@ -221,6 +221,36 @@ export function runSandboxProviderContract(options: SandboxProviderContractOptio
         running.kill("SIGKILL");
       });
 
+      test("suspend freezes every process until resume, and a suspended sandbox terminates", async (context) => {
+        if (!provider.capabilities.suspend) context.skip("the provider does not declare suspend");
+        const sandbox = await create();
+        const ticks = `${sandbox.homeDir}/ticks`;
+        const running = sandbox.exec(["sh", "-c", `while :; do echo . >> ${ticks}; sleep 0.02; done`]);
+        const size = async () => (await sandbox.readFile(ticks).catch(() => new Uint8Array())).length;
+        const grown = async (past: number) => {
+          for (let tries = 0; (await size()) <= past; tries++) {
+            if (tries > 500) throw new Error("the process did not run");
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        };
+        await grown(0);
+        await sandbox.suspend!();
+        await sandbox.suspend!();
+        const frozenAt = await size();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(await size()).toBe(frozenAt);
+        // Files stay reachable from outside.
+        await sandbox.writeFiles([{ path: `${sandbox.workspaceDir}/meanwhile.txt`, content: "written" }]);
+        expect(await text(sandbox, `${sandbox.workspaceDir}/meanwhile.txt`)).toBe("written");
+        await sandbox.resume!();
+        await sandbox.resume!();
+        await grown(frozenAt);
+        await sandbox.suspend!();
+        await sandbox.terminate();
+        const status = await running.exited;
+        expect(status.code !== 0 || status.signal !== null).toBe(true);
+      });
+
       test("the runner command's absolute paths exist inside", async () => {
         const sandbox = await create();
         expect(sandbox.runnerCommand.length).toBeGreaterThan(0);

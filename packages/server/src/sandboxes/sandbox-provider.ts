@@ -41,6 +41,11 @@ export interface SandboxCapabilities {
    * (added after v1; absent means false).
    */
   readonly layers?: boolean;
+  /**
+   * `Sandbox.suspend` and `Sandbox.resume` freeze and thaw every process of
+   * a sandbox (added after v1; absent means false).
+   */
+  readonly suspend?: boolean;
 }
 
 /**
@@ -278,6 +283,7 @@ export interface SandboxFileReader {
 
 export interface Sandbox {
   readonly id: string;
+  /** Its `SandboxSpec.name`, or the name `rename` gave it. */
   readonly name: string;
   /** Absolute path of the workspace inside the sandbox. */
   readonly workspaceDir: string;
@@ -349,6 +355,31 @@ export interface Sandbox {
    * providers declaring `capabilities.resourceLimits` call it.
    */
   onLimit?(listener: (limit: "memory" | "pids") => void): () => void;
+  /**
+   * Gives the running sandbox the name `name` (added after v1, optional): from
+   * then on it is that name's sandbox, whose files `create` finds again and
+   * `remove` deletes, its processes running on undisturbed. A warm pool
+   * starts sandboxes before their session exists and names them for it when
+   * one takes them. Throws `CONFLICT`, leaving the sandbox as it was, when
+   * the provider runs or keeps a sandbox of that name; `SANDBOX_FAILED` after
+   * `terminate()`.
+   */
+  rename?(name: string): Promise<void>;
+  /**
+   * Freezes every process of the sandbox where it stands (added after v1,
+   * with `capabilities.suspend`): none is scheduled, so none uses CPU or
+   * notices the pause, and the memory the kernel can take back from them
+   * (e.g. file pages) is reclaimed. Files stay readable and writable through
+   * this interface; a process `exec` starts meanwhile is frozen too.
+   * Resolves once every process is frozen. Idempotent.
+   */
+  suspend?(): Promise<void>;
+  /**
+   * Thaws what `suspend` froze; the processes go on where they stood. A
+   * no-op on a sandbox that is not suspended. `terminate` needs no `resume`
+   * first: it stops a suspended sandbox's processes as any other's.
+   */
+  resume?(): Promise<void>;
 }
 
 /**

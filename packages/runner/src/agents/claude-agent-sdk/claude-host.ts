@@ -91,6 +91,15 @@ export function createClaudeHost(config: RunnerConfig, events: AgentHostEvents):
       gate.respond(requestId, decision, message);
     },
 
+    async warmUp() {
+      // The summary builds the system prompt, tools and memory files as the first turn would, without token counts.
+      await session?.getContextUsage({ detail: "summary" });
+    },
+
+    async setModel(model) {
+      await session?.setModel(model);
+    },
+
     async interrupt() {
       if (!current || !session) return;
       current.interrupted = true;

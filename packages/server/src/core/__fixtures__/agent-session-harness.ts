@@ -107,6 +107,7 @@ export async function startSession(options: SessionHarnessOptions = {}): Promise
     endpoint: { baseUrl: "http://127.0.0.1:9", apiKey: "sk-test" },
     logger: pino({ level: "silent" }),
     idleTimeoutMs: 0,
+    suspendAfterMs: 0,
     interruptGraceMs: 20,
     modelStallTimeoutMs: 0,
     maxPersistedFileBytes: 1024 * 1024,

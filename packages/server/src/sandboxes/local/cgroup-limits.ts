@@ -37,7 +37,17 @@ export interface SandboxCgroup {
   add(pid: number): Promise<void>;
   /** How often the limits were hit so far (compare two readings to attribute one process). */
   counters(): Promise<{ readonly oomKills: number; readonly pidsDenied: number }>;
-  /** SIGKILLs every process still in the cgroups and removes them. Idempotent; never throws. */
+  /**
+   * Freezes every process in the cgroups (none is scheduled until `thaw`),
+   * then asks the kernel to reclaim what memory it can from them. Resolves
+   * once all are frozen; throws when the kernel did not freeze them within
+   * a second (they are thawed again then). Absent where the host has no
+   * freezer (`CgroupFactory.freezer`).
+   */
+  freeze?(): Promise<void>;
+  /** Thaws what `freeze` froze; a no-op otherwise. */
+  thaw?(): Promise<void>;
+  /** SIGKILLs every process still in the cgroups (frozen ones too) and removes them. Idempotent; never throws. */
   destroy(): Promise<void>;
 }
 
@@ -47,6 +57,8 @@ export interface CgroupFactory {
   readonly version: "v1" | "v2";
   /** Whether the `cpu` controller is there too, so `CgroupLimitValues.cpus` is enforced. */
   readonly cpu: boolean;
+  /** Whether sandboxes' cgroups can be frozen (`SandboxCgroup.freeze`): v2 always, v1 with its `freezer` hierarchy. */
+  readonly freezer: boolean;
   create(name: string, limits: CgroupLimitValues): Promise<SandboxCgroup>;
   /**
    * SIGKILLs the processes of, and removes, every sandbox cgroup whose name
@@ -101,6 +113,7 @@ function detectV2(lines: CgroupLine[]): CgroupFactory | undefined {
   return {
     version: "v2",
     cpu,
+    freezer: true,
     async create(name, limits) {
       const dir = join(parent, name);
       await makeFresh(dir);
@@ -112,6 +125,20 @@ function detectV2(lines: CgroupLine[]): CgroupFactory | undefined {
         oomKills: () => eventCount(join(dir, "memory.events"), "oom_kill"),
         pidsDenied: () => eventCount(join(dir, "pids.events"), "max"),
         kill: () => writeFile(join(dir, "cgroup.kill"), "1"),
+        freezer: {
+          freeze: async () => {
+            await writeFile(join(dir, "cgroup.freeze"), "1");
+            await settle(() =>
+              readFile(join(dir, "cgroup.events"), "utf8").then((e) => /^frozen 1$/m.test(e)),
+            );
+          },
+          thaw: () => writeFile(join(dir, "cgroup.freeze"), "0"),
+          // Asks for everything: the kernel takes what it can (EAGAIN when short of it).
+          reclaim: async () => {
+            const current = (await readFile(join(dir, "memory.current"), "utf8")).trim();
+            await writeFile(join(dir, "memory.reclaim"), current);
+          },
+        },
       });
     },
     removeWhere: (matches) =>
@@ -152,15 +179,21 @@ function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
       return undefined;
     }
   }
-  const cpuParent = detectV1Cpu(lines);
+  const cpuParent = detectV1Optional(lines, "cpu", "cpu.cfs_quota_us");
+  const freezerParent = detectV1Optional(lines, "freezer", "cgroup.procs");
+  const optionalParents = [cpuParent, freezerParent].filter((parent) => parent !== undefined);
   return {
     version: "v1",
     cpu: cpuParent !== undefined,
+    freezer: freezerParent !== undefined,
     async create(name, limits) {
       const pidsDir = join(parents.pids, name);
       const memoryDir = join(parents.memory, name);
       const cpuDir = cpuParent === undefined ? undefined : join(cpuParent, name);
-      await Promise.all([makeFresh(pidsDir), makeFresh(memoryDir), cpuDir && makeFresh(cpuDir)]);
+      const freezerDir = freezerParent === undefined ? undefined : join(freezerParent, name);
+      await Promise.all(
+        [pidsDir, memoryDir, cpuDir, freezerDir].map((dir) => dir !== undefined && makeFresh(dir)),
+      );
       await writeFile(join(pidsDir, "pids.max"), String(limits.pids));
       await writeFile(join(memoryDir, "memory.limit_in_bytes"), String(limits.memoryBytes));
       // Without swap accounting this file is missing; there is no swap to escape to then.
@@ -171,24 +204,42 @@ function detectV1(lines: CgroupLine[]): CgroupFactory | undefined {
         await writeFile(join(cpuDir, "cpu.cfs_period_us"), String(CPU_PERIOD_US));
         await writeFile(join(cpuDir, "cpu.cfs_quota_us"), String(cpuQuotaUs(limits.cpus)));
       }
-      return sandboxCgroup(cpuDir ? [pidsDir, memoryDir, cpuDir] : [pidsDir, memoryDir], {
+      const dirs = [pidsDir, memoryDir, cpuDir, freezerDir].filter((dir) => dir !== undefined);
+      return sandboxCgroup(dirs, {
         oomKills: () => eventCount(join(memoryDir, "memory.oom_control"), "oom_kill"),
         pidsDenied: () => eventCount(join(pidsDir, "pids.events"), "max"),
+        ...(freezerDir === undefined
+          ? {}
+          : {
+              freezer: {
+                freeze: async () => {
+                  await writeFile(join(freezerDir, "freezer.state"), "FROZEN");
+                  await settle(() =>
+                    readFile(join(freezerDir, "freezer.state"), "utf8").then(
+                      (state) => state.trim() === "FROZEN",
+                    ),
+                  );
+                },
+                thaw: () => writeFile(join(freezerDir, "freezer.state"), "THAWED"),
+                // v1 has no `memory.reclaim`; `force_empty` reclaims all it can from a cgroup, processes or not.
+                reclaim: () => writeFile(join(memoryDir, "memory.force_empty"), "0"),
+              },
+            }),
       });
     },
-    removeWhere: (matches) =>
-      removeMatching(
-        cpuParent === undefined ? [parents.pids, parents.memory] : [parents.pids, parents.memory, cpuParent],
-        matches,
-      ),
+    removeWhere: (matches) => removeMatching([parents.pids, parents.memory, ...optionalParents], matches),
   };
 }
 
-/** The `cpu` hierarchy's parent folder for sandboxes, when cgroup v1 has one this process may use. */
-function detectV1Cpu(lines: CgroupLine[]): string | undefined {
-  const line = lines.find((candidate) => candidate.controllers.includes("cpu"));
-  const mount = join(CGROUP_ROOT, "cpu");
-  if (!line || !existsSync(join(mount, "cpu.cfs_quota_us"))) return undefined;
+/**
+ * The parent folder for sandboxes in the cgroup v1 hierarchy of an optional
+ * `controller` (`cpu`, `freezer`), when this process may use it (`probe`: a
+ * file its mount holds).
+ */
+function detectV1Optional(lines: CgroupLine[], controller: string, probe: string): string | undefined {
+  const line = lines.find((candidate) => candidate.controllers.includes(controller));
+  const mount = join(CGROUP_ROOT, controller);
+  if (!line || !existsSync(join(mount, probe))) return undefined;
   const parent = join(mount, line.path, PARENT_NAME);
   try {
     mkdirSync(parent, { recursive: true });
@@ -258,7 +309,11 @@ async function procsOf(dir: string): Promise<number[]> {
   }
 }
 
-/** Kills whatever is left in `dir` (repeatedly: a fork bomb forks while it is being killed) and removes it. */
+/**
+ * Kills whatever is left in `dir` (repeatedly: a fork bomb forks while it is
+ * being killed) and removes it. A frozen cgroup is thawed after the kill, so
+ * its processes die without running another instruction of their own.
+ */
 async function killAndRemove(dir: string, kill?: () => Promise<void>): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     await kill?.().catch(() => undefined);
@@ -269,6 +324,7 @@ async function killAndRemove(dir: string, kill?: () => Promise<void>): Promise<v
         // Already gone.
       }
     }
+    await thawAny(dir);
     try {
       await rmdir(dir);
       return;
@@ -279,16 +335,59 @@ async function killAndRemove(dir: string, kill?: () => Promise<void>): Promise<v
   }
 }
 
+/** Thaws `dir` if it is a frozen cgroup, v1 (`freezer.state`) or v2 (`cgroup.freeze`); never throws. */
+async function thawAny(dir: string): Promise<void> {
+  await writeFile(join(dir, "freezer.state"), "THAWED").catch(() => undefined);
+  await writeFile(join(dir, "cgroup.freeze"), "0").catch(() => undefined);
+}
+
+/** How long the kernel may take to freeze a sandbox's processes (a task in a system call finishes it first). */
+const FREEZE_TIMEOUT_MS = 1000;
+
+/** Polls `done` until it is true; throws after `FREEZE_TIMEOUT_MS`. */
+async function settle(done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+  for (let wait = 1; !(await done()); wait = Math.min(wait * 2, 50)) {
+    if (Date.now() > deadline) throw new Error("the kernel did not freeze the sandbox's processes in time");
+    await delay(wait);
+  }
+}
+
+interface CgroupFreezer {
+  /** Freezes and waits until every process is frozen. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  /** Reclaims what memory the kernel can from the cgroup. */
+  reclaim(): Promise<void>;
+}
+
 function sandboxCgroup(
   dirs: readonly string[],
   events: {
     oomKills: () => Promise<number>;
     pidsDenied: () => Promise<number>;
     kill?: () => Promise<void>;
+    freezer?: CgroupFreezer;
   },
 ): SandboxCgroup {
   let destroying: Promise<void> | undefined;
+  const { freezer } = events;
   return {
+    ...(freezer === undefined
+      ? {}
+      : {
+          async freeze() {
+            try {
+              await freezer.freeze();
+            } catch (error) {
+              await freezer.thaw().catch(() => undefined);
+              throw error;
+            }
+            // Best effort: what cannot be reclaimed (anonymous memory without swap) stays.
+            await freezer.reclaim().catch(() => undefined);
+          },
+          thaw: () => freezer.thaw(),
+        }),
     async add(pid) {
       for (const dir of dirs) await writeFile(join(dir, "cgroup.procs"), String(pid));
     },

@@ -151,6 +151,11 @@ export async function attachDisk(
   if (mountSourcesAt(mountDir).length === 0) {
     throw new RuntimeError("SANDBOX_FAILED", `The sandbox's disk image is not mounted at ${mountDir}`);
   }
+  return mountedDisk(tools, mountDir);
+}
+
+/** The image mounted at `mountDir` (also after its sandbox's folder moved there, see `Sandbox.rename`). */
+export function mountedDisk(tools: Pick<DiskTools, "umount">, mountDir: string): SandboxDisk {
   let releasing: Promise<void> | undefined;
   return {
     release() {

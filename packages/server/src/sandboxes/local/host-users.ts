@@ -65,6 +65,14 @@ export class HostUsers {
     );
   }
 
+  /** The sandbox folder `from` was renamed to `to`: its uid (recorded in the folder) goes with it. */
+  moved(from: string, to: string): void {
+    if (!this.distinct || !this.used) return;
+    void this.used.then((used) => {
+      for (const [uid, dir] of used) if (dir === from) used.set(uid, to);
+    });
+  }
+
   /** Forgets the uid of a removed sandbox folder. */
   async release(sandboxDir: string): Promise<void> {
     if (!this.distinct || !this.used) return;

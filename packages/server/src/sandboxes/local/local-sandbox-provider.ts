@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
-import { mkdir, realpath, rm, writeFile } from "node:fs/promises";
+import { mkdir, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
@@ -20,6 +20,7 @@ import {
   type DiskSupport,
   detachDisk,
   detectDiskImages,
+  mountedDisk,
   mountSourcesAt,
   type SandboxDisk,
 } from "./disk-image.js";
@@ -29,7 +30,7 @@ import { giveFolderTo, HostUsers, unreachableFolders } from "./host-users.js";
 import { closeInheritedOnExec } from "./inherited-descriptors.js";
 import { buildLayer, type ExtraMounts } from "./layer-build.js";
 import { LayerStore } from "./layer-store.js";
-import { LocalSandbox } from "./local-sandbox.js";
+import { LocalSandbox, type LocalSandboxConfig, type LocalSandboxMove } from "./local-sandbox.js";
 import {
   type LocalSandboxOptions,
   localSandboxOptionsSchema,
@@ -215,6 +216,10 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
         const enforced = factory !== undefined;
         return { pids: enforced, memory: enforced, disk: disks().supported, cpu: factory?.cpu ?? false };
       },
+      /** Through the sandboxes' cgroups (their freezer), so isolated sandboxes only; probed on first read. */
+      get suspend() {
+        return cgroupFactory()?.freezer ?? false;
+      },
     } satisfies SandboxCapabilities,
 
     async check() {
@@ -351,6 +356,56 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     });
   }
 
+  /**
+   * Moves a running sandbox's folder to the name `to` (`Sandbox.rename`):
+   * refused with `CONFLICT` while a sandbox of that name runs or its folder
+   * exists. The processes keep running (their mounts were made already, and
+   * the disk image's mount moves with the folder); what the provider finds
+   * by path (the host uid record, the read-only copies, the generated `/etc`
+   * files, the image's mount point) is found at the new one.
+   */
+  function move(sandbox: LocalSandbox, current: LocalSandboxConfig, to: string): Promise<LocalSandboxMove> {
+    const from = current.name;
+    return serially(from, () =>
+      serially(to, async () => {
+        const { realRootDir, users } = await hostFacts();
+        const target = sandboxLayout(realRootDir, to, isolated, current.layout.storage);
+        if (live.has(to) || existsSync(target.sandboxDir)) {
+          throw new RuntimeError("CONFLICT", `A sandbox named ${to} exists already`);
+        }
+        await rename(current.layout.sandboxDir, target.sandboxDir);
+        if (live.get(from) === sandbox) live.delete(from);
+        live.set(to, sandbox);
+        users.moved(current.layout.sandboxDir, target.sandboxDir);
+        const readOnlyFiles = new ReadOnlyFiles(target);
+        await readOnlyFiles.load();
+        const isolation = current.isolation;
+        const etcDir = join(target.runtimeDir, "etc");
+        const support = disks();
+        return {
+          name: to,
+          layout: target,
+          readOnlyFiles,
+          ...(isolation
+            ? {
+                isolation: {
+                  ...isolation,
+                  passwdFile: join(etcDir, "passwd"),
+                  groupFile: join(etcDir, "group"),
+                  ...(isolation.network
+                    ? { network: { ...isolation.network, hostsFile: join(etcDir, "hosts") } }
+                    : {}),
+                  ...(isolation.disk && support.supported
+                    ? { disk: mountedDisk(support.tools, target.disk.mountDir) }
+                    : {}),
+                },
+              }
+            : {}),
+        };
+      }),
+    );
+  }
+
   /** Image for new sandboxes where the host can mount one; an existing sandbox keeps what it has. */
   function storageOf(realRootDir: string, name: string): SandboxStorage {
     const { sandboxDir, disk } = sandboxLayout(realRootDir, name, isolated);
@@ -388,7 +443,7 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
     await readOnlyFiles.load();
     const id = `${sandboxIdPrefix(spec.name)}${randomUUID().slice(0, SANDBOX_ID_SUFFIX_LENGTH)}`;
     const confinement = hostUid !== undefined ? await confine(id, spec, layout.runtimeDir, hostUid) : {};
-    const sandbox = new LocalSandbox({
+    const sandbox: LocalSandbox = new LocalSandbox({
       id,
       name: spec.name,
       layout,
@@ -421,8 +476,9 @@ export function createLocalSandboxProvider(options: LocalSandboxOptions): Sandbo
             }
           : undefined,
       onTerminated: () => {
-        if (live.get(spec.name) === sandbox) live.delete(spec.name);
+        if (live.get(sandbox.name) === sandbox) live.delete(sandbox.name);
       },
+      rename: (current, to) => move(sandbox, current, to),
     });
     live.set(spec.name, sandbox);
     return sandbox;

@@ -100,12 +100,19 @@ export interface LocalSandboxConfig {
   };
   /** Called once, when the sandbox has terminated. */
   readonly onTerminated: () => void;
+  /**
+   * Moves the sandbox's folder to the name `to` (see `Sandbox.rename`) and
+   * returns what changed with it; throws `CONFLICT` before moving anything.
+   */
+  readonly rename?: (current: LocalSandboxConfig, to: string) => Promise<LocalSandboxMove>;
 }
+
+/** What a sandbox's config holds that names its folder, as `LocalSandboxConfig.rename` makes it anew. */
+export type LocalSandboxMove = Pick<LocalSandboxConfig, "name" | "layout" | "readOnlyFiles" | "isolation">;
 
 /** One sandbox folder and the processes started in it. Created by `createLocalSandboxProvider`. */
 export class LocalSandbox implements Sandbox {
   readonly id: string;
-  readonly name: string;
   readonly workspaceDir: string;
   readonly homeDir: string;
   readonly runnerCommand: readonly string[];
@@ -115,17 +122,31 @@ export class LocalSandbox implements Sandbox {
   private readonly limitListeners = new Set<(limit: "memory" | "pids") => void>();
   private limitPoll: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** The last `suspend` or `resume`, which the next one follows. */
+  private freezing: Promise<unknown> = Promise.resolve();
+  private suspended = false;
   private markTerminated!: () => void;
 
-  constructor(private readonly config: LocalSandboxConfig) {
+  constructor(private config: LocalSandboxConfig) {
     this.id = config.id;
-    this.name = config.name;
     this.workspaceDir = config.layout.areas.workspace.inside;
     this.homeDir = config.layout.areas.home.inside;
     this.runnerCommand = config.runnerCommand;
     this.terminated = new Promise((resolve) => {
       this.markTerminated = resolve;
     });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** See `Sandbox.rename`; the provider moves the folder (`LocalSandboxConfig.rename`). */
+  async rename(name: string): Promise<void> {
+    if (this.stopping) throw new RuntimeError("SANDBOX_FAILED", `Sandbox ${this.name} is terminated`);
+    if (name === this.config.name) return;
+    if (!this.config.rename) throw new RuntimeError("UNSUPPORTED", "This sandbox cannot be renamed");
+    this.config = { ...this.config, ...(await this.config.rename(this.config, name)) };
   }
 
   /**
@@ -152,31 +173,84 @@ export class LocalSandbox implements Sandbox {
     const cgroup = this.config.isolation?.cgroup;
     if (!cgroup || this.stopping) return () => undefined;
     this.limitListeners.add(listener);
-    if (!this.limitPoll) {
-      let last: { oomKills: number; pidsDenied: number } | undefined;
-      let busy = false;
-      const read = async () => {
-        if (busy) return;
-        busy = true;
-        try {
-          const now = await cgroup.counters();
-          if (last && !this.stopping) {
-            if (now.oomKills > last.oomKills) this.notifyLimit("memory");
-            if (now.pidsDenied > last.pidsDenied) this.notifyLimit("pids");
-          }
-          last = now;
-        } finally {
-          busy = false;
-        }
-      };
-      void read();
-      this.limitPoll = setInterval(() => void read(), LIMIT_POLL_MS);
-      this.limitPoll.unref();
-    }
+    if (!this.suspended) this.startLimitPoll(cgroup);
     return () => {
       this.limitListeners.delete(listener);
       if (this.limitListeners.size === 0) this.stopLimitPoll();
     };
+  }
+
+  /**
+   * Freezes the sandbox's cgroups (see `Sandbox.suspend`); its limit poll
+   * pauses meanwhile, as frozen processes hit no limit. Throws
+   * `SANDBOX_FAILED` when the sandbox has no freezer or the kernel did not
+   * freeze it (it runs on then).
+   */
+  suspend(): Promise<void> {
+    return this.transition(async () => {
+      const cgroup = this.config.isolation?.cgroup;
+      if (!cgroup?.freeze)
+        throw new RuntimeError("SANDBOX_FAILED", "This sandbox cannot be suspended (no cgroup freezer)");
+      if (this.suspended || this.stopping) return;
+      this.suspended = true;
+      this.stopLimitPoll();
+      try {
+        await cgroup.freeze();
+      } catch (error) {
+        this.suspended = false;
+        this.resumeLimitPoll();
+        throw new RuntimeError(
+          "SANDBOX_FAILED",
+          `Could not suspend sandbox ${this.name}: ${(error as Error).message}`,
+        );
+      }
+    });
+  }
+
+  /** Thaws what `suspend` froze (see `Sandbox.resume`). */
+  resume(): Promise<void> {
+    return this.transition(async () => {
+      if (!this.suspended || this.stopping) return;
+      await this.config.isolation?.cgroup?.thaw?.();
+      this.suspended = false;
+      this.resumeLimitPoll();
+    });
+  }
+
+  /** Runs `change` after the previous suspend or resume settled. */
+  private transition(change: () => Promise<void>): Promise<void> {
+    const next = this.freezing.then(change, change);
+    this.freezing = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Reads the cgroup counters every `LIMIT_POLL_MS` unless that runs already. */
+  private startLimitPoll(cgroup: SandboxCgroup): void {
+    if (this.limitPoll) return;
+    let last: { oomKills: number; pidsDenied: number } | undefined;
+    let busy = false;
+    const read = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const now = await cgroup.counters();
+        if (last && !this.stopping) {
+          if (now.oomKills > last.oomKills) this.notifyLimit("memory");
+          if (now.pidsDenied > last.pidsDenied) this.notifyLimit("pids");
+        }
+        last = now;
+      } finally {
+        busy = false;
+      }
+    };
+    void read();
+    this.limitPoll = setInterval(() => void read(), LIMIT_POLL_MS);
+    this.limitPoll.unref();
+  }
+
+  private resumeLimitPoll(): void {
+    const cgroup = this.config.isolation?.cgroup;
+    if (cgroup && this.limitListeners.size > 0 && !this.stopping) this.startLimitPoll(cgroup);
   }
 
   private notifyLimit(limit: "memory" | "pids"): void {
@@ -243,15 +317,18 @@ export class LocalSandbox implements Sandbox {
   }
 
   /**
-   * Kills every process of the sandbox and waits (up to 5 s) until they are
-   * gone, then removes its cgroups (killing anything left in them), stops
-   * its egress proxy and unmounts its disk image; keeps the folder (and the
-   * image). Idempotent.
+   * Kills every process of the sandbox (thawing a suspended one after the
+   * kill) and waits (up to 5 s) until they are gone, then removes its
+   * cgroups (killing anything left in them), stops its egress proxy and
+   * unmounts its disk image; keeps the folder (and the image). Idempotent.
    */
   terminate(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopLimitPoll();
       for (const running of this.processes) running.kill("SIGKILL");
+      // Frozen processes die of the kill once thawed, before running anything of their own.
+      await this.freezing;
+      if (this.suspended) await this.config.isolation?.cgroup?.thaw?.().catch(() => undefined);
       await Promise.race([
         Promise.all([...this.processes].map((running) => running.exited)),
         delay(TERMINATE_WAIT_MS),
