@@ -334,20 +334,34 @@ export class AgentProcess {
     this.lifetimeTimer.unref();
   }
 
-  /** Stops the agent (asking first) and terminates the sandbox for good. */
+  /**
+   * Stops the agent (asking first) and terminates the sandbox for good; a
+   * start under way is waited for (it stops at its next step) and what it
+   * made is stopped too, so no sandbox outlives the close.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.clearIdleTimer();
     await this.stop();
+    await this.starting?.catch(() => undefined);
+    await this.stop();
     this.terminated();
   }
 
-  /** Kills the agent at once and terminates the sandbox. */
+  /** Kills the agent at once and terminates the sandbox (and what a start under way makes, once it ends). */
   async kill(): Promise<void> {
     this.closed = true;
     this.clearIdleTimer();
     this.runner?.kill();
+    const starting = this.starting;
     await this.stop();
+    void starting?.catch(() => undefined).then(() => this.stop());
+  }
+
+  /** Throws when the process was closed meanwhile: a start under way stops at its next step. */
+  private checkOpen(): void {
+    if (this.closed)
+      throw new RuntimeError("SHUTTING_DOWN", "The session was stopped while its agent started");
   }
 
   private terminated(): void {
@@ -382,6 +396,7 @@ export class AgentProcess {
       this.handlers.status({ sandboxStatus: "queued", queuePosition: position }),
     );
     try {
+      this.checkOpen();
       await this.start(onSpawned);
     } finally {
       release();
@@ -412,6 +427,8 @@ export class AgentProcess {
           if (created === this.sandboxValue) this.handlers.limit(limit);
         });
         sandbox = created;
+        this.sandboxValue = sandbox;
+        this.checkOpen();
         this.armLifetimeTimer(created);
       }
       this.sandboxValue = sandbox;
@@ -460,6 +477,11 @@ export class AgentProcess {
     });
     if (!warm) return false;
     const { sandbox, runner } = warm;
+    if (this.closed) {
+      await runner.stop().catch(() => undefined);
+      await sandbox.terminate().catch(() => undefined);
+      this.checkOpen();
+    }
     this.clearIdleTimer();
     this.handlers.status({ sandboxStatus: "creating", error: undefined, queuePosition: undefined });
     try {
@@ -515,6 +537,8 @@ export class AgentProcess {
     const failed = this.sandboxValue;
     this.sandboxValue = undefined;
     await failed?.terminate().catch(() => undefined);
+    // A closed process reports nothing more: its session said how it ended.
+    if (this.closed) return;
     this.handlers.status({
       sandboxStatus: "error",
       sandboxId: undefined,

@@ -162,7 +162,7 @@ export function createModalSandboxProvider(input: ModalSandboxOptions = {}): San
       const request = sandboxRequest(options, spec.name, env, image, egress.params, lifetimeEnd);
       let started: StartedSandbox;
       try {
-        started = await createOrTakeOver(seam, request, lifetimeEnd);
+        started = await createOrTakeOver(seam, request, lifetimeEnd, options.uid);
       } catch (error) {
         throw modalFailure(`create sandbox "${request.params.name}"`, error);
       }
@@ -274,6 +274,7 @@ async function createOrTakeOver(
   seam: ModalClientSeam,
   request: ModalSandboxRequest,
   expiresAt: number,
+  agentUid: number,
 ): Promise<StartedSandbox> {
   try {
     return { handle: await seam.createSandbox(request), expiresAt };
@@ -284,9 +285,15 @@ async function createOrTakeOver(
   if (!running) return { handle: await seam.createSandbox(request), expiresAt };
   const operation = "stop the commands left running";
   // Without the marker of the sandbox's commands, which it looks for.
-  const stopped = await runCommand(running, operation, stopCommandsCommand(running.sandboxId), undefined, {
-    env: { [SANDBOX_MARKER]: "" },
-  });
+  const stopped = await runCommand(
+    running,
+    operation,
+    stopCommandsCommand(running.sandboxId, agentUid),
+    undefined,
+    {
+      env: { [SANDBOX_MARKER]: "" },
+    },
+  );
   if (stopped.code !== 0) throw commandFailure(operation, stopped);
   const recorded = Number((await running.tags())[EXPIRES_AT_TAG]);
   return {

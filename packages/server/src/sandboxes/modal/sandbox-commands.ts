@@ -84,26 +84,34 @@ export const SANDBOX_MARKER = "AGENT_RUNTIME_MODAL_SANDBOX";
  * `userCommand` (as recorded in its pid file, whose files it deletes), then
  * every process whose environment holds `SANDBOX_MARKER=sandboxId`,
  * whichever user it runs as (root's commands and the key proxy included),
- * twice, so a process forked during the first pass goes too. Must itself
- * run without the marker.
+ * and every process of the agent's uid (real uid `agentUid`) that sees this
+ * sandbox's root-only `/run/agent-runtime` (on Modal: every one of the
+ * sandbox; agent code may leave its process group and clear its
+ * environment), twice, so a process forked during the first pass goes too.
+ * Must itself run without the marker.
  */
-export function stopCommandsCommand(sandboxId: string): string[] {
+export function stopCommandsCommand(sandboxId: string, agentUid: number): string[] {
   return [
     "sh",
     "-c",
     [
       `for p in ${PID_DIR}/exec-*.pid; do [ -f "$p" ] || continue; kill -s KILL -- "-$(cat "$p")" 2>/dev/null; rm -f -- "$p"; done`,
+      `here=$(stat -L -c %d:%i ${PID_DIR} 2>/dev/null) || here=""`,
       "for pass in 1 2; do",
       "  for d in /proc/[0-9]*; do",
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
       '    pid=${d#/proc/}; [ "$pid" = "$$" ] && continue',
-      '    if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qxF -- "$1"; then kill -s KILL "$pid" 2>/dev/null; fi',
+      '    if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qxF -- "$1"; then kill -s KILL "$pid" 2>/dev/null; continue; fi',
+      '    [ -n "$here" ] || continue; uid=""',
+      '    while read -r key value rest; do [ "$key" = "Uid:" ] && { uid=$value; break; }; done < "$d/status" 2>/dev/null',
+      `    [ "$uid" = "$2" ] && [ "$(stat -L -c %d:%i "$d/root${PID_DIR}" 2>/dev/null)" = "$here" ] && kill -s KILL "$pid" 2>/dev/null`,
       "  done",
       "done",
       "true",
     ].join("\n"),
     "agent-runtime-stop-commands",
     `${SANDBOX_MARKER}=${sandboxId}`,
+    String(agentUid),
   ];
 }
 
