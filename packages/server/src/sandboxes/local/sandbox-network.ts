@@ -1,8 +1,7 @@
 import { isIP } from "node:net";
 import { RuntimeError } from "../../errors.js";
+import { checkedEndpoint, checkPolicySecrets } from "../network-policy-checks.js";
 import type { SandboxNetworkPolicy } from "../sandbox-provider.js";
-import { normalizeEndpoint } from "./egress-proxy.js";
-import { isSecretPath } from "./secret-paths.js";
 
 /** Where, inside a sandbox's network namespace, one allowed endpoint is served. */
 export interface SandboxRoute {
@@ -34,18 +33,7 @@ export function planSandboxNetwork(policy: SandboxNetworkPolicy): SandboxNetwork
   const names = new Map<string, string>();
   const routes: SandboxRoute[] = [];
   for (const raw of policy.allow) {
-    let endpoint: string;
-    try {
-      endpoint = normalizeEndpoint(raw);
-    } catch (error) {
-      throw new RuntimeError("VALIDATION_FAILED", (error as Error).message);
-    }
-    const separator = endpoint.lastIndexOf(":");
-    const host = endpoint.slice(0, separator);
-    const port = Number(endpoint.slice(separator + 1));
-    if (port < 1 || port > 65_535) {
-      throw new RuntimeError("VALIDATION_FAILED", `network.allow: ${raw} has no valid port`);
-    }
+    const { endpoint, host, port } = checkedEndpoint(raw);
     let listen: string;
     if (host === "localhost") {
       listen = "127.0.0.1";
@@ -66,22 +54,7 @@ export function planSandboxNetwork(policy: SandboxNetworkPolicy): SandboxNetwork
     }
   }
   if (names.size > 250) throw new RuntimeError("VALIDATION_FAILED", "network.allow: too many host names");
-  for (const secret of policy.secrets ?? []) {
-    const endpoint = normalizeEndpoint(secret.endpoint);
-    if (!policy.allow.some((allowed) => normalizeEndpoint(allowed) === endpoint)) {
-      throw new RuntimeError(
-        "VALIDATION_FAILED",
-        `network.secrets: ${secret.endpoint} is not in network.allow`,
-      );
-    }
-    const invalid = secret.paths?.find((path) => !isSecretPath(path));
-    if (invalid !== undefined) {
-      throw new RuntimeError(
-        "VALIDATION_FAILED",
-        `network.secrets: path ${JSON.stringify(invalid)} is not a plain absolute path`,
-      );
-    }
-  }
+  checkPolicySecrets(policy);
   const hosts = [
     "127.0.0.1\tlocalhost",
     "::1\tlocalhost",

@@ -1,8 +1,7 @@
 import { randomInt } from "node:crypto";
 import { isIP } from "node:net";
 import { RuntimeError } from "../../errors.js";
-import { normalizeEndpoint } from "../local/egress-proxy.js";
-import { isSecretPath } from "../local/secret-paths.js";
+import { checkedEndpoint, checkPolicySecrets } from "../network-policy-checks.js";
 import type { SandboxNetworkPolicy } from "../sandbox-provider.js";
 import type { KeyProxyConfig } from "./key-proxy-main.js";
 import type { ResolvedModalSandboxOptions } from "./modal-sandbox-options.js";
@@ -51,27 +50,9 @@ export function planModalEgress(
       },
     };
   }
-  const endpoints = policy.allow.map((raw) => {
-    const endpoint = validEndpoint(raw);
-    const separator = endpoint.lastIndexOf(":");
-    return { endpoint, host: endpoint.slice(0, separator), port: Number(endpoint.slice(separator + 1)) };
-  });
+  const endpoints = policy.allow.map(checkedEndpoint);
+  checkPolicySecrets(policy);
   const secrets = policy.secrets ?? [];
-  for (const secret of secrets) {
-    if (!endpoints.some(({ endpoint }) => endpoint === validEndpoint(secret.endpoint))) {
-      throw new RuntimeError(
-        "VALIDATION_FAILED",
-        `network.secrets: ${secret.endpoint} is not in network.allow`,
-      );
-    }
-    const invalid = secret.paths?.find((path) => !isSecretPath(path));
-    if (invalid !== undefined) {
-      throw new RuntimeError(
-        "VALIDATION_FAILED",
-        `network.secrets: path ${JSON.stringify(invalid)} is not a plain absolute path`,
-      );
-    }
-  }
   const domains = new Set<string>();
   const cidrs = new Set<string>();
   for (const { host } of endpoints) {
@@ -105,7 +86,7 @@ export function planModalEgress(
         };
   if (secrets.length === 0) return { params };
 
-  const proxiedHosts = new Set(secrets.map((secret) => validEndpoint(secret.endpoint).replace(/:\d+$/, "")));
+  const proxiedHosts = new Set(secrets.map((secret) => checkedEndpoint(secret.endpoint).host));
   const hosts: Record<string, string> = {};
   // A loopback /24 of its own per sandbox start, so nothing else listening on loopback collides with it.
   const prefix = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`;
@@ -140,19 +121,6 @@ function refusal(reason: string): RuntimeError {
     "SANDBOX_FAILED",
     `The Modal sandbox provider cannot honour this sandbox's network policy: ${reason}`,
   );
-}
-
-function validEndpoint(raw: string): string {
-  let endpoint: string;
-  try {
-    endpoint = normalizeEndpoint(raw);
-  } catch (error) {
-    throw new RuntimeError("VALIDATION_FAILED", (error as Error).message);
-  }
-  const port = Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
-  if (port < 1 || port > 65_535)
-    throw new RuntimeError("VALIDATION_FAILED", `network.allow: ${raw} has no valid port`);
-  return endpoint;
 }
 
 function isLoopback(host: string): boolean {
