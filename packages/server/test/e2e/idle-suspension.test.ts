@@ -1,10 +1,9 @@
-import { readFileSync } from "node:fs";
 import type { ScriptInput } from "@agent-runtime/mock-model";
 import type { SessionEvent } from "@agent-runtime/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpuTimeMs } from "../support/process-stats.js";
 import { restClient } from "../support/rest.js";
-import { sandboxPids } from "../support/sandbox-processes.js";
+import { frozen, sandboxPids } from "../support/sandbox-processes.js";
 import { SocketRecorder } from "../support/socket-recorder.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -52,18 +51,6 @@ const script: ScriptInput = {
     { name: "hello", match: { prompt: "Hello" }, reply: "Hi again." },
   ],
 };
-
-/** Whether the freezer of process `pid`'s cgroup holds it frozen (cgroup v1 `freezer.state`, or v2 `cgroup.events`). */
-function frozen(pid: number): boolean {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
-  const v1 = lines.map((line) => line.split(":")).find(([, controllers]) => controllers === "freezer");
-  if (v1?.[2] && v1[2] !== "/") {
-    return readFileSync(`/sys/fs/cgroup/freezer${v1[2]}/freezer.state`, "utf8").trim() === "FROZEN";
-  }
-  const v2 = lines.map((line) => line.split(":")).find(([id]) => id === "0");
-  if (!v2?.[2]) return false;
-  return /^frozen 1$/m.test(readFileSync(`/sys/fs/cgroup${v2[2]}/cgroup.events`, "utf8"));
-}
 
 function totalCpuMs(pids: readonly number[]): number {
   let total = 0;

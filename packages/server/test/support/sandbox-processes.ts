@@ -55,3 +55,15 @@ const safeRead = (path: string) => {
 export function sandboxCommands(sandboxName: string): string[] {
   return sandboxPids(sandboxName).map((pid) => safeRead(`/proc/${pid}/cmdline`).split("\0").join(" ").trim());
 }
+
+/** Whether the freezer of process `pid`'s cgroup holds it frozen (cgroup v1 `freezer.state`, or v2 `cgroup.events`). */
+export function frozen(pid: number): boolean {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
+  const v1 = lines.map((line) => line.split(":")).find(([, controllers]) => controllers === "freezer");
+  if (v1?.[2] && v1[2] !== "/") {
+    return readFileSync(`/sys/fs/cgroup/freezer${v1[2]}/freezer.state`, "utf8").trim() === "FROZEN";
+  }
+  const v2 = lines.map((line) => line.split(":")).find(([id]) => id === "0");
+  if (!v2?.[2]) return false;
+  return /^frozen 1$/m.test(readFileSync(`/sys/fs/cgroup${v2[2]}/cgroup.events`, "utf8"));
+}
