@@ -98,12 +98,9 @@ describe("Modal provider: the runner bundle", () => {
       createClient: modal.factory,
     });
     await restarted.create({ name: "s" });
-    // create and upload; then take over: stop the commands left running, upload again.
-    expect(modal.execCalls.map((call) => call.argv.at(-1))).toEqual([
-      "runner.mjs",
-      expect.stringMatching(/^AGENT_RUNTIME_MODAL_SANDBOX=sb-fake-1/),
-      "runner.mjs",
-    ]);
+    // create and upload; then take over: stop the commands left running (by marker and agent uid), upload again.
+    expect(modal.execCalls.map((call) => call.argv.at(-1))).toEqual(["runner.mjs", "1000", "runner.mjs"]);
+    expect(modal.execCalls[1]!.argv.at(-2)).toMatch(/^AGENT_RUNTIME_MODAL_SANDBOX=sb-fake-1/);
     expect(Buffer.from(await modal.execCalls[2]!.stdin)).toEqual(code);
   });
 
