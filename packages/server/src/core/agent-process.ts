@@ -114,6 +114,8 @@ export class AgentProcess {
   /** The sandbox nears its `expiresAt`: hand over as soon as no turn runs. */
   private lifetimeEnding = false;
   private closed = false;
+  /** Every teardown `stop` started, together: a later `stop` waits for them all. */
+  private teardowns: Promise<void> = Promise.resolve();
   /** The session's options changed since the agent started: restart it before the next message. */
   private optionsChanged = false;
   private readonly suspension: IdleSuspension;
@@ -368,7 +370,12 @@ export class AgentProcess {
     this.handlers.status({ sandboxStatus: "terminated", sandboxId: undefined, agentPid: undefined });
   }
 
-  /** Stops the agent (asking first) and terminates the sandbox. The process's exit is not reported. */
+  /**
+   * Stops the agent (asking first) and terminates the sandbox. The process's
+   * exit is not reported. Resolves once every teardown started so far (by
+   * this call or an earlier one, e.g. an idle teardown) has ended, so a close
+   * never returns while a sandbox is still being terminated.
+   */
   private async stop(): Promise<void> {
     clearTimeout(this.interruptTimer);
     clearTimeout(this.lifetimeTimer);
@@ -378,8 +385,12 @@ export class AgentProcess {
     const { runner, sandboxValue: sandbox } = this;
     this.runner = undefined;
     this.sandboxValue = undefined;
-    await runner?.stop().catch(() => undefined);
-    await sandbox?.terminate().catch(() => undefined);
+    const teardown = (async () => {
+      await runner?.stop().catch(() => undefined);
+      await sandbox?.terminate().catch(() => undefined);
+    })();
+    this.teardowns = Promise.all([this.teardowns, teardown]).then(() => undefined);
+    await this.teardowns;
   }
 
   /**

@@ -122,6 +122,32 @@ describe("AgentSession storage", () => {
     expect((await h.stored.listWorkspaceFiles(h.session.id)).map((file) => file.path)).toEqual(["notes.md"]);
   });
 
+  it("close waits for a teardown under way (an idle teardown racing a shutdown leaves no sandbox behind)", async () => {
+    const h = await start({ runner: claudeWithTranscript });
+    await h.completed(h.session.sendMessage("first").turnId);
+    const sandbox = h.provider.lastSandbox;
+    const terminate = sandbox.terminate.bind(sandbox);
+    let finishTerminate!: () => void;
+    const slow = new Promise<void>((resolve) => {
+      finishTerminate = resolve;
+    });
+    sandbox.terminate = async () => {
+      await slow;
+      await terminate();
+    };
+    const hibernating = h.session.hibernate();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    let closed = false;
+    const closing = h.session.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false);
+    finishTerminate();
+    await Promise.all([hibernating, closing]);
+    expect(sandbox.isTerminated).toBe(true);
+  });
+
   it("hibernate does nothing while a turn runs", async () => {
     const h = await start({ runner: (turn) => turn.interrupted });
     h.session.sendMessage("busy");
