@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { type ChunkEvent, type RecordedRequest, startMockModel } from "@agent-runtime/mock-model";
 import type { SessionEvent } from "@agent-runtime/protocol";
 import { io, type Socket } from "socket.io-client";
-import { descendantsOf, type ProcessSample } from "./process-tree.js";
+import { descendantsOf, type ProcessSample, processesBelow } from "./process-tree.js";
 import type { Figure } from "./results.js";
 import {
   type AcpConnection,
@@ -297,7 +297,7 @@ async function agentRuntime(
         (process) =>
           isBwrap(process) && !all.some((parent) => parent.pid === process.ppid && isBwrap(parent)),
       );
-      const trees = sandboxes.map((sandbox) => [sandbox, ...below(sandbox.pid, all)]);
+      const trees = sandboxes.map((sandbox) => [sandbox, ...processesBelow(sandbox.pid, all)]);
       const inTrees = new Set(trees.flat());
       const shared = all.filter((process) => !inTrees.has(process));
       return memoryOf(trees, shared, server.process.pid!);
@@ -354,7 +354,7 @@ async function sandboxAgent(
       if (!adapter) throw new Error("sandbox-agent: no adapter process");
       const trees = all
         .filter((process) => process.ppid === adapter.pid)
-        .map((session) => [session, ...below(session.pid, all)]);
+        .map((session) => [session, ...processesBelow(session.pid, all)]);
       const inTrees = new Set(trees.flat());
       return memoryOf(
         trees,
@@ -391,23 +391,6 @@ function memoryOf(trees: ProcessSample[][], shared: ProcessSample[], serverPid: 
 
 function isBwrap(process: ProcessSample): boolean {
   return /(^|\/)bwrap$/.test(process.argv[0] ?? "");
-}
-
-function below(pid: number, processes: readonly ProcessSample[]): ProcessSample[] {
-  const found: ProcessSample[] = [];
-  const parents = new Set([pid]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const process of processes) {
-      if (!parents.has(process.pid) && parents.has(process.ppid)) {
-        parents.add(process.pid);
-        found.push(process);
-        grew = true;
-      }
-    }
-  }
-  return found;
 }
 
 /** The side-by-side table, and what is ahead of what. */

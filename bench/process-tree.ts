@@ -83,3 +83,21 @@ function readProc(pid: number, file: string): string | undefined {
     return undefined;
   }
 }
+
+/** Those of `processes` below `pid` (children, their children, …), from one sample of them all. */
+export function processesBelow(pid: number, processes: readonly ProcessSample[]): ProcessSample[] {
+  const found: ProcessSample[] = [];
+  const parents = new Set([pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const process of processes) {
+      if (!parents.has(process.pid) && parents.has(process.ppid)) {
+        parents.add(process.pid);
+        found.push(process);
+        grew = true;
+      }
+    }
+  }
+  return found;
+}

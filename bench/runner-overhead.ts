@@ -13,7 +13,7 @@ import {
 } from "@agent-runtime/server";
 import { pino } from "pino";
 import { io } from "socket.io-client";
-import { descendantsOf, type ProcessSample } from "./process-tree.js";
+import { descendantsOf, type ProcessSample, processesBelow } from "./process-tree.js";
 import { type Summary, summarize } from "./stats.js";
 
 /** What one Claude session costs on this machine beside the server, by part, after its first turn. */
@@ -117,11 +117,12 @@ function sessionProcesses(all: readonly ProcessSample[]): SessionProcesses {
   const sandboxRoots = all.filter((process) => /(^|\/)bwrap$/.test(process.argv[0] ?? ""));
   const processes = all.filter(
     (process) =>
-      sandboxRoots.includes(process) || sandboxRoots.some((root) => below(root.pid, all).includes(process)),
+      sandboxRoots.includes(process) ||
+      sandboxRoots.some((root) => processesBelow(root.pid, all).includes(process)),
   );
   const runner = processes.find(isRunner);
   if (!runner) throw new Error("runner overhead: no runner process found below this process");
-  const agent = below(runner.pid, processes);
+  const agent = processesBelow(runner.pid, processes);
   const other = processes.filter((process) => process !== runner && !agent.includes(process));
   return { runner, agent, other };
 }
@@ -161,23 +162,6 @@ function isRunner(process: ProcessSample): boolean {
       /\/runner\/dist\/(main\.js|local-runner\/main\.cjs|bundle\/runner\.mjs)$/.test(part),
     )
   );
-}
-
-function below(pid: number, processes: readonly ProcessSample[]): ProcessSample[] {
-  const found: ProcessSample[] = [];
-  const parents = new Set([pid]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const process of processes) {
-      if (!parents.has(process.pid) && parents.has(process.ppid)) {
-        parents.add(process.pid);
-        found.push(process);
-        grew = true;
-      }
-    }
-  }
-  return found;
 }
 
 /** Runs one session through its first turn and returns the processes below this one while it idles. */
