@@ -25,6 +25,8 @@ const geminiArchitecture: AgentArchitecture = {
   },
 
   materialize: materializeGeminiProfile,
+  // Gemini CLI's own folder (the profile's skills, its settings): written by the runtime, not the agent's work.
+  untrackedPaths: [".gemini"],
 
   runnerConfig(input) {
     const allowedTools = profileToolsOn(input.profile, "gemini", `agent profile "${input.profile.id}"`);
